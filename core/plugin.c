@@ -1,0 +1,527 @@
+/*
+ * plugin.c — the plugin loader and the registry of components.
+ *
+ * Search order: the folders of TRAINBENCH_PLUGIN_PATH (colon-separated), then
+ * the plugins beside the executable. Each folder is scanned for *.so files
+ * (and one level of subfolders), sorted by path. The first component of a
+ * (kind, name) wins; later ones are recorded as shadowed. Two components of
+ * one kind and name in the same folder are an error.
+ *
+ * Loading one file is a chain of checks that stops at the first failure and
+ * says which: cannot open / no entry point / ABI mismatch / struct too short /
+ * bad component. Rejected files are kept as "problems" with the file and the
+ * reason; they do not stop the other plugins from loading.
+ *
+ * Provides: tb_registry_*, tb_default_plugin_dir, tb_hparams_*, tb_kind_name.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tb.h"
+
+#ifndef TB_PLUGINDIR_REL
+#define TB_PLUGINDIR_REL "../lib/trainbench/plugins"
+#endif
+
+struct tb_registry {
+  tb_component **items;
+  int n, cap;
+  char **problems;
+  int n_problems, cap_problems;
+  void **handles;
+  int n_handles, cap_handles;
+};
+
+/* Minimum struct sizes for each minor version of ABI major 1. */
+static const struct {
+  uint32_t plugin, hparam, loss, opt;
+} min_sizes[TB_ABI_MINOR + 1] = {
+    /* 1.0 */ {sizeof(tb_plugin), sizeof(tb_hparam), sizeof(tb_loss_def),
+               sizeof(tb_optimizer_def)},
+};
+
+const char *tb_kind_name(int kind) {
+  return kind == TB_KIND_LOSS ? "loss" : kind == TB_KIND_OPTIMIZER ? "optimizer" : "?";
+}
+
+static void *xgrow(void *p, int *cap, int need, size_t elem) {
+  if (need <= *cap) return p;
+  int c = *cap ? *cap * 2 : 16;
+  while (c < need) c *= 2;
+  void *q = realloc(p, (size_t)c * elem);
+  if (!q) abort();
+  *cap = c;
+  return q;
+}
+
+static void add_problem(tb_registry *reg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void add_problem(tb_registry *reg, const char *fmt, ...) {
+  char buf[TB_ERRLEN];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  reg->problems = xgrow(reg->problems, &reg->cap_problems, reg->n_problems + 1, sizeof(char *));
+  reg->problems[reg->n_problems++] = strdup(buf);
+}
+
+static int valid_identifier(const char *s) {
+  if (!s || !(isalpha((unsigned char)*s) || *s == '_')) return 0;
+  for (; *s; s++)
+    if (!(isalnum((unsigned char)*s) || *s == '_')) return 0;
+  return 1;
+}
+
+/* ---- hyperparameters ---------------------------------------------------- */
+
+void tb_hparams_defaults(const tb_component *c, double *hp) {
+  for (int i = 0; i < c->n_hparams; i++) hp[i] = c->hparams[i].def;
+}
+
+int tb_hparam_index(const tb_component *c, const char *name) {
+  for (int i = 0; i < c->n_hparams; i++)
+    if (strcmp(c->hparams[i].name, name) == 0) return i;
+  return -1;
+}
+
+static int n_choices(const tb_hparam *h) {
+  int n = 0;
+  while (h->choices && h->choices[n]) n++;
+  return n;
+}
+
+/* Check one value against its row; message without the component's name. */
+static int check_value(const tb_hparam *h, double v, char *err, size_t errlen) {
+  char a[64], b[64], x[64];
+  switch (h->type) {
+  case TB_HP_REAL:
+    if (isnan(v) || v < h->min || v > h->max) {
+      tb_fmt_real(a, sizeof a, h->min);
+      tb_fmt_real(b, sizeof b, h->max);
+      tb_fmt_real(x, sizeof x, v);
+      tb_errf(err, errlen, "'%s' = %s is out of range [%s, %s]", h->name, x, a, b);
+      return -1;
+    }
+    return 0;
+  case TB_HP_INT:
+    tb_fmt_real(x, sizeof x, v);
+    if (!isfinite(v) || v != floor(v)) {
+      tb_errf(err, errlen, "'%s' = %s is not an integer", h->name, x);
+      return -1;
+    }
+    if (v < h->min || v > h->max) {
+      tb_fmt_real(a, sizeof a, h->min);
+      tb_fmt_real(b, sizeof b, h->max);
+      tb_errf(err, errlen, "'%s' = %s is out of range [%s, %s]", h->name, x, a, b);
+      return -1;
+    }
+    return 0;
+  case TB_HP_BOOL:
+    if (v != 0 && v != 1) {
+      tb_errf(err, errlen, "'%s' must be a boolean", h->name);
+      return -1;
+    }
+    return 0;
+  case TB_HP_CHOICE:
+    if (v != floor(v) || v < 0 || v >= n_choices(h)) {
+      tb_errf(err, errlen, "'%s' has no option number %g", h->name, v);
+      return -1;
+    }
+    return 0;
+  }
+  tb_errf(err, errlen, "'%s' has unknown type %d", h->name, h->type);
+  return -1;
+}
+
+int tb_hparams_check(const tb_component *c, const double *hp, char *err, size_t errlen) {
+  char msg[TB_ERRLEN];
+  for (int i = 0; i < c->n_hparams; i++)
+    if (check_value(&c->hparams[i], hp[i], msg, sizeof msg)) {
+      tb_errf(err, errlen, "%s '%s': %s", tb_kind_name(c->kind), c->name, msg);
+      return -1;
+    }
+  if (c->validate) {
+    msg[0] = 0;
+    if (c->validate(hp, msg, sizeof msg)) {
+      tb_errf(err, errlen, "%s '%s': %s", tb_kind_name(c->kind), c->name,
+              msg[0] ? msg : "invalid combination of hyperparameters");
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* ---- loading one file ---------------------------------------------------- */
+
+/* Validate and copy a plugin's hyperparameter table. */
+static int copy_hparams(tb_component *c, const void *table, int n, uint32_t stride, char *err,
+                        size_t errlen) {
+  if (n < 0 || n > TB_MAX_HP || (n > 0 && !table)) {
+    tb_errf(err, errlen, "bad hyperparameter count %d (at most %d)", n, TB_MAX_HP);
+    return -1;
+  }
+  c->hparams = calloc(n ? (size_t)n : 1, sizeof(tb_hparam));
+  c->n_hparams = n;
+  for (int i = 0; i < n; i++) {
+    tb_hparam *h = &c->hparams[i];
+    memcpy(h, (const char *)table + (size_t)i * stride, sizeof(tb_hparam));
+    if (!valid_identifier(h->name)) {
+      tb_errf(err, errlen, "hyperparameter #%d has no valid name", i + 1);
+      return -1;
+    }
+    for (int j = 0; j < i; j++)
+      if (strcmp(c->hparams[j].name, h->name) == 0) {
+        tb_errf(err, errlen, "hyperparameter '%s' is declared twice", h->name);
+        return -1;
+      }
+    if (h->type < TB_HP_REAL || h->type > TB_HP_CHOICE) {
+      tb_errf(err, errlen, "hyperparameter '%s' has unknown type %d", h->name, h->type);
+      return -1;
+    }
+    if (h->type == TB_HP_CHOICE && n_choices(h) == 0) {
+      tb_errf(err, errlen, "choice '%s' lists no options", h->name);
+      return -1;
+    }
+    if ((h->type == TB_HP_REAL || h->type == TB_HP_INT) && !(h->min <= h->max)) {
+      tb_errf(err, errlen, "hyperparameter '%s' has an empty range", h->name);
+      return -1;
+    }
+    char msg[TB_ERRLEN];
+    if (check_value(h, h->def, msg, sizeof msg)) {
+      tb_errf(err, errlen, "default of %s", msg);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static void free_component(tb_component *c) {
+  if (!c) return;
+  free(c->hparams);
+  free((char *)c->file);
+  for (int i = 0; i < c->n_shadows; i++) free(c->shadows[i]);
+  free(c->shadows);
+  free(c);
+}
+
+static tb_component *make_component(int kind, const char *name, const char *version,
+                                    const char *summary, const char *reference,
+                                    uint32_t services, const void *hparams, int n_hparams,
+                                    uint32_t stride, tb_validate_fn validate, int has_fns,
+                                    const char *file, const char *hash, char *err,
+                                    size_t errlen) {
+  if (!valid_identifier(name)) {
+    tb_errf(err, errlen, "%s has no valid name", tb_kind_name(kind));
+    return NULL;
+  }
+  if (!has_fns) {
+    tb_errf(err, errlen, "%s '%s' lacks a required function", tb_kind_name(kind), name);
+    return NULL;
+  }
+  tb_component *c = calloc(1, sizeof *c);
+  c->kind = kind;
+  c->name = name;
+  c->version = version ? version : "0";
+  c->summary = summary ? summary : "";
+  c->reference = reference ? reference : "";
+  c->services = services;
+  c->validate = validate;
+  c->file = strdup(file);
+  snprintf(c->file_hash, sizeof c->file_hash, "%s", hash);
+  char msg[TB_ERRLEN];
+  if (copy_hparams(c, hparams, n_hparams, stride, msg, sizeof msg)) {
+    tb_errf(err, errlen, "%s '%s': %s", tb_kind_name(kind), name, msg);
+    free_component(c);
+    return NULL;
+  }
+  return c;
+}
+
+/* Load `path`, appending its components to out[] (caller owns them). */
+static int load_file(tb_registry *reg, const char *path, tb_component ***out, int *n_out,
+                     char *err, size_t errlen) {
+  *out = NULL;
+  *n_out = 0;
+  /* a file that is not an ELF shared object gets its own message */
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    tb_errf(err, errlen, "cannot open: %s", strerror(errno));
+    return -1;
+  }
+  unsigned char magic[4] = {0};
+  size_t got = fread(magic, 1, 4, f);
+  fclose(f);
+  if (got < 4 || memcmp(magic, "\177ELF", 4) != 0) {
+    tb_errf(err, errlen, "not a shared object (no ELF header)");
+    return -1;
+  }
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    tb_errf(err, errlen, "cannot open: %s", dlerror());
+    return -1;
+  }
+  tb_plugin_entry_fn entry = (tb_plugin_entry_fn)dlsym(h, "tb_plugin_entry");
+  if (!entry) {
+    tb_errf(err, errlen, "no entry point: symbol 'tb_plugin_entry' not found");
+    dlclose(h);
+    return -1;
+  }
+  const tb_plugin *p = entry();
+  if (!p) {
+    tb_errf(err, errlen, "entry point returned no descriptor");
+    dlclose(h);
+    return -1;
+  }
+  if (p->abi_major != TB_ABI_MAJOR || p->abi_minor > TB_ABI_MINOR) {
+    tb_errf(err, errlen, "ABI mismatch: plugin built for ABI %u.%u, host speaks %d.%d",
+            p->abi_major, p->abi_minor, TB_ABI_MAJOR, TB_ABI_MINOR);
+    dlclose(h);
+    return -1;
+  }
+  const char *which = NULL;
+  uint32_t have = 0, need = 0;
+  if (p->plugin_size < min_sizes[p->abi_minor].plugin)
+    which = "tb_plugin", have = p->plugin_size, need = min_sizes[p->abi_minor].plugin;
+  else if (p->hparam_size < min_sizes[p->abi_minor].hparam)
+    which = "tb_hparam", have = p->hparam_size, need = min_sizes[p->abi_minor].hparam;
+  else if (p->loss_size < min_sizes[p->abi_minor].loss)
+    which = "tb_loss_def", have = p->loss_size, need = min_sizes[p->abi_minor].loss;
+  else if (p->optimizer_size < min_sizes[p->abi_minor].opt)
+    which = "tb_optimizer_def", have = p->optimizer_size, need = min_sizes[p->abi_minor].opt;
+  if (which) {
+    tb_errf(err, errlen, "struct %s too short: %u bytes, ABI %u.%u needs at least %u", which,
+            have, p->abi_major, p->abi_minor, need);
+    dlclose(h);
+    return -1;
+  }
+  char hash[TB_HASHLEN];
+  if (tb_hash_file(hash, path, err, errlen)) {
+    dlclose(h);
+    return -1;
+  }
+  tb_component **items = NULL;
+  int n = 0, cap = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0;; i++) {
+      const tb_loss_def *l = NULL;
+      const tb_optimizer_def *o = NULL;
+      if (pass == 0) {
+        if (!p->losses || !(l = p->losses[i])) break;
+      } else {
+        if (!p->optimizers || !(o = p->optimizers[i])) break;
+      }
+      char msg[TB_ERRLEN];
+      tb_component *c =
+          l ? make_component(TB_KIND_LOSS, l->name, l->version, l->summary, l->reference,
+                             l->services, l->hparams, l->n_hparams, p->hparam_size, l->validate,
+                             l->create && l->eval, path, hash, msg, sizeof msg)
+            : make_component(TB_KIND_OPTIMIZER, o->name, o->version, o->summary, o->reference,
+                             o->services, o->hparams, o->n_hparams, p->hparam_size, o->validate,
+                             o->create && o->step, path, hash, msg, sizeof msg);
+      if (c && o && tb_hparam_index(c, "lr") < 0) {
+        snprintf(msg, sizeof msg, "optimizer '%s' declares no 'lr' hyperparameter", o->name);
+        free_component(c);
+        c = NULL;
+      }
+      for (int j = 0; c && j < n; j++)
+        if (items[j]->kind == c->kind && strcmp(items[j]->name, c->name) == 0) {
+          snprintf(msg, sizeof msg, "%s '%s' is provided twice", tb_kind_name(c->kind), c->name);
+          free_component(c);
+          c = NULL;
+        }
+      if (!c) {
+        tb_errf(err, errlen, "bad component: %s", msg);
+        for (int j = 0; j < n; j++) free_component(items[j]);
+        free(items);
+        dlclose(h);
+        return -1;
+      }
+      c->loss = l;
+      c->opt = o;
+      items = xgrow(items, &cap, n + 1, sizeof *items);
+      items[n++] = c;
+    }
+  }
+  reg->handles = xgrow(reg->handles, &reg->cap_handles, reg->n_handles + 1, sizeof(void *));
+  reg->handles[reg->n_handles++] = h;
+  *out = items;
+  *n_out = n;
+  return 0;
+}
+
+/* ---- the registry ---------------------------------------------------------- */
+
+const tb_component *tb_registry_find(const tb_registry *reg, int kind, const char *name) {
+  for (int i = 0; i < reg->n; i++)
+    if (reg->items[i]->kind == kind && strcmp(reg->items[i]->name, name) == 0)
+      return reg->items[i];
+  return NULL;
+}
+
+/* Add components found in one folder (or one file); `dup_is_error` marks the
+ * components of this folder so that two with one name fail. */
+static int add_components(tb_registry *reg, tb_component **items, int n, int first_of_folder,
+                          char *err, size_t errlen) {
+  for (int i = 0; i < n; i++) {
+    tb_component *c = items[i];
+    tb_component *prev = (tb_component *)tb_registry_find(reg, c->kind, c->name);
+    if (prev) {
+      int same_folder = 0;
+      for (int j = first_of_folder; j < reg->n; j++)
+        if (reg->items[j] == prev) same_folder = 1;
+      if (same_folder) {
+        tb_errf(err, errlen, "%s '%s' is provided by two files of one folder: '%s' and '%s'",
+                tb_kind_name(c->kind), c->name, prev->file, c->file);
+        for (int j = i; j < n; j++) free_component(items[j]);
+        return -1;
+      }
+      prev->shadows = realloc(prev->shadows, sizeof(char *) * (size_t)(prev->n_shadows + 1));
+      prev->shadows[prev->n_shadows++] = strdup(c->file);
+      free_component(c);
+      continue;
+    }
+    reg->items = xgrow(reg->items, &reg->cap, reg->n + 1, sizeof *reg->items);
+    reg->items[reg->n++] = c;
+  }
+  return 0;
+}
+
+int tb_registry_add_file(tb_registry *reg, const char *path, char *err, size_t errlen) {
+  char abspath[PATH_MAX];
+  if (!realpath(path, abspath)) {
+    tb_errf(err, errlen, "plugin '%s': cannot open: %s", path, strerror(errno));
+    return -1;
+  }
+  tb_component **items;
+  int n;
+  char msg[TB_ERRLEN];
+  if (load_file(reg, abspath, &items, &n, msg, sizeof msg)) {
+    tb_errf(err, errlen, "plugin '%s': %s", path, msg);
+    return -1;
+  }
+  int rc = add_components(reg, items, n, reg->n, err, errlen);
+  free(items);
+  return rc;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Collect *.so files in dir and its direct subfolders. */
+static void collect(const char *dir, int depth, char ***files, int *n, int *cap) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    struct stat st;
+    if (stat(p, &st)) continue;
+    if (S_ISDIR(st.st_mode)) {
+      if (depth > 0) collect(p, depth - 1, files, n, cap);
+      continue;
+    }
+    size_t len = strlen(e->d_name);
+    if (len > 3 && strcmp(e->d_name + len - 3, ".so") == 0) {
+      *files = xgrow(*files, cap, *n + 1, sizeof(char *));
+      (*files)[(*n)++] = strdup(p);
+    }
+  }
+  closedir(d);
+}
+
+static int scan_folder(tb_registry *reg, const char *dir, char *err, size_t errlen) {
+  char **files = NULL;
+  int n = 0, cap = 0;
+  collect(dir, 1, &files, &n, &cap);
+  if (n) qsort(files, (size_t)n, sizeof *files, cmp_str);
+  int first = reg->n, rc = 0;
+  for (int i = 0; i < n; i++) {
+    tb_component **items;
+    int m;
+    char msg[TB_ERRLEN];
+    if (rc == 0) {
+      if (load_file(reg, files[i], &items, &m, msg, sizeof msg)) {
+        add_problem(reg, "%s: %s", files[i], msg);
+      } else {
+        rc = add_components(reg, items, m, first, err, errlen);
+        free(items);
+      }
+    }
+    free(files[i]);
+  }
+  free(files);
+  return rc;
+}
+
+int tb_default_plugin_dir(char *out, size_t outlen) {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return -1;
+  exe[n] = 0;
+  char *slash = strrchr(exe, '/');
+  if (!slash) return -1;
+  *slash = 0;
+  char p[PATH_MAX + 64];
+  struct stat st;
+  /* build tree: <build>/trainbench beside <build>/plugins */
+  snprintf(p, sizeof p, "%s/plugins", exe);
+  if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+    snprintf(out, outlen, "%s", p);
+    return 0;
+  }
+  /* installed: <prefix>/bin/trainbench and <prefix>/<libdir>/trainbench/plugins */
+  snprintf(p, sizeof p, "%s/%s", exe, TB_PLUGINDIR_REL);
+  char r[PATH_MAX];
+  if (realpath(p, r) && stat(r, &st) == 0 && S_ISDIR(st.st_mode)) {
+    snprintf(out, outlen, "%s", r);
+    return 0;
+  }
+  return -1;
+}
+
+int tb_registry_open(tb_registry **out, const char *default_dir, char *err, size_t errlen) {
+  tb_registry *reg = calloc(1, sizeof *reg);
+  *out = reg;
+  const char *env = getenv("TRAINBENCH_PLUGIN_PATH");
+  if (env && *env) {
+    char *copy = strdup(env), *save = NULL;
+    for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+      if (scan_folder(reg, dir, err, errlen)) {
+        free(copy);
+        return -1;
+      }
+    }
+    free(copy);
+  }
+  if (default_dir && scan_folder(reg, default_dir, err, errlen)) return -1;
+  return 0;
+}
+
+void tb_registry_close(tb_registry *reg) {
+  if (!reg) return;
+  for (int i = 0; i < reg->n; i++) free_component(reg->items[i]);
+  free(reg->items);
+  for (int i = 0; i < reg->n_problems; i++) free(reg->problems[i]);
+  free(reg->problems);
+  for (int i = 0; i < reg->n_handles; i++) dlclose(reg->handles[i]);
+  free(reg->handles);
+  free(reg);
+}
+
+int tb_registry_count(const tb_registry *reg) { return reg->n; }
+const tb_component *tb_registry_at(const tb_registry *reg, int i) { return reg->items[i]; }
+int tb_registry_problem_count(const tb_registry *reg) { return reg->n_problems; }
+const char *tb_registry_problem(const tb_registry *reg, int i) { return reg->problems[i]; }

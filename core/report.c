@@ -1,0 +1,2 @@
+/* report.c — see tb.h (being written) */
+#include "tb.h"

@@ -1,0 +1,2 @@
+/* script.c — see tb.h (being written) */
+#include "tb.h"

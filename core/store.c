@@ -1,0 +1,2 @@
+/* store.c — see tb.h (being written) */
+#include "tb.h"

@@ -1,0 +1,279 @@
+/*
+ * tb.h — the core's internal API, shared by the files of core/ and by the
+ * tests. Plugins never see it (they see trainbench/plugin.h only).
+ *
+ * Conventions: functions return 0 on success and non-zero on failure, writing
+ * a lowercase message without a trailing period into (err, errlen). Only
+ * main.c exits.
+ */
+#ifndef TB_CORE_H
+#define TB_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "trainbench/plugin.h"
+
+#define TB_VERSION "0.1.0"
+#define TB_SCHEMA_VERSION 1
+#define TB_ERRLEN 1024
+#define TB_MAX_HP 64      /* hyperparameters per component */
+#define TB_MAX_HIDDEN 16  /* hidden layers of an mlp */
+
+void tb_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------------------ */
+/* rng.c — counter-free xoshiro256** streams derived from (seed, purpose)    */
+/* ------------------------------------------------------------------------ */
+
+struct tb_rng {
+  uint64_t s[4];
+  int has_spare;
+  double spare;
+};
+
+/* A stream for one purpose ("split", "init", "batches", "plugin", ...):
+ * derived only from (seed, purpose), never from dispatch order. */
+void tb_rng_init(tb_rng *r, uint64_t seed, const char *purpose);
+uint64_t tb_rng_u64(tb_rng *r);
+double tb_rng_uniform(tb_rng *r);              /* [0, 1) */
+double tb_rng_normal(tb_rng *r);               /* N(0, 1) */
+uint64_t tb_rng_below(tb_rng *r, uint64_t n);  /* uniform in [0, n), unbiased */
+void tb_rng_shuffle(tb_rng *r, int32_t *a, int64_t n); /* Fisher–Yates */
+
+/* ------------------------------------------------------------------------ */
+/* hash.c — content hashes (XXH3-128, 32 hex chars + NUL)                   */
+/* ------------------------------------------------------------------------ */
+
+#define TB_HASHLEN 33
+void tb_hash_bytes(char out[TB_HASHLEN], const void *data, size_t n);
+int tb_hash_file(char out[TB_HASHLEN], const char *path, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------------ */
+/* mathx.c — host helpers handed to plugins                                  */
+/* ------------------------------------------------------------------------ */
+
+const tb_host_api *tb_host_api_get(void);
+
+/* ------------------------------------------------------------------------ */
+/* plugin.c — loader and registry                                           */
+/* ------------------------------------------------------------------------ */
+
+enum tb_kind { TB_KIND_LOSS = 1, TB_KIND_OPTIMIZER = 2 };
+
+typedef struct tb_component {
+  int kind;                 /* enum tb_kind */
+  const char *name, *version, *summary, *reference;
+  uint32_t services;
+  tb_hparam *hparams;       /* host copy (the plugin's table may have a larger stride) */
+  int n_hparams;
+  tb_validate_fn validate;
+  const tb_loss_def *loss;       /* kind == TB_KIND_LOSS */
+  const tb_optimizer_def *opt;   /* kind == TB_KIND_OPTIMIZER */
+  const char *file;              /* absolute path of the .so */
+  char file_hash[TB_HASHLEN];
+  /* files of same-named components this one shadows (later in the search path) */
+  char **shadows;
+  int n_shadows;
+} tb_component;
+
+typedef struct tb_registry tb_registry;
+
+/* Load every plugin from TRAINBENCH_PLUGIN_PATH (colon-separated folders, in
+ * order) and then `default_dir` (may be NULL). Files that fail to load are
+ * reported through tb_registry_problems, not as a hard failure; two
+ * components with one name in the same folder are a hard failure. */
+int tb_registry_open(tb_registry **out, const char *default_dir, char *err, size_t errlen);
+void tb_registry_close(tb_registry *reg);
+/* Load one .so file by path (used by tests and `trainbench check`). */
+int tb_registry_add_file(tb_registry *reg, const char *path, char *err, size_t errlen);
+int tb_registry_count(const tb_registry *reg);
+const tb_component *tb_registry_at(const tb_registry *reg, int i);
+const tb_component *tb_registry_find(const tb_registry *reg, int kind, const char *name);
+/* Messages about files that were rejected while scanning ("FILE: reason"). */
+int tb_registry_problem_count(const tb_registry *reg);
+const char *tb_registry_problem(const tb_registry *reg, int i);
+/* The folder of plugins beside the running executable (build tree or install). */
+int tb_default_plugin_dir(char *out, size_t outlen);
+
+/* Fill hp[] with the defaults of c's table. */
+void tb_hparams_defaults(const tb_component *c, double *hp);
+/* Check each value against its type and range, then the validate hook. */
+int tb_hparams_check(const tb_component *c, const double *hp, char *err, size_t errlen);
+int tb_hparam_index(const tb_component *c, const char *name);
+const char *tb_kind_name(int kind);
+
+/* ------------------------------------------------------------------------ */
+/* The resolved configuration of one run                                    */
+/* ------------------------------------------------------------------------ */
+
+enum tb_model_kind { TB_MODEL_LINEAR = 1, TB_MODEL_MLP = 2 };
+enum tb_activation { TB_ACT_RELU = 1, TB_ACT_TANH = 2, TB_ACT_GELU = 3 };
+enum tb_init { TB_INIT_DEFAULT = 1, TB_INIT_ZEROS = 2, TB_INIT_HE = 3, TB_INIT_GLOROT = 4 };
+enum tb_sched { TB_SCHED_CONSTANT = 1, TB_SCHED_STEP = 2, TB_SCHED_COSINE = 3 };
+
+typedef struct tb_data_spec {
+  char name[32];          /* digits | breast_cancer | iris | wine | csv | blobs */
+  char path[1024];        /* csv: the file (resolved); built-ins: the shipped file */
+  int label_col;          /* csv: 0-based column of the label; -1 = last */
+  int header;             /* csv: 1 if the first line is a header to skip */
+  /* blobs */
+  int n, classes, dim;
+  double separation;
+  double split[3];        /* train, val, test fractions (sum 1) */
+  int standardize;        /* fit on train, apply to all */
+  int has_split_seed;
+  int64_t split_seed;
+  char content_hash[TB_HASHLEN]; /* of the file, or of the blobs parameters */
+} tb_data_spec;
+
+typedef struct tb_model_spec {
+  int kind;               /* enum tb_model_kind */
+  int n_hidden;
+  int hidden[TB_MAX_HIDDEN];
+  int activation;         /* enum tb_activation */
+  int init;               /* enum tb_init */
+} tb_model_spec;
+
+typedef struct tb_sched_spec {
+  int kind;               /* enum tb_sched */
+  double warmup;          /* epochs of linear warmup (fractions allowed) */
+  double every, gamma;    /* step: multiply by gamma every `every` epochs */
+  double min_factor;      /* cosine: final factor */
+} tb_sched_spec;
+
+typedef struct tb_run_config {
+  char scenario[128];
+  int64_t seed;
+  tb_data_spec data;
+  tb_model_spec model;
+  const tb_component *loss;
+  double loss_hp[TB_MAX_HP];
+  const tb_component *opt;
+  double opt_hp[TB_MAX_HP];
+  tb_sched_spec sched;
+  int epochs;
+  int batch_size;         /* 0 = full batch */
+  double timeout;         /* seconds per run, 0 = none (not part of the hash) */
+  char *json;             /* canonical JSON of everything above (malloc'd) */
+  char hash[TB_HASHLEN];  /* tb_hash_bytes of json */
+} tb_run_config;
+
+/* ------------------------------------------------------------------------ */
+/* json.c — canonical JSON                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Shortest decimal text of x that reads back to exactly x ("%.17g" at most);
+ * non-finite values as the strings "NaN", "Infinity", "-Infinity". */
+void tb_fmt_real(char *out, size_t outlen, double x);
+/* Canonical JSON of a run (sorted keys, exact reals, defaults filled in,
+ * plugin versions and the dataset content hash included). Sets cfg->json
+ * and cfg->hash. */
+int tb_config_canonicalize(tb_run_config *cfg, char *err, size_t errlen);
+void tb_config_free(tb_run_config *cfg);
+
+
+/* ------------------------------------------------------------------------ */
+/* data.c — datasets                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* The folder of shipped datasets (source tree's data/ for a build tree,
+ * <prefix>/share/trainbench/data when installed). */
+int tb_data_dir(char *out, size_t outlen);
+/* Fill spec->path for built-in datasets and spec->content_hash (hash of the
+ * file's bytes, or of the blobs parameters). */
+int tb_data_spec_resolve(tb_data_spec *spec, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------------ */
+/* Results of one run, as the worker reports them to the parent             */
+/* ------------------------------------------------------------------------ */
+
+enum tb_status {
+  TB_RUN_COMPLETE = 1,
+  TB_RUN_DIVERGED = 2,  /* non-finite loss: final, not retried */
+  TB_RUN_CRASHED = 3,   /* no end-of-run message (signal, abort, exit, ...) */
+  TB_RUN_TIMEOUT = 4,   /* killed after --timeout seconds */
+  TB_RUN_FAILED = 5     /* the run refused to start or a plugin reported failure */
+};
+const char *tb_status_name(int status); /* "complete", "diverged", ... */
+
+typedef struct tb_metric {
+  int epoch;            /* 0 = before training */
+  char split[8];        /* train | val | test */
+  char name[16];        /* loss | accuracy | nll | brier | ece */
+  double value;         /* may be NaN or +-inf */
+} tb_metric;
+
+typedef struct tb_run_result {
+  int status;           /* enum tb_status */
+  char error[TB_ERRLEN];
+  double started_at, finished_at; /* unix seconds */
+  double wall_seconds;
+  int64_t steps;        /* optimizer steps taken */
+  int64_t loss_evals, grad_evals, jvp_evals;
+  tb_metric *metrics;
+  int n_metrics, cap_metrics;
+  double *epoch_seconds; /* [n_epoch_times] wall time of each training epoch (1-based epochs) */
+  int n_epoch_times, cap_epoch_times;
+} tb_run_result;
+
+void tb_result_add_metric(tb_run_result *r, int epoch, const char *split, const char *name,
+                          double value);
+void tb_result_add_epoch_time(tb_run_result *r, double seconds);
+void tb_result_free(tb_run_result *r);
+
+/* ------------------------------------------------------------------------ */
+/* script.c — Lua scenarios                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct tb_scenario_info {
+  char name[128];
+  char *script_path;    /* as given */
+  char *script_text;    /* the whole file */
+} tb_scenario_info;
+
+typedef struct tb_sweep {
+  tb_scenario_info *scenarios;
+  int n_scenarios;
+  tb_run_config *runs;  /* resolved and canonicalized, in expansion order */
+  int n_runs;
+} tb_sweep;
+
+/* Run the script, expand every scenario's grid, resolve and validate every
+ * run against the registry. Errors name the script file, the line of the
+ * offending call and the bad key. Nothing is trained. */
+int tb_script_load(const char *path, const tb_registry *reg, tb_sweep *out, char *err,
+                   size_t errlen);
+void tb_sweep_free(tb_sweep *sw);
+
+/* ------------------------------------------------------------------------ */
+/* store.c — the SQLite results database                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct tb_store tb_store;
+struct sqlite3;
+
+/* Open for writing: create or migrate the schema, WAL mode, and take an
+ * exclusive lock so a second writer refuses with a clear message. */
+int tb_store_open_write(tb_store **out, const char *path, char *err, size_t errlen);
+/* Open an existing database read-only (query, summary). */
+int tb_store_open_read(tb_store **out, const char *path, char *err, size_t errlen);
+void tb_store_close(tb_store *st);
+struct sqlite3 *tb_store_db(tb_store *st);
+int tb_store_put_scenario(tb_store *st, const tb_scenario_info *sc, char *err, size_t errlen);
+/* Status name of the run with this config hash, or NULL-string "" if none. */
+int tb_store_run_status(tb_store *st, const char *config_hash, char *status, size_t len);
+/* Record one run and all its rows in one transaction, replacing a previous
+ * row with the same config hash. */
+int tb_store_put_run(tb_store *st, const tb_run_config *cfg, const tb_run_result *res,
+                     char *err, size_t errlen);
+
+/* report.c — reading results */
+enum tb_format { TB_FMT_TABLE = 1, TB_FMT_CSV = 2, TB_FMT_JSON = 3 };
+int tb_report_query(tb_store *st, const char *sql, int format, FILE *out, char *err,
+                    size_t errlen);
+int tb_report_summary(tb_store *st, const char *scenario, FILE *out, char *err, size_t errlen);
+
+#endif /* TB_CORE_H */

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Install what is missing (Debian 12 packages), then configure and build trainbench in ./build.
+# Idempotent: safe to run before every command. Extra arguments go to `meson setup`.
+set -eu
+cd "$(dirname "$0")/.."
+
+PKGS="gcc libc6-dev liblua5.4-dev libopenblas-dev libopenblas0-pthread libsqlite3-dev zlib1g-dev libxxhash-dev meson ninja-build pkg-config"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "setup: installing$missing" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+
+if [ ! -f build/build.ninja ]; then
+  meson setup build --buildtype=release "$@"
+fi
+meson compile -C build
