@@ -17,6 +17,7 @@
 
 #define TB_VERSION "0.1.0"
 #define TB_SCHEMA_VERSION 1
+#define TB_ENGINE_VERSION "1" /* bump when the core's training changes the numbers a run produces */
 #define TB_ERRLEN 1024
 #define TB_MAX_HP 64      /* hyperparameters per component */
 #define TB_MAX_HIDDEN 16  /* hidden layers of an mlp */
@@ -173,6 +174,9 @@ void tb_fmt_real(char *out, size_t outlen, double x);
  * and cfg->hash. */
 int tb_config_canonicalize(tb_run_config *cfg, char *err, size_t errlen);
 void tb_config_free(tb_run_config *cfg);
+const char *tb_activation_name(int activation); /* "relu" ... */
+const char *tb_init_name(int init);             /* "default" ... */
+const char *tb_sched_name(int sched);           /* "constant" ... */
 
 
 /* ------------------------------------------------------------------------ */
@@ -262,8 +266,12 @@ int tb_store_open_write(tb_store **out, const char *path, char *err, size_t errl
 int tb_store_open_read(tb_store **out, const char *path, char *err, size_t errlen);
 void tb_store_close(tb_store *st);
 struct sqlite3 *tb_store_db(tb_store *st);
+/* The fd holding the writer's lock on "PATH.lock" (O_CLOEXEC), -1 for a
+ * reader: forked workers close it so that they never keep the lock. */
+int tb_store_lock_fd(tb_store *st);
 int tb_store_put_scenario(tb_store *st, const tb_scenario_info *sc, char *err, size_t errlen);
-/* Status name of the run with this config hash, or NULL-string "" if none. */
+/* 1 and the status name in `status` if a run with this config hash exists,
+ * 0 (and "") if none, -1 on a database error. */
 int tb_store_run_status(tb_store *st, const char *config_hash, char *status, size_t len);
 /* Record one run and all its rows in one transaction, replacing a previous
  * row with the same config hash. */

@@ -13,3 +13,46 @@ void tb_errf(char *err, size_t errlen, const char *fmt, ...) {
   vsnprintf(err, errlen, fmt, ap);
   va_end(ap);
 }
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *tb_status_name(int status) {
+  switch (status) {
+  case TB_RUN_COMPLETE: return "complete";
+  case TB_RUN_DIVERGED: return "diverged";
+  case TB_RUN_CRASHED: return "crashed";
+  case TB_RUN_TIMEOUT: return "timeout";
+  case TB_RUN_FAILED: return "failed";
+  }
+  return "unknown";
+}
+
+void tb_result_add_metric(tb_run_result *r, int epoch, const char *split, const char *name,
+                          double value) {
+  if (r->n_metrics == r->cap_metrics) {
+    r->cap_metrics = r->cap_metrics ? 2 * r->cap_metrics : 64;
+    r->metrics = realloc(r->metrics, sizeof(tb_metric) * (size_t)r->cap_metrics);
+    if (!r->metrics) abort();
+  }
+  tb_metric *m = &r->metrics[r->n_metrics++];
+  m->epoch = epoch;
+  snprintf(m->split, sizeof m->split, "%s", split);
+  snprintf(m->name, sizeof m->name, "%s", name);
+  m->value = value;
+}
+
+void tb_result_add_epoch_time(tb_run_result *r, double seconds) {
+  if (r->n_epoch_times == r->cap_epoch_times) {
+    r->cap_epoch_times = r->cap_epoch_times ? 2 * r->cap_epoch_times : 32;
+    r->epoch_seconds = realloc(r->epoch_seconds, sizeof(double) * (size_t)r->cap_epoch_times);
+    if (!r->epoch_seconds) abort();
+  }
+  r->epoch_seconds[r->n_epoch_times++] = seconds;
+}
+
+void tb_result_free(tb_run_result *r) {
+  free(r->metrics);
+  free(r->epoch_seconds);
+  memset(r, 0, sizeof *r);
+}

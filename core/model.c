@@ -1,0 +1,209 @@
+/*
+ * model.c — the models: `linear` (one affine layer) and `mlp` (hidden
+ * layers with relu | tanh | gelu). float32 parameters in one allocation with
+ * named views ("fc1.weight", "fc1.bias", ...), a workspace sized for `cap`
+ * rows allocated up front, forward / backward with sgemm, and a forward-mode
+ * Jacobian-vector product of the logits.
+ *
+ * Layer l (1-based) maps act[l-1] [B][in] to pre[l] = act[l-1] W_l^T + b_l
+ * [B][out]; act[l] = g(pre[l]) for hidden layers, act[L] = pre[L] = logits.
+ *
+ * Provides: tb_model_create, tb_model_free, tb_model_init, tb_model_views,
+ * tb_model_forward, tb_model_backward, tb_model_jvp.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train.h"
+
+static float *falloc(size_t n) {
+  float *p = calloc(n ? n : 1, sizeof(float));
+  if (!p) abort();
+  return p;
+}
+
+int tb_model_create(tb_model *m, const tb_model_spec *spec, int d, int k, int cap, char *err,
+                    size_t errlen) {
+  memset(m, 0, sizeof *m);
+  int hidden = spec->kind == TB_MODEL_MLP ? spec->n_hidden : 0;
+  if (hidden > TB_MAX_HIDDEN) {
+    tb_errf(err, errlen, "at most %d hidden layers", TB_MAX_HIDDEN);
+    return -1;
+  }
+  m->n_layers = hidden + 1;
+  m->dims[0] = d;
+  for (int l = 0; l < hidden; l++) m->dims[l + 1] = spec->hidden[l];
+  m->dims[m->n_layers] = k;
+  m->activation = spec->activation ? spec->activation : TB_ACT_RELU;
+  m->cap = cap;
+  m->n_tensors = 2 * m->n_layers;
+  int64_t total = 0, maxdim = 0;
+  for (int l = 1; l <= m->n_layers; l++) {
+    total += (int64_t)m->dims[l] * m->dims[l - 1] + m->dims[l];
+    if (m->dims[l] > maxdim) maxdim = m->dims[l];
+  }
+  if (m->dims[0] > maxdim) maxdim = m->dims[0];
+  m->n_params = total;
+  m->params = falloc((size_t)total);
+  m->grads = falloc((size_t)total);
+  int64_t off = 0;
+  for (int l = 1; l <= m->n_layers; l++) {
+    int out = m->dims[l], in = m->dims[l - 1];
+    for (int w = 0; w < 2; w++) {
+      int t = 2 * (l - 1) + w;
+      snprintf(m->names[t], sizeof m->names[t], "fc%d.%s", l, w ? "bias" : "weight");
+      tb_tensor *pt = &m->tensors[t], *gt = &m->gtensors[t];
+      pt->name = gt->name = m->names[t];
+      pt->numel = gt->numel = w ? out : (int64_t)out * in;
+      pt->ndim = gt->ndim = w ? 1 : 2;
+      pt->shape[0] = gt->shape[0] = out;
+      if (!w) pt->shape[1] = gt->shape[1] = in;
+      pt->data = m->params + off;
+      gt->data = m->grads + off;
+      off += pt->numel;
+    }
+  }
+  for (int l = 0; l <= m->n_layers; l++) {
+    if (l > 0) m->pre[l] = falloc((size_t)cap * m->dims[l]);
+    m->act[l] = l == m->n_layers ? m->pre[l] : l > 0 ? falloc((size_t)cap * m->dims[l]) : NULL;
+  }
+  m->dact = falloc((size_t)cap * maxdim);
+  m->dact2 = falloc((size_t)cap * maxdim);
+  m->tan_pre = falloc((size_t)cap * maxdim);
+  m->tan_act = falloc((size_t)cap * maxdim);
+  m->tan_scratch = falloc((size_t)cap * maxdim);
+  return 0;
+}
+
+void tb_model_free(tb_model *m) {
+  free(m->params);
+  free(m->grads);
+  for (int l = 1; l <= m->n_layers; l++) {
+    free(m->pre[l]);
+    if (l < m->n_layers) free(m->act[l]);
+  }
+  free(m->dact);
+  free(m->dact2);
+  free(m->tan_pre);
+  free(m->tan_act);
+  free(m->tan_scratch);
+  memset(m, 0, sizeof *m);
+}
+
+/* Draw order is fixed: layer by layer, the weight (row-major) then the bias,
+ * so one seed gives the same initial model whatever the loss or optimizer. */
+void tb_model_init(tb_model *m, int init, tb_rng *r) {
+  for (int l = 1; l <= m->n_layers; l++) {
+    int out = m->dims[l], in = m->dims[l - 1];
+    float *W = m->tensors[2 * (l - 1)].data, *b = m->tensors[2 * (l - 1) + 1].data;
+    double wb, bb;
+    switch (init) {
+    case TB_INIT_ZEROS: wb = bb = 0; break;
+    /* He et al., "Delving Deep into Rectifiers", 2015 — uniform variant */
+    case TB_INIT_HE: wb = sqrt(6.0 / in), bb = 0; break;
+    /* Glorot & Bengio, "Understanding the difficulty of training deep
+     * feedforward neural networks", 2010 — uniform variant */
+    case TB_INIT_GLOROT: wb = sqrt(6.0 / (in + out)), bb = 0; break;
+    /* PyTorch nn.Linear: kaiming_uniform(a=sqrt(5)) gives U(±1/sqrt(fan_in)),
+     * and the bias U(±1/sqrt(fan_in)) too */
+    default: wb = bb = 1.0 / sqrt((double)in);
+    }
+    for (int64_t i = 0; i < (int64_t)out * in; i++)
+      W[i] = wb ? (float)((2 * tb_rng_uniform(r) - 1) * wb) : 0.0f;
+    for (int i = 0; i < out; i++) b[i] = bb ? (float)((2 * tb_rng_uniform(r) - 1) * bb) : 0.0f;
+  }
+}
+
+void tb_model_views(const tb_model *m, const float *flat, const float **out) {
+  for (int t = 0; t < m->n_tensors; t++) out[t] = flat + (m->tensors[t].data - m->params);
+}
+
+static const double inv_sqrt2 = 0.70710678118654752440;
+static const double inv_sqrt2pi = 0.39894228040143267794;
+
+static float act_f(int a, float x) {
+  switch (a) {
+  case TB_ACT_TANH: return tanhf(x);
+  case TB_ACT_GELU: return (float)(0.5 * x * (1.0 + erf(x * inv_sqrt2))); /* exact (erf) GELU */
+  default: return x > 0 ? x : 0.0f;
+  }
+}
+
+/* g'(pre) given pre and g(pre) */
+static float act_df(int a, float pre, float post) {
+  switch (a) {
+  case TB_ACT_TANH: return 1.0f - post * post;
+  case TB_ACT_GELU: {
+    double x = pre;
+    return (float)(0.5 * (1.0 + erf(x * inv_sqrt2)) + x * inv_sqrt2pi * exp(-0.5 * x * x));
+  }
+  default: return pre > 0 ? 1.0f : 0.0f;
+  }
+}
+
+const float *tb_model_forward(tb_model *m, const float *const *P, const float *x, int B) {
+  const float *in = x;
+  for (int l = 1; l <= m->n_layers; l++) {
+    int out = m->dims[l], nin = m->dims[l - 1];
+    const float *W = P[2 * (l - 1)], *b = P[2 * (l - 1) + 1];
+    float *z = m->pre[l];
+    for (int i = 0; i < B; i++) memcpy(z + (size_t)i * out, b, sizeof(float) * (size_t)out);
+    tb_sgemm(0, 1, B, out, nin, 1.0f, in, nin, W, nin, 1.0f, z, out);
+    if (l < m->n_layers) {
+      float *h = m->act[l];
+      for (int64_t i = 0; i < (int64_t)B * out; i++) h[i] = act_f(m->activation, z[i]);
+      in = h;
+    }
+  }
+  return m->pre[m->n_layers];
+}
+
+void tb_model_backward(tb_model *m, const float *const *P, float *const *G, const float *x,
+                       const float *dlogits, int B) {
+  const float *dz = dlogits; /* d loss / d pre[l], [B][out] */
+  for (int l = m->n_layers; l >= 1; l--) {
+    int out = m->dims[l], nin = m->dims[l - 1];
+    const float *in = l > 1 ? m->act[l - 1] : x;
+    float *dW = G[2 * (l - 1)], *db = G[2 * (l - 1) + 1];
+    /* dW[out][in] = dz^T in */
+    tb_sgemm(1, 0, out, nin, B, 1.0f, dz, out, in, nin, 0.0f, dW, nin);
+    for (int j = 0; j < out; j++) {
+      double s = 0;
+      for (int i = 0; i < B; i++) s += dz[(size_t)i * out + j];
+      db[j] = (float)s;
+    }
+    if (l == 1) break;
+    /* d act[l-1] = dz W, then through the activation */
+    float *dh = (dz == m->dact) ? m->dact2 : m->dact;
+    tb_sgemm(0, 0, B, nin, out, 1.0f, dz, out, P[2 * (l - 1)], nin, 0.0f, dh, nin);
+    const float *pre = m->pre[l - 1], *post = m->act[l - 1];
+    for (int64_t i = 0; i < (int64_t)B * nin; i++)
+      dh[i] *= act_df(m->activation, pre[i], post[i]);
+    dz = dh;
+  }
+}
+
+void tb_model_jvp(tb_model *m, const float *const *P, const float *const *V, const float *x,
+                  int B, double *out) {
+  /* tangent of act[l-1] (none for the input), carried layer to layer:
+   * dpre[l] = dact[l-1] W^T + act[l-1] dW^T + db ; dact[l] = g'(pre) * dpre */
+  float *tin = NULL; /* NULL: tangent of the input is zero */
+  for (int l = 1; l <= m->n_layers; l++) {
+    int o = m->dims[l], nin = m->dims[l - 1];
+    const float *in = l > 1 ? m->act[l - 1] : x;
+    float *dz = m->tan_pre;
+    const float *db = V[2 * (l - 1) + 1];
+    for (int i = 0; i < B; i++) memcpy(dz + (size_t)i * o, db, sizeof(float) * (size_t)o);
+    tb_sgemm(0, 1, B, o, nin, 1.0f, in, nin, V[2 * (l - 1)], nin, 1.0f, dz, o);
+    if (tin) tb_sgemm(0, 1, B, o, nin, 1.0f, tin, nin, P[2 * (l - 1)], nin, 1.0f, dz, o);
+    if (l == m->n_layers) {
+      for (int64_t i = 0; i < (int64_t)B * o; i++) out[i] = dz[i];
+      return;
+    }
+    float *t = (tin == m->tan_act) ? m->tan_scratch : m->tan_act;
+    const float *pre = m->pre[l], *post = m->act[l];
+    for (int64_t i = 0; i < (int64_t)B * o; i++) t[i] = act_df(m->activation, pre[i], post[i]) * dz[i];
+    tin = t;
+  }
+}

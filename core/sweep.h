@@ -1,0 +1,31 @@
+/*
+ * sweep.h — running a sweep of resolved runs in worker processes.
+ */
+#ifndef TB_SWEEP_H
+#define TB_SWEEP_H
+
+#include "tb.h"
+
+typedef struct tb_sweep_opts {
+  int jobs;        /* worker processes */
+  int force;       /* rerun everything, replacing old rows */
+  int dry_run;     /* list the runs, train nothing */
+  double timeout;  /* seconds per run unless the scenario sets one; 0 = none */
+  int tty;         /* stderr is a terminal: one progress line */
+} tb_sweep_opts;
+
+typedef struct tb_sweep_stats {
+  int total;       /* runs to do */
+  int done, complete, failed, skipped;
+} tb_sweep_stats;
+
+/* st may be NULL only with dry_run. Returns 0 when the sweep ran to the end
+ * (whatever the runs' statuses), -1 on an error of the sweep itself. */
+int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sweep_stats *stats,
+                 char *err, size_t errlen);
+/* "scenario loss/optimizer k=v ... seed=N" with the values that differ from defaults. */
+void tb_run_label(const tb_run_config *c, char *out, size_t n);
+/* The lock file descriptor a worker must close (store.c). */
+int tb_store_lock_fd(tb_store *st);
+
+#endif

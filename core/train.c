@@ -1,0 +1,372 @@
+/*
+ * train.c — one run: load and split the data, build and initialize the
+ * model, create the loss and optimizer plugins, and train with mini-batches,
+ * evaluating every split after each epoch (and once before, as epoch 0).
+ *
+ * Randomness: each purpose has its own stream derived from (seed, purpose):
+ * "init" (weights), "batches" (per-epoch order), "plugin:loss",
+ * "plugin:optimizer"; the split uses (split_seed or seed, "split"). So for one
+ * seed every loss and optimizer sees the same split, weights and batches.
+ *
+ * Everything is allocated in tb_trainer_create; tb_trainer_step allocates
+ * nothing (tests count mallocs around it).
+ *
+ * Host services for optimizers (declared with TB_SERVICE_EVAL / _JVP):
+ * `eval` runs forward (and backward) on the current batch at candidate
+ * parameters into the caller's arrays; `jvp` gives d logits / d params . v.
+ * Both use the trainer's own scratch, never the buffers lent to `step`.
+ * Counting: every loss evaluation on a training batch (steps and services)
+ * counts as a loss evaluation, every backward pass as a gradient
+ * evaluation, every JVP as one JVP; evaluation passes for metrics are not
+ * counted.
+ *
+ * Provides: tb_schedule_factor, tb_trainer_*, tb_train_run.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "train.h"
+
+#define EVAL_CHUNK 512
+
+struct tb_trainer {
+  const tb_run_config *cfg;
+  tb_dataset ds;
+  tb_split sp;
+  tb_model model;
+  int has_model, has_split, has_ds;
+  int B;                    /* batch size */
+  int64_t steps_per_epoch, total_steps, step;
+  int epoch;                /* epoch in progress, 0-based */
+  int pos;                  /* next row of `order` */
+  int32_t *order;           /* [n_train] */
+  tb_rng rng_batches, rng_loss, rng_opt;
+  /* current batch */
+  float *xb;                /* [B][D] */
+  int32_t *yb;              /* [B] */
+  int bn;
+  /* loss buffers in double, [cap][K] */
+  double *logits, *dlogits;
+  float *dlogits_f;
+  double *prob;             /* [K] */
+  /* plugins */
+  const tb_loss_def *L;
+  const tb_optimizer_def *O;
+  void *loss_state, *opt_state;
+  int loss_created, opt_created;
+  const float *P[2 * TB_MAX_LAYERS];
+  float *G[2 * TB_MAX_LAYERS];
+  tb_step_ctx ctx;
+  /* services */
+  double *svc_logits, *svc_dlogits;
+  float *svc_dlogits_f;
+  int64_t loss_evals, grad_evals, jvp_evals;
+  char svc_err[TB_ERRLEN];
+};
+
+double tb_schedule_factor(const tb_sched_spec *s, int64_t t, int64_t S, int64_t T) {
+  double W = s->warmup * (double)S; /* warmup steps (fractions of an epoch allowed) */
+  double f = 1.0;
+  switch (s->kind) {
+  case TB_SCHED_STEP: {
+    double every = s->every * (double)S;
+    f = every > 0 ? pow(s->gamma, floor((double)t / every)) : 1.0;
+    break;
+  }
+  case TB_SCHED_COSINE: {
+    /* Loshchilov & Hutter, "SGDR: Stochastic Gradient Descent with Warm
+     * Restarts", 2017 (one cycle, no restart), after the warmup */
+    double span = (double)T - W;
+    double prog = span > 0 ? ((double)t - W) / span : 1.0;
+    if (prog < 0) prog = 0;
+    if (prog > 1) prog = 1;
+    f = s->min_factor + (1.0 - s->min_factor) * 0.5 * (1.0 + cos(M_PI * prog));
+    break;
+  }
+  default: break;
+  }
+  if (W > 0 && (double)t < W) f *= ((double)t + 1.0) / W; /* linear warmup */
+  return f;
+}
+
+/* ---- services ---------------------------------------------------------------- */
+
+static double svc_eval(void *hctx, const float *const *params, float *const *grads) {
+  tb_trainer *t = hctx;
+  if (!(t->O->services & TB_SERVICE_EVAL)) {
+    if (!t->svc_err[0])
+      tb_errf(t->svc_err, sizeof t->svc_err,
+              "optimizer '%s' called the eval service without declaring TB_SERVICE_EVAL",
+              t->O->name);
+    return NAN;
+  }
+  int K = t->sp.k, B = t->bn;
+  const float *const *P = params ? params : t->P;
+  const float *z = tb_model_forward(&t->model, P, t->xb, B);
+  for (int64_t i = 0; i < (int64_t)B * K; i++) t->svc_logits[i] = z[i];
+  tb_loss_batch b = {
+      .n = B, .k = K, .logits = t->svc_logits, .labels = t->yb, .priors = t->sp.priors,
+      .epoch = t->epoch, .n_epochs = t->cfg->epochs, .step = t->step,
+      .n_steps = t->total_steps, .training = 1, .dlogits = grads ? t->svc_dlogits : NULL};
+  double loss = t->L->eval(t->loss_state, &b);
+  t->loss_evals++;
+  if (grads) {
+    for (int64_t i = 0; i < (int64_t)B * K; i++) t->svc_dlogits_f[i] = (float)t->svc_dlogits[i];
+    tb_model_backward(&t->model, P, grads, t->xb, t->svc_dlogits_f, B);
+    t->grad_evals++;
+  }
+  return loss;
+}
+
+static int svc_jvp(void *hctx, const float *const *params, const float *const *dir,
+                   double *out) {
+  tb_trainer *t = hctx;
+  if (!(t->O->services & TB_SERVICE_JVP)) {
+    if (!t->svc_err[0])
+      tb_errf(t->svc_err, sizeof t->svc_err,
+              "optimizer '%s' called the jvp service without declaring TB_SERVICE_JVP",
+              t->O->name);
+    return -1;
+  }
+  const float *const *P = params ? params : t->P;
+  tb_model_forward(&t->model, P, t->xb, t->bn);
+  tb_model_jvp(&t->model, P, dir, t->xb, t->bn, out);
+  t->jvp_evals++;
+  return 0;
+}
+
+/* ---- creation ---------------------------------------------------------------- */
+
+void tb_trainer_free(tb_trainer *t) {
+  if (!t) return;
+  if (t->loss_created && t->L->destroy) t->L->destroy(t->loss_state);
+  if (t->opt_created && t->O->destroy) t->O->destroy(t->opt_state);
+  if (t->has_model) tb_model_free(&t->model);
+  if (t->has_split) tb_split_free(&t->sp);
+  if (t->has_ds) tb_dataset_free(&t->ds);
+  free(t->order);
+  free(t->xb);
+  free(t->yb);
+  free(t->logits);
+  free(t->dlogits);
+  free(t->dlogits_f);
+  free(t->prob);
+  free(t->svc_logits);
+  free(t->svc_dlogits);
+  free(t->svc_dlogits_f);
+  free(t);
+}
+
+int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, size_t errlen) {
+  tb_trainer *t = calloc(1, sizeof *t);
+  *out = t;
+  t->cfg = cfg;
+  t->L = cfg->loss->loss;
+  t->O = cfg->opt->opt;
+  if (tb_dataset_load(&cfg->data, &t->ds, err, errlen)) return -1;
+  t->has_ds = 1;
+  if (tb_split_make(&t->ds, &cfg->data, cfg->seed, &t->sp, err, errlen)) return -1;
+  t->has_split = 1;
+  int n_train = t->sp.part[0].n, K = t->sp.k, D = t->sp.d;
+  t->B = (cfg->batch_size <= 0 || cfg->batch_size > n_train) ? n_train : cfg->batch_size;
+  t->steps_per_epoch = (n_train + t->B - 1) / t->B; /* the last partial batch is kept */
+  t->total_steps = t->steps_per_epoch * cfg->epochs;
+  int max_split = 0;
+  for (int s = 0; s < 3; s++)
+    if (t->sp.part[s].n > max_split) max_split = t->sp.part[s].n;
+  int cap = max_split < EVAL_CHUNK ? max_split : EVAL_CHUNK;
+  if (cap < t->B) cap = t->B;
+  if (tb_model_create(&t->model, &cfg->model, D, K, cap, err, errlen)) return -1;
+  t->has_model = 1;
+
+  tb_rng r_init;
+  tb_rng_init(&r_init, (uint64_t)cfg->seed, "init");
+  tb_model_init(&t->model, cfg->model.init, &r_init);
+  tb_rng_init(&t->rng_batches, (uint64_t)cfg->seed, "batches");
+  tb_rng_init(&t->rng_loss, (uint64_t)cfg->seed, "plugin:loss");
+  tb_rng_init(&t->rng_opt, (uint64_t)cfg->seed, "plugin:optimizer");
+
+  t->order = malloc(sizeof(int32_t) * (size_t)n_train);
+  for (int i = 0; i < n_train; i++) t->order[i] = i;
+  t->xb = malloc(sizeof(float) * (size_t)t->B * (size_t)D);
+  t->yb = malloc(sizeof(int32_t) * (size_t)t->B);
+  t->logits = malloc(sizeof(double) * (size_t)cap * (size_t)K);
+  t->dlogits = malloc(sizeof(double) * (size_t)cap * (size_t)K);
+  t->dlogits_f = malloc(sizeof(float) * (size_t)cap * (size_t)K);
+  t->prob = malloc(sizeof(double) * (size_t)K);
+  t->svc_logits = malloc(sizeof(double) * (size_t)t->B * (size_t)K);
+  t->svc_dlogits = malloc(sizeof(double) * (size_t)t->B * (size_t)K);
+  t->svc_dlogits_f = malloc(sizeof(float) * (size_t)t->B * (size_t)K);
+  for (int i = 0; i < t->model.n_tensors; i++) {
+    t->P[i] = t->model.tensors[i].data;
+    t->G[i] = t->model.gtensors[i].data;
+  }
+
+  char msg[TB_ERRLEN] = "";
+  tb_loss_init li = {.host = tb_host_api_get(), .hp = cfg->loss_hp, .n_classes = K,
+                     .priors = t->sp.priors, .rng = &t->rng_loss};
+  if (t->L->create(&li, &t->loss_state, msg, sizeof msg)) {
+    tb_errf(err, errlen, "loss '%s' failed to start: %s", t->L->name, msg[0] ? msg : "no reason");
+    return -1;
+  }
+  t->loss_created = 1;
+  tb_optimizer_init oi = {.host = tb_host_api_get(), .hp = cfg->opt_hp,
+                          .params = t->model.tensors, .n_params = t->model.n_tensors,
+                          .rng = &t->rng_opt};
+  msg[0] = 0;
+  if (t->O->create(&oi, &t->opt_state, msg, sizeof msg)) {
+    tb_errf(err, errlen, "optimizer '%s' failed to start: %s", t->O->name,
+            msg[0] ? msg : "no reason");
+    return -1;
+  }
+  t->opt_created = 1;
+  t->ctx.n_classes = K;
+  t->ctx.host_ctx = t;
+  t->ctx.eval = svc_eval;
+  t->ctx.jvp = svc_jvp;
+  return 0;
+}
+
+/* ---- the step ------------------------------------------------------------------ */
+
+int tb_trainer_step(tb_trainer *t, char *err, size_t errlen) {
+  int n_train = t->sp.part[0].n, D = t->sp.d, K = t->sp.k;
+  if (t->pos >= n_train) t->pos = 0;
+  if (t->pos == 0) tb_rng_shuffle(&t->rng_batches, t->order, n_train); /* a new epoch */
+  int bn = n_train - t->pos < t->B ? n_train - t->pos : t->B;
+  const tb_split_part *tr = &t->sp.part[0];
+  for (int i = 0; i < bn; i++) {
+    int r = t->order[t->pos + i];
+    memcpy(t->xb + (size_t)i * D, tr->x + (size_t)r * D, sizeof(float) * (size_t)D);
+    t->yb[i] = tr->y[r];
+  }
+  t->pos += bn;
+  t->bn = bn;
+
+  const float *z = tb_model_forward(&t->model, t->P, t->xb, bn);
+  for (int64_t i = 0; i < (int64_t)bn * K; i++) t->logits[i] = z[i];
+  tb_loss_batch b = {.n = bn, .k = K, .logits = t->logits, .labels = t->yb,
+                     .priors = t->sp.priors, .epoch = t->epoch, .n_epochs = t->cfg->epochs,
+                     .step = t->step, .n_steps = t->total_steps, .training = 1,
+                     .dlogits = t->dlogits};
+  double loss = t->L->eval(t->loss_state, &b);
+  t->loss_evals++;
+  t->grad_evals++;
+  if (!isfinite(loss)) {
+    tb_errf(err, errlen, "training loss is %s at epoch %d, step %lld", isnan(loss) ? "NaN" : "infinite",
+            t->epoch + 1, (long long)t->step + 1);
+    return 1;
+  }
+  for (int64_t i = 0; i < (int64_t)bn * K; i++) t->dlogits_f[i] = (float)t->dlogits[i];
+  tb_model_backward(&t->model, t->P, t->G, t->xb, t->dlogits_f, bn);
+
+  t->ctx.step = t->step + 1;
+  t->ctx.lr_factor =
+      tb_schedule_factor(&t->cfg->sched, t->step, t->steps_per_epoch, t->total_steps);
+  t->ctx.epoch = t->epoch;
+  t->ctx.batch_n = bn;
+  int rc = t->O->step(t->opt_state, t->model.tensors, t->model.gtensors, &t->ctx);
+  t->step++;
+  if (t->svc_err[0]) {
+    tb_errf(err, errlen, "%s", t->svc_err);
+    return -1;
+  }
+  if (rc) {
+    tb_errf(err, errlen, "optimizer '%s' step %lld failed (code %d)", t->O->name,
+            (long long)t->step, rc);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- evaluation ------------------------------------------------------------------ */
+
+int tb_trainer_evaluate(tb_trainer *t, int epoch, tb_run_result *res, char *err, size_t errlen) {
+  int K = t->sp.k, D = t->sp.d, cap = t->model.cap;
+  for (int s = 0; s < 3; s++) {
+    const tb_split_part *p = &t->sp.part[s];
+    if (p->n == 0) continue;
+    tb_eval_acc acc;
+    tb_eval_acc_reset(&acc);
+    double loss_sum = 0;
+    for (int off = 0; off < p->n; off += cap) {
+      int bn = p->n - off < cap ? p->n - off : cap;
+      const float *z = tb_model_forward(&t->model, t->P, p->x + (size_t)off * D, bn);
+      for (int64_t i = 0; i < (int64_t)bn * K; i++) t->logits[i] = z[i];
+      tb_loss_batch b = {.n = bn, .k = K, .logits = t->logits, .labels = p->y + off,
+                         .priors = t->sp.priors, .epoch = epoch > 0 ? epoch - 1 : 0,
+                         .n_epochs = t->cfg->epochs, .step = t->step,
+                         .n_steps = t->total_steps, .training = 0, .dlogits = NULL};
+      loss_sum += t->L->eval(t->loss_state, &b) * bn;
+      tb_eval_acc_add(&acc, t->logits, p->y + off, bn, K, t->prob);
+    }
+    tb_result_add_metric(res, epoch, p->name, "loss", loss_sum / p->n);
+    tb_result_add_metric(res, epoch, p->name, "accuracy", tb_eval_accuracy(&acc));
+    tb_result_add_metric(res, epoch, p->name, "nll", tb_eval_nll(&acc));
+    tb_result_add_metric(res, epoch, p->name, "brier", tb_eval_brier(&acc));
+    tb_result_add_metric(res, epoch, p->name, "ece", tb_eval_ece(&acc));
+  }
+  (void)err;
+  (void)errlen;
+  return 0;
+}
+
+/* ---- a whole run ------------------------------------------------------------------- */
+
+static double now_wall(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (double)tv.tv_sec + tv.tv_usec * 1e-6;
+}
+
+static double now_mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int tb_train_run(const tb_run_config *cfg, tb_run_result *res, tb_epoch_cb cb, void *ud) {
+  double t0 = now_mono();
+  res->started_at = now_wall();
+  tb_trainer *t = NULL;
+  char *err = res->error;
+  size_t errlen = sizeof res->error;
+  int status = TB_RUN_COMPLETE;
+  if (tb_trainer_create(&t, cfg, err, errlen)) {
+    status = TB_RUN_FAILED;
+    goto done;
+  }
+  tb_trainer_evaluate(t, 0, res, err, errlen);
+  if (cb) cb(ud, 0, res);
+  for (int e = 1; e <= cfg->epochs && status == TB_RUN_COMPLETE; e++) {
+    double te = now_mono();
+    t->epoch = e - 1;
+    for (int64_t s = 0; s < t->steps_per_epoch; s++) {
+      int rc = tb_trainer_step(t, err, errlen);
+      if (rc) {
+        status = rc > 0 ? TB_RUN_DIVERGED : TB_RUN_FAILED;
+        break;
+      }
+    }
+    if (status != TB_RUN_COMPLETE) break;
+    tb_result_add_epoch_time(res, now_mono() - te);
+    tb_trainer_evaluate(t, e, res, err, errlen);
+    if (cb) cb(ud, e, res);
+  }
+done:
+  if (t) {
+    res->steps = t->step;
+    res->loss_evals = t->loss_evals;
+    res->grad_evals = t->grad_evals;
+    res->jvp_evals = t->jvp_evals;
+  }
+  tb_trainer_free(t);
+  res->status = status;
+  if (status == TB_RUN_COMPLETE) res->error[0] = 0;
+  res->finished_at = now_wall();
+  res->wall_seconds = now_mono() - t0;
+  return status == TB_RUN_COMPLETE ? 0 : -1;
+}

@@ -1,0 +1,122 @@
+/*
+ * train.h — the training engine's internal types: datasets and splits,
+ * the model (linear / MLP with float32 parameters and OpenBLAS sgemm), the
+ * metrics of an evaluation pass, and one run's trainer.
+ *
+ * Shapes: B = rows in a batch, D = input features, K = classes,
+ * H_l = width of hidden layer l. Parameters of layer l: W_l [out][in]
+ * (row-major, like PyTorch's nn.Linear) and b_l [out].
+ */
+#ifndef TB_TRAIN_H
+#define TB_TRAIN_H
+
+#include "tb.h"
+
+/* ---- data.c ---- */
+typedef struct tb_dataset {
+  int n, d, k;
+  float *x;     /* [n][d] */
+  int32_t *y;   /* [n] */
+} tb_dataset;
+
+typedef struct tb_split_part {
+  const char *name; /* train | val | test */
+  int n;
+  float *x;         /* [n][d], standardized */
+  int32_t *y;
+} tb_split_part;
+
+typedef struct tb_split {
+  int d, k;
+  tb_split_part part[3];
+  double *priors;   /* [k] class frequencies of the training part */
+} tb_split;
+
+int tb_dataset_load(const tb_data_spec *spec, tb_dataset *ds, char *err, size_t errlen);
+void tb_dataset_free(tb_dataset *ds);
+int tb_split_make(const tb_dataset *ds, const tb_data_spec *spec, int64_t seed, tb_split *sp,
+                  char *err, size_t errlen);
+void tb_split_free(tb_split *sp);
+
+/* ---- tensor.c: matrix products ---- */
+/* C[m][n] = alpha * op(A) op(B) + beta * C, row-major; op = transpose if t*. */
+void tb_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+              const float *b, int ldb, float beta, float *c, int ldc);
+/* The naive triple loop, kept as the test oracle (double accumulation). */
+void tb_sgemm_naive(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                    const float *b, int ldb, float beta, float *c, int ldc);
+
+/* ---- model.c ---- */
+#define TB_MAX_LAYERS (TB_MAX_HIDDEN + 1)
+
+typedef struct tb_model {
+  int n_layers;              /* linear: 1; mlp: hidden + 1 */
+  int dims[TB_MAX_LAYERS + 1]; /* dims[0] = D, dims[L] = K */
+  int activation;
+  int cap;                   /* rows the workspace holds */
+  int64_t n_params;          /* total floats */
+  int n_tensors;             /* 2 * n_layers: weight, bias per layer */
+  tb_tensor tensors[2 * TB_MAX_LAYERS]; /* views into params */
+  tb_tensor gtensors[2 * TB_MAX_LAYERS]; /* views into grads */
+  char names[2 * TB_MAX_LAYERS][24];
+  float *params;             /* one allocation: all weights and biases */
+  float *grads;              /* same layout */
+  /* workspace, [cap][dims[l]] each: pre-activations and activations */
+  float *pre[TB_MAX_LAYERS + 1];
+  float *act[TB_MAX_LAYERS + 1];
+  float *dact;               /* [cap][max dim] backward scratch */
+  float *dact2;
+  float *tan_pre, *tan_act, *tan_scratch; /* JVP scratch */
+} tb_model;
+
+int tb_model_create(tb_model *m, const tb_model_spec *spec, int d, int k, int cap, char *err,
+                    size_t errlen);
+void tb_model_free(tb_model *m);
+/* Initialize params from the "init" stream. */
+void tb_model_init(tb_model *m, int init, tb_rng *r);
+/* Pointers to each tensor's data inside a flat parameter vector laid out like m->params. */
+void tb_model_views(const tb_model *m, const float *flat, const float **out);
+/* logits[B][K] (float) = f(x[B][D]) with parameters P (one pointer per tensor). */
+const float *tb_model_forward(tb_model *m, const float *const *P, const float *x, int B);
+/* After forward at the same P and x: gradients into G from dlogits[B][K]. */
+void tb_model_backward(tb_model *m, const float *const *P, float *const *G, const float *x,
+                       const float *dlogits, int B);
+/* After forward at the same P and x: out[B][K] = J(P) . V (forward mode). */
+void tb_model_jvp(tb_model *m, const float *const *P, const float *const *V, const float *x,
+                  int B, double *out);
+
+/* ---- metrics.c ---- */
+typedef struct tb_eval_acc {
+  double n, correct, nll, brier;
+  double bin_n[15], bin_conf[15], bin_acc[15];
+} tb_eval_acc;
+void tb_eval_acc_reset(tb_eval_acc *a);
+/* Accumulate rows of logits [B][K] (double) with labels. */
+void tb_eval_acc_add(tb_eval_acc *a, const double *logits, const int32_t *y, int B, int K,
+                     double *prob_scratch);
+double tb_eval_accuracy(const tb_eval_acc *a);
+double tb_eval_nll(const tb_eval_acc *a);
+double tb_eval_brier(const tb_eval_acc *a);
+double tb_eval_ece(const tb_eval_acc *a);
+
+/* ---- train.c ---- */
+/* Learning-rate factor of the schedule before optimizer step t (0-based),
+ * with S steps per epoch and T steps in all. */
+double tb_schedule_factor(const tb_sched_spec *s, int64_t t, int64_t S, int64_t T);
+
+typedef struct tb_trainer tb_trainer;
+/* Everything one run needs, allocated up front: after tb_trainer_create the
+ * step loop allocates nothing. */
+int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, size_t errlen);
+void tb_trainer_free(tb_trainer *t);
+/* One optimizer step on the next batch. Returns 0, 1 when the loss is not
+ * finite (diverged), or -1 when a plugin failed (message in err). */
+int tb_trainer_step(tb_trainer *t, char *err, size_t errlen);
+/* Evaluate every non-empty split into res at `epoch`. */
+int tb_trainer_evaluate(tb_trainer *t, int epoch, tb_run_result *res, char *err, size_t errlen);
+/* Train the whole run, reporting metrics and epoch times into res; the
+ * callback (may be NULL) is called after each epoch's metrics are added. */
+typedef void (*tb_epoch_cb)(void *ud, int epoch, const tb_run_result *res);
+int tb_train_run(const tb_run_config *cfg, tb_run_result *res, tb_epoch_cb cb, void *ud);
+
+#endif /* TB_TRAIN_H */
