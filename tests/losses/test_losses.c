@@ -1,0 +1,788 @@
+/*
+ * test_losses.c — conformance of the bundled losses (cross_entropy, focal,
+ * brier, hinge), loaded from the build tree through the real registry.
+ *
+ * Checks, one output line each, exit status 1 if any fails:
+ *   descriptor  name, version, summary, reference, services, hyperparameters
+ *   reference   every case of reference.txt (PyTorch float64, gen_losses.py):
+ *               |a - b| <= 1e-9 |b| for the value; for a gradient entry
+ *               |a - b| <= 1e-9 |b| + 1e-13 (w_i / N) (p_ij + t_ij), so even
+ *               entries of size e^-100 are held to 1e-9 relative
+ *   fd          central differences (L(z+h e_j) - L(z-h e_j)) / 2h, h = 1e-5,
+ *               on random, near-one-hot and +-50 logits, K = 2, 10, 100, N = 1, 7
+ *   finite      values and gradients finite at +-50 and +-1e3 logits; every
+ *               gradient row sums to 0 (the losses are shift invariant)
+ *   weights     mean = sum_i w_i loss_i / N, rows scale by w_i / N, zero-weight
+ *               rows contribute nothing (not even NaN logits), dlogits NULL and
+ *               weights NULL give the same numbers
+ *   exact       closed forms: focal and brier tails (p_y -> 1) to 1e-12
+ *               relative, focal gamma 0 = cross_entropy, hinge ties and kink
+ *
+ * Shapes: N = samples, K = classes; logits, targets, gradients are [N][K].
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tb.h"
+
+static tb_registry *reg;
+static const tb_host_api *host;
+static int n_pass, n_fail;
+
+static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void check(int ok, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  printf("%s ", ok ? "ok  " : "FAIL");
+  vprintf(fmt, ap);
+  printf("\n");
+  va_end(ap);
+  fflush(stdout);
+  if (ok)
+    n_pass++;
+  else
+    n_fail++;
+}
+
+/* ---- a loss instance: registry component + created state -------------------- */
+
+typedef struct inst {
+  const tb_component *c;
+  void *state;
+  int k;
+  double *priors;
+} inst;
+
+/* Create `name` for K classes with defaults, overridden by hp_names/hp_vals. */
+static int inst_open(inst *in, const char *name, int k, int n_hp, const char *const *hp_names,
+                     const double *hp_vals) {
+  memset(in, 0, sizeof *in);
+  char err[TB_ERRLEN];
+  in->c = tb_registry_find(reg, TB_KIND_LOSS, name);
+  if (!in->c) {
+    check(0, "open %s: loss not found in '%s'", name, getenv("TB_BUILD_PLUGINS"));
+    return -1;
+  }
+  double hp[TB_MAX_HP];
+  tb_hparams_defaults(in->c, hp);
+  for (int i = 0; i < n_hp; i++) {
+    int idx = tb_hparam_index(in->c, hp_names[i]);
+    if (idx < 0) {
+      check(0, "open %s: no hyperparameter '%s'", name, hp_names[i]);
+      return -1;
+    }
+    hp[idx] = hp_vals[i];
+  }
+  if (tb_hparams_check(in->c, hp, err, sizeof err)) {
+    check(0, "open %s: %s", name, err);
+    return -1;
+  }
+  in->k = k;
+  in->priors = malloc(sizeof *in->priors * (size_t)k);
+  for (int j = 0; j < k; j++) in->priors[j] = 1.0 / k;
+  tb_loss_init init = {.host = host, .hp = hp, .n_classes = k, .priors = in->priors, .rng = NULL};
+  err[0] = 0;
+  if (in->c->loss->create(&init, &in->state, err, sizeof err)) {
+    check(0, "open %s: create failed: %s", name, err);
+    free(in->priors);
+    in->c = NULL;
+    return -1;
+  }
+  return 0;
+}
+
+static int inst_open1(inst *in, const char *name, int k, const char *hp_name, double hp_val) {
+  return inst_open(in, name, k, hp_name ? 1 : 0, &hp_name, &hp_val);
+}
+
+static void inst_close(inst *in) {
+  if (in->c && in->c->loss->destroy) in->c->loss->destroy(in->state);
+  free(in->priors);
+  memset(in, 0, sizeof *in);
+}
+
+static double inst_eval(const inst *in, int n, const double *z, const int32_t *y, const double *t,
+                        const double *w, double *dz) {
+  tb_loss_batch b = {.n = n, .k = in->k, .logits = z, .labels = y, .targets = t, .weights = w,
+                     .priors = in->priors, .epoch = 0, .n_epochs = 1, .step = 0, .n_steps = 1,
+                     .training = 1, .dlogits = dz};
+  return in->c->loss->eval(in->state, &b);
+}
+
+/* ---- the losses and the hyperparameter values exercised ---------------------- */
+
+typedef struct loss_hp {
+  const char *loss, *hp; /* hp NULL: defaults only */
+  double val;
+} loss_hp;
+
+static const loss_hp sweep[] = {
+  {"cross_entropy", "label_smoothing", 0},   {"cross_entropy", "label_smoothing", 0.1},
+  {"cross_entropy", "label_smoothing", 0.3}, {"cross_entropy", "label_smoothing", 1},
+  {"focal", "gamma", 0},                     {"focal", "gamma", 0.5},
+  {"focal", "gamma", 1},                     {"focal", "gamma", 2},
+  {"focal", "gamma", 5},                     {"brier", NULL, 0},
+  {"hinge", "margin", 0},                    {"hinge", "margin", 0.5},
+  {"hinge", "margin", 1},                    {"hinge", "margin", 2},
+};
+#define N_SWEEP ((int)(sizeof sweep / sizeof sweep[0]))
+
+static const char *loss_names[] = {"cross_entropy", "focal", "brier", "hinge"};
+
+static void hp_label(char *out, size_t len, const loss_hp *s) {
+  if (s->hp)
+    snprintf(out, len, "%s %s=%g", s->loss, s->hp, s->val);
+  else
+    snprintf(out, len, "%s", s->loss);
+}
+
+/* ---- descriptors -------------------------------------------------------------- */
+
+static int has_year(const char *s) {
+  for (; s && s[0] && s[1] && s[2] && s[3]; s++)
+    if ((s[0] == '1' || s[0] == '2') && (s[1] == '9' || s[1] == '0') && s[2] >= '0' &&
+        s[2] <= '9' && s[3] >= '0' && s[3] <= '9')
+      return 1;
+  return 0;
+}
+
+static void test_descriptors(void) {
+  static const struct {
+    const char *loss, *hp;
+    double def, min, max;
+  } want[] = {
+    {"cross_entropy", "label_smoothing", 0, 0, 1},
+    {"focal", "gamma", 2, 0, 10},
+    {"brier", NULL, 0, 0, 0},
+    {"hinge", "margin", 1, 0, 100},
+  };
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    const tb_component *c = tb_registry_find(reg, TB_KIND_LOSS, want[i].loss);
+    if (!c) {
+      check(0, "descriptor %s: not found", want[i].loss);
+      continue;
+    }
+    int ok = strcmp(c->version, "1") == 0 && c->summary[0] && has_year(c->reference) &&
+             c->services == 0 && c->loss->destroy;
+    for (int h = 0; h < c->n_hparams; h++) ok = ok && c->hparams[h].help && c->hparams[h].help[0];
+    if (want[i].hp) {
+      ok = ok && c->n_hparams == 1 && strcmp(c->hparams[0].name, want[i].hp) == 0 &&
+           c->hparams[0].type == TB_HP_REAL && c->hparams[0].def == want[i].def &&
+           c->hparams[0].min == want[i].min && c->hparams[0].max == want[i].max;
+    } else {
+      ok = ok && c->n_hparams == 0;
+    }
+    check(ok, "descriptor %s: version '%s', services %u, %d hyperparameter(s), reference '%s'",
+          c->name, c->version, c->services, c->n_hparams, c->reference);
+  }
+}
+
+/* ---- 1. reference values from PyTorch ---------------------------------------- */
+
+#define REF_RTOL 1e-9
+/* Each gradient entry is a difference of terms of size (w_i / N)(p_j + t_j)
+ * (p = softmax, t = target): where those cancel (e.g. brier's
+ * p_j (g_j - sum_k g_k p_k) at tied logits, truly ~1e-47) both implementations
+ * return rounding noise of that size, so the entry also gets REF_ENTRY_ATOL
+ * times it. Where p_j is tiny the allowance is tiny too. */
+#define REF_ENTRY_ATOL 1e-13
+#define REF_MAX_HP 8
+
+typedef struct ref_case {
+  char loss[64], id[256];
+  int n, k;
+  int n_hp;
+  char hp_names[REF_MAX_HP][64];
+  double hp_vals[REF_MAX_HP];
+  int32_t *labels;
+  double *logits, *targets, *weights, *dlogits;
+  double value;
+  int have; /* bit mask of the records seen */
+} ref_case;
+
+enum { R_LABELS = 1, R_LOGITS = 2, R_TARGETS = 4, R_WEIGHTS = 8, R_LOSS = 16, R_DLOGITS = 32 };
+
+static void ref_free(ref_case *rc) {
+  free(rc->labels);
+  free(rc->logits);
+  free(rc->targets);
+  free(rc->weights);
+  free(rc->dlogits);
+  memset(rc, 0, sizeof *rc);
+}
+
+/* Parse exactly `count` numbers from s into out; 0 on success. */
+static int parse_reals(const char *s, double *out, int count) {
+  char *end;
+  for (int i = 0; i < count; i++) {
+    out[i] = strtod(s, &end);
+    if (end == s) return -1;
+    s = end;
+  }
+  while (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t') s++;
+  return *s ? -1 : 0;
+}
+
+static double rel_err(double a, double b) { return fabs(a - b) / fmax(fabs(b), 1e-300); }
+
+/* |a - b| over its tolerance: <= 1 passes; NaN if a is NaN. 1e-300 only lets
+ * exact zeros compare. */
+static double ref_ratio(double a, double b, double atol) {
+  return fabs(a - b) / (REF_RTOL * fabs(b) + atol + 1e-300);
+}
+
+static void ref_run(const ref_case *rc) {
+  const char *names[REF_MAX_HP];
+  for (int i = 0; i < rc->n_hp; i++) names[i] = rc->hp_names[i];
+  inst in;
+  if (inst_open(&in, rc->loss, rc->k, rc->n_hp, names, rc->hp_vals)) return;
+  const int nk = rc->n * rc->k;
+  double *dz = malloc(sizeof *dz * (size_t)nk);
+  double v = inst_eval(&in, rc->n, rc->logits, rc->labels, rc->targets, rc->weights, dz);
+  const double vratio = ref_ratio(v, rc->value, 0);
+  double gratio = 0;
+  int wi = 0, wj = 0; /* the worst entry, shown on failure */
+  double *p = malloc(sizeof *p * (size_t)rc->k);
+  for (int i = 0; i < rc->n; i++) {
+    const size_t o = (size_t)i * rc->k;
+    const double scale = (rc->weights ? rc->weights[i] : 1.0) / rc->n;
+    host->softmax(p, rc->logits + o, rc->k);
+    for (int j = 0; j < rc->k; j++) {
+      const double t = rc->targets ? rc->targets[o + j] : (double)(j == rc->labels[i]);
+      const double r =
+          ref_ratio(dz[o + j], rc->dlogits[o + j], REF_ENTRY_ATOL * scale * (p[j] + t));
+      if (!(r <= gratio)) gratio = r, wi = i, wj = j; /* NaN sticks */
+    }
+  }
+  check(vratio <= 1 && gratio <= 1, "reference %s %s: loss %.17g vs %.17g, worst error/tolerance "
+        "%.2g (loss) %.2g (gradient)", rc->loss, rc->id, v, rc->value, vratio, gratio);
+  if (!(gratio <= 1))
+    printf("     worst: dlogits[%d][%d] = %.17g, reference %.17g\n", wi, wj,
+           dz[(size_t)wi * rc->k + wj], rc->dlogits[(size_t)wi * rc->k + wj]);
+  free(p);
+  free(dz);
+  inst_close(&in);
+}
+
+static void test_reference(void) {
+  char path[4096];
+  const char *src = getenv("TB_SOURCE_ROOT");
+  snprintf(path, sizeof path, "%s/tests/losses/reference.txt", src ? src : ".");
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    check(0, "reference: cannot open '%s'", path);
+    return;
+  }
+  char *line = NULL;
+  size_t cap = 0;
+  int lineno = 0, n_cases = 0, bad = 0;
+  int per_loss[4] = {0};
+  ref_case rc;
+  memset(&rc, 0, sizeof rc);
+  while (!bad && getline(&line, &cap, f) > 0) {
+    lineno++;
+    if (line[0] == '#' || line[0] == '\n') continue;
+    char key[32];
+    int off = 0;
+    if (sscanf(line, "%31s%n", key, &off) != 1) continue;
+    const char *rest = line + off;
+    const int nk = rc.n * rc.k;
+    if (strcmp(key, "case") == 0) {
+      ref_free(&rc);
+      if (sscanf(rest, "%63s %255s %d %d", rc.loss, rc.id, &rc.n, &rc.k) != 4 || rc.n < 1 ||
+          rc.k < 1)
+        bad = 1;
+    } else if (strcmp(key, "hp") == 0) {
+      if (rc.n_hp >= REF_MAX_HP ||
+          sscanf(rest, "%63s %lf", rc.hp_names[rc.n_hp], &rc.hp_vals[rc.n_hp]) != 2)
+        bad = 1;
+      else
+        rc.n_hp++;
+    } else if (strcmp(key, "labels") == 0) {
+      double *tmp = malloc(sizeof *tmp * (size_t)rc.n);
+      rc.labels = malloc(sizeof *rc.labels * (size_t)rc.n);
+      if (parse_reals(rest, tmp, rc.n)) bad = 1;
+      for (int i = 0; i < rc.n; i++) rc.labels[i] = (int32_t)tmp[i];
+      free(tmp);
+      rc.have |= R_LABELS;
+    } else if (strcmp(key, "logits") == 0) {
+      rc.logits = malloc(sizeof *rc.logits * (size_t)nk);
+      bad = parse_reals(rest, rc.logits, nk) != 0;
+      rc.have |= R_LOGITS;
+    } else if (strcmp(key, "targets") == 0) {
+      rc.targets = malloc(sizeof *rc.targets * (size_t)nk);
+      bad = parse_reals(rest, rc.targets, nk) != 0;
+      rc.have |= R_TARGETS;
+    } else if (strcmp(key, "weights") == 0) {
+      rc.weights = malloc(sizeof *rc.weights * (size_t)rc.n);
+      bad = parse_reals(rest, rc.weights, rc.n) != 0;
+      rc.have |= R_WEIGHTS;
+    } else if (strcmp(key, "loss") == 0) {
+      bad = parse_reals(rest, &rc.value, 1) != 0;
+      rc.have |= R_LOSS;
+    } else if (strcmp(key, "dlogits") == 0) {
+      rc.dlogits = malloc(sizeof *rc.dlogits * (size_t)nk);
+      bad = parse_reals(rest, rc.dlogits, nk) != 0;
+      rc.have |= R_DLOGITS;
+    } else if (strcmp(key, "end") == 0) {
+      const int need = R_LABELS | R_LOGITS | R_LOSS | R_DLOGITS;
+      if ((rc.have & need) != need) {
+        bad = 1;
+        break;
+      }
+      ref_run(&rc);
+      for (int i = 0; i < 4; i++)
+        if (strcmp(rc.loss, loss_names[i]) == 0) per_loss[i]++;
+      n_cases++;
+      ref_free(&rc);
+    } else {
+      bad = 1;
+    }
+  }
+  if (bad) check(0, "reference: '%s' line %d is malformed", path, lineno);
+  ref_free(&rc);
+  free(line);
+  fclose(f);
+  /* the file must exercise every loss, so an emptied file cannot pass */
+  check(!bad && per_loss[0] >= 10 && per_loss[1] >= 10 && per_loss[2] >= 10 && per_loss[3] >= 10,
+        "reference: %d cases read (cross_entropy %d, focal %d, brier %d, hinge %d)", n_cases,
+        per_loss[0], per_loss[1], per_loss[2], per_loss[3]);
+}
+
+/* ---- random inputs ------------------------------------------------------------- */
+
+enum logit_kind { L_NORMAL, L_ONEHOT, L_EXTREME };
+static const char *kind_names[] = {"random", "near-one-hot", "extreme+-50"};
+
+static tb_rng rng;
+
+/* Random labels, then logits of the given kind:
+ *   normal:   N(0, 3^2)
+ *   onehot:   N(0, 0.1^2) with +12 on the label (on a wrong class every third row)
+ *   extreme:  +-50 at random plus U(-0.5, 0.5), so that no two logits tie (the
+ *             hinge would otherwise sit on a kink of its max) */
+static void make_inputs(int kind, int n, int k, double *z, int32_t *y) {
+  for (int i = 0; i < n; i++) y[i] = (int32_t)tb_rng_below(&rng, (uint64_t)k);
+  for (int i = 0; i < n; i++) {
+    double *row = z + (size_t)i * k;
+    for (int j = 0; j < k; j++) {
+      if (kind == L_NORMAL)
+        row[j] = 3 * tb_rng_normal(&rng);
+      else if (kind == L_ONEHOT)
+        row[j] = 0.1 * tb_rng_normal(&rng);
+      else
+        row[j] = (tb_rng_uniform(&rng) < 0.5 ? -50 : 50) + tb_rng_uniform(&rng) - 0.5;
+    }
+    if (kind == L_ONEHOT) row[i % 3 == 2 ? (y[i] + 1) % k : y[i]] = 12;
+    if (kind == L_EXTREME && i == 0) { /* the label alone on top: p_y = 1 - O(e^-100) */
+      for (int j = 0; j < k; j++) row[j] = -50 + tb_rng_uniform(&rng) - 0.5;
+      row[y[i]] = 50;
+    }
+  }
+}
+
+/* Soft target rows: random positive, normalized; labels become their argmax. */
+static void make_targets(int n, int k, double *t, int32_t *y) {
+  for (int i = 0; i < n; i++) {
+    double *row = t + (size_t)i * k, s = 0;
+    for (int j = 0; j < k; j++) s += row[j] = tb_rng_uniform(&rng) * tb_rng_uniform(&rng);
+    int best = 0;
+    for (int j = 0; j < k; j++) {
+      row[j] /= s;
+      if (row[j] > row[best]) best = j;
+    }
+    y[i] = best;
+  }
+}
+
+/* ---- 2. finite differences ------------------------------------------------------ */
+
+#define FD_H 1e-5
+#define FD_RTOL 1e-6
+#define FD_ATOL 1e-9 /* times max(1, |L|): rounding of L over 2h */
+
+/* Hinge rows are piecewise linear; central differences are exact unless z +- h
+ * crosses a kink: the hinge point (margin + z_m - z_y = 0) or a change of the
+ * best other class. One coordinate moving by h moves each of those gaps by at
+ * most h (plus rounding), so a row whose gaps both exceed 4h is safe; other
+ * rows are skipped. With continuous random logits that is rare (it is printed,
+ * and more than a quarter of the rows skipped fails the check). */
+static int hinge_row_safe(double margin, const double *z, int k, int y) {
+  int m = -1, m2 = -1;
+  for (int j = 0; j < k; j++) {
+    if (j == y) continue;
+    if (m < 0 || z[j] > z[m]) {
+      m2 = m;
+      m = j;
+    } else if (m2 < 0 || z[j] > z[m2]) {
+      m2 = j;
+    }
+  }
+  if (m < 0) return 1;
+  if (fabs(margin + z[m] - z[y]) <= 4 * FD_H) return 0;
+  if (m2 >= 0 && z[m] - z[m2] <= 4 * FD_H) return 0;
+  return 1;
+}
+
+static void fd_one(const loss_hp *s, int kind, int n, int k, int soft) {
+  char label[128];
+  hp_label(label, sizeof label, s);
+  inst in;
+  if (inst_open1(&in, s->loss, k, s->hp, s->val)) return;
+  const int nk = n * k;
+  double *z = malloc(sizeof *z * (size_t)nk), *dz = malloc(sizeof *dz * (size_t)nk);
+  double *t = soft ? malloc(sizeof *t * (size_t)nk) : NULL;
+  double *w = n > 1 ? malloc(sizeof *w * (size_t)n) : NULL;
+  int32_t *y = malloc(sizeof *y * (size_t)n);
+  make_inputs(kind, n, k, z, y);
+  if (soft) make_targets(n, k, t, y);
+  for (int i = 0; w && i < n; i++) w[i] = 0.5 + tb_rng_uniform(&rng);
+  const double L = inst_eval(&in, n, z, y, t, w, dz);
+  const int is_hinge = strcmp(s->loss, "hinge") == 0;
+  int ok = isfinite(L), checked = 0, skipped_rows = 0;
+  double worst = 0; /* largest error / tolerance */
+  for (int i = 0; i < n; i++) {
+    if (is_hinge && !hinge_row_safe(s->val, z + (size_t)i * k, k, y[i])) {
+      skipped_rows++;
+      continue;
+    }
+    for (int j = 0; j < k; j++) {
+      double *zj = &z[(size_t)i * k + j];
+      const double z0 = *zj, zp = z0 + FD_H, zm = z0 - FD_H;
+      *zj = zp;
+      const double lp = inst_eval(&in, n, z, y, t, w, NULL);
+      *zj = zm;
+      const double lm = inst_eval(&in, n, z, y, t, w, NULL);
+      *zj = z0;
+      const double fd = (lp - lm) / (zp - zm), an = dz[(size_t)i * k + j];
+      const double tol = FD_RTOL * fabs(an) + FD_ATOL * fmax(1, fabs(L));
+      const double e = fabs(fd - an) / tol;
+      if (!(e <= 1)) ok = 0;
+      if (e > worst || isnan(e)) worst = e;
+      checked++;
+    }
+  }
+  /* a check that skipped most rows would prove nothing */
+  ok = ok && skipped_rows * 4 <= n && checked > 0;
+  check(ok, "fd %s, %s logits%s, N=%d K=%d: %d entries, worst error/tolerance %.2g, "
+        "%d kink row(s) skipped", label, kind_names[kind], soft ? ", soft targets" : "", n, k,
+        checked, worst, skipped_rows);
+  free(z);
+  free(dz);
+  free(t);
+  free(w);
+  free(y);
+  inst_close(&in);
+}
+
+static void test_fd(void) {
+  static const int ks[] = {2, 10, 100}, ns[] = {1, 7};
+  for (int s = 0; s < N_SWEEP; s++)
+    for (int kind = 0; kind < 3; kind++)
+      for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 2; b++) fd_one(&sweep[s], kind, ns[b], ks[a], 0);
+  /* soft targets, where the loss reads them */
+  for (int s = 0; s < N_SWEEP; s++) {
+    if (strcmp(sweep[s].loss, "hinge") == 0) continue;
+    for (int kind = 0; kind < 3; kind++) fd_one(&sweep[s], kind, 7, 10, 1);
+  }
+}
+
+/* ---- 3. finite at extreme logits ---------------------------------------------- */
+
+static void finite_one(const loss_hp *s, int k, double scale) {
+  char label[128];
+  hp_label(label, sizeof label, s);
+  inst in;
+  if (inst_open1(&in, s->loss, k, s->hp, s->val)) return;
+  enum { N = 7 };
+  double *z = malloc(sizeof *z * (size_t)(N * k)), *dz = malloc(sizeof *dz * (size_t)(N * k));
+  int32_t y[N];
+  for (int i = 0; i < N; i++) {
+    y[i] = (int32_t)tb_rng_below(&rng, (uint64_t)k);
+    double *row = z + (size_t)i * k;
+    for (int j = 0; j < k; j++) {
+      switch (i) {
+      case 0: case 1: case 2: /* random signs */
+        row[j] = tb_rng_uniform(&rng) < 0.5 ? -scale : scale;
+        break;
+      case 3: /* the label alone on top */
+        row[j] = j == y[i] ? scale : -scale;
+        break;
+      case 4: /* the label alone at the bottom */
+        row[j] = j == y[i] ? -scale : scale;
+        break;
+      case 5: /* all tied */
+        row[j] = scale;
+        break;
+      default: /* alternating */
+        row[j] = j % 2 ? scale : -scale;
+      }
+    }
+  }
+  const double v = inst_eval(&in, N, z, y, NULL, NULL, dz);
+  int ok = isfinite(v);
+  double worst_sum = 0;
+  for (int i = 0; i < N; i++) {
+    double sum = 0, mag = 0;
+    for (int j = 0; j < k; j++) {
+      const double g = dz[(size_t)i * k + j];
+      ok = ok && isfinite(g);
+      sum += g;
+      mag += fabs(g);
+    }
+    /* 1/N: the natural scale of a row of d(mean loss)/dz, for rows whose
+     * entries are all rounding noise around 0 */
+    if (!(fabs(sum) <= 1e-12 * (mag + 1.0 / N))) ok = 0;
+    worst_sum = fmax(worst_sum, fabs(sum));
+  }
+  check(ok, "finite %s, K=%d, logits +-%g: loss %.6g, gradients finite, max |row sum| %.1e",
+        label, k, scale, v, worst_sum);
+  free(z);
+  free(dz);
+  inst_close(&in);
+}
+
+static void test_finite(void) {
+  static const int ks[] = {2, 10, 100};
+  static const double scales[] = {50, 1e3};
+  for (int s = 0; s < N_SWEEP; s++)
+    for (int a = 0; a < 3; a++)
+      for (int b = 0; b < 2; b++) finite_one(&sweep[s], ks[a], scales[b]);
+}
+
+/* ---- 4. weights and value-only calls ---------------------------------------- */
+
+static int close_rel(double a, double b, double rtol) {
+  return fabs(a - b) <= rtol * fmax(fabs(a), fabs(b)) + 1e-300;
+}
+
+static void weights_one(const loss_hp *s) {
+  char label[128];
+  hp_label(label, sizeof label, s);
+  enum { N = 7, K = 10 };
+  static const double w[N] = {1, 0, 2.5, 0, 0.3, 1, 0};
+  inst in;
+  if (inst_open1(&in, s->loss, K, s->hp, s->val)) return;
+  double z[N * K], dz[N * K], dz2[N * K], ones[N], single[N], dsingle[N * K];
+  int32_t y[N];
+  make_inputs(L_NORMAL, N, K, z, y);
+  for (int i = 0; i < N; i++) ones[i] = 1;
+
+  /* the weighted mean against rows evaluated one at a time */
+  const double v = inst_eval(&in, N, z, y, NULL, w, dz);
+  double want = 0;
+  for (int i = 0; i < N; i++) {
+    single[i] = inst_eval(&in, 1, z + i * K, y + i, NULL, NULL, dsingle + i * K);
+    want += w[i] * single[i];
+  }
+  want /= N;
+  int ok_mean = close_rel(v, want, 1e-12), ok_rows = 1, ok_zero = 1;
+  for (int i = 0; i < N; i++)
+    for (int j = 0; j < K; j++) {
+      if (w[i] == 0)
+        ok_zero = ok_zero && dz[i * K + j] == 0;
+      else
+        ok_rows = ok_rows && close_rel(dz[i * K + j], w[i] / N * dsingle[i * K + j], 1e-12);
+    }
+  check(ok_mean, "weights %s: mean %.17g = sum_i w_i loss_i / N = %.17g", label, v, want);
+  check(ok_rows, "weights %s: gradient rows are w_i / N times the single-row gradient", label);
+  check(ok_zero, "weights %s: zero-weight rows get a zero gradient", label);
+
+  /* zero-weight rows contribute nothing, whatever their logits */
+  double z2[N * K];
+  memcpy(z2, z, sizeof z);
+  for (int i = 0; i < N; i++)
+    if (w[i] == 0)
+      for (int j = 0; j < K; j++) z2[i * K + j] = j % 2 ? NAN : 1e300;
+  const double v2 = inst_eval(&in, N, z2, y, NULL, w, dz2);
+  check(v2 == v && memcmp(dz, dz2, sizeof dz) == 0,
+        "weights %s: NaN/huge logits in zero-weight rows change nothing (%.17g vs %.17g)", label,
+        v2, v);
+
+  /* value only */
+  const double v3 = inst_eval(&in, N, z, y, NULL, w, NULL);
+  check(v3 == v, "weights %s: dlogits NULL gives the same value (%.17g vs %.17g)", label, v3, v);
+
+  /* weights NULL = all ones */
+  const double va = inst_eval(&in, N, z, y, NULL, NULL, dz);
+  const double vb = inst_eval(&in, N, z, y, NULL, ones, dz2);
+  check(va == vb && memcmp(dz, dz2, sizeof dz) == 0,
+        "weights %s: weights NULL equals all-ones weights (%.17g vs %.17g)", label, va, vb);
+  inst_close(&in);
+}
+
+static void test_weights(void) {
+  for (int s = 0; s < N_SWEEP; s++) weights_one(&sweep[s]);
+}
+
+/* ---- exact cases ---------------------------------------------------------------- */
+
+static double softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
+static double sigmoid(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
+
+/* K = 2, label 0, z = (t, 0): p_0 = sigmoid(t) -> 1, u = 1 - p_0 = sigmoid(-t).
+ *   focal: loss = u^gamma softplus(-t),
+ *          dloss/dz_0 = -u^gamma (gamma sigmoid(t) softplus(-t) + u) = -dloss/dz_1
+ *   brier: loss = 2 u^2, dloss/dz_0 = -4 u^2 sigmoid(t) = -dloss/dz_1
+ * These tiny numbers are where 1 - p_y would cancel to 0. */
+static void test_tails(void) {
+  static const double ts[] = {1, 5, 20, 40, 100, 300, 700};
+  static const double gammas[] = {0, 0.5, 1, 2, 5};
+  const int32_t y = 0;
+  for (size_t g = 0; g < sizeof gammas / sizeof gammas[0]; g++) {
+    inst in;
+    if (inst_open1(&in, "focal", 2, "gamma", gammas[g])) return;
+    int ok = 1;
+    double worst = 0;
+    for (size_t a = 0; a < sizeof ts / sizeof ts[0]; a++) {
+      const double t = ts[a], z[2] = {t, 0};
+      double dz[2];
+      const double u = sigmoid(-t), ug = pow(u, gammas[g]);
+      const double want = ug * softplus(-t);
+      const double dwant = -ug * (gammas[g] * sigmoid(t) * softplus(-t) + u);
+      const double v = inst_eval(&in, 1, z, &y, NULL, NULL, dz);
+      ok = ok && close_rel(v, want, 1e-12) && close_rel(dz[0], dwant, 1e-12) &&
+           close_rel(dz[1], -dwant, 1e-12);
+      if (want > 1e-300) worst = fmax(worst, rel_err(v, want));
+      if (fabs(dwant) > 1e-300) worst = fmax(worst, rel_err(dz[0], dwant));
+    }
+    check(ok, "exact focal gamma=%g: tail p_y -> 1 (z_y - z_other = 1..700) matches the closed "
+          "form, max rel err %.1e", gammas[g], worst);
+    inst_close(&in);
+  }
+  inst in;
+  if (inst_open1(&in, "brier", 2, NULL, 0)) return;
+  int ok = 1;
+  double worst = 0;
+  for (size_t a = 0; a < sizeof ts / sizeof ts[0]; a++) {
+    const double t = ts[a], z[2] = {t, 0};
+    double dz[2];
+    const double u = sigmoid(-t), want = 2 * u * u, dwant = -4 * u * u * sigmoid(t);
+    const double v = inst_eval(&in, 1, z, &y, NULL, NULL, dz);
+    ok = ok && close_rel(v, want, 1e-12) && close_rel(dz[0], dwant, 1e-12) &&
+         close_rel(dz[1], -dwant, 1e-12);
+    if (want > 1e-300) worst = fmax(worst, rel_err(v, want));
+    if (fabs(dwant) > 1e-300) worst = fmax(worst, rel_err(dz[0], dwant));
+  }
+  check(ok, "exact brier: tail p_y -> 1 matches the closed form, max rel err %.1e", worst);
+  inst_close(&in);
+}
+
+/* focal with gamma = 0 is cross_entropy; soft one-hot targets equal labels. */
+static void test_equivalences(void) {
+  enum { N = 7, K = 10 };
+  for (int kind = 0; kind < 3; kind++) {
+    inst f, c;
+    if (inst_open1(&f, "focal", K, "gamma", 0)) return;
+    if (inst_open1(&c, "cross_entropy", K, NULL, 0)) return;
+    double z[N * K], df[N * K], dc[N * K];
+    int32_t y[N];
+    make_inputs(kind, N, K, z, y);
+    const double vf = inst_eval(&f, N, z, y, NULL, NULL, df);
+    const double vc = inst_eval(&c, N, z, y, NULL, NULL, dc);
+    int ok = fabs(vf - vc) <= 1e-12 * fabs(vc) + 1e-13;
+    for (int j = 0; j < N * K; j++) ok = ok && fabs(df[j] - dc[j]) <= 1e-12 * fabs(dc[j]) + 1e-15;
+    check(ok, "exact focal gamma=0 equals cross_entropy on %s logits (%.17g vs %.17g)",
+          kind_names[kind], vf, vc);
+    inst_close(&f);
+    inst_close(&c);
+  }
+  for (int l = 0; l < 3; l++) { /* the losses that read soft targets */
+    inst in;
+    if (inst_open1(&in, loss_names[l], K, NULL, 0)) return;
+    double z[N * K], t[N * K], da[N * K], db[N * K];
+    int32_t y[N];
+    make_inputs(L_NORMAL, N, K, z, y);
+    for (int i = 0; i < N; i++)
+      for (int j = 0; j < K; j++) t[i * K + j] = j == y[i];
+    const double va = inst_eval(&in, N, z, y, NULL, NULL, da);
+    const double vb = inst_eval(&in, N, z, y, t, NULL, db);
+    int ok = close_rel(va, vb, 1e-14);
+    for (int j = 0; j < N * K; j++) ok = ok && fabs(da[j] - db[j]) <= 1e-15;
+    check(ok, "exact %s: one-hot soft targets equal integer labels", loss_names[l]);
+    inst_close(&in);
+  }
+  /* label_smoothing = 1: the target is uniform whatever the label */
+  {
+    inst in;
+    if (inst_open1(&in, "cross_entropy", K, "label_smoothing", 1)) return;
+    double z[N * K];
+    int32_t y[N];
+    make_inputs(L_NORMAL, N, K, z, y);
+    double want = 0;
+    for (int i = 0; i < N; i++) {
+      const double lse = host->logsumexp(z + i * K, K);
+      for (int j = 0; j < K; j++) want -= (z[i * K + j] - lse) / K;
+    }
+    want /= N;
+    const double v = inst_eval(&in, N, z, y, NULL, NULL, NULL);
+    check(close_rel(v, want, 1e-12), "exact cross_entropy label_smoothing=1: mean -log p over "
+          "all classes / K (%.17g vs %.17g)", v, want);
+    inst_close(&in);
+  }
+}
+
+/* Hinge: ties of the best other class go to the lowest index; at the hinge
+ * point the loss and the subgradient are 0. */
+static void test_hinge_exact(void) {
+  inst in;
+  if (inst_open1(&in, "hinge", 4, "margin", 1)) return;
+  enum { N = 3, K = 4 };
+  const double z[N * K] = {
+    1, 3, 3, 0,   /* label 0: classes 1 and 2 tie at 3 -> class 1, loss 1 + 3 - 1 = 3 */
+    2, 1, 0, 1,   /* label 0: margin + 1 - 2 = 0, the hinge point -> loss 0, gradient 0 */
+    5, 7, -1, 7,  /* label 2: classes 1 and 3 tie at 7 -> class 1, loss 1 + 7 + 1 = 9 */
+  };
+  const int32_t y[N] = {0, 0, 2};
+  const double want_dz[N * K] = {
+    -1.0 / 3, 1.0 / 3, 0, 0,
+    0, 0, 0, 0,
+    0, 1.0 / 3, -1.0 / 3, 0,
+  };
+  double dz[N * K];
+  const double v = inst_eval(&in, N, z, y, NULL, NULL, dz);
+  int ok = v == 4; /* (3 + 0 + 9) / 3 */
+  for (int j = 0; j < N * K; j++) ok = ok && dz[j] == want_dz[j];
+  check(ok, "exact hinge: ties pick the lowest index, hinge point has loss and gradient 0 "
+        "(loss %.17g, want 4)", v);
+  /* a batch of another K than create's is refused with NaN, not read out of bounds */
+  tb_loss_batch b = {.n = 1, .k = 3, .logits = z, .labels = y, .dlogits = NULL};
+  check(isnan(in.c->loss->eval(in.state, &b)), "exact hinge: a batch with K=3 on a K=4 state "
+        "returns NaN");
+  inst_close(&in);
+}
+
+int main(void) {
+  char err[TB_ERRLEN];
+  const char *dir = getenv("TB_BUILD_PLUGINS");
+  if (!dir) {
+    fprintf(stderr, "test_losses: TB_BUILD_PLUGINS is not set\n");
+    return 1;
+  }
+  host = tb_host_api_get();
+  tb_rng_init(&rng, 20240611, "test_losses");
+  if (tb_registry_open(&reg, dir, err, sizeof err)) {
+    fprintf(stderr, "test_losses: %s\n", err);
+    tb_registry_close(reg);
+    return 1;
+  }
+  for (int i = 0; i < tb_registry_problem_count(reg); i++)
+    printf("note: %s\n", tb_registry_problem(reg, i));
+
+  test_descriptors();
+  test_reference();
+  test_fd();
+  test_finite();
+  test_weights();
+  test_tails();
+  test_equivalences();
+  test_hinge_exact();
+
+  tb_registry_close(reg);
+  printf("%d passed, %d failed\n", n_pass, n_fail);
+  return n_fail ? 1 : 0;
+}
