@@ -494,24 +494,6 @@ int tb_store_run_status(tb_store *st, const char *config_hash, char *status, siz
 static const char *model_kind_name(int k) {
   return k == TB_MODEL_LINEAR ? "linear" : k == TB_MODEL_MLP ? "mlp" : "unknown";
 }
-static const char *activation_name(int a) {
-  return a == TB_ACT_RELU ? "relu" : a == TB_ACT_TANH ? "tanh" : a == TB_ACT_GELU ? "gelu"
-                                                                                  : "unknown";
-}
-static const char *init_name(int i) {
-  switch (i) {
-  case TB_INIT_DEFAULT: return "default";
-  case TB_INIT_ZEROS: return "zeros";
-  case TB_INIT_HE: return "he";
-  case TB_INIT_GLOROT: return "glorot";
-  }
-  return "unknown";
-}
-static const char *sched_name(int k) {
-  return k == TB_SCHED_CONSTANT ? "constant" : k == TB_SCHED_STEP ? "step"
-                                             : k == TB_SCHED_COSINE ? "cosine" : "unknown";
-}
-
 /* "[128,64]" */
 static void hidden_json(char *out, size_t len, const tb_model_spec *m) {
   size_t o = (size_t)snprintf(out, len, "[");
@@ -528,7 +510,7 @@ static void model_text(char *out, size_t len, const tb_model_spec *m) {
   }
   char h[TB_MAX_HIDDEN * 12 + 4];
   hidden_json(h, sizeof h, m);
-  snprintf(out, len, "mlp%s/%s", h, activation_name(m->activation));
+  snprintf(out, len, "mlp%s/%s", h, tb_activation_name(m->activation));
 }
 
 static void dataset_text(char *out, size_t len, const tb_data_spec *d) {
@@ -610,9 +592,9 @@ static void put_params(param_writer *w, const tb_run_config *cfg) {
     char h[TB_MAX_HIDDEN * 12 + 4];
     hidden_json(h, sizeof h, m);
     pw_text(w, "hidden", h);
-    pw_text(w, "activation", activation_name(m->activation));
+    pw_text(w, "activation", tb_activation_name(m->activation));
   }
-  pw_text(w, "init", init_name(m->init));
+  pw_text(w, "init", tb_init_name(m->init));
 
   const tb_data_spec *d = &cfg->data;
   w->component = "data";
@@ -636,7 +618,7 @@ static void put_params(param_writer *w, const tb_run_config *cfg) {
 
   const tb_sched_spec *sc = &cfg->sched;
   w->component = "schedule";
-  pw_text(w, "kind", sched_name(sc->kind));
+  pw_text(w, "kind", tb_sched_name(sc->kind));
   pw_real(w, "warmup", sc->warmup);
   if (sc->kind == TB_SCHED_STEP) {
     pw_real(w, "every", sc->every);
