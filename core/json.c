@@ -20,6 +20,10 @@ void tb_fmt_real(char *out, size_t outlen, double x) {
     snprintf(out, outlen, x > 0 ? "Infinity" : "-Infinity");
     return;
   }
+  if (x == floor(x) && fabs(x) < 1e15) { /* whole numbers as integers: 20, not 2e+01 */
+    snprintf(out, outlen, "%.0f", x);
+    return;
+  }
   for (int prec = 1; prec <= 17; prec++) {
     snprintf(out, outlen, "%.*g", prec, x);
     if (strtod(out, NULL) == x) return;

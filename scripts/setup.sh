@@ -18,6 +18,6 @@ if [ -n "$missing" ]; then
 fi
 
 if [ ! -f build/build.ninja ]; then
-  meson setup build --buildtype=release "$@"
+  meson setup build "$@"
 fi
 meson compile -C build

@@ -1,0 +1,495 @@
+/*
+ * sweep.c — running a sweep: decide which runs to (re)do, run each one in a
+ * forked worker process, collect its results over a dedicated pipe, and
+ * record them (the parent is the only writer of the database).
+ *
+ * Worker protocol (one line per message on the result pipe):
+ *   M <epoch> <split> <name> <value>    a metric (%.17g; nan/inf as strtod reads them)
+ *   T <epoch> <seconds>                 wall time of a training epoch
+ *   R <status> <steps> <loss_evals> <grad_evals> <jvp_evals> <started_at> <wall>
+ *   X <error text>                      (optional) why the run ended badly
+ *   END                                 end of run: without it the run is `crashed`
+ * The worker's stdout and stderr go to a second pipe whose tail becomes the
+ * reason of a crash (an ASan report, a plugin's last words). Workers get
+ * SIGKILL when the parent dies (PR_SET_PDEATHSIG), so no orphans survive a
+ * kill -9 of the sweep.
+ *
+ * Provides: tb_sweep_run.
+ */
+#include <cblas.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sweep.h"
+#include "train.h"
+
+#define TAIL_MAX 2048
+
+typedef struct slot {
+  int busy;
+  pid_t pid;
+  int run;             /* index into sweep->runs */
+  int fd_res, fd_out;  /* read ends */
+  char *buf;           /* partial line from fd_res */
+  size_t blen, bcap;
+  char tail[TAIL_MAX]; /* last bytes of the worker's stdout/stderr */
+  size_t tlen;
+  double started;      /* monotonic */
+  int timed_out;
+  int got_end;
+  tb_run_result res;
+} slot;
+
+static double mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double wall(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (double)tv.tv_sec + tv.tv_usec * 1e-6;
+}
+
+/* ---- the worker ------------------------------------------------------------ */
+
+typedef struct {
+  FILE *out;
+  int sent;  /* metrics already sent */
+  int times; /* epoch times already sent */
+} worker_ctx;
+
+static void send_new(worker_ctx *w, const tb_run_result *res) {
+  for (; w->times < res->n_epoch_times; w->times++)
+    fprintf(w->out, "T %d %.17g\n", w->times + 1, res->epoch_seconds[w->times]);
+  for (; w->sent < res->n_metrics; w->sent++) {
+    const tb_metric *m = &res->metrics[w->sent];
+    fprintf(w->out, "M %d %s %s %.17g\n", m->epoch, m->split, m->name, m->value);
+  }
+  fflush(w->out);
+}
+
+static void on_epoch(void *ud, int epoch, const tb_run_result *res) {
+  (void)epoch;
+  send_new(ud, res);
+}
+
+static void worker_main(const tb_run_config *cfg, int fd_res) {
+  openblas_set_num_threads(1);
+  FILE *out = fdopen(fd_res, "w");
+  if (!out) _exit(3);
+  worker_ctx w = {out, 0, 0};
+  tb_run_result res;
+  memset(&res, 0, sizeof res);
+  tb_train_run(cfg, &res, on_epoch, &w);
+  send_new(&w, &res);
+  fprintf(out, "R %d %lld %lld %lld %lld %.17g %.17g\n", res.status, (long long)res.steps,
+          (long long)res.loss_evals, (long long)res.grad_evals, (long long)res.jvp_evals,
+          res.started_at, res.wall_seconds);
+  if (res.error[0]) {
+    for (char *p = res.error; *p; p++)
+      if (*p == '\n') *p = ' ';
+    fprintf(out, "X %s\n", res.error);
+  }
+  fprintf(out, "END\n");
+  fflush(out);
+  _exit(0);
+}
+
+/* ---- the parent ---------------------------------------------------------- */
+
+static void parse_line(slot *s, char *line) {
+  tb_run_result *r = &s->res;
+  if (line[0] == 'M' && line[1] == ' ') {
+    int epoch;
+    char split[16], name[32], val[64];
+    if (sscanf(line + 2, "%d %15s %31s %63s", &epoch, split, name, val) == 4)
+      tb_result_add_metric(r, epoch, split, name, strtod(val, NULL));
+  } else if (line[0] == 'T' && line[1] == ' ') {
+    int epoch;
+    double sec;
+    if (sscanf(line + 2, "%d %lf", &epoch, &sec) == 2) tb_result_add_epoch_time(r, sec);
+  } else if (line[0] == 'R' && line[1] == ' ') {
+    long long a, b, c, d;
+    int st;
+    double t0, w;
+    if (sscanf(line + 2, "%d %lld %lld %lld %lld %lf %lf", &st, &a, &b, &c, &d, &t0, &w) == 7) {
+      r->status = st;
+      r->steps = a;
+      r->loss_evals = b;
+      r->grad_evals = c;
+      r->jvp_evals = d;
+      r->started_at = t0;
+    }
+  } else if (line[0] == 'X' && line[1] == ' ') {
+    snprintf(r->error, sizeof r->error, "%s", line + 2);
+  } else if (strcmp(line, "END") == 0) {
+    s->got_end = 1;
+  }
+}
+
+static void read_results(slot *s) {
+  char chunk[4096];
+  for (;;) {
+    ssize_t n = read(s->fd_res, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0 || errno != EAGAIN) {
+        close(s->fd_res);
+        s->fd_res = -1;
+      }
+      return;
+    }
+    if (s->blen + (size_t)n + 1 > s->bcap) {
+      s->bcap = (s->blen + (size_t)n + 1) * 2;
+      s->buf = realloc(s->buf, s->bcap);
+    }
+    memcpy(s->buf + s->blen, chunk, (size_t)n);
+    s->blen += (size_t)n;
+    size_t start = 0;
+    for (size_t i = 0; i < s->blen; i++)
+      if (s->buf[i] == '\n') {
+        s->buf[i] = 0;
+        parse_line(s, s->buf + start);
+        start = i + 1;
+      }
+    memmove(s->buf, s->buf + start, s->blen - start);
+    s->blen -= start;
+  }
+}
+
+static void read_output(slot *s) {
+  char chunk[4096];
+  for (;;) {
+    ssize_t n = read(s->fd_out, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0 || errno != EAGAIN) {
+        close(s->fd_out);
+        s->fd_out = -1;
+      }
+      return;
+    }
+    /* keep the last TAIL_MAX bytes */
+    if ((size_t)n >= TAIL_MAX) {
+      memcpy(s->tail, chunk + n - TAIL_MAX, TAIL_MAX);
+      s->tlen = TAIL_MAX;
+    } else {
+      size_t keep = s->tlen + (size_t)n > TAIL_MAX ? TAIL_MAX - (size_t)n : s->tlen;
+      memmove(s->tail, s->tail + s->tlen - keep, keep);
+      memcpy(s->tail + keep, chunk, (size_t)n);
+      s->tlen = keep + (size_t)n;
+    }
+  }
+}
+
+/* The last non-empty lines of the worker's output, on one line. */
+static void tail_text(const slot *s, char *out, size_t outlen) {
+  size_t n = 0;
+  out[0] = 0;
+  const char *p = s->tail;
+  size_t len = s->tlen;
+  if (len > 600) p += len - 600, len = 600;
+  for (size_t i = 0; i < len && n + 2 < outlen; i++) {
+    unsigned char c = (unsigned char)p[i];
+    out[n++] = (c == '\n' || c == '\r' || c == '\t') ? ' ' : (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+  }
+  out[n] = 0;
+  /* squeeze runs of spaces */
+  char *w = out;
+  for (char *r = out; *r; r++)
+    if (!(*r == ' ' && w > out && w[-1] == ' ')) *w++ = *r;
+  *w = 0;
+  while (w > out && w[-1] == ' ') *--w = 0;
+}
+
+static void finish_status(slot *s, int wstatus, double timeout) {
+  tb_run_result *r = &s->res;
+  char tail[700];
+  tail_text(s, tail, sizeof tail);
+  if (s->timed_out) {
+    r->status = TB_RUN_TIMEOUT;
+    snprintf(r->error, sizeof r->error, "timeout: still running after %g s, killed", timeout);
+  } else if (!s->got_end || r->status < TB_RUN_COMPLETE || r->status > TB_RUN_FAILED) {
+    r->status = TB_RUN_CRASHED;
+    char why[160];
+    if (WIFSIGNALED(wstatus))
+      snprintf(why, sizeof why, "worker killed by signal %d (%s)", WTERMSIG(wstatus),
+               strsignal(WTERMSIG(wstatus)));
+    else if (WIFEXITED(wstatus))
+      snprintf(why, sizeof why, "worker exited with status %d before the end of the run",
+               WEXITSTATUS(wstatus));
+    else
+      snprintf(why, sizeof why, "worker ended before the end of the run");
+    snprintf(r->error, sizeof r->error, "crashed: %s%s%s", why, tail[0] ? "; output: " : "",
+             tail);
+  }
+  if (r->started_at == 0) r->started_at = wall() - (mono() - s->started);
+  r->finished_at = wall();
+  r->wall_seconds = mono() - s->started;
+}
+
+static int start_worker(slot *slots, int nslots, slot *s, const tb_sweep *sw, int run,
+                        int lock_fd, char *err, size_t errlen) {
+  int pr[2], po[2];
+  if (pipe(pr) || pipe(po)) {
+    tb_errf(err, errlen, "cannot create a pipe: %s", strerror(errno));
+    return -1;
+  }
+  fflush(stdout);
+  fflush(stderr);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    tb_errf(err, errlen, "cannot fork a worker: %s", strerror(errno));
+    return -1;
+  }
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(4); /* the parent died before prctl */
+    signal(SIGINT, SIG_IGN);           /* the parent decides; a ^C kills the group anyway */
+    signal(SIGPIPE, SIG_DFL);
+    if (lock_fd >= 0) close(lock_fd);
+    for (int i = 0; i < nslots; i++)
+      if (slots[i].busy) {
+        if (slots[i].fd_res >= 0) close(slots[i].fd_res);
+        if (slots[i].fd_out >= 0) close(slots[i].fd_out);
+      }
+    close(pr[0]);
+    close(po[0]);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    dup2(po[1], 1);
+    dup2(po[1], 2);
+    close(po[1]);
+    worker_main(&sw->runs[run], pr[1]);
+    _exit(0);
+  }
+  close(pr[1]);
+  close(po[1]);
+  fcntl(pr[0], F_SETFL, O_NONBLOCK);
+  fcntl(po[0], F_SETFL, O_NONBLOCK);
+  memset(&s->res, 0, sizeof s->res);
+  s->busy = 1;
+  s->pid = pid;
+  s->run = run;
+  s->fd_res = pr[0];
+  s->fd_out = po[0];
+  s->blen = 0;
+  s->tlen = 0;
+  s->started = mono();
+  s->timed_out = 0;
+  s->got_end = 0;
+  return 0;
+}
+
+static void fmt_dur(char *out, size_t n, double sec) {
+  if (sec < 0 || !isfinite(sec)) {
+    snprintf(out, n, "?");
+    return;
+  }
+  long s = (long)(sec + 0.5);
+  if (s >= 3600)
+    snprintf(out, n, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  else
+    snprintf(out, n, "%ld:%02ld", s / 60, s % 60);
+}
+
+static double final_metric(const tb_run_result *r, const char *split, const char *name) {
+  double v = NAN;
+  int best = -1;
+  for (int i = 0; i < r->n_metrics; i++)
+    if (strcmp(r->metrics[i].split, split) == 0 && strcmp(r->metrics[i].name, name) == 0 &&
+        r->metrics[i].epoch > best) {
+      best = r->metrics[i].epoch;
+      v = r->metrics[i].value;
+    }
+  return v;
+}
+
+void tb_run_label(const tb_run_config *c, char *out, size_t n) {
+  size_t k = (size_t)snprintf(out, n, "%s %s/%s", c->scenario, c->loss->name, c->opt->name);
+  const tb_component *comps[2] = {c->loss, c->opt};
+  const double *hps[2] = {c->loss_hp, c->opt_hp};
+  for (int j = 0; j < 2; j++)
+    for (int i = 0; i < comps[j]->n_hparams && k < n; i++) {
+      const tb_hparam *h = &comps[j]->hparams[i];
+      if (hps[j][i] == h->def) continue; /* show what differs from the defaults */
+      char v[64];
+      if (h->type == TB_HP_CHOICE)
+        snprintf(v, sizeof v, "%s", h->choices[(int)hps[j][i]]);
+      else if (h->type == TB_HP_BOOL)
+        snprintf(v, sizeof v, "%s", hps[j][i] ? "true" : "false");
+      else
+        tb_fmt_real(v, sizeof v, hps[j][i]);
+      k += (size_t)snprintf(out + k, n - k, " %s=%s", h->name, v);
+    }
+  if (k < n) snprintf(out + k, n - k, " seed=%lld", (long long)c->seed);
+}
+
+static void progress(const tb_sweep_opts *o, int done, int total, int running, int failed,
+                     double elapsed, int final) {
+  if (!o->tty) return;
+  char el[32], eta[32];
+  fmt_dur(el, sizeof el, elapsed);
+  if (done > 0)
+    fmt_dur(eta, sizeof eta, elapsed / done * (total - done));
+  else
+    snprintf(eta, sizeof eta, "?");
+  fprintf(stderr, "\r\033[K[%d/%d] running %d, failed %d, elapsed %s, ETA %s%s", done, total,
+          running, failed, el, final ? "0:00" : eta, final ? "\n" : "");
+  fflush(stderr);
+}
+
+int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sweep_stats *stats,
+                 char *err, size_t errlen) {
+  memset(stats, 0, sizeof *stats);
+  int *todo = malloc(sizeof(int) * (size_t)(sw->n_runs ? sw->n_runs : 1));
+  int ntodo = 0;
+  for (int i = 0; i < sw->n_runs; i++) {
+    char status[32] = "";
+    int found = st ? tb_store_run_status(st, sw->runs[i].hash, status, sizeof status) : 0;
+    if (found < 0) {
+      tb_errf(err, errlen, "cannot read the results database");
+      free(todo);
+      return -1;
+    }
+    int keep = found == 1 && !o->force &&
+               (strcmp(status, "complete") == 0 || strcmp(status, "diverged") == 0);
+    if (keep)
+      stats->skipped++;
+    else
+      todo[ntodo++] = i;
+    if (o->dry_run) {
+      char label[512];
+      tb_run_label(&sw->runs[i], label, sizeof label);
+      if (found == 1)
+        printf("%s %.12s  %s  [%s]\n", keep ? "skip" : "run ", sw->runs[i].hash, label, status);
+      else
+        printf("run  %.12s  %s\n", sw->runs[i].hash, label);
+    }
+  }
+  stats->total = ntodo;
+  if (o->dry_run) {
+    printf("%d runs to do, %d already recorded (of %d)\n", ntodo, stats->skipped, sw->n_runs);
+    free(todo);
+    return 0;
+  }
+  if (!o->tty)
+    fprintf(stderr, "sweep: %d runs to do, %d already recorded, %d workers\n", ntodo,
+            stats->skipped, o->jobs);
+
+  openblas_set_num_threads(1);
+  int nslots = o->jobs < 1 ? 1 : o->jobs;
+  slot *slots = calloc((size_t)nslots, sizeof(slot));
+  for (int i = 0; i < nslots; i++) slots[i].fd_res = slots[i].fd_out = -1;
+  int next = 0, running = 0, rc = 0;
+  double t0 = mono();
+  int lock_fd = st ? tb_store_lock_fd(st) : -1;
+  while (next < ntodo || running > 0) {
+    /* fill free slots */
+    for (int i = 0; i < nslots && next < ntodo && rc == 0; i++)
+      if (!slots[i].busy) {
+        if (start_worker(slots, nslots, &slots[i], sw, todo[next], lock_fd, err, errlen)) {
+          rc = -1;
+          break;
+        }
+        next++;
+        running++;
+      }
+    if (rc && running == 0) break;
+    /* wait for output from any worker */
+    struct pollfd pfd[2 * 64];
+    slot *owner[2 * 64];
+    int np = 0;
+    for (int i = 0; i < nslots && np < 128; i++) {
+      if (!slots[i].busy) continue;
+      if (slots[i].fd_res >= 0) {
+        pfd[np] = (struct pollfd){slots[i].fd_res, POLLIN, 0};
+        owner[np++] = &slots[i];
+      }
+      if (slots[i].fd_out >= 0) {
+        pfd[np] = (struct pollfd){slots[i].fd_out, POLLIN, 0};
+        owner[np++] = &slots[i];
+      }
+    }
+    int pr = poll(pfd, (nfds_t)np, 200);
+    if (pr < 0 && errno != EINTR) {
+      tb_errf(err, errlen, "poll failed: %s", strerror(errno));
+      rc = -1;
+    }
+    for (int i = 0; i < np && pr > 0; i++)
+      if (pfd[i].revents) {
+        if (pfd[i].fd == owner[i]->fd_res)
+          read_results(owner[i]);
+        else
+          read_output(owner[i]);
+      }
+    /* timeouts and finished workers */
+    for (int i = 0; i < nslots; i++) {
+      slot *s = &slots[i];
+      if (!s->busy) continue;
+      const tb_run_config *cfg = &sw->runs[s->run];
+      double limit = cfg->timeout > 0 ? cfg->timeout : o->timeout;
+      if (limit > 0 && !s->timed_out && mono() - s->started > limit) {
+        s->timed_out = 1;
+        kill(s->pid, SIGKILL);
+      }
+      int wstatus = 0;
+      pid_t w = waitpid(s->pid, &wstatus, WNOHANG);
+      if (w == 0) continue;
+      /* drain what is left in the pipes, then record */
+      if (s->fd_res >= 0) {
+        fcntl(s->fd_res, F_SETFL, 0);
+        read_results(s);
+      }
+      if (s->fd_out >= 0) {
+        fcntl(s->fd_out, F_SETFL, 0);
+        read_output(s);
+      }
+      finish_status(s, wstatus, limit);
+      char msg[TB_ERRLEN];
+      if (st && tb_store_put_run(st, cfg, &s->res, msg, sizeof msg)) {
+        tb_errf(err, errlen, "cannot record run %.12s: %s", cfg->hash, msg);
+        rc = -1;
+      }
+      stats->done++;
+      if (s->res.status == TB_RUN_COMPLETE)
+        stats->complete++;
+      else
+        stats->failed++;
+      if (!o->tty || s->res.status != TB_RUN_COMPLETE) {
+        char label[512];
+        tb_run_label(cfg, label, sizeof label);
+        if (o->tty) fprintf(stderr, "\r\033[K");
+        fprintf(stderr, "[%d/%d] %-8s %s  val.accuracy=%.4g (%.1fs)%s%s\n", stats->done,
+                stats->total, tb_status_name(s->res.status), label,
+                final_metric(&s->res, "val", "accuracy"), s->res.wall_seconds,
+                s->res.error[0] ? "  " : "", s->res.error);
+      }
+      tb_result_free(&s->res);
+      s->busy = 0;
+      running--;
+      if (s->fd_res >= 0) close(s->fd_res);
+      if (s->fd_out >= 0) close(s->fd_out);
+      s->fd_res = s->fd_out = -1;
+    }
+    progress(o, stats->done, stats->total, running, stats->failed, mono() - t0, 0);
+  }
+  progress(o, stats->done, stats->total, 0, stats->failed, mono() - t0, 1);
+  for (int i = 0; i < nslots; i++) free(slots[i].buf);
+  free(slots);
+  free(todo);
+  return rc;
+}

@@ -1,0 +1,35 @@
+#!/bin/sh
+# Plugins that segfault, abort, call exit(0), hang, print garbage or diverge:
+# each run is recorded with its status and reason and the sweep continues;
+# a rerun retries crashed and timed-out runs but not complete or diverged ones.
+. "$(dirname "$0")/lib.sh"
+DB="$WORK/f.db"
+mkdir -p "$WORK/plugins"
+cp "$TB_TEST_PLUGINS/faulty.so" "$WORK/plugins/"
+export TRAINBENCH_PLUGIN_PATH="$WORK/plugins"
+
+out=$("$TB" run "$E2E/faults.lua" --db "$DB" -j 2 --timeout 3 2>&1)
+eq "the sweep itself succeeds" "$?" 0
+st() { q "$DB" "SELECT status FROM runs WHERE optimizer = '$1' AND loss = '${2:-cross_entropy}'"; }
+err() { q "$DB" "SELECT error FROM runs WHERE optimizer = '$1' AND loss = '${2:-cross_entropy}'"; }
+eq "healthy run complete" "$(st sgd)" complete
+eq "segfault -> crashed" "$(st fault_segv)" crashed
+has "segfault reason" "$(err fault_segv)" "signal 11"
+eq "abort -> crashed" "$(st fault_abort)" crashed
+has "abort reason" "$(err fault_abort)" "signal 6"
+eq "exit(0) -> crashed" "$(st fault_exit0)" crashed
+has "exit(0) reason" "$(err fault_exit0)" "exited with status 0 before the end of the run"
+eq "hang -> timeout" "$(st fault_hang)" timeout
+has "timeout reason" "$(err fault_hang)" "after 3 s"
+eq "garbage on stdout/stderr does not fool the result pipe" "$(st fault_garbage)" complete
+eq "garbage run has all its epochs" "$(q "$DB" "SELECT max(epoch) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.optimizer = 'fault_garbage'")" 3
+eq "NaN loss -> diverged" "$(st sgd fault_nan)" diverged
+has "diverged reason" "$(err sgd fault_nan)" "training loss is NaN"
+eq "crashed runs keep the metrics sent before the crash" "$(q "$DB" "SELECT count(*) > 0 FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.optimizer = 'fault_segv' AND m.epoch = 0")" 1
+eq "no orphan workers" "$(pgrep -f "faults.lua" | wc -l)" 0
+
+out=$("$TB" run "$E2E/faults.lua" --db "$DB" -j 2 --timeout 3 2>&1)
+has "rerun retries crashed and timeout runs only" "$out" "4 runs to do, 3 already recorded"
+eq "still one row per configuration" "$(q "$DB" "SELECT count(*) FROM runs")" 7
+eq "integrity_check" "$(q "$DB" "PRAGMA integrity_check")" ok
+done_checks

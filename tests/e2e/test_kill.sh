@@ -1,0 +1,33 @@
+#!/bin/sh
+# kill -9 the sweep at several moments: no completed run is lost, the
+# database stays intact, workers die with the parent, and reruns finish the
+# sweep with every run complete exactly once. A second writer is refused.
+. "$(dirname "$0")/lib.sh"
+DB="$WORK/k.db"
+
+for delay in 0.5 1.5 3.0; do
+  "$TB" run "$E2E/kill.lua" --db "$DB" -j 2 >/dev/null 2>&1 &
+  pid=$!
+  sleep "$delay"
+  if [ "$delay" = 0.5 ]; then
+    out=$("$TB" run "$E2E/kill.lua" --db "$DB" 2>&1)
+    has "a second run on the same database refuses" "$out" "is in use by another trainbench run"
+  fi
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  sleep 0.3
+  eq "no workers left after kill -9 at ${delay}s" "$(pgrep -f "kill.lua" | wc -l)" 0
+  if [ -f "$DB" ]; then
+    eq "integrity_check after kill at ${delay}s" "$(q "$DB" "PRAGMA integrity_check")" ok
+    eq "recorded runs are whole (15 metrics per epoch row set)" \
+      "$(q "$DB" "SELECT count(*) FROM runs r WHERE r.status = 'complete' AND (SELECT count(*) FROM metrics m WHERE m.run_id = r.id) != 1215")" 0
+  fi
+done
+ok "the kills landed mid-sweep (fewer than 24 runs before the final rerun)" [ "$(q "$DB" "SELECT count(*) FROM runs")" -lt 24 ]
+"$TB" run "$E2E/kill.lua" --db "$DB" -j 2 >/dev/null 2>&1
+eq "after a final rerun: 24 runs" "$(q "$DB" "SELECT count(*) FROM runs")" 24
+eq "every run complete exactly once" "$(q "$DB" "SELECT count(*) FROM (SELECT config_hash FROM runs WHERE status = 'complete' GROUP BY config_hash HAVING count(*) = 1)")" 24
+eq "integrity_check at the end" "$(q "$DB" "PRAGMA integrity_check")" ok
+out=$("$TB" run "$E2E/kill.lua" --db "$DB" 2>&1)
+has "nothing left to do" "$out" "0 runs to do, 24 already recorded"
+done_checks

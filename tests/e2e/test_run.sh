@@ -1,0 +1,51 @@
+#!/bin/sh
+# A small sweep into a temporary database: runs recorded, queried, skipped on
+# rerun, replaced with --force, listed with --dry-run, summarized.
+. "$(dirname "$0")/lib.sh"
+DB="$WORK/r.db"
+
+out=$("$TB" run "$E2E/small.lua" --db "$DB" -j 2 2>&1)
+eq "sweep exits 0" "$?" 0
+has "end-of-run summary printed" "$out" "cross_entropy"
+eq "8 runs recorded" "$(q "$DB" "SELECT count(*) FROM runs")" 8
+eq "all complete" "$(q "$DB" "SELECT count(*) FROM runs WHERE status = 'complete'")" 8
+eq "metrics for epochs 0..6, 3 splits, 5 names" "$(q "$DB" "SELECT count(*) FROM metrics WHERE run_id = (SELECT min(id) FROM runs)")" 105
+eq "final_metrics has the last epoch" "$(q "$DB" "SELECT count(*) FROM final_metrics f JOIN metrics m ON m.run_id = f.run_id AND m.split = f.split AND m.name = f.name AND m.epoch = 6 AND m.value = f.value")" 120
+eq "timings per training epoch" "$(q "$DB" "SELECT count(*) FROM timings")" 48
+eq "params typed: lr is a real" "$(q "$DB" "SELECT DISTINCT typeof(value) FROM params WHERE component = 'optimizer' AND key = 'lr'")" real
+eq "plugin provenance per run" "$(q "$DB" "SELECT count(*) FROM run_plugins")" 16
+eq "environment recorded" "$(q "$DB" "SELECT count(*) > 0 FROM environment e JOIN runs r ON r.environment_id = e.id")" 1
+eq "scenario script stored" "$(q "$DB" "SELECT script_text LIKE '%small.lua%' FROM scenarios WHERE name = 'small'")" 1
+# iris train split: 90 rows, batch 16 -> 6 steps per epoch, 36 in all
+eq "steps and evaluation counts" "$(q "$DB" "SELECT DISTINCT steps || ' ' || loss_evals || ' ' || grad_evals || ' ' || jvp_evals FROM runs")" "36 36 36 0"
+eq "config JSON is valid and names the loss" "$(q "$DB" "SELECT count(*) FROM runs WHERE json_extract(config, '\$.loss.name') = loss")" 8
+acc=$(q "$DB" "SELECT round(avg(value), 2) >= 0.8 FROM final_metrics WHERE split = 'test' AND name = 'accuracy'")
+eq "models actually learn iris (mean test accuracy >= 0.8)" "$acc" 1
+
+out=$("$TB" run "$E2E/small.lua" --db "$DB" 2>&1)
+has "rerun skips recorded runs" "$out" "0 runs to do, 8 already recorded"
+eq "no new runs" "$(q "$DB" "SELECT count(*) FROM runs")" 8
+
+out=$("$TB" run "$E2E/small_reordered.lua" --db "$DB" 2>&1)
+has "an equivalent script written differently maps to the same runs" "$out" "0 runs to do, 8 already recorded"
+
+out=$("$TB" run "$E2E/small.lua" --db "$DB" --dry-run 2>&1)
+has "dry run lists runs to skip" "$out" "8 already recorded"
+has "dry run labels runs" "$out" "small brier/adam"
+
+before=$(q "$DB" "SELECT group_concat(id) FROM runs")
+out=$("$TB" run "$E2E/small.lua" --db "$DB" --force -j 1 2>&1)
+has "--force reruns everything" "$out" "8 runs done (8 complete"
+eq "still 8 runs after --force" "$(q "$DB" "SELECT count(*) FROM runs")" 8
+ok "--force replaced the rows" [ "$before" != "$(q "$DB" "SELECT group_concat(id) FROM runs")" ]
+
+out=$("$TB" summary --db "$DB" 2>&1)
+has "summary shows test mean +- sd" "$out" "±"
+out=$("$TB" query --db "$DB" --json "SELECT loss, count(*) AS n FROM runs GROUP BY loss ORDER BY loss")
+eq "query --json" "$(echo $out | tr -d ' ')" '[{"loss":"brier","n":4},{"loss":"cross_entropy","n":4}]'
+eq "integrity_check" "$(q "$DB" "PRAGMA integrity_check")" ok
+out=$(TRAINBENCH_DB="$DB" "$TB" query "SELECT count(*) AS n FROM runs")
+has "TRAINBENCH_DB selects the database" "$out" "8"
+out=$("$TB" query --db "$DB" "DELETE FROM runs" 2>&1)
+has "query opens the database read-only" "$out" "readonly"
+done_checks

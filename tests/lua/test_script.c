@@ -1,0 +1,544 @@
+/*
+ * test_script.c — the `lua` suite: real scenario scripts (the .lua files here)
+ * loaded through tb_script_load against plugins opened by the real loader.
+ *
+ * Usage: test_script GROUP HPTYPES_SO
+ *   hptypes  registry = the test plugin tests/lua/hptypes.c only: expansion
+ *            counts and order, resolved values, canonical JSON, every error
+ *            with its exact file and line
+ *   plugins  registry = the built plugins (TB_BUILD_PLUGINS): the quickstart
+ *            of the documentation and errors from real plugins; skipped
+ *            (exit 77) while those plugins are not built
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "tb.h"
+
+static int failures;
+static const char *root;    /* the source tree */
+static char dir[PATH_MAX];  /* tests/lua in it */
+static tb_registry *reg;
+
+#define CHECK(cond, ...)                                     \
+  do {                                                       \
+    if (!(cond)) {                                           \
+      failures++;                                            \
+      fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__); \
+      fprintf(stderr, __VA_ARGS__);                          \
+      fputc('\n', stderr);                                   \
+    }                                                        \
+  } while (0)
+
+static const char *script(const char *name) {
+  static char bufs[4][PATH_MAX + 64];
+  static int next;
+  char *b = bufs[next++ % 4];
+  snprintf(b, sizeof bufs[0], "%s/%s", dir, name);
+  return b;
+}
+
+/* Load a script that must succeed. */
+static int load(const char *path, tb_sweep *sw) {
+  char err[TB_ERRLEN];
+  if (tb_script_load(path, reg, sw, err, sizeof err)) {
+    CHECK(0, "loading %s failed: %s", path, err);
+    return -1;
+  }
+  return 0;
+}
+
+/* Load a script that must fail with a message starting "PATH:LINE: " (or
+ * "PATH: " when line is 0) and containing `want`. */
+static void expect_error_at(const char *path, int line, const char *want) {
+  tb_sweep sw;
+  char err[TB_ERRLEN] = "", prefix[PATH_MAX + 96];
+  if (line)
+    snprintf(prefix, sizeof prefix, "%s:%d: ", path, line);
+  else
+    snprintf(prefix, sizeof prefix, "%s: ", path);
+  int rc = tb_script_load(path, reg, &sw, err, sizeof err);
+  CHECK(rc != 0, "%s: loaded but should have failed", path);
+  CHECK(sw.n_runs == 0 && sw.runs == NULL && sw.n_scenarios == 0,
+        "%s: a failed load left runs behind", path);
+  if (rc == 0) tb_sweep_free(&sw);
+  CHECK(strncmp(err, prefix, strlen(prefix)) == 0, "%s: message does not start with '%s': %s",
+        path, prefix, err);
+  CHECK(strstr(err, want) != NULL, "%s: message lacks '%s': %s", path, want, err);
+}
+
+static void expect_error(const char *name, int line, const char *want) {
+  expect_error_at(script(name), line, want);
+}
+
+/* tb_hparams_check's range message, with numbers written as the core writes them */
+static const char *range_msg(const char *component, const char *hp, double v, double lo,
+                             double hi) {
+  static char buf[256];
+  char a[64], b[64], x[64];
+  tb_fmt_real(x, sizeof x, v);
+  tb_fmt_real(a, sizeof a, lo);
+  tb_fmt_real(b, sizeof b, hi);
+  snprintf(buf, sizeof buf, "%s: '%s' = %s is out of range [%s, %s]", component, hp, x, a, b);
+  return buf;
+}
+
+static const tb_component *find(int kind, const char *name) {
+  return tb_registry_find(reg, kind, name);
+}
+
+static int hp_of(const tb_component *c, const char *name) {
+  int i = tb_hparam_index(c, name);
+  if (i < 0) {
+    fprintf(stderr, "no hyperparameter '%s' in '%s'\n", name, c->name);
+    exit(1);
+  }
+  return i;
+}
+
+static double loss_hp(const tb_run_config *r, const char *name) {
+  return r->loss_hp[hp_of(r->loss, name)];
+}
+static double opt_hp(const tb_run_config *r, const char *name) {
+  return r->opt_hp[hp_of(r->opt, name)];
+}
+
+static int all_hashes_distinct(const tb_sweep *sw) {
+  for (int i = 0; i < sw->n_runs; i++)
+    for (int j = 0; j < i; j++)
+      if (strcmp(sw->runs[i].hash, sw->runs[j].hash) == 0) return 0;
+  return 1;
+}
+
+/* ---- hptypes group --------------------------------------------------------- */
+
+static void test_quickstart_shape(void) {
+  tb_sweep sw;
+  if (load(script("grid_quickstart_hp.lua"), &sw)) return;
+  CHECK(sw.n_scenarios == 1, "%d scenarios", sw.n_scenarios);
+  CHECK(strcmp(sw.scenarios[0].name, "quickstart") == 0, "name %s", sw.scenarios[0].name);
+  CHECK(strstr(sw.scenarios[0].script_text, "3 losses x 6 optimizers") != NULL,
+        "script_text is not the file");
+  CHECK(strcmp(sw.scenarios[0].script_path, script("grid_quickstart_hp.lua")) == 0,
+        "script_path %s", sw.scenarios[0].script_path);
+  CHECK(sw.n_runs == 54, "quickstart shape: %d runs, want 54", sw.n_runs);
+  if (sw.n_runs != 54) goto out;
+  CHECK(all_hashes_distinct(&sw), "two runs share a hash");
+  /* order: loss (slowest), optimizer, seed (fastest) */
+  static const double lrs[6] = {1e-2, 1e-1, 1, 1e-4, 1e-3, 1e-2};
+  static const double orders[3] = {2, 1, 3};
+  for (int i = 0; i < 54; i++) {
+    const tb_run_config *r = &sw.runs[i];
+    int li = i / 18, oi = (i / 3) % 6, si = i % 3;
+    CHECK(r->seed == si + 1, "run %d: seed %lld", i, (long long)r->seed);
+    CHECK(loss_hp(r, "order") == orders[li], "run %d: order %g", i, loss_hp(r, "order"));
+    CHECK(opt_hp(r, "lr") == lrs[oi], "run %d: lr %.17g want %.17g", i, opt_hp(r, "lr"),
+          lrs[oi]);
+    CHECK(opt_hp(r, "momentum") == (oi < 3 ? 0.9 : 0), "run %d: momentum", i);
+    CHECK(opt_hp(r, "mode") == (oi < 3 ? 1 : 0), "run %d: mode %g", i, opt_hp(r, "mode"));
+    CHECK(r->epochs == 20 && r->batch_size == 64, "run %d: epochs/batch", i);
+    CHECK(r->model.kind == TB_MODEL_MLP && r->model.n_hidden == 1 &&
+              r->model.hidden[0] == 128 && r->model.activation == TB_ACT_RELU &&
+              r->model.init == TB_INIT_DEFAULT,
+          "run %d: model", i);
+    CHECK(r->sched.kind == TB_SCHED_COSINE && r->sched.warmup == 2 && r->sched.min_factor == 0,
+          "run %d: schedule", i);
+    CHECK(strcmp(r->data.name, "digits") == 0 && r->data.split[0] == 0.6 &&
+              r->data.split[1] == 0.2 && r->data.split[2] == 0.2 && r->data.standardize == 1,
+          "run %d: data", i);
+    CHECK(strcmp(r->scenario, "quickstart") == 0, "run %d: scenario", i);
+  }
+  const tb_data_spec *d = &sw.runs[0].data;
+  size_t n = strlen(d->path);
+  CHECK(n > 14 && strcmp(d->path + n - 14, "/digits.csv.gz") == 0, "digits path %s", d->path);
+  char h[TB_HASHLEN], err[TB_ERRLEN];
+  CHECK(tb_hash_file(h, d->path, err, sizeof err) == 0 && strcmp(h, d->content_hash) == 0,
+        "digits content hash");
+  CHECK(strstr(sw.runs[0].json, "\"name\":\"hp_loss\"") != NULL, "json: %s", sw.runs[0].json);
+out:
+  tb_sweep_free(&sw);
+  CHECK(sw.runs == NULL && sw.n_runs == 0, "tb_sweep_free left runs");
+}
+
+static void test_depth(void) {
+  tb_sweep sw;
+  if (load(script("grid_depth.lua"), &sw)) return;
+  CHECK(sw.n_scenarios == 2, "%d scenarios", sw.n_scenarios);
+  /* depth: data 2 + 3 = 5, epochs 2, loss 1 + 3 = 4, model 2 x 2 = 4 */
+  int depth = 0, nested = 0;
+  for (int i = 0; i < sw.n_runs; i++) {
+    if (strcmp(sw.runs[i].scenario, "depth") == 0) depth++;
+    if (strcmp(sw.runs[i].scenario, "nested") == 0) nested++;
+  }
+  CHECK(depth == 160, "depth: %d runs, want 160", depth);
+  /* nested: loss 2 x steps 4 x seeds 4 */
+  CHECK(nested == 32, "nested: %d runs, want 32", nested);
+  CHECK(sw.n_runs == 192 && all_hashes_distinct(&sw), "%d runs", sw.n_runs);
+  if (sw.n_runs != 192) goto out;
+  /* index = ((data * 2 + epochs) * 4 + loss) * 4 + model; model = activation * 2 + width */
+  static const double weights[4] = {1, 1, 1.5, 2};
+  for (int i = 0; i < 160; i++) {
+    const tb_run_config *r = &sw.runs[i];
+    int di = i / 32, ei = (i / 16) % 2, li = (i / 4) % 4, ai = (i / 2) % 2, wi = i % 2;
+    CHECK(r->batch_size == 0 && r->epochs == ei + 1, "run %d: epochs %d", i, r->epochs);
+    if (di < 2) {
+      CHECK(strcmp(r->data.name, "iris") == 0, "run %d: %s", i, r->data.name);
+      CHECK(r->data.split[0] == (di == 0 ? 0.5 : 1) && r->data.split[1] == (di == 0 ? 0.25 : 0) &&
+                r->data.split[2] == (di == 0 ? 0.25 : 0),
+            "run %d: split", i);
+    } else {
+      CHECK(strcmp(r->data.name, "blobs") == 0 && r->data.n == 100 * (di - 1) &&
+                r->data.classes == 4 && r->data.dim == 2 && r->data.separation == 3,
+            "run %d: blobs n %d", i, r->data.n);
+    }
+    CHECK(loss_hp(r, "weight") == weights[li], "run %d: weight %g", i, loss_hp(r, "weight"));
+    CHECK(loss_hp(r, "flag") == (li == 0) && loss_hp(r, "reduce") == (li == 0 ? 2 : 0),
+          "run %d: flag/reduce", i);
+    CHECK(r->model.n_hidden == 2 && r->model.hidden[0] == (wi ? 32 : 16) &&
+              r->model.hidden[1] == 8,
+          "run %d: hidden", i);
+    CHECK(r->model.activation == (ai ? TB_ACT_GELU : TB_ACT_TANH), "run %d: activation", i);
+    CHECK(r->opt == find(TB_KIND_OPTIMIZER, "hp_opt") && opt_hp(r, "lr") == 0.1, "run %d: opt",
+          i);
+  }
+  /* nested: loss (default, order 7) x steps (1, 2, 3, 4) x seeds (9, 8, 7, 6) */
+  for (int i = 0; i < 32; i++) {
+    const tb_run_config *r = &sw.runs[160 + i];
+    CHECK(loss_hp(r, "order") == (i < 16 ? 2 : 7), "nested %d: order", i);
+    CHECK(opt_hp(r, "steps") == (i / 4) % 4 + 1, "nested %d: steps %g", i, opt_hp(r, "steps"));
+    CHECK(r->seed == 9 - i % 4, "nested %d: seed %lld", i, (long long)r->seed);
+  }
+out:
+  tb_sweep_free(&sw);
+}
+
+static void test_seeds_and_dedupe(void) {
+  tb_sweep sw;
+  if (load(script("grid_seeds.lua"), &sw)) return;
+  CHECK(sw.n_scenarios == 4, "%d scenarios", sw.n_scenarios);
+  static const struct {
+    const char *scenario;
+    long long seed;
+    double weight;
+  } want[] = {{"list", 5, 1},  {"list", 3, 1},    {"range", 10, 1}, {"range", 6, 1},
+              {"range", 2, 1}, {"default", 1, 1}, {"dupes", 1, 1},  {"dupes", 1, 2}};
+  int n = (int)(sizeof want / sizeof *want);
+  CHECK(sw.n_runs == n, "%d runs, want %d (duplicates run once)", sw.n_runs, n);
+  for (int i = 0; i < n && i < sw.n_runs; i++) {
+    const tb_run_config *r = &sw.runs[i];
+    CHECK(strcmp(r->scenario, want[i].scenario) == 0 && r->seed == want[i].seed &&
+              loss_hp(r, "weight") == want[i].weight,
+          "run %d: %s seed %lld weight %g", i, r->scenario, (long long)r->seed,
+          loss_hp(r, "weight"));
+    /* the helper module's dataset */
+    CHECK(strcmp(r->data.name, "iris") == 0 && r->data.split[0] == 0.5 &&
+              r->data.split[1] == 0.5 && r->data.split[2] == 0,
+          "run %d: data", i);
+  }
+  CHECK(all_hashes_distinct(&sw), "duplicates left");
+  tb_sweep_free(&sw);
+}
+
+static void check_values(const tb_sweep *sw, const char *csv) {
+  CHECK(sw->n_scenarios == 2 && sw->n_runs == 2, "%d scenarios, %d runs", sw->n_scenarios,
+        sw->n_runs);
+  if (sw->n_runs != 2) return;
+  const tb_run_config *r = &sw->runs[0];
+  const tb_data_spec *d = &r->data;
+  char real[PATH_MAX], h[TB_HASHLEN], err[TB_ERRLEN];
+  CHECK(realpath(csv, real) != NULL, "realpath %s", csv);
+  CHECK(strcmp(d->name, "csv") == 0 && strcmp(d->path, real) == 0, "csv path %s, want %s",
+        d->path, real);
+  CHECK(tb_hash_file(h, real, err, sizeof err) == 0 && strcmp(h, d->content_hash) == 0,
+        "csv content hash");
+  CHECK(d->label_col == 0 && d->header == 0 && d->standardize == 0, "csv options");
+  CHECK(d->split[0] == 0.8 && d->split[1] == 0 && d->split[2] == 0.2, "csv split");
+  CHECK(d->has_split_seed && d->split_seed == 7, "split seed");
+  /* given and defaults, in every type */
+  CHECK(r->loss == find(TB_KIND_LOSS, "hp_loss"), "loss");
+  CHECK(loss_hp(r, "weight") == 1 && loss_hp(r, "order") == 5 && loss_hp(r, "flag") == 1 &&
+            loss_hp(r, "reduce") == 1,
+        "loss hp %g %g %g %g", loss_hp(r, "weight"), loss_hp(r, "order"), loss_hp(r, "flag"),
+        loss_hp(r, "reduce"));
+  CHECK(opt_hp(r, "lr") == 0.1 && opt_hp(r, "momentum") == 0 && opt_hp(r, "steps") == 3 &&
+            opt_hp(r, "boost") == 1 && opt_hp(r, "mode") == 1,
+        "optimizer hp");
+  CHECK(r->model.kind == TB_MODEL_LINEAR && r->model.init == TB_INIT_DEFAULT &&
+            r->model.n_hidden == 0,
+        "default model");
+  CHECK(r->sched.kind == TB_SCHED_STEP && r->sched.every == 2.5 && r->sched.gamma == 0.1 &&
+            r->sched.warmup == 0,
+        "step schedule");
+  CHECK(r->epochs == 3 && r->batch_size == 32 && r->seed == 1 && r->timeout == 1.5,
+        "epochs %d batch %d seed %lld timeout %g", r->epochs, r->batch_size, (long long)r->seed,
+        r->timeout);
+  CHECK(strstr(r->json, "\"reduce\":\"sum\"") && strstr(r->json, "\"flag\":true") &&
+            strstr(r->json, "\"order\":5,") && strstr(r->json, "\"mode\":\"scaled\"") &&
+            !strstr(r->json, "timeout"),
+        "json: %s", r->json);
+  char hash[TB_HASHLEN];
+  tb_hash_bytes(hash, r->json, strlen(r->json));
+  CHECK(strcmp(hash, r->hash) == 0, "hash is not the json's");
+
+  r = &sw->runs[1];
+  d = &r->data;
+  CHECK(strcmp(d->name, "blobs") == 0 && d->n == 600 && d->classes == 3 && d->dim == 2 &&
+            d->separation == 3 && d->standardize == 1 && !d->has_split_seed,
+        "blobs defaults");
+  CHECK(d->split[0] == 0.6 && d->split[1] == 0.2 && d->split[2] == 0.2, "default split");
+  CHECK(d->content_hash[0] != 0, "blobs content hash");
+  CHECK(r->sched.kind == TB_SCHED_CONSTANT && r->sched.warmup == 0 && r->timeout == 0,
+        "default schedule");
+  CHECK(loss_hp(r, "weight") == 1 && loss_hp(r, "order") == 2 && loss_hp(r, "flag") == 0 &&
+            loss_hp(r, "reduce") == 0,
+        "loss defaults");
+}
+
+static void test_values(void) {
+  tb_sweep sw;
+  if (load(script("values.lua"), &sw) == 0) {
+    check_values(&sw, script("small.csv"));
+    tb_sweep_free(&sw);
+  }
+  /* the CSV path is relative to the script's folder, not to the working one */
+  char cwd[PATH_MAX];
+  if (!getcwd(cwd, sizeof cwd) || chdir(root)) {
+    CHECK(0, "chdir %s", root);
+    return;
+  }
+  if (load("tests/lua/values.lua", &sw) == 0) {
+    check_values(&sw, "tests/lua/small.csv");
+    CHECK(strcmp(sw.scenarios[0].script_path, "tests/lua/values.lua") == 0,
+          "script_path as given: %s", sw.scenarios[0].script_path);
+    tb_sweep_free(&sw);
+  }
+  expect_error_at("tests/lua/err_range.lua", 5, range_msg("optimizer 'hp_opt'", "lr", 20, 0, 10));
+  CHECK(chdir(cwd) == 0, "chdir back");
+}
+
+static void test_equivalent(void) {
+  tb_sweep a, b, c;
+  if (load(script("eq_a.lua"), &a)) return;
+  if (load(script("eq_b.lua"), &b) == 0) {
+    CHECK(a.n_runs == 1 && b.n_runs == 1, "runs %d %d", a.n_runs, b.n_runs);
+    CHECK(strcmp(a.runs[0].json, b.runs[0].json) == 0, "json differs:\n%s\n%s", a.runs[0].json,
+          b.runs[0].json);
+    CHECK(strcmp(a.runs[0].hash, b.runs[0].hash) == 0, "hash differs");
+    CHECK(a.runs[0].timeout == 0 && b.runs[0].timeout == 60, "timeouts");
+    tb_sweep_free(&b);
+  }
+  if (load(script("eq_c.lua"), &c) == 0) {
+    CHECK(strcmp(a.runs[0].hash, c.runs[0].hash) != 0, "one ulp of lr does not change the hash");
+    CHECK(strstr(c.runs[0].json, "\"lr\":0.010000000000000002") != NULL, "json: %s",
+          c.runs[0].json);
+    tb_sweep_free(&c);
+  }
+  tb_sweep_free(&a);
+}
+
+static void test_random(void) {
+  tb_sweep a, b;
+  if (load(script("random.lua"), &a)) return;
+  if (load(script("random.lua"), &b) == 0) {
+    CHECK(a.n_runs == 4 && b.n_runs == 4, "runs %d %d", a.n_runs, b.n_runs);
+    for (int i = 0; i < a.n_runs && i < b.n_runs; i++)
+      CHECK(strcmp(a.runs[i].hash, b.runs[i].hash) == 0, "run %d differs between loads", i);
+    CHECK(all_hashes_distinct(&a), "random values repeat");
+    /* oracle: the same draws in a bare Lua state seeded with math.randomseed(0) */
+    lua_State *L = luaL_newstate();
+    luaL_openlibs(L);
+    if (luaL_dostring(L, "math.randomseed(0) local t = {} "
+                         "for i = 1, 4 do t[i] = 10 ^ (-4 + 3 * math.random()) end "
+                         "return t[1], t[2], t[3], t[4]")) {
+      CHECK(0, "oracle: %s", lua_tostring(L, -1));
+    } else {
+      for (int i = 0; i < a.n_runs && i < 4; i++) {
+        double lr = opt_hp(&a.runs[i], "lr"), want = lua_tonumber(L, i + 1);
+        CHECK(lr == want, "run %d: lr %.17g, want %.17g (seeded with 0)", i, lr, want);
+      }
+    }
+    lua_close(L);
+    tb_sweep_free(&b);
+  }
+  tb_sweep_free(&a);
+}
+
+static void test_errors(void) {
+  expect_error("err_unknown_loss.lua", 6, "unknown loss 'hp_losss' (valid: hp_loss)");
+  expect_error("err_unknown_opt.lua", 8, "unknown optimizer 'adamw' (valid: hp_opt)");
+  expect_error("err_unknown_hp.lua", 4,
+               "optimizer 'hp_opt': unknown hyperparameter 'mom' (valid: boost, lr, mode, "
+               "momentum, steps)");
+  expect_error("err_range.lua", 5, range_msg("optimizer 'hp_opt'", "lr", 20, 0, 10));
+  expect_error("err_int.lua", 4, "loss 'hp_loss': 'order' = 2.5 is not an integer");
+  expect_error("err_bool.lua", 5, "loss 'hp_loss': 'flag' must be a boolean, got 1");
+  expect_error("err_choice.lua", 4,
+               "loss 'hp_loss': 'reduce' must be one of: max, mean, sum, got 'median'");
+  expect_error("err_validate.lua", 5, "optimizer 'hp_opt': 'boost' requires 'steps' >= 2");
+  expect_error("err_validate_loss.lua", 7, "loss 'hp_loss': 'reduce' = 'max' needs 'flag' = true");
+  expect_error("err_scenario_key.lua", 4,
+               "scenario 'q': unknown key 'epoch' (valid: batch_size, data, epochs, loss, model, "
+               "name, optimizer, schedule, seeds, timeout)");
+  expect_error("err_scenario_missing.lua", 6, "scenario 'q': missing key 'loss'");
+  expect_error("err_epochs.lua", 8, "scenario 'q': 'epochs' must be an integer >= 1, got 0");
+  expect_error("err_epochs_plain.lua", 4, "scenario 'q': 'epochs' must be an integer >= 1");
+  expect_error("err_data_key.lua", 4,
+               "tb.data.digits: unknown key 'splt' (valid: split, split_seed, standardize)");
+  expect_error("err_split_sum.lua", 4, "tb.data.iris: 'split' fractions must sum to 1, got "
+               "1.0999999999999999 (train 0.6 + val 0.3 + test 0.2)");
+  expect_error("err_activation.lua", 4,
+               "tb.model.mlp: 'activation' must be one of: gelu, relu, tanh, got 'sigmoid'");
+  expect_error("err_init.lua", 5,
+               "tb.model.linear: 'init' must be one of: default, glorot, he, zeros, got 'xavier'");
+  expect_error("err_schedule_key.lua", 3,
+               "tb.schedule.cosine: unknown key 'warmpu' (valid: min_factor, warmup)");
+  expect_error("err_schedule_name.lua", 4,
+               "unknown schedule 'linear' (valid: constant, cosine, step)");
+  expect_error("err_step_every.lua", 3, "tb.schedule.step: missing key 'every'");
+  expect_error("err_grid_empty.lua", 4, "tb.grid: empty list of alternatives");
+  expect_error("err_grid_arg.lua", 4, "tb.grid: expected a list of alternatives, got 3");
+  expect_error("err_logspace.lua", 5, "tb.logspace: 'n' must be an integer in [1, ");
+  expect_error("err_range_arg.lua", 4, "tb.range: empty range from 5 to 1 with step 1");
+  expect_error("err_csv_missing.lua", 5,
+               "tb.data.csv: 'path' = 'no_such_file.csv': cannot open ");
+  expect_error("err_csv_missing.lua", 5, "/tests/lua/no_such_file.csv: No such file or directory");
+  expect_error("err_syntax.lua", 5, "'}' expected (to close '{' at line 3) near 'data'");
+  expect_error("err_runtime.lua", 6, "attempt to call a nil value (global 'undefined_function')");
+  expect_error("err_shebang.lua", 4, "tb.data.iris: 'standardize' must be a boolean, got 'yes'");
+  expect_error("err_helper_line.lua", 7, range_msg("optimizer 'hp_opt'", "lr", 11, 0, 10));
+  expect_error("err_dup_scenario.lua", 5, "scenario 'q' is declared twice (first at ");
+  expect_error("err_dup_scenario.lua", 5, "err_dup_scenario.lua:3)");
+  expect_error("err_no_scenario.lua", 0, "the script declares no scenario");
+  expect_error("err_seeds.lua", 3,
+               "scenario 'q': 'seeds' must be a list of integers or tb.range(a, b), got 3 (for "
+               "one seed write {3})");
+  expect_error("err_hidden.lua", 4,
+               "tb.model.mlp: 'hidden' must be a list of 1 to 16 positive integers, got 64");
+  expect_error("err_blobs.lua", 4, "tb.data.blobs: 'n' = 2 must be at least 'classes' = 3");
+  expect_error("err_plain_table.lua", 3,
+               "optimizer 'hp_opt': 'lr' must be a number, got a table (use tb.grid{...} for "
+               "alternatives)");
+  expect_error("err_data_type.lua", 4,
+               "scenario 'q': 'data' must be a dataset from tb.data.*, got tb.model.linear");
+  expect_error("err_loss_as_opt.lua", 4,
+               "scenario 'q': 'optimizer' must be an optimizer name or tb.optimizer(...), got "
+               "loss 'hp_loss'");
+  expect_error("err_timeout.lua", 3, "scenario 'q': 'timeout' must be a number of seconds > 0");
+  expect_error("err_batch.lua", 3, "scenario 'q': 'batch_size' must be an integer >= 0");
+  expect_error("err_split_key.lua", 3,
+               "tb.data.wine: 'split': unknown key 'tset' (valid: test, train, val)");
+  expect_error("err_dataset_name.lua", 4,
+               "unknown dataset 'mnist' (valid: blobs, breast_cancer, csv, digits, iris, wine)");
+
+  /* Lua cuts chunk names to LUA_IDSIZE; the message still names the whole path */
+  char longpath[PATH_MAX + 256];
+  snprintf(longpath, sizeof longpath, "%s/./././././././././././././././././././././err_syntax.lua",
+           dir);
+  expect_error_at(longpath, 5, "'}' expected");
+  snprintf(longpath, sizeof longpath, "%s/./././././././././././././././././././././err_runtime.lua",
+           dir);
+  expect_error_at(longpath, 6, "attempt to call a nil value");
+
+  tb_sweep sw;
+  char err[TB_ERRLEN];
+  CHECK(tb_script_load(script("no_such_script.lua"), reg, &sw, err, sizeof err) != 0 &&
+            strstr(err, "cannot open script") && strstr(err, "no_such_script.lua"),
+        "missing script: %s", err);
+}
+
+/* ---- plugins group ------------------------------------------------------------- */
+
+static void test_real_quickstart(void) {
+  tb_sweep sw;
+  if (load(script("grid_quickstart.lua"), &sw)) return;
+  CHECK(sw.n_runs == 54, "quickstart: %d runs, want 54", sw.n_runs);
+  if (sw.n_runs == 54) {
+    CHECK(all_hashes_distinct(&sw), "two runs share a hash");
+    const tb_component *ce = find(TB_KIND_LOSS, "cross_entropy"), *focal = find(TB_KIND_LOSS, "focal");
+    const tb_component *sgd = find(TB_KIND_OPTIMIZER, "sgd"), *adam = find(TB_KIND_OPTIMIZER, "adam");
+    for (int i = 0; i < 54; i++) {
+      const tb_run_config *r = &sw.runs[i];
+      int li = i / 18, oi = (i / 3) % 6;
+      CHECK(r->loss == (li == 0 ? ce : focal), "run %d: loss %s", i, r->loss->name);
+      if (li > 0) CHECK(loss_hp(r, "gamma") == li, "run %d: gamma", i);
+      CHECK(r->opt == (oi < 3 ? sgd : adam), "run %d: optimizer %s", i, r->opt->name);
+      if (oi < 3) CHECK(opt_hp(r, "momentum") == 0.9 && opt_hp(r, "nesterov") == 0, "run %d: sgd", i);
+      CHECK(r->seed == i % 3 + 1, "run %d: seed", i);
+    }
+    CHECK(loss_hp(&sw.runs[0], "label_smoothing") == 0, "cross_entropy default");
+    CHECK(opt_hp(&sw.runs[9], "lr") == 1e-4 && opt_hp(&sw.runs[15], "lr") == 1e-2, "adam lr");
+  }
+  tb_sweep_free(&sw);
+}
+
+static void test_real_errors(void) {
+  expect_error("err_real_unknown_loss.lua", 4, "unknown loss 'focall' (valid: ");
+  expect_error("err_real_unknown_loss.lua", 4, "cross_entropy, focal");
+  expect_error("err_real_sgd_hp.lua", 5,
+               "optimizer 'sgd': unknown hyperparameter 'mom' (valid: dampening, lr, momentum, "
+               "nesterov, weight_decay)");
+  expect_error("err_real_sgd_range.lua", 3, range_msg("optimizer 'sgd'", "lr", 100, 0, 10));
+  expect_error("err_real_nesterov.lua", 7, "optimizer 'sgd': 'nesterov' requires 'momentum' > 0");
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: test_script hptypes|plugins HPTYPES_SO\n");
+    return 2;
+  }
+  root = getenv("TB_SOURCE_ROOT");
+  if (!root) {
+    fprintf(stderr, "TB_SOURCE_ROOT is not set\n");
+    return 2;
+  }
+  snprintf(dir, sizeof dir, "%s/tests/lua", root);
+  char err[TB_ERRLEN];
+  int real = strcmp(argv[1], "plugins") == 0;
+  if (tb_registry_open(&reg, real ? getenv("TB_BUILD_PLUGINS") : NULL, err, sizeof err)) {
+    fprintf(stderr, "registry: %s\n", err);
+    return 1;
+  }
+  if (!real && tb_registry_add_file(reg, argv[2], err, sizeof err)) {
+    fprintf(stderr, "%s\n", err);
+    return 1;
+  }
+  if (real) {
+    static const struct {
+      int kind;
+      const char *name;
+    } need[] = {{TB_KIND_LOSS, "cross_entropy"}, {TB_KIND_LOSS, "focal"},
+                {TB_KIND_OPTIMIZER, "sgd"}, {TB_KIND_OPTIMIZER, "adam"}};
+    for (size_t i = 0; i < sizeof need / sizeof *need; i++)
+      if (!find(need[i].kind, need[i].name)) {
+        printf("SKIP: %s '%s' is not built in %s yet\n", tb_kind_name(need[i].kind),
+               need[i].name, getenv("TB_BUILD_PLUGINS"));
+        tb_registry_close(reg);
+        return 77;
+      }
+    test_real_quickstart();
+    test_real_errors();
+  } else {
+    test_quickstart_shape();
+    test_depth();
+    test_seeds_and_dedupe();
+    test_values();
+    test_equivalent();
+    test_random();
+    test_errors();
+  }
+  tb_registry_close(reg);
+  if (failures) {
+    fprintf(stderr, "%d check(s) failed\n", failures);
+    return 1;
+  }
+  printf("ok\n");
+  return 0;
+}
