@@ -225,7 +225,8 @@ static void finish_status(slot *s, int wstatus, double timeout) {
     r->status = TB_RUN_CRASHED;
     char why[160];
     if (WIFSIGNALED(wstatus))
-      snprintf(why, sizeof why, "worker killed by signal %d (%s)", WTERMSIG(wstatus),
+      snprintf(why, sizeof why, "worker killed by signal %d (SIG%s: %s)", WTERMSIG(wstatus),
+               sigabbrev_np(WTERMSIG(wstatus)) ? sigabbrev_np(WTERMSIG(wstatus)) : "?",
                strsignal(WTERMSIG(wstatus)));
     else if (WIFEXITED(wstatus))
       snprintf(why, sizeof why, "worker exited with status %d before the end of the run",
@@ -341,6 +342,12 @@ void tb_run_label(const tb_run_config *c, char *out, size_t n) {
 static void progress(const tb_sweep_opts *o, int done, int total, int running, int failed,
                      double elapsed, int final) {
   if (!o->tty) return;
+  /* redraw on a change of counts, or every half second for the clock */
+  static int last_done = -1, last_running = -1;
+  static double last_time = -1;
+  if (!final && done == last_done && running == last_running && elapsed - last_time < 0.5)
+    return;
+  last_done = done, last_running = running, last_time = elapsed;
   char el[32], eta[32];
   fmt_dur(el, sizeof el, elapsed);
   if (done > 0)

@@ -39,6 +39,11 @@ has "--force reruns everything" "$out" "8 runs done (8 complete"
 eq "still 8 runs after --force" "$(q "$DB" "SELECT count(*) FROM runs")" 8
 ok "--force replaced the rows" [ "$before" != "$(q "$DB" "SELECT group_concat(id) FROM runs")" ]
 
+# on a terminal: one progress line, redrawn in place (script(1) gives a pty)
+out=$(script -qec "'$TB' run '$E2E/small.lua' --db '$WORK/tty.db' -j 2" /dev/null 2>&1 | tr '\r' '\n')
+has "terminal: progress line with done/total, running, failed, elapsed, ETA" "$out" "[8/8] running 0, failed 0, elapsed 0:0"
+eq "terminal: no per-run lines for complete runs" "$(printf '%s\n' "$out" | grep -c '] complete ')" 0
+
 out=$("$TB" summary --db "$DB" 2>&1)
 has "summary shows test mean +- sd" "$out" "±"
 out=$("$TB" query --db "$DB" --json "SELECT loss, count(*) AS n FROM runs GROUP BY loss ORDER BY loss")

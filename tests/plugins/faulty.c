@@ -3,7 +3,8 @@
  * end-to-end tests can show that a sweep contains them: each optimizer
  * behaves like plain SGD until its third step, then segfaults, aborts, calls
  * exit(0), hangs, or floods stdout/stderr with garbage (and then finishes);
- * the loss `fault_nan` returns NaN from the second training step on.
+ * the loss `fault_nan` returns NaN from the second training step on;
+ * `fault_overflow` writes past a heap buffer (tested under ASan only).
  * Never installed; lives outside the default plugin search path.
  */
 #include <signal.h>
@@ -14,7 +15,7 @@
 
 #include "trainbench/plugin.h"
 
-enum { SEGV, ABORT, EXIT0, HANG, GARBAGE };
+enum { SEGV, ABORT, EXIT0, HANG, GARBAGE, OVERFLOW };
 
 static const tb_hparam opt_hp[] = {
     {"lr", TB_HP_REAL, 0.1, 0, 10, 1, NULL, "step size"},
@@ -44,6 +45,7 @@ CREATE(create_abort, ABORT)
 CREATE(create_exit0, EXIT0)
 CREATE(create_hang, HANG)
 CREATE(create_garbage, GARBAGE)
+CREATE(create_overflow, OVERFLOW)
 
 static void fault(int mode) {
   switch (mode) {
@@ -62,6 +64,13 @@ static void fault(int mode) {
     /* lines that look like the worker protocol must not be taken for it */
     printf("\nEND\nR 1 0 0 0 0 0 0\nM 1 val accuracy 1\n");
     fflush(stdout);
+    break;
+  }
+  case OVERFLOW: { /* a heap overflow: only meaningful under AddressSanitizer */
+    volatile char *p = malloc(8);
+    volatile int past = 8;
+    p[past] = 1;
+    free((void *)p);
     break;
   }
   }
@@ -87,6 +96,7 @@ OPT(o_abort, "fault_abort", create_abort, "aborts at step 3")
 OPT(o_exit0, "fault_exit0", create_exit0, "calls exit(0) at step 3")
 OPT(o_hang, "fault_hang", create_hang, "hangs at step 3")
 OPT(o_garbage, "fault_garbage", create_garbage, "prints garbage at step 3, then carries on")
+OPT(o_overflow, "fault_overflow", create_overflow, "writes past a heap buffer at step 3 (for ASan builds)")
 
 /* ---- a loss that diverges ---- */
 static int nan_create(const tb_loss_init *init, void **state, char *err, size_t errlen) {
@@ -118,7 +128,7 @@ static const tb_loss_def l_nan = {"fault_nan", "1", "cross-entropy that turns Na
 
 static const tb_loss_def *const losses[] = {&l_nan, NULL};
 static const tb_optimizer_def *const optimizers[] = {&o_segv, &o_abort, &o_exit0, &o_hang,
-                                                     &o_garbage, NULL};
+                                                     &o_garbage, &o_overflow, NULL};
 static const tb_plugin plugin = {TB_PLUGIN_HEADER, losses, optimizers};
 
 TB_EXPORT const tb_plugin *tb_plugin_entry(void) { return &plugin; }
