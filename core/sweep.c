@@ -33,7 +33,7 @@
 #include "sweep.h"
 #include "train.h"
 
-#define TAIL_MAX 2048
+#define TAIL_MAX 16384
 
 typedef struct slot {
   int busy;
@@ -170,7 +170,7 @@ static void read_results(slot *s) {
 }
 
 static void read_output(slot *s) {
-  char chunk[4096];
+  char chunk[4096]; /* < TAIL_MAX */
   for (;;) {
     ssize_t n = read(s->fd_out, chunk, sizeof chunk);
     if (n < 0 && errno == EINTR) continue;
@@ -181,25 +181,30 @@ static void read_output(slot *s) {
       }
       return;
     }
-    /* keep the last TAIL_MAX bytes */
-    if ((size_t)n >= TAIL_MAX) {
-      memcpy(s->tail, chunk + n - TAIL_MAX, TAIL_MAX);
-      s->tlen = TAIL_MAX;
-    } else {
-      size_t keep = s->tlen + (size_t)n > TAIL_MAX ? TAIL_MAX - (size_t)n : s->tlen;
-      memmove(s->tail, s->tail + s->tlen - keep, keep);
-      memcpy(s->tail + keep, chunk, (size_t)n);
-      s->tlen = keep + (size_t)n;
-    }
+    /* keep the last TAIL_MAX bytes (a chunk is smaller than the tail) */
+    size_t keep = s->tlen + (size_t)n > TAIL_MAX ? TAIL_MAX - (size_t)n : s->tlen;
+    memmove(s->tail, s->tail + s->tlen - keep, keep);
+    memcpy(s->tail + keep, chunk, (size_t)n);
+    s->tlen = keep + (size_t)n;
   }
 }
 
-/* The last non-empty lines of the worker's output, on one line. */
+/* What the worker's output says about its end, on one line: a sanitizer's
+ * "SUMMARY:" line when there is one (its report ends with a long legend),
+ * otherwise the last few hundred bytes. */
 static void tail_text(const slot *s, char *out, size_t outlen) {
   size_t n = 0;
   out[0] = 0;
   const char *p = s->tail;
   size_t len = s->tlen;
+  const char *sum = NULL;
+  for (size_t i = 0; i + 9 <= len; i++)
+    if (memcmp(p + i, "SUMMARY: ", 9) == 0) sum = p + i;
+  if (sum) {
+    const char *e = memchr(sum, '\n', len - (size_t)(sum - p));
+    len = e ? (size_t)(e - sum) : len - (size_t)(sum - p);
+    p = sum;
+  }
   if (len > 600) p += len - 600, len = 600;
   for (size_t i = 0; i < len && n + 2 < outlen; i++) {
     unsigned char c = (unsigned char)p[i];
