@@ -398,6 +398,8 @@ int main(int argc, char **argv) {
     if (want_help(argc, argv)) return fputs(usage_plugins, stdout), 0;
     return cmd_plugins(argc, argv);
   }
+  if (strcmp(cmd, "check") == 0) return tb_cmd_check(argc, argv);
+  if (strcmp(cmd, "new") == 0) return tb_cmd_new(argc, argv);
   if (strcmp(cmd, "describe") == 0) {
     if (want_help(argc, argv)) return fputs(usage_describe, stdout), 0;
     return cmd_describe(argc, argv);

@@ -284,4 +284,11 @@ int tb_report_query(tb_store *st, const char *sql, int format, FILE *out, char *
                     size_t errlen);
 int tb_report_summary(tb_store *st, const char *scenario, FILE *out, char *err, size_t errlen);
 
+/* ------------------------------------------------------------------------ */
+/* Commands implemented outside main.c (argv[0] is the command's name)      */
+/* ------------------------------------------------------------------------ */
+
+int tb_cmd_check(int argc, char **argv); /* check.c: `trainbench check` */
+int tb_cmd_new(int argc, char **argv);   /* scaffold.c: `trainbench new` */
+
 #endif /* TB_CORE_H */
