@@ -1,7 +1,1853 @@
-/* check.c — `trainbench check` (being written) */
+/*
+ * check.c — `trainbench check`: the conformance suite for plugins.
+ *
+ * Each selected loss and optimizer is exercised in a forked child process
+ * that reports to the parent over a pipe, one line per event:
+ *   "S\t<i>"                              check number i starts
+ *   "R\t<pass>\t<check>\t<measured>\t<tolerance>\t<detail>"   one row
+ *   "D\t<i>"                              check number i is done
+ *   "E"                                   every check is done
+ * A child that dies (signal, sanitizer report, exit) or outlives the
+ * component's time limit fails the check it was in, and a new child carries
+ * on with the next check, so a bad plugin neither takes the checker down nor
+ * hides the results of its other checks. The parent prints every row as an
+ * aligned table, then "N checks, M failed".
+ *
+ * Checks of every component: meta, defaults, unique, create-edges. Losses
+ * (the ABI is double): grad-fd (three rows: random, near-one-hot, +-50
+ * logits), finite, scale-1/N, zero-weight, deterministic, services.
+ * Optimizers: zero-grad, tiny-grad, huge-grad, deterministic,
+ * no-shared-state, quadratic, services. `usage` below says what each one
+ * asserts; the comments above each check say why its tolerance is what it is.
+ *
+ * Inputs are drawn from host streams seeded per check, so a check sees the
+ * same numbers whichever checks ran before it (a restarted child included).
+ *
+ * Shapes: N = samples in a batch, K = classes, P = 67 parameters of the
+ * optimizer test model (fc1.weight [8][4], fc1.bias [8], fc2.weight [3][8],
+ * fc2.bias [3]).
+ *
+ * Provides: tb_cmd_check.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <float.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "tb.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define TB_HAVE_LSAN 1
+#endif
+
+#define DEFAULT_TIMEOUT 60.0
+#define SEED 20240611u
+
+static const char *usage_check =
+    "usage: trainbench check [PLUGIN_FILE | NAME ...] [--timeout SECONDS]\n"
+    "\n"
+    "Run the conformance suite on plugins and print one row per check: PASS or FAIL,\n"
+    "kind, name, check, detail, the measured figure and its tolerance, then\n"
+    "\"N checks, M failed\". Exit status 1 if any check failed, 2 on usage errors.\n"
+    "\n"
+    "Without arguments every loaded component is checked (what `trainbench plugins`\n"
+    "lists) and plugin files that were rejected are reported. An argument with a '/'\n"
+    "or ending in .so is a plugin file, loaded on its own; any other argument names a\n"
+    "loss and/or optimizer. Each component runs in a child process: a crash or a\n"
+    "hang fails the check it was in, and the other checks still run.\n"
+    "\n"
+    "      --timeout SEC  time limit per component (default 60)\n"
+    "  -h, --help         show this help\n"
+    "\n"
+    "every component:\n"
+    "  meta             non-empty version, summary, reference; help on every hyperparameter\n"
+    "  defaults         defaults in range and accepted by the validate hook; create and\n"
+    "                   destroy with them\n"
+    "  unique           no other loaded or given file provides the same kind and name\n"
+    "  create-edges     create and destroy with each real/int hyperparameter at its min\n"
+    "                   and max, each bool both ways, each choice option (the others at\n"
+    "                   their defaults); combinations the validate hook rejects are\n"
+    "                   skipped and named; losses with K = 2, 10 and 100\n"
+    "losses (default hyperparameters, K = 2, 10, 100 and N = 1, 64):\n"
+    "  grad-fd          analytic gradient vs central differences, h = 1e-5 max(1, |z|),\n"
+    "                   on random (sd 3), near-one-hot (+12) and +-50 logits; measured:\n"
+    "                   worst |analytic - fd| / max(|fd|, floor), floor = 1e-4 max(1, |L|,\n"
+    "                   max |z|) (rounding of L over 2h); 200 sampled entries at N=64\n"
+    "                   K=100; at a kink (the one-sided differences disagree) the\n"
+    "                   analytic value must lie between them\n"
+    "  finite           value and gradient finite on all those logits and at +-1e3\n"
+    "  scale-1/N        a batch of 8 rows vs each row alone: loss = mean, gradient rows\n"
+    "                   = single-row gradient / N; the batch doubled: same loss, half\n"
+    "                   the gradient\n"
+    "  zero-weight      rows of weight 0 change neither the loss nor the other rows'\n"
+    "                   gradients, and their own gradient rows are exactly 0\n"
+    "  deterministic    the same batch twice and on a fresh instance: bit-identical\n"
+    "  services         the loss draws from the host rng only if it declares it\n"
+    "optimizers (67 float32 parameters shaped like a small mlp):\n"
+    "  zero-grad        5 steps with zero gradients (weight_decay 0) change nothing\n"
+    "  tiny-grad        10 steps with gradients of +-1e-30 keep parameters finite\n"
+    "  huge-grad        10 steps with gradients of +-1e30 keep parameters finite\n"
+    "  deterministic    two fresh instances, 20 steps: bit-identical trajectories\n"
+    "  no-shared-state  instances A and B stepped alternately follow bit for bit the\n"
+    "                   trajectories each follows alone\n"
+    "  quadratic        300 steps with the defaults on f = 1/2 sum a_i theta_i^2\n"
+    "                   (a_i in [0.5, 2]) lower f; measured: f_end / f_start\n"
+    "  services         host services called were declared; the checker's eval gives\n"
+    "                   f and its gradient at the candidate parameters, its jvp treats\n"
+    "                   the parameters as the logits (batch_n = 1, n_classes = 67), so\n"
+    "                   the JVP is the direction itself\n";
+
+/* ------------------------------------------------------------------------ */
+/* Rows                                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct row {
+  int pass;
+  char kind[16];
+  char name[128];
+  char check[32];
+  char measured[48];
+  char tol[48];
+  char detail[1024];
+} row;
+
+static row *rows;
+static int n_rows, cap_rows;
+
+static void add_row(int pass, const char *kind, const char *name, const char *check,
+                    const char *measured, const char *tol, const char *detail) {
+  if (n_rows == cap_rows) {
+    cap_rows = cap_rows ? cap_rows * 2 : 64;
+    rows = realloc(rows, sizeof *rows * (size_t)cap_rows);
+    if (!rows) abort();
+  }
+  row *r = &rows[n_rows++];
+  r->pass = pass;
+  snprintf(r->kind, sizeof r->kind, "%s", kind);
+  snprintf(r->name, sizeof r->name, "%s", name);
+  snprintf(r->check, sizeof r->check, "%s", check);
+  snprintf(r->measured, sizeof r->measured, "%s", measured && *measured ? measured : "-");
+  snprintf(r->tol, sizeof r->tol, "%s", tol && *tol ? tol : "-");
+  snprintf(r->detail, sizeof r->detail, "%s", detail);
+}
+
+/* ---- the child's side: rows go over the pipe at once, so a crash later
+ * loses nothing already said ------------------------------------------------ */
+
+static int g_fd = -1;
+
+static void send_all(const char *s, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(g_fd, s, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) _exit(3); /* the parent is gone */
+    s += w;
+    n -= (size_t)w;
+  }
+}
+
+static void sendf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sendf(const char *fmt, ...) {
+  char line[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (n > 0) send_all(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+static void one_line(char *s) {
+  for (; *s; s++)
+    if (*s == '\t' || *s == '\n' || *s == '\r') *s = ' ';
+}
+
+static void emit(int pass, const char *check, const char *measured, const char *tol,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void emit(int pass, const char *check, const char *measured, const char *tol,
+                 const char *fmt, ...) {
+  char detail[900], m[48], t[48], line[1100];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(detail, sizeof detail, fmt, ap);
+  va_end(ap);
+  snprintf(m, sizeof m, "%s", measured ? measured : "-");
+  snprintf(t, sizeof t, "%s", tol ? tol : "-");
+  one_line(detail), one_line(m), one_line(t);
+  int n = snprintf(line, sizeof line, "R\t%d\t%s\t%s\t%s\t%s\n", pass ? 1 : 0, check, m, t,
+                   detail);
+  if (n >= (int)sizeof line) {
+    n = (int)sizeof line - 1;
+    line[n - 1] = '\n';
+  }
+  send_all(line, (size_t)n);
+}
+
+/* A figure for the measured / tolerance columns. */
+static const char *fig(char *buf, size_t len, double x) {
+  if (isnan(x))
+    snprintf(buf, len, "nan");
+  else if (isinf(x))
+    snprintf(buf, len, "%sinf", x < 0 ? "-" : "");
+  else
+    snprintf(buf, len, "%.3g", x);
+  return buf;
+}
+#define FIG(x) fig((char[32]){0}, 32, (x))
+/* A count for the measured column. */
+#define CNT(x) cnt((char[32]){0}, 32, (long)(x))
+static const char *cnt(char *buf, size_t len, long x) {
+  snprintf(buf, len, "%ld", x);
+  return buf;
+}
+
+/* ------------------------------------------------------------------------ */
+/* What every check knows                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Every registry the command opened: the loaded set first, then one per
+ * plugin file given (the unique check looks at all of them). */
+static tb_registry **g_regs;
+static int g_n_regs;
+
+static void rng_for(tb_rng *r, const char *check, int variant) {
+  char purpose[64];
+  snprintf(purpose, sizeof purpose, "check:%s:%d", check, variant);
+  tb_rng_init(r, SEED, purpose);
+}
+
+/* Bitwise equality of two streams (the struct has padding; compare fields). */
+static int rng_same(const tb_rng *a, const tb_rng *b) {
+  return memcmp(a->s, b->s, sizeof a->s) == 0 && a->has_spare == b->has_spare &&
+         memcmp(&a->spare, &b->spare, sizeof a->spare) == 0;
+}
+
+static void hp_value_text(const tb_hparam *h, double v, char *out, size_t len) {
+  switch (h->type) {
+  case TB_HP_BOOL: snprintf(out, len, "%s", v != 0 ? "true" : "false"); break;
+  case TB_HP_CHOICE: snprintf(out, len, "%s", h->choices[(int)v]); break;
+  default: tb_fmt_real(out, len, v);
+  }
+}
+
+/* Set a hyperparameter by name if the component has it. */
+static void hp_set(const tb_component *c, double *hp, const char *name, double v) {
+  int i = tb_hparam_index(c, name);
+  if (i >= 0) hp[i] = v;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loss instances                                                           */
+/* ------------------------------------------------------------------------ */
+
+#define MAXK 128
+static const int loss_ks[] = {2, 10, 100};
+static const int loss_ns[] = {1, 64};
+#define N_KS 3
+#define N_NS 2
+
+typedef struct linst {
+  const tb_component *c;
+  void *state;
+  int k, live;
+  double priors[MAXK];
+  /* the stream lent to the plugin, restored before each evaluation so a loss
+   * that draws from it is a deterministic function of its inputs here */
+  tb_rng rng, rng_at;
+  int rng_moved; /* the plugin drew from it */
+} linst;
+
+static int linst_open(linst *in, const tb_component *c, const double *hp, int k, char *err,
+                      size_t errlen) {
+  memset(in, 0, sizeof *in);
+  in->c = c;
+  in->k = k;
+  /* uneven priors (1, 2, 3, 1, 2, 3, ...) so a loss that reads them sees them matter */
+  double s = 0;
+  for (int j = 0; j < k; j++) s += in->priors[j] = 1 + j % 3;
+  for (int j = 0; j < k; j++) in->priors[j] /= s;
+  tb_rng_init(&in->rng, SEED, "check:plugin-stream");
+  in->rng_at = in->rng;
+  tb_loss_init init = {.host = tb_host_api_get(), .hp = hp, .n_classes = k,
+                       .priors = in->priors, .rng = &in->rng};
+  err[0] = 0;
+  if (c->loss->create(&init, &in->state, err, errlen)) {
+    if (!err[0]) tb_errf(err, errlen, "create failed without a message");
+    return -1;
+  }
+  if (!rng_same(&in->rng, &in->rng_at)) in->rng_moved = 1;
+  in->rng_at = in->rng;
+  in->live = 1;
+  return 0;
+}
+
+static void linst_close(linst *in) {
+  if (in->live && in->c->loss->destroy) in->c->loss->destroy(in->state);
+  in->live = 0;
+}
+
+/* The mean loss of n rows; dz [n][k] or NULL. */
+static double leval(linst *in, int n, const double *z, const int32_t *y, const double *w,
+                    double *dz) {
+  tb_loss_batch b = {.n = n, .k = in->k, .logits = z, .labels = y, .targets = NULL,
+                     .weights = w, .priors = in->priors, .epoch = 0, .n_epochs = 10,
+                     .step = 0, .n_steps = 100, .training = 1, .dlogits = dz};
+  in->rng = in->rng_at;
+  double v = in->c->loss->eval(in->state, &b);
+  if (!rng_same(&in->rng, &in->rng_at)) in->rng_moved = 1;
+  return v;
+}
+
+/* ---- inputs ----------------------------------------------------------------- */
+
+enum { IN_NORMAL, IN_ONEHOT, IN_EXTREME, IN_HUGE, N_INPUTS };
+static const char *input_short[N_INPUTS] = {"random", "near-one-hot", "+-50", "+-1e3"};
+
+typedef struct lbatch {
+  int n, k;
+  double *z, *w, *dz; /* [N][K], [N], [N][K]; w NULL for N = 1 */
+  int32_t *y;         /* [N] */
+} lbatch;
+
+static void lbatch_make(lbatch *b, tb_rng *r, int kind, int n, int k) {
+  b->n = n, b->k = k;
+  b->z = malloc(sizeof *b->z * (size_t)n * (size_t)k);
+  b->dz = malloc(sizeof *b->dz * (size_t)n * (size_t)k);
+  b->y = malloc(sizeof *b->y * (size_t)n);
+  b->w = n > 1 ? malloc(sizeof *b->w * (size_t)n) : NULL;
+  if (!b->z || !b->dz || !b->y || (n > 1 && !b->w)) abort();
+  for (int i = 0; i < n; i++) b->y[i] = (int32_t)tb_rng_below(r, (uint64_t)k);
+  for (int i = 0; b->w && i < n; i++) b->w[i] = 0.5 + tb_rng_uniform(r);
+  for (int i = 0; i < n; i++) {
+    double *z = b->z + (size_t)i * k;
+    const int y = b->y[i];
+    for (int j = 0; j < k; j++) {
+      switch (kind) {
+      case IN_NORMAL: z[j] = 3 * tb_rng_normal(r); break;
+      case IN_ONEHOT: z[j] = 0.1 * tb_rng_normal(r); break;
+      case IN_EXTREME:
+        /* the jitter keeps logits apart: ties would put a max-based loss on a kink */
+        z[j] = (tb_rng_uniform(r) < 0.5 ? -50 : 50) + tb_rng_uniform(r) - 0.5;
+        break;
+      default:
+        switch (i % 5) {
+        case 0: z[j] = tb_rng_uniform(r) < 0.5 ? -1e3 : 1e3; break;
+        case 1: z[j] = j == y ? 1e3 : -1e3; break; /* the label alone on top */
+        case 2: z[j] = j == y ? -1e3 : 1e3; break; /* the label alone at the bottom */
+        case 3: z[j] = 1e3; break;                 /* all tied */
+        default: z[j] = j % 2 ? 1e3 : -1e3;
+        }
+      }
+    }
+    /* near-one-hot: the peak on the label, on a wrong class every third row */
+    if (kind == IN_ONEHOT) z[i % 3 == 2 ? (y + 1) % k : y] = 12;
+    /* +-50: the first row has the label alone on top (p_y = 1 - O(e^-100)) */
+    if (kind == IN_EXTREME && i == 0) {
+      for (int j = 0; j < k; j++) z[j] = -50 + tb_rng_uniform(r) - 0.5;
+      z[y] = 50;
+    }
+  }
+}
+
+static void lbatch_free(lbatch *b) {
+  free(b->z), free(b->w), free(b->dz), free(b->y);
+  memset(b, 0, sizeof *b);
+}
+
+static int all_finite(const double *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    if (!isfinite(x[i])) return 0;
+  return 1;
+}
+
+static double max_abs(const double *x, int64_t n) {
+  double m = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (fabs(x[i]) > m) m = fabs(x[i]);
+  return m;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Optimizer instances                                                      */
+/* ------------------------------------------------------------------------ */
+
+#define OPT_NT 4
+#define OPT_P 67
+static const struct {
+  const char *name;
+  int ndim;
+  int64_t shape[2];
+} model_tensors[OPT_NT] = {
+    {"fc1.weight", 2, {8, 4}}, {"fc1.bias", 1, {8, 0}},
+    {"fc2.weight", 2, {3, 8}}, {"fc2.bias", 1, {3, 0}},
+};
+
+static int64_t tensor_numel(int t) {
+  return model_tensors[t].shape[0] * (model_tensors[t].ndim > 1 ? model_tensors[t].shape[1] : 1);
+}
+
+/* f(theta) = sum_i 1/2 a_i theta_i^2 + b_i theta_i, so the gradient a_i
+ * theta_i + b_i is zero (a = b = 0), constant (a = 0) or a convex quadratic's
+ * (b = 0). The eval service evaluates the same f, so a plugin that calls it
+ * sees numbers consistent with the gradients it is given. */
+typedef struct problem {
+  double a[OPT_P], b[OPT_P];
+} problem;
+
+typedef struct oinst {
+  const tb_component *c;
+  void *state;
+  int live;
+  tb_tensor params[OPT_NT], grads[OPT_NT]; /* one allocation each, so overruns show */
+  const problem *pb;
+  tb_step_ctx ctx;
+  int64_t t;
+  tb_rng rng, rng_at;
+  int rng_moved;
+  long n_eval, n_jvp, bad_eval, bad_jvp; /* service calls; those without the flag */
+} oinst;
+
+static double f_at(const problem *pb, const float *const *P) {
+  double f = 0;
+  int64_t o = 0;
+  for (int t = 0; t < OPT_NT; t++) {
+    const int64_t n = tensor_numel(t);
+    for (int64_t j = 0; j < n; j++, o++) {
+      double th = P[t][j];
+      f += 0.5 * pb->a[o] * th * th + pb->b[o] * th;
+    }
+  }
+  return f;
+}
+
+static void grad_at(const problem *pb, const float *const *P, float *const *G) {
+  int64_t o = 0;
+  for (int t = 0; t < OPT_NT; t++) {
+    const int64_t n = tensor_numel(t);
+    for (int64_t j = 0; j < n; j++, o++) G[t][j] = (float)(pb->a[o] * P[t][j] + pb->b[o]);
+  }
+}
+
+static double svc_eval(void *hctx, const float *const *params, float *const *grads) {
+  oinst *o = hctx;
+  o->n_eval++;
+  if (!(o->c->services & TB_SERVICE_EVAL)) {
+    o->bad_eval++;
+    return NAN; /* as the core does: an undeclared call fails */
+  }
+  const float *cur[OPT_NT];
+  for (int t = 0; t < OPT_NT; t++) cur[t] = o->params[t].data;
+  const float *const *P = params ? params : cur;
+  if (grads) grad_at(o->pb, P, grads);
+  return f_at(o->pb, P);
+}
+
+static int svc_jvp(void *hctx, const float *const *params, const float *const *dir,
+                   double *out) {
+  oinst *o = hctx;
+  o->n_jvp++;
+  if (!(o->c->services & TB_SERVICE_JVP)) {
+    o->bad_jvp++;
+    return -1;
+  }
+  (void)params; /* logits = theta: the Jacobian is the identity wherever it is taken */
+  int64_t k = 0;
+  for (int t = 0; t < OPT_NT; t++)
+    for (int64_t j = 0; j < o->params[t].numel; j++) out[k++] = dir[t][j];
+  return 0;
+}
+
+static void o_get(const oinst *o, float *flat) {
+  int64_t k = 0;
+  for (int t = 0; t < OPT_NT; t++)
+    for (int64_t j = 0; j < o->params[t].numel; j++) flat[k++] = o->params[t].data[j];
+}
+
+static double o_f(const oinst *o) {
+  const float *cur[OPT_NT];
+  for (int t = 0; t < OPT_NT; t++) cur[t] = o->params[t].data;
+  return f_at(o->pb, cur);
+}
+
+static void oinst_free_tensors(oinst *o) {
+  for (int t = 0; t < OPT_NT; t++) {
+    free(o->params[t].data);
+    free(o->grads[t].data);
+    o->params[t].data = o->grads[t].data = NULL;
+  }
+}
+
+/* Create with hp, parameters theta0 [P] and problem pb (kept, not copied). */
+static int oinst_open(oinst *o, const tb_component *c, const double *hp, const float *theta0,
+                      const problem *pb, char *err, size_t errlen) {
+  memset(o, 0, sizeof *o);
+  o->c = c;
+  o->pb = pb;
+  int64_t k = 0;
+  for (int t = 0; t < OPT_NT; t++) {
+    const int64_t n = tensor_numel(t);
+    for (int pass = 0; pass < 2; pass++) {
+      tb_tensor *x = pass ? &o->grads[t] : &o->params[t];
+      x->name = model_tensors[t].name;
+      x->numel = n;
+      x->ndim = model_tensors[t].ndim;
+      x->shape[0] = model_tensors[t].shape[0];
+      x->shape[1] = model_tensors[t].shape[1];
+      x->data = calloc((size_t)n, sizeof(float));
+      if (!x->data) abort();
+    }
+    for (int64_t j = 0; j < n; j++) o->params[t].data[j] = theta0[k++];
+  }
+  tb_rng_init(&o->rng, SEED, "check:plugin-stream");
+  o->rng_at = o->rng;
+  tb_optimizer_init init = {.host = tb_host_api_get(), .hp = hp, .params = o->params,
+                            .n_params = OPT_NT, .rng = &o->rng};
+  err[0] = 0;
+  if (c->opt->create(&init, &o->state, err, errlen)) {
+    if (!err[0]) tb_errf(err, errlen, "create failed without a message");
+    oinst_free_tensors(o);
+    return -1;
+  }
+  if (!rng_same(&o->rng, &o->rng_at)) o->rng_moved = 1;
+  o->rng_at = o->rng;
+  o->live = 1;
+  o->ctx = (tb_step_ctx){.lr_factor = 1.0, .epoch = 0, .batch_n = 1, .n_classes = OPT_P,
+                         .host_ctx = o, .eval = svc_eval, .jvp = svc_jvp};
+  return 0;
+}
+
+static void oinst_close(oinst *o) {
+  if (o->live && o->c->opt->destroy) o->c->opt->destroy(o->state);
+  o->live = 0;
+  oinst_free_tensors(o);
+}
+
+/* One step with the problem's gradient at the current parameters. */
+static int oinst_step(oinst *o) {
+  const float *cur[OPT_NT];
+  float *g[OPT_NT];
+  for (int t = 0; t < OPT_NT; t++) cur[t] = o->params[t].data, g[t] = o->grads[t].data;
+  grad_at(o->pb, cur, g);
+  o->ctx.step = ++o->t;
+  int rc = o->c->opt->step(o->state, o->params, o->grads, &o->ctx);
+  if (!rng_same(&o->rng, &o->rng_at)) o->rng_moved = 1;
+  o->rng_at = o->rng;
+  return rc;
+}
+
+static void random_theta(tb_rng *r, float *theta) {
+  for (int i = 0; i < OPT_P; i++) theta[i] = (float)tb_rng_normal(r);
+}
+
+static void quadratic(tb_rng *r, problem *pb) {
+  for (int i = 0; i < OPT_P; i++) {
+    pb->a[i] = 0.5 + 1.5 * tb_rng_uniform(r);
+    pb->b[i] = 0;
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Checks of every component                                                */
+/* ------------------------------------------------------------------------ */
+
+static void chk_meta(const tb_component *c) {
+  const char *version, *summary, *reference;
+  if (c->loss)
+    version = c->loss->version, summary = c->loss->summary, reference = c->loss->reference;
+  else
+    version = c->opt->version, summary = c->opt->summary, reference = c->opt->reference;
+  char missing[600] = "";
+  size_t k = 0;
+#define MISSING(...) \
+  k += (size_t)snprintf(missing + k, k < sizeof missing ? sizeof missing - k : 0, __VA_ARGS__)
+  if (!version || !*version) MISSING("%sversion", k ? ", " : "");
+  if (!summary || !*summary) MISSING("%ssummary", k ? ", " : "");
+  if (!reference || !*reference) MISSING("%sreference", k ? ", " : "");
+  for (int i = 0; i < c->n_hparams; i++)
+    if (!c->hparams[i].help || !*c->hparams[i].help)
+      MISSING("%shelp of '%s'", k ? ", " : "", c->hparams[i].name);
+#undef MISSING
+  if (k)
+    emit(0, "meta", NULL, NULL, "missing: %s", missing);
+  else
+    emit(1, "meta", NULL, NULL, "version, summary, reference, help of %d hyperparameter(s)",
+         c->n_hparams);
+}
+
+static void chk_defaults(const tb_component *c) {
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN];
+  tb_hparams_defaults(c, hp);
+  if (tb_hparams_check(c, hp, err, sizeof err)) {
+    emit(0, "defaults", NULL, NULL, "defaults refused: %s", err);
+    return;
+  }
+  if (c->loss) {
+    linst in;
+    if (linst_open(&in, c, hp, 10, err, sizeof err)) {
+      emit(0, "defaults", NULL, NULL, "create with the defaults and K=10 failed: %s", err);
+      return;
+    }
+    linst_close(&in);
+  } else {
+    float theta[OPT_P] = {0};
+    problem pb = {{0}, {0}};
+    oinst o;
+    if (oinst_open(&o, c, hp, theta, &pb, err, sizeof err)) {
+      emit(0, "defaults", NULL, NULL, "create with the defaults failed: %s", err);
+      return;
+    }
+    oinst_close(&o);
+  }
+  emit(1, "defaults", NULL, NULL, "%d default(s) in range%s; create and destroy ok",
+       c->n_hparams, c->validate ? " and validated" : "");
+}
+
+/* Files are compared by their real paths: the loaded set names them as
+ * scanned, a file argument as given. */
+static int same_file(const char *a, const char *b) {
+  char ra[PATH_MAX], rb[PATH_MAX];
+  if (!realpath(a, ra)) snprintf(ra, sizeof ra, "%s", a);
+  if (!realpath(b, rb)) snprintf(rb, sizeof rb, "%s", b);
+  return strcmp(ra, rb) == 0;
+}
+
+static void chk_unique(const tb_component *c) {
+  char others[800] = "";
+  size_t k = 0;
+  int n_others = 0;
+  const char *seen[64];
+  int n_seen = 0;
+  for (int r = 0; r < g_n_regs; r++) {
+    const tb_component *d = tb_registry_find(g_regs[r], c->kind, c->name);
+    if (!d) continue;
+    for (int s = -1; s < d->n_shadows; s++) {
+      const char *f = s < 0 ? d->file : d->shadows[s];
+      if (same_file(f, c->file)) continue;
+      int dup = 0;
+      for (int i = 0; i < n_seen; i++) dup |= same_file(seen[i], f);
+      if (dup) continue;
+      if (n_seen < 64) seen[n_seen++] = f;
+      n_others++;
+      if (k < sizeof others)
+        k += (size_t)snprintf(others + k, sizeof others - k, "%s%s", k ? ", " : "", f);
+    }
+  }
+  if (n_others)
+    emit(0, "unique", CNT(n_others), "0", "%s '%s' is also provided by %s",
+         tb_kind_name(c->kind), c->name, others);
+  else
+    emit(1, "unique", "0", "0", "no other file provides %s '%s'", tb_kind_name(c->kind),
+         c->name);
+}
+
+/* Each hyperparameter at its edges, the others at their defaults. */
+typedef struct combo {
+  double hp[TB_MAX_HP];
+  char label[160];
+} combo;
+
+static int edge_combos(const tb_component *c, combo **out) {
+  int cap = 1, n = 0;
+  for (int i = 0; i < c->n_hparams; i++) cap += c->hparams[i].type == TB_HP_CHOICE ? 64 : 2;
+  combo *cs = calloc((size_t)cap, sizeof *cs);
+  if (!cs) abort();
+  tb_hparams_defaults(c, cs[0].hp);
+  snprintf(cs[0].label, sizeof cs[0].label, "the defaults");
+  n = 1;
+  for (int i = 0; i < c->n_hparams; i++) {
+    const tb_hparam *h = &c->hparams[i];
+    double vals[64];
+    int nv = 0;
+    if (h->type == TB_HP_REAL || h->type == TB_HP_INT) {
+      vals[nv++] = h->min;
+      if (h->max != h->min) vals[nv++] = h->max;
+    } else if (h->type == TB_HP_BOOL) {
+      vals[nv++] = 0, vals[nv++] = 1;
+    } else {
+      for (int j = 0; h->choices[j] && nv < 64; j++) vals[nv++] = j;
+    }
+    for (int v = 0; v < nv; v++) {
+      combo *x = &cs[n++];
+      tb_hparams_defaults(c, x->hp);
+      x->hp[i] = vals[v];
+      char text[64];
+      hp_value_text(h, vals[v], text, sizeof text);
+      snprintf(x->label, sizeof x->label, "%s=%s", h->name, text);
+    }
+  }
+  *out = cs;
+  return n;
+}
+
+static void chk_create_edges(const tb_component *c) {
+  combo *cs;
+  int n = edge_combos(c, &cs), skipped = 0;
+  char skips[600] = "", err[TB_ERRLEN];
+  size_t k = 0;
+  for (int i = 0; i < n; i++) {
+    if (tb_hparams_check(c, cs[i].hp, err, sizeof err)) {
+      skipped++;
+      /* the message starts "kind 'name': ", which the row says already */
+      char prefix[160];
+      snprintf(prefix, sizeof prefix, "%s '%s': ", tb_kind_name(c->kind), c->name);
+      const char *why = strncmp(err, prefix, strlen(prefix)) ? err : err + strlen(prefix);
+      if (k < sizeof skips)
+        k += (size_t)snprintf(skips + k, sizeof skips - k, "%s%s (%s)", k ? "; " : "",
+                              cs[i].label, why);
+      continue;
+    }
+    if (c->loss) {
+      for (int a = 0; a < N_KS; a++) {
+        linst in;
+        if (linst_open(&in, c, cs[i].hp, loss_ks[a], err, sizeof err)) {
+          emit(0, "create-edges", NULL, NULL, "create with %s and K=%d failed: %s", cs[i].label,
+               loss_ks[a], err);
+          free(cs);
+          return;
+        }
+        linst_close(&in);
+      }
+    } else {
+      float theta[OPT_P];
+      tb_rng r;
+      rng_for(&r, "create-edges", 0);
+      random_theta(&r, theta);
+      problem pb = {{0}, {0}};
+      oinst o;
+      if (oinst_open(&o, c, cs[i].hp, theta, &pb, err, sizeof err)) {
+        emit(0, "create-edges", NULL, NULL, "create with %s failed: %s", cs[i].label, err);
+        free(cs);
+        return;
+      }
+      oinst_close(&o);
+    }
+  }
+  free(cs);
+  emit(1, "create-edges", NULL, NULL, "%d combination(s)%s created and destroyed%s%s",
+       n - skipped, c->loss ? " x K=2,10,100" : "",
+       skipped ? "; skipped (the validate hook rejects them): " : "", skipped ? skips : "");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loss checks                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Central differences L(z + h) - L(z - h) over 2h have truncation error
+ * O(h^2 L''') and rounding error ~ eps (|L| + max |z|) / h: the log-sum-exp
+ * of logits of size |z| carries an absolute error of eps |z|. With h = 1e-5
+ * max(1, |z|) both stay far below FD_NOISE max(1, |L|, max |z|), which acts
+ * as the absolute part of the tolerance (the floor of the relative error). */
+#define FD_STEP 1e-5
+#define FD_REL 1e-5
+#define FD_NOISE 1e-9
+#define FD_SAMPLE 200     /* entries checked when N K exceeds FD_ALL */
+#define FD_ALL 1000
+#define FD_KINK 1e-2      /* one-sided slopes this far apart (relative) mark a kink */
+
+static void chk_grad_fd_kind(const tb_component *c, int kind) {
+  double hp[TB_MAX_HP];
+  tb_hparams_defaults(c, hp);
+  tb_rng r;
+  rng_for(&r, "grad-fd", kind);
+  double worst = 0;
+  int entries = 0, kinks = 0;
+  char where[300] = "", problem_text[400] = "", err[TB_ERRLEN];
+  for (int a = 0; a < N_KS && !problem_text[0]; a++)
+    for (int b = 0; b < N_NS && !problem_text[0]; b++) {
+      const int k = loss_ks[a], n = loss_ns[b];
+      const int64_t nk = (int64_t)n * k;
+      linst in;
+      if (linst_open(&in, c, hp, k, err, sizeof err)) {
+        snprintf(problem_text, sizeof problem_text, "create with K=%d failed: %.300s", k, err);
+        break;
+      }
+      lbatch bt;
+      lbatch_make(&bt, &r, kind, n, k);
+      const double L0 = leval(&in, n, bt.z, bt.y, bt.w, bt.dz);
+      if (!isfinite(L0) || !all_finite(bt.dz, nk)) {
+        snprintf(problem_text, sizeof problem_text, "non-finite %s at K=%d N=%d",
+                 isfinite(L0) ? "gradient" : "value", k, n);
+        worst = INFINITY;
+      } else {
+        const double atol = FD_NOISE * fmax(1, fmax(fabs(L0), max_abs(bt.z, nk)));
+        const double floor_ = atol / FD_REL;
+        const int count = nk > FD_ALL ? FD_SAMPLE : (int)nk;
+        for (int e = 0; e < count; e++) {
+          const int64_t idx = nk > FD_ALL ? (int64_t)tb_rng_below(&r, (uint64_t)nk) : e;
+          double *zj = &bt.z[idx];
+          const double z0 = *zj, h = FD_STEP * fmax(1, fabs(z0));
+          const double zp = z0 + h, zm = z0 - h;
+          *zj = zp;
+          const double Lp = leval(&in, n, bt.z, bt.y, bt.w, NULL);
+          *zj = zm;
+          const double Lm = leval(&in, n, bt.z, bt.y, bt.w, NULL);
+          *zj = z0;
+          const double fwd = (Lp - L0) / (zp - z0), bwd = (L0 - Lm) / (z0 - zm);
+          const double cen = (Lp - Lm) / (zp - zm), an = bt.dz[idx];
+          const double big = fmax(fabs(fwd), fabs(bwd));
+          double e_rel;
+          const int kink = fabs(fwd - bwd) > FD_KINK * big + 4 * atol;
+          if (kink) {
+            /* not differentiable here: a subgradient lies between the slopes */
+            double lo = fmin(fwd, bwd), hi = fmax(fwd, bwd);
+            double d = an < lo ? lo - an : an > hi ? an - hi : 0;
+            e_rel = d / fmax(big, floor_);
+            kinks++;
+          } else {
+            e_rel = fabs(an - cen) / fmax(fabs(cen), floor_);
+          }
+          if (isnan(e_rel)) e_rel = INFINITY;
+          entries++;
+          if (e_rel > worst) {
+            worst = e_rel;
+            snprintf(where, sizeof where,
+                     "worst at K=%d N=%d row %d class %d: analytic %.3g, %s %.3g", k, n,
+                     (int)(idx / k), (int)(idx % k), an,
+                     kink ? "one-sided differences" : "central difference", kink ? fwd : cen);
+            if (kink)
+              snprintf(where + strlen(where), sizeof where - strlen(where), " and %.3g", bwd);
+          }
+        }
+      }
+      lbatch_free(&bt);
+      linst_close(&in);
+    }
+  int pass = !problem_text[0] && worst <= FD_REL && kinks * 4 <= entries;
+  char tail[400] = "";
+  if (problem_text[0])
+    snprintf(tail, sizeof tail, "; %s", problem_text);
+  else if (kinks * 4 > entries)
+    snprintf(tail, sizeof tail, "; more than a quarter of the entries look like kinks (a "
+             "noisy or non-smooth value)");
+  else if (worst > FD_REL)
+    snprintf(tail, sizeof tail, "; %s", where);
+  emit(pass, "grad-fd", FIG(worst), FIG(FD_REL), "%s logits: %d entries, %d at kinks%s",
+       input_short[kind], entries, kinks, tail);
+}
+
+static void chk_grad_fd(const tb_component *c) {
+  for (int kind = IN_NORMAL; kind <= IN_EXTREME; kind++) chk_grad_fd_kind(c, kind);
+}
+
+static void chk_finite(const tb_component *c) {
+  double hp[TB_MAX_HP];
+  tb_hparams_defaults(c, hp);
+  char err[TB_ERRLEN], first[300] = "";
+  long bad = 0, total = 0;
+  for (int kind = 0; kind < N_INPUTS; kind++) {
+    tb_rng r;
+    rng_for(&r, "finite", kind);
+    for (int a = 0; a < N_KS; a++)
+      for (int b = 0; b < N_NS; b++) {
+        const int k = loss_ks[a], n = loss_ns[b];
+        linst in;
+        if (linst_open(&in, c, hp, k, err, sizeof err)) {
+          emit(0, "finite", NULL, NULL, "create with K=%d failed: %s", k, err);
+          return;
+        }
+        lbatch bt;
+        lbatch_make(&bt, &r, kind, n, k);
+        const double v = leval(&in, n, bt.z, bt.y, bt.w, bt.dz);
+        long nb = !isfinite(v);
+        for (int64_t i = 0; i < (int64_t)n * k; i++) nb += !isfinite(bt.dz[i]);
+        if (nb && !first[0])
+          snprintf(first, sizeof first, "; first at %s logits, K=%d N=%d: value %s%s",
+                   input_short[kind], k, n, FIG(v),
+                   isfinite(v) ? ", non-finite gradient entries" : "");
+        bad += nb;
+        total += 1 + (long)n * k;
+        lbatch_free(&bt);
+        linst_close(&in);
+      }
+  }
+  emit(bad == 0, "finite", CNT(bad), "0",
+       "up to +-1e3 logits: %ld of %ld numbers non-finite%s", bad, total, first);
+}
+
+/* Rows are evaluated one by one and as a batch: the same arithmetic up to
+ * the order of a sum, so 1e-9 is generous; entries far below the largest
+ * gradient are compared with a floor of 1e-3 of it (their rounding is that
+ * of the larger terms they are computed from). */
+#define SCALE_REL 1e-9
+
+typedef struct worst_t {
+  double err;
+  char where[300];
+} worst_t;
+
+static void track(worst_t *w, double got, double want, double floor_, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void track(worst_t *w, double got, double want, double floor_, const char *fmt, ...) {
+  double e = fabs(got - want) / fmax(fabs(want), fmax(floor_, DBL_MIN));
+  if (isnan(e)) e = INFINITY;
+  if (e > w->err || (e == INFINITY && !w->where[0])) {
+    w->err = e;
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(w->where, sizeof w->where, fmt, ap);
+    va_end(ap);
+    size_t used = m < 0 ? 0 : strlen(w->where);
+    snprintf(w->where + used, sizeof w->where - used, ": %.6g, expected %.6g", got, want);
+    used = strlen(w->where);
+    if (want != 0 && isfinite(got / want))
+      snprintf(w->where + used, sizeof w->where - used, " (ratio %.4g)", got / want);
+  }
+}
+
+static void chk_scale(const tb_component *c) {
+  enum { N = 8, K = 10 };
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN];
+  tb_hparams_defaults(c, hp);
+  linst in;
+  if (linst_open(&in, c, hp, K, err, sizeof err)) {
+    emit(0, "scale-1/N", NULL, NULL, "create with K=%d failed: %s", K, err);
+    return;
+  }
+  tb_rng r;
+  rng_for(&r, "scale", 0);
+  lbatch bt;
+  lbatch_make(&bt, &r, IN_NORMAL, N, K);
+  double gb[N * K], g1[N * K], z2[2 * N * K], g2[2 * N * K], l1[N];
+  int32_t y2[2 * N];
+  const double Lb = leval(&in, N, bt.z, bt.y, NULL, gb);
+  double mean = 0;
+  for (int i = 0; i < N; i++) {
+    l1[i] = leval(&in, 1, bt.z + i * K, bt.y + i, NULL, g1 + i * K);
+    mean += l1[i] / N;
+  }
+  for (int i = 0; i < 2 * N; i++) {
+    memcpy(z2 + i * K, bt.z + (i % N) * K, sizeof(double) * K);
+    y2[i] = bt.y[i % N];
+  }
+  const double L2 = leval(&in, 2 * N, z2, y2, NULL, g2);
+  double scale = 0;
+  for (int i = 0; i < N * K; i++) scale = fmax(scale, fabs(g1[i]) / N);
+  const double floor_ = 1e-3 * scale;
+  worst_t w = {0, ""};
+  track(&w, Lb, mean, 0, "batch loss vs mean of single rows");
+  for (int i = 0; i < N; i++)
+    for (int j = 0; j < K; j++)
+      track(&w, gb[i * K + j], g1[i * K + j] / N, floor_,
+            "batch gradient row %d class %d vs single-row gradient / N", i, j);
+  track(&w, L2, Lb, 0, "doubled batch loss vs batch loss");
+  for (int i = 0; i < 2 * N; i++)
+    for (int j = 0; j < K; j++)
+      track(&w, g2[i * K + j], gb[(i % N) * K + j] / 2, floor_ / 2,
+            "doubled batch gradient row %d class %d vs half the batch's", i, j);
+  const int pass = w.err <= SCALE_REL;
+  emit(pass, "scale-1/N", FIG(w.err), FIG(SCALE_REL),
+       "N=%d K=%d vs each row alone, and doubled%s%s", N, K, pass ? "" : "; worst: ",
+       pass ? "" : w.where);
+  lbatch_free(&bt);
+  linst_close(&in);
+}
+
+static void chk_zero_weight(const tb_component *c) {
+  enum { N = 8, K = 10 };
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN];
+  tb_hparams_defaults(c, hp);
+  linst in;
+  if (linst_open(&in, c, hp, K, err, sizeof err)) {
+    emit(0, "zero-weight", NULL, NULL, "create with K=%d failed: %s", K, err);
+    return;
+  }
+  tb_rng r;
+  rng_for(&r, "zero-weight", 0);
+  lbatch bt;
+  lbatch_make(&bt, &r, IN_NORMAL, N, K);
+  bt.w[1] = bt.w[5] = 0;
+  /* B: the zero-weight rows replaced by other logits (+-50) and labels */
+  double zb[N * K], ga[N * K], gb[N * K];
+  int32_t yb[N];
+  memcpy(zb, bt.z, sizeof zb);
+  memcpy(yb, bt.y, sizeof yb);
+  for (int i = 1; i < N; i += 4) {
+    for (int j = 0; j < K; j++) zb[i * K + j] = tb_rng_uniform(&r) < 0.5 ? -50 : 50;
+    yb[i] = (yb[i] + 1) % K;
+  }
+  const double La = leval(&in, N, bt.z, bt.y, bt.w, ga);
+  const double Lb = leval(&in, N, zb, yb, bt.w, gb);
+  double scale = max_abs(ga, N * K);
+  worst_t w = {0, ""};
+  double zero_max = 0;
+  int zero_row = -1;
+  track(&w, Lb, La, 0, "loss with other zero-weight rows");
+  for (int i = 0; i < N; i++)
+    for (int j = 0; j < K; j++) {
+      if (bt.w[i] == 0) {
+        double m = fmax(fabs(ga[i * K + j]), fabs(gb[i * K + j]));
+        if (!(m <= zero_max)) zero_max = isnan(m) ? INFINITY : m, zero_row = i;
+        continue;
+      }
+      track(&w, gb[i * K + j], ga[i * K + j], 1e-3 * scale,
+            "gradient row %d class %d with other zero-weight rows", i, j);
+    }
+  const int pass = w.err <= SCALE_REL && zero_max == 0;
+  char tail[400] = "";
+  if (zero_max != 0)
+    snprintf(tail, sizeof tail, "; the gradient row of zero-weight row %d is not 0 (|entry| up "
+             "to %.3g)", zero_row, zero_max);
+  else if (!pass)
+    snprintf(tail, sizeof tail, "; worst: %s", w.where);
+  emit(pass, "zero-weight", FIG(fmax(w.err, zero_max)), FIG(SCALE_REL),
+       "2 of N=%d rows (K=%d) weigh 0, their inputs changed%s", N, K, tail);
+  lbatch_free(&bt);
+  linst_close(&in);
+}
+
+static long count_diff(const void *a, const void *b, size_t elem, long n) {
+  long d = 0;
+  for (long i = 0; i < n; i++)
+    d += memcmp((const char *)a + (size_t)i * elem, (const char *)b + (size_t)i * elem, elem) != 0;
+  return d;
+}
+
+static void chk_loss_deterministic(const tb_component *c) {
+  enum { N = 64, K = 10 };
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN];
+  tb_hparams_defaults(c, hp);
+  tb_rng r;
+  rng_for(&r, "deterministic", 0);
+  lbatch bt;
+  lbatch_make(&bt, &r, IN_NORMAL, N, K);
+  double v[3], g[3][N * K];
+  for (int pass = 0; pass < 2; pass++) {
+    linst in;
+    if (linst_open(&in, c, hp, K, err, sizeof err)) {
+      emit(0, "deterministic", NULL, NULL, "create with K=%d failed: %s", K, err);
+      lbatch_free(&bt);
+      return;
+    }
+    v[pass] = leval(&in, N, bt.z, bt.y, bt.w, g[pass]);
+    if (pass == 0) v[2] = leval(&in, N, bt.z, bt.y, bt.w, g[2]);
+    linst_close(&in);
+  }
+  /* a loss that draws from its stream may differ between two calls of one
+   * instance; two fresh instances on equal streams must agree */
+  const int same_instance = !(c->services & TB_SERVICE_RNG);
+  long diff = count_diff(&v[0], &v[1], sizeof(double), 1) +
+              count_diff(g[0], g[1], sizeof(double), N * K);
+  if (same_instance)
+    diff += count_diff(&v[0], &v[2], sizeof(double), 1) +
+            count_diff(g[0], g[2], sizeof(double), N * K);
+  emit(diff == 0, "deterministic", CNT(diff), "0",
+       "N=%d K=%d %s fresh instance: %ld of %d differ", N, K,
+       same_instance ? "twice + a" : "on a", diff, (same_instance ? 2 : 1) * (1 + N * K));
+  lbatch_free(&bt);
+}
+
+static void services_text(uint32_t s, char *out, size_t len) {
+  snprintf(out, len, "%s%s%s%s", s & TB_SERVICE_RNG ? "rng " : "",
+           s & TB_SERVICE_EVAL ? "eval " : "", s & TB_SERVICE_JVP ? "jvp " : "",
+           s & 7u ? "" : "none ");
+  size_t n = strlen(out);
+  if (n && out[n - 1] == ' ') out[n - 1] = 0;
+}
+
+static void chk_loss_services(const tb_component *c) {
+  enum { N = 16, K = 10 };
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN], decl[32];
+  tb_hparams_defaults(c, hp);
+  linst in;
+  if (linst_open(&in, c, hp, K, err, sizeof err)) {
+    emit(0, "services", NULL, NULL, "create with K=%d failed: %s", K, err);
+    return;
+  }
+  tb_rng r;
+  rng_for(&r, "services", 0);
+  for (int kind = IN_NORMAL; kind <= IN_EXTREME; kind++) {
+    lbatch bt;
+    lbatch_make(&bt, &r, kind, N, K);
+    leval(&in, N, bt.z, bt.y, bt.w, bt.dz);
+    lbatch_free(&bt);
+  }
+  linst_close(&in);
+  services_text(c->services, decl, sizeof decl);
+  const int bad = in.rng_moved && !(c->services & TB_SERVICE_RNG);
+  emit(!bad, "services", CNT(bad), "0",
+       "declares %s; drew from the rng: %s%s", decl, in.rng_moved ? "yes" : "no",
+       bad ? " (undeclared: TB_SERVICE_RNG)" : "");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Optimizer checks                                                         */
+/* ------------------------------------------------------------------------ */
+
+static void chk_zero_grad(const tb_component *c) {
+  enum { STEPS = 5 };
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN];
+  tb_hparams_defaults(c, hp);
+  hp_set(c, hp, "weight_decay", 0);
+  if (tb_hparams_check(c, hp, err, sizeof err)) {
+    emit(0, "zero-grad", NULL, NULL, "the defaults with weight_decay 0 are refused: %s", err);
+    return;
+  }
+  tb_rng r;
+  rng_for(&r, "zero-grad", 0);
+  float theta0[OPT_P], theta[OPT_P];
+  random_theta(&r, theta0);
+  problem pb = {{0}, {0}};
+  oinst o;
+  if (oinst_open(&o, c, hp, theta0, &pb, err, sizeof err)) {
+    emit(0, "zero-grad", NULL, NULL, "create failed: %s", err);
+    return;
+  }
+  double moved = 0;
+  int changed = 0;
+  for (int s = 1; s <= STEPS; s++) {
+    int rc = oinst_step(&o);
+    if (rc) {
+      emit(0, "zero-grad", NULL, NULL, "step %d returned %d", s, rc);
+      oinst_close(&o);
+      return;
+    }
+  }
+  o_get(&o, theta);
+  for (int i = 0; i < OPT_P; i++)
+    if (!(theta[i] == theta0[i])) {
+      changed++;
+      double d = fabs((double)theta[i] - theta0[i]);
+      moved = isnan(d) ? INFINITY : fmax(moved, d);
+    }
+  emit(changed == 0, "zero-grad", FIG(moved), "0",
+       "%d steps, zero gradients%s: %d of %d parameters moved", STEPS,
+       tb_hparam_index(c, "weight_decay") >= 0 ? ", weight_decay 0" : "", changed, OPT_P);
+  oinst_close(&o);
+}
+
+static void chk_grad_size(const tb_component *c, const char *name, double size) {
+  enum { STEPS = 10 };
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN];
+  tb_hparams_defaults(c, hp);
+  tb_rng r;
+  rng_for(&r, name, 0);
+  float theta0[OPT_P], theta[OPT_P];
+  random_theta(&r, theta0);
+  problem pb;
+  for (int i = 0; i < OPT_P; i++) {
+    pb.a[i] = 0;
+    pb.b[i] = tb_rng_uniform(&r) < 0.5 ? -size : size;
+  }
+  oinst o;
+  if (oinst_open(&o, c, hp, theta0, &pb, err, sizeof err)) {
+    emit(0, name, NULL, NULL, "create failed: %s", err);
+    return;
+  }
+  for (int s = 1; s <= STEPS; s++) {
+    int rc = oinst_step(&o);
+    if (rc) {
+      emit(0, name, NULL, NULL, "step %d returned %d with gradients of +-%g", s, rc, size);
+      oinst_close(&o);
+      return;
+    }
+  }
+  o_get(&o, theta);
+  int bad = 0;
+  double biggest = 0;
+  for (int i = 0; i < OPT_P; i++) {
+    if (!isfinite(theta[i])) bad++;
+    else biggest = fmax(biggest, fabs((double)theta[i]));
+  }
+  emit(bad == 0, name, CNT(bad), "0",
+       "%d steps, gradients +-%g: %d of %d non-finite, max |theta| %.3g", STEPS, size, bad,
+       OPT_P, biggest);
+  oinst_close(&o);
+}
+
+static void chk_tiny_grad(const tb_component *c) { chk_grad_size(c, "tiny-grad", 1e-30); }
+static void chk_huge_grad(const tb_component *c) { chk_grad_size(c, "huge-grad", 1e30); }
+
+/* Runs of STEPS steps recorded as [STEPS][P] trajectories. */
+#define TRAJ_STEPS 20
+
+typedef struct run_spec {
+  problem pb;
+  float theta0[OPT_P];
+} run_spec;
+
+static void run_spec_make(run_spec *s, const char *check, int variant) {
+  tb_rng r;
+  rng_for(&r, check, variant);
+  quadratic(&r, &s->pb);
+  /* B also gets a linear term, so the two runs see different gradients */
+  for (int i = 0; variant && i < OPT_P; i++) s->pb.b[i] = tb_rng_normal(&r);
+  random_theta(&r, s->theta0);
+}
+
+/* Steps an open instance, recording the trajectory; the step's failure in
+ * `why` (empty when none). */
+static int record_step(oinst *o, float *traj, int s, char *why, size_t len) {
+  int rc = oinst_step(o);
+  o_get(o, traj + (size_t)s * OPT_P);
+  if (rc && !why[0]) snprintf(why, len, "step %d returned %d", s + 1, rc);
+  return rc;
+}
+
+static int run_alone(const tb_component *c, const double *hp, const run_spec *spec, float *traj,
+                     char *why, size_t len) {
+  char err[TB_ERRLEN];
+  oinst o;
+  if (oinst_open(&o, c, hp, spec->theta0, &spec->pb, err, sizeof err)) {
+    snprintf(why, len, "create failed: %.900s", err);
+    return -1;
+  }
+  for (int s = 0; s < TRAJ_STEPS; s++)
+    if (record_step(&o, traj, s, why, len)) break;
+  oinst_close(&o);
+  return why[0] ? -1 : 0;
+}
+
+static void chk_opt_deterministic(const tb_component *c) {
+  double hp[TB_MAX_HP];
+  tb_hparams_defaults(c, hp);
+  run_spec spec;
+  run_spec_make(&spec, "deterministic", 0);
+  static float t1[TRAJ_STEPS * OPT_P], t2[TRAJ_STEPS * OPT_P];
+  char why[TB_ERRLEN] = "";
+  if (run_alone(c, hp, &spec, t1, why, sizeof why) ||
+      run_alone(c, hp, &spec, t2, why, sizeof why)) {
+    emit(0, "deterministic", NULL, NULL, "%s", why);
+    return;
+  }
+  long diff = count_diff(t1, t2, sizeof(float), TRAJ_STEPS * OPT_P);
+  emit(diff == 0, "deterministic", CNT(diff), "0",
+       "2 fresh instances x %d steps: %ld of %d values differ", TRAJ_STEPS, diff,
+       TRAJ_STEPS * OPT_P);
+}
+
+static void chk_no_shared_state(const tb_component *c) {
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN], why[TB_ERRLEN] = "";
+  tb_hparams_defaults(c, hp);
+  run_spec sa, sb;
+  run_spec_make(&sa, "no-shared-state", 0);
+  run_spec_make(&sb, "no-shared-state", 1);
+  static float ta[TRAJ_STEPS * OPT_P], tb[TRAJ_STEPS * OPT_P];
+  static float ia[TRAJ_STEPS * OPT_P], ib[TRAJ_STEPS * OPT_P];
+  if (run_alone(c, hp, &sa, ta, why, sizeof why) || run_alone(c, hp, &sb, tb, why, sizeof why)) {
+    emit(0, "no-shared-state", NULL, NULL, "%s", why);
+    return;
+  }
+  oinst a, b;
+  if (oinst_open(&a, c, hp, sa.theta0, &sa.pb, err, sizeof err)) {
+    emit(0, "no-shared-state", NULL, NULL, "create failed: %s", err);
+    return;
+  }
+  if (oinst_open(&b, c, hp, sb.theta0, &sb.pb, err, sizeof err)) {
+    emit(0, "no-shared-state", NULL, NULL, "create of a second instance failed: %s", err);
+    oinst_close(&a);
+    return;
+  }
+  for (int s = 0; s < TRAJ_STEPS && !why[0]; s++) {
+    record_step(&a, ia, s, why, sizeof why);
+    record_step(&b, ib, s, why, sizeof why);
+  }
+  oinst_close(&b);
+  oinst_close(&a);
+  if (why[0]) {
+    emit(0, "no-shared-state", NULL, NULL, "stepping two instances: %s", why);
+    return;
+  }
+  long da = count_diff(ta, ia, sizeof(float), TRAJ_STEPS * OPT_P);
+  long db = count_diff(tb, ib, sizeof(float), TRAJ_STEPS * OPT_P);
+  int first = -1;
+  for (int i = 0; i < TRAJ_STEPS * OPT_P && first < 0; i++)
+    if (memcmp(&ta[i], &ia[i], sizeof(float)) || memcmp(&tb[i], &ib[i], sizeof(float)))
+      first = i / OPT_P + 1;
+  char tail[64] = "";
+  if (first > 0) snprintf(tail, sizeof tail, "; they first differ after step %d", first);
+  emit(da + db == 0, "no-shared-state", CNT(da + db), "0",
+       "A, B alternately vs alone, %d steps: %ld + %ld of %d differ%s", TRAJ_STEPS, da, db,
+       2 * TRAJ_STEPS * OPT_P, tail);
+}
+
+static void chk_quadratic(const tb_component *c) {
+  enum { STEPS = 300 };
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN];
+  tb_hparams_defaults(c, hp);
+  run_spec spec;
+  run_spec_make(&spec, "quadratic", 0);
+  oinst o;
+  if (oinst_open(&o, c, hp, spec.theta0, &spec.pb, err, sizeof err)) {
+    emit(0, "quadratic", NULL, NULL, "create failed: %s", err);
+    return;
+  }
+  const double f0 = o_f(&o);
+  for (int s = 1; s <= STEPS; s++) {
+    int rc = oinst_step(&o);
+    if (rc) {
+      emit(0, "quadratic", NULL, NULL, "step %d returned %d", s, rc);
+      oinst_close(&o);
+      return;
+    }
+  }
+  const double f1 = o_f(&o);
+  oinst_close(&o);
+  const double ratio = f1 / f0;
+  emit(isfinite(f1) && f1 < f0, "quadratic", FIG(ratio), "< 1",
+       "%d steps, defaults: f from %.4g to %.4g", STEPS, f0, f1);
+}
+
+static void chk_opt_services(const tb_component *c) {
+  enum { STEPS = 20 };
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN], decl[32];
+  tb_hparams_defaults(c, hp);
+  run_spec spec;
+  run_spec_make(&spec, "services", 0);
+  oinst o;
+  if (oinst_open(&o, c, hp, spec.theta0, &spec.pb, err, sizeof err)) {
+    emit(0, "services", NULL, NULL, "create failed: %s", err);
+    return;
+  }
+  int rc = 0, s;
+  for (s = 1; s <= STEPS && !rc; s++) rc = oinst_step(&o);
+  oinst_close(&o);
+  services_text(c->services, decl, sizeof decl);
+  const int bad_rng = o.rng_moved && !(c->services & TB_SERVICE_RNG);
+  const long bad = o.bad_eval + o.bad_jvp + bad_rng;
+  char undeclared[96] = "";
+  if (bad)
+    snprintf(undeclared, sizeof undeclared, "; undeclared:%s%s%s",
+             o.bad_eval ? " TB_SERVICE_EVAL" : "", o.bad_jvp ? " TB_SERVICE_JVP" : "",
+             bad_rng ? " TB_SERVICE_RNG" : "");
+  char rc_text[64] = "";
+  if (rc) snprintf(rc_text, sizeof rc_text, "; step %d returned %d", s - 1, rc);
+  emit(bad == 0 && rc == 0, "services", CNT(bad), "0",
+       "declares %s; %d steps: eval %ld, jvp %ld, rng %s%s%s", decl, STEPS, o.n_eval, o.n_jvp,
+       o.rng_moved ? "yes" : "no", undeclared, rc_text);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The tables of checks, and the child that runs them                       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct check_def {
+  const char *name;
+  void (*fn)(const tb_component *c);
+} check_def;
+
+static const check_def loss_checks[] = {
+    {"meta", chk_meta},
+    {"defaults", chk_defaults},
+    {"unique", chk_unique},
+    {"create-edges", chk_create_edges},
+    {"grad-fd", chk_grad_fd},
+    {"finite", chk_finite},
+    {"scale-1/N", chk_scale},
+    {"zero-weight", chk_zero_weight},
+    {"deterministic", chk_loss_deterministic},
+    {"services", chk_loss_services},
+};
+
+static const check_def opt_checks[] = {
+    {"meta", chk_meta},
+    {"defaults", chk_defaults},
+    {"unique", chk_unique},
+    {"create-edges", chk_create_edges},
+    {"zero-grad", chk_zero_grad},
+    {"tiny-grad", chk_tiny_grad},
+    {"huge-grad", chk_huge_grad},
+    {"deterministic", chk_opt_deterministic},
+    {"no-shared-state", chk_no_shared_state},
+    {"quadratic", chk_quadratic},
+    {"services", chk_opt_services},
+};
+
+static int checks_for(const tb_component *c, const check_def **out) {
+  if (c->kind == TB_KIND_LOSS) {
+    *out = loss_checks;
+    return (int)(sizeof loss_checks / sizeof loss_checks[0]);
+  }
+  *out = opt_checks;
+  return (int)(sizeof opt_checks / sizeof opt_checks[0]);
+}
+
+static void child_main(const tb_component *c, int first, int fd) {
+  g_fd = fd;
+  const check_def *cs;
+  int n = checks_for(c, &cs);
+  for (int i = first; i < n; i++) {
+    sendf("S\t%d\n", i);
+    cs[i].fn(c);
+    sendf("D\t%d\n", i);
+  }
+  sendf("E\n");
+  close(fd);
+#ifdef TB_HAVE_LSAN
+  /* _exit skips LeakSanitizer's own end-of-process check; run it here (a
+   * no-op unless ASAN_OPTIONS has detect_leaks=1) */
+  if (__lsan_do_recoverable_leak_check()) _exit(23);
+#endif
+}
+
+/* ------------------------------------------------------------------------ */
+/* The parent: one child at a time per component                            */
+/* ------------------------------------------------------------------------ */
+
+#define TAIL_MAX 8192
+
+static double mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct child {
+  pid_t pid;
+  int fd_rows, fd_out;
+  char *buf;
+  size_t blen, bcap;
+  char tail[TAIL_MAX];
+  size_t tlen;
+  int started;   /* last "S" index, -1 before any */
+  int done;      /* last "D" index */
+  int got_end;
+} child;
+
+static void child_line(child *ch, const tb_component *c, char *line) {
+  if (line[0] == 'S' && line[1] == '\t') {
+    ch->started = atoi(line + 2);
+  } else if (line[0] == 'D' && line[1] == '\t') {
+    ch->done = atoi(line + 2);
+  } else if (line[0] == 'E' && line[1] == 0) {
+    ch->got_end = 1;
+  } else if (line[0] == 'R' && line[1] == '\t') {
+    char *f[5], *p = line + 2;
+    for (int i = 0; i < 5; i++) {
+      f[i] = p;
+      char *tab = i < 4 ? strchr(p, '\t') : NULL;
+      if (i < 4 && !tab) return; /* malformed: ignore */
+      if (tab) *tab = 0, p = tab + 1;
+    }
+    add_row(atoi(f[0]), tb_kind_name(c->kind), c->name, f[1], f[2], f[3], f[4]);
+  }
+}
+
+/* Returns the bytes read (0 when none are ready or at the end). */
+static ssize_t read_rows(child *ch, const tb_component *c) {
+  char chunk[4096];
+  ssize_t n = read(ch->fd_rows, chunk, sizeof chunk);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return 0;
+  if (n <= 0) {
+    close(ch->fd_rows);
+    ch->fd_rows = -1;
+    return 0;
+  }
+  if (ch->blen + (size_t)n + 1 > ch->bcap) {
+    ch->bcap = (ch->blen + (size_t)n + 1) * 2;
+    ch->buf = realloc(ch->buf, ch->bcap);
+    if (!ch->buf) abort();
+  }
+  memcpy(ch->buf + ch->blen, chunk, (size_t)n);
+  ch->blen += (size_t)n;
+  size_t start = 0;
+  for (size_t i = 0; i < ch->blen; i++)
+    if (ch->buf[i] == '\n') {
+      ch->buf[i] = 0;
+      child_line(ch, c, ch->buf + start);
+      start = i + 1;
+    }
+  memmove(ch->buf, ch->buf + start, ch->blen - start);
+  ch->blen -= start;
+  return n;
+}
+
+/* The child's stdout and stderr (the plugin's messages, a sanitizer's
+ * report) pass through to ours; the tail is kept to explain a crash.
+ * Returns the bytes read (0 when none are ready or at the end). */
+static ssize_t read_output(child *ch) {
+  char chunk[4096];
+  ssize_t n = read(ch->fd_out, chunk, sizeof chunk);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return 0;
+  if (n <= 0) {
+    close(ch->fd_out);
+    ch->fd_out = -1;
+    return 0;
+  }
+  if (write(2, chunk, (size_t)n) < 0) { /* our stderr is gone: keep checking */
+  }
+  size_t keep = ch->tlen + (size_t)n > TAIL_MAX ? TAIL_MAX - (size_t)n : ch->tlen;
+  memmove(ch->tail, ch->tail + ch->tlen - keep, keep);
+  memcpy(ch->tail + keep, chunk, (size_t)n);
+  ch->tlen = keep + (size_t)n;
+  return n;
+}
+
+/* One line about how the child's output ended: a sanitizer's "SUMMARY:"
+ * line if there is one, else its last 300 bytes. */
+static void tail_text(const child *ch, char *out, size_t outlen) {
+  const char *p = ch->tail, *sum = NULL;
+  size_t len = ch->tlen;
+  for (size_t i = 0; i + 9 <= len; i++)
+    if (memcmp(p + i, "SUMMARY: ", 9) == 0) sum = p + i;
+  if (sum) {
+    const char *e = memchr(sum, '\n', len - (size_t)(sum - p));
+    len = e ? (size_t)(e - sum) : len - (size_t)(sum - p);
+    p = sum;
+  }
+  while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == ' ')) len--;
+  if (len > 300) p += len - 300, len = 300;
+  size_t n = 0;
+  for (size_t i = 0; i < len && n + 1 < outlen; i++) {
+    unsigned char ch_ = (unsigned char)p[i];
+    out[n++] = ch_ < 0x20 || ch_ == 0x7f ? ' ' : (char)ch_;
+  }
+  out[n] = 0;
+}
+
+static void describe_end(int wstatus, char *out, size_t len) {
+  if (WIFSIGNALED(wstatus)) {
+    int sig = WTERMSIG(wstatus);
+    const char *abbrev = sigabbrev_np(sig);
+    snprintf(out, len, "killed by signal %d (SIG%s: %s)", sig, abbrev ? abbrev : "?",
+             strsignal(sig));
+  } else if (WIFEXITED(wstatus)) {
+    snprintf(out, len, "exited with status %d", WEXITSTATUS(wstatus));
+  } else {
+    snprintf(out, len, "ended");
+  }
+}
+
+/* Fork a child that runs checks first.. of c; 0 or -1 (message in err). */
+static int spawn(child *ch, const tb_component *c, int first, char *err, size_t errlen) {
+  int pr[2], po[2];
+  if (pipe(pr)) {
+    tb_errf(err, errlen, "cannot create a pipe: %s", strerror(errno));
+    return -1;
+  }
+  if (pipe(po)) {
+    tb_errf(err, errlen, "cannot create a pipe: %s", strerror(errno));
+    close(pr[0]), close(pr[1]);
+    return -1;
+  }
+  fflush(stdout);
+  fflush(stderr);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    tb_errf(err, errlen, "cannot fork: %s", strerror(errno));
+    close(pr[0]), close(pr[1]), close(po[0]), close(po[1]);
+    return -1;
+  }
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(4); /* the parent died before prctl */
+    signal(SIGPIPE, SIG_DFL);
+    close(pr[0]);
+    close(po[0]);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0), close(devnull);
+    dup2(po[1], 1);
+    dup2(po[1], 2);
+    close(po[1]);
+    child_main(c, first, pr[1]);
+    _exit(0); /* not exit(): atexit handlers and stdio buffers belong to the parent */
+  }
+  close(pr[1]);
+  close(po[1]);
+  fcntl(pr[0], F_SETFL, O_NONBLOCK);
+  fcntl(po[0], F_SETFL, O_NONBLOCK);
+  memset(ch, 0, sizeof *ch);
+  ch->pid = pid;
+  ch->fd_rows = pr[0];
+  ch->fd_out = po[0];
+  ch->started = ch->done = first - 1;
+  return 0;
+}
+
+/* Run every check of c, restarting after a crash; rows land in rows[]. */
+static void run_component(const tb_component *c, double timeout) {
+  const check_def *cs;
+  const int n = checks_for(c, &cs);
+  const char *kind = tb_kind_name(c->kind);
+  const double deadline = mono() + timeout;
+  int next = 0;
+  while (next < n) {
+    child ch;
+    char err[TB_ERRLEN];
+    if (spawn(&ch, c, next, err, sizeof err)) {
+      for (int i = next; i < n; i++) add_row(0, kind, c->name, cs[i].name, NULL, NULL, err);
+      return;
+    }
+    int timed_out = 0, reaped = 0, wstatus = 0;
+    while (ch.fd_rows >= 0 || ch.fd_out >= 0) {
+      /* a process the plugin started may hold the pipes open after the child
+       * is gone: at the child's end, take what the pipes hold and stop */
+      if (waitpid(ch.pid, &wstatus, WNOHANG) == ch.pid) {
+        reaped = 1;
+        while (ch.fd_rows >= 0 && read_rows(&ch, c) > 0) {
+        }
+        while (ch.fd_out >= 0 && read_output(&ch) > 0) {
+        }
+        break;
+      }
+      struct pollfd pf[2];
+      int np = 0;
+      if (ch.fd_rows >= 0) pf[np++] = (struct pollfd){.fd = ch.fd_rows, .events = POLLIN};
+      if (ch.fd_out >= 0) pf[np++] = (struct pollfd){.fd = ch.fd_out, .events = POLLIN};
+      double left = deadline - mono();
+      if (left <= 0) {
+        timed_out = 1;
+        break;
+      }
+      int rc = poll(pf, (nfds_t)np, (int)fmin(left * 1000 + 1, 1000));
+      if (rc < 0 && errno != EINTR) break;
+      for (int i = 0; rc > 0 && i < np; i++) {
+        if (!pf[i].revents) continue;
+        if (pf[i].fd == ch.fd_rows)
+          read_rows(&ch, c);
+        else
+          read_output(&ch);
+      }
+    }
+    if (timed_out) kill(ch.pid, SIGKILL);
+    while (!reaped && waitpid(ch.pid, &wstatus, 0) < 0 && errno == EINTR) {
+    }
+    if (ch.fd_rows >= 0) close(ch.fd_rows);
+    if (ch.fd_out >= 0) close(ch.fd_out);
+    free(ch.buf);
+    if (ch.got_end && !timed_out) {
+      if (!(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)) {
+        char how[128], tail[400], detail[700];
+        describe_end(wstatus, how, sizeof how);
+        tail_text(&ch, tail, sizeof tail);
+        snprintf(detail, sizeof detail,
+                 "the checking process %s after its last check (valgrind or a sanitizer "
+                 "reported errors, e.g. leaks; see stderr)%s%s",
+                 how, tail[0] ? ": " : "", tail);
+        add_row(0, kind, c->name, "exit", NULL, "status 0", detail);
+      }
+      return;
+    }
+    /* the check in progress (or the one about to start) failed */
+    int cur = ch.started > ch.done ? ch.started : ch.done + 1;
+    if (cur >= n) return; /* died after its last check but before "E": nothing lost */
+    char how[128], tail[400], detail[700];
+    tail_text(&ch, tail, sizeof tail);
+    if (timed_out) {
+      snprintf(detail, sizeof detail, "timed out: still running after the component's %g s, "
+               "killed%s%s", timeout, tail[0] ? "; output: " : "", tail);
+    } else {
+      describe_end(wstatus, how, sizeof how);
+      snprintf(detail, sizeof detail, "crashed: %s%s%s", how, tail[0] ? "; output: " : "",
+               tail);
+    }
+    add_row(0, kind, c->name, cs[cur].name, NULL, NULL, detail);
+    if (timed_out) {
+      for (int i = cur + 1; i < n; i++)
+        add_row(0, kind, c->name, cs[i].name, NULL, NULL,
+                "not run: the component's time limit ran out");
+      return;
+    }
+    next = cur + 1;
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The command                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* tb_registry_open always scans TRAINBENCH_PLUGIN_PATH; a registry for one
+ * plugin file must hold that file alone, so the variable is hidden for the
+ * call. */
+static int open_empty_registry(tb_registry **out, char *err, size_t errlen) {
+  const char *env = getenv("TRAINBENCH_PLUGIN_PATH");
+  char *saved = env ? strdup(env) : NULL;
+  unsetenv("TRAINBENCH_PLUGIN_PATH");
+  int rc = tb_registry_open(out, NULL, err, errlen);
+  if (saved) {
+    setenv("TRAINBENCH_PLUGIN_PATH", saved, 1);
+    free(saved);
+  }
+  return rc;
+}
+
+static int is_file_arg(const char *a) {
+  size_t n = strlen(a);
+  return strchr(a, '/') || (n >= 3 && strcmp(a + n - 3, ".so") == 0);
+}
+
+static void print_table(void) {
+  int w[6] = {6, 4, 4, 5, 6, 8}; /* result kind name check detail measured */
+  for (int i = 0; i < n_rows; i++) {
+    const row *r = &rows[i];
+    int len[6] = {4, (int)strlen(r->kind), (int)strlen(r->name), (int)strlen(r->check),
+                  (int)strlen(r->detail), (int)strlen(r->measured)};
+    for (int j = 0; j < 6; j++)
+      if (len[j] > w[j]) w[j] = len[j];
+  }
+  if (w[4] > 60) w[4] = 60; /* longer details push their own row's figures right */
+  printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], "result", w[1], "kind", w[2], "name",
+         w[3], "check", w[4], "detail", w[5], "measured", "tolerance");
+  for (int i = 0; i < n_rows; i++) {
+    const row *r = &rows[i];
+    printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], r->pass ? "PASS" : "FAIL", w[1],
+           r->kind, w[2], r->name, w[3], r->check, w[4], r->detail, w[5], r->measured, r->tol);
+  }
+}
+
 int tb_cmd_check(int argc, char **argv) {
-  (void)argc, (void)argv;
-  fprintf(stderr, "trainbench check: not available yet\n");
-  return 2;
+  static const struct option opts[] = {{"timeout", required_argument, 0, 't'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+  double timeout = DEFAULT_TIMEOUT;
+  int opt;
+  optind = 1;
+  while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    char *end;
+    switch (opt) {
+    case 't':
+      timeout = strtod(optarg, &end);
+      if (*end || !(timeout > 0) || !isfinite(timeout)) {
+        fprintf(stderr, "trainbench check: --timeout expects seconds > 0, got '%s'\n", optarg);
+        return 2;
+      }
+      break;
+    case 'h': fputs(usage_check, stdout); return 0;
+    default: fputs(usage_check, stderr); return 2;
+    }
+  }
+  const int n_args = argc - optind;
+  char **args = argv + optind;
+
+  /* the loaded set, as `trainbench plugins` loads it */
+  char dir[PATH_MAX], err[TB_ERRLEN];
+  int has_dir = tb_default_plugin_dir(dir, sizeof dir) == 0;
+  g_regs = calloc((size_t)n_args + 1, sizeof *g_regs);
+  if (!g_regs) abort();
+  if (tb_registry_open(&g_regs[0], has_dir ? dir : NULL, err, sizeof err)) {
+    fprintf(stderr, "trainbench check: %s\n", err);
+    tb_registry_close(g_regs[0]);
+    free(g_regs);
+    return 1;
+  }
+  g_n_regs = 1;
+  tb_registry *loaded = g_regs[0];
+
+  /* names first: an unknown one is a usage error, before anything runs */
+  for (int a = 0; a < n_args; a++) {
+    if (is_file_arg(args[a])) continue;
+    if (!tb_registry_find(loaded, TB_KIND_LOSS, args[a]) &&
+        !tb_registry_find(loaded, TB_KIND_OPTIMIZER, args[a])) {
+      fprintf(stderr, "trainbench check: no loss or optimizer named '%s' (valid:", args[a]);
+      for (int i = 0; i < tb_registry_count(loaded); i++)
+        fprintf(stderr, "%s %s", i ? "," : "", tb_registry_at(loaded, i)->name);
+      fprintf(stderr, ")\n");
+      tb_registry_close(loaded);
+      free(g_regs);
+      return 2;
+    }
+  }
+
+  /* the selection, in order, without repeats */
+  int cap_sel = tb_registry_count(loaded) + 16, n_sel = 0;
+  const tb_component **sel = malloc(sizeof *sel * (size_t)cap_sel);
+  if (!sel) abort();
+#define SELECT(comp)                                                                   \
+  do {                                                                                 \
+    const tb_component *c_ = (comp);                                                   \
+    int dup_ = 0;                                                                      \
+    for (int s_ = 0; s_ < n_sel; s_++) dup_ |= sel[s_] == c_;                          \
+    if (dup_) break;                                                                   \
+    if (n_sel == cap_sel) {                                                            \
+      cap_sel *= 2;                                                                    \
+      sel = realloc(sel, sizeof *sel * (size_t)cap_sel);                               \
+      if (!sel) abort();                                                               \
+    }                                                                                  \
+    sel[n_sel++] = c_;                                                                 \
+  } while (0)
+
+  if (n_args == 0) {
+    for (int i = 0; i < tb_registry_problem_count(loaded); i++) {
+      /* "FILE: reason" */
+      const char *p = tb_registry_problem(loaded, i);
+      const char *colon = strstr(p, ": ");
+      char file[PATH_MAX];
+      snprintf(file, sizeof file, "%.*s", colon ? (int)(colon - p) : (int)strlen(p), p);
+      add_row(0, "plugin", file, "load", NULL, NULL, colon ? colon + 2 : p);
+    }
+    for (int kind = TB_KIND_LOSS; kind <= TB_KIND_OPTIMIZER; kind++)
+      for (int i = 0; i < tb_registry_count(loaded); i++)
+        if (tb_registry_at(loaded, i)->kind == kind) SELECT(tb_registry_at(loaded, i));
+  }
+  for (int a = 0; a < n_args; a++) {
+    if (!is_file_arg(args[a])) {
+      for (int kind = TB_KIND_LOSS; kind <= TB_KIND_OPTIMIZER; kind++) {
+        const tb_component *c = tb_registry_find(loaded, kind, args[a]);
+        if (c) SELECT(c);
+      }
+      continue;
+    }
+    tb_registry *fr;
+    if (open_empty_registry(&fr, err, sizeof err)) {
+      tb_registry_close(fr);
+      add_row(0, "plugin", args[a], "load", NULL, NULL, err);
+      continue;
+    }
+    g_regs[g_n_regs++] = fr;
+    if (tb_registry_add_file(fr, args[a], err, sizeof err)) {
+      /* the loader says "plugin 'PATH': reason"; the row names the file already */
+      char prefix[PATH_MAX + 16];
+      snprintf(prefix, sizeof prefix, "plugin '%s': ", args[a]);
+      const char *reason = strncmp(err, prefix, strlen(prefix)) == 0 ? err + strlen(prefix) : err;
+      add_row(0, "plugin", args[a], "load", NULL, NULL, reason);
+      continue;
+    }
+    if (tb_registry_count(fr) == 0) {
+      add_row(0, "plugin", args[a], "load", NULL, NULL,
+              "the file provides no loss and no optimizer");
+      continue;
+    }
+    for (int kind = TB_KIND_LOSS; kind <= TB_KIND_OPTIMIZER; kind++)
+      for (int i = 0; i < tb_registry_count(fr); i++)
+        if (tb_registry_at(fr, i)->kind == kind) SELECT(tb_registry_at(fr, i));
+  }
+#undef SELECT
+
+  const int tty = isatty(2);
+  for (int i = 0; i < n_sel; i++) {
+    if (tty) {
+      fprintf(stderr, "\rchecking %s '%s' (%d of %d)...\033[K", tb_kind_name(sel[i]->kind),
+              sel[i]->name, i + 1, n_sel);
+      fflush(stderr);
+    }
+    run_component(sel[i], timeout);
+  }
+  if (tty && n_sel) fprintf(stderr, "\r\033[K");
+
+  print_table();
+  int failed = 0;
+  for (int i = 0; i < n_rows; i++) failed += !rows[i].pass;
+  printf("%d checks, %d failed\n", n_rows, failed);
+  fflush(stdout);
+
+  free(sel);
+  free(rows);
+  rows = NULL;
+  n_rows = cap_rows = 0;
+  for (int r = 0; r < g_n_regs; r++) tb_registry_close(g_regs[r]);
+  free(g_regs);
+  g_regs = NULL;
+  g_n_regs = 0;
+  return failed ? 1 : 0;
 }

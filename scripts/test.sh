@@ -3,7 +3,7 @@
 # suite: unit, plugins, lua, store, e2e). Extra arguments go to `meson test`.
 set -eu
 cd "$(dirname "$0")/.."
-sh scripts/setup.sh
+TB_TEST_TOOLS=1 sh scripts/setup.sh
 rc=0
 meson test -C build --print-errorlogs "$@" || rc=$?
 # one plain closing line, whatever runner reads the output

@@ -1,0 +1,242 @@
+#!/bin/sh
+# test_check.sh — `trainbench check` through the real binary.
+#
+#   - every bundled plugin passes every check (exit 0), each component with
+#     its whole list of checks; the NAME and FILE forms select what they name
+#   - each broken plugin of tests/check fails exactly the checks its mistake
+#     belongs to, and passes the others: bad_sign (grad-fd), no_mean
+#     (scale-1/N, and grad-fd at N=64), nan_big (finite), rng_sneak and
+#     sneaky_eval (services), shared_state (no-shared-state); crash_step
+#     fails its step checks as crashes and the checker carries on; hang_step
+#     is killed at --timeout; svc_user, which checks the checker's eval and
+#     jvp services from inside its step, passes everything
+#   - a file that is not a plugin, one without an entry point and a missing
+#     one each give a FAIL "load" row with the loader's reason
+#   - a copy of a bundled plugin fails "unique"
+#   - usage errors exit 2; an unknown name lists the valid ones
+#   - in ASan builds: LeakSanitizer in the checking child flags a plugin
+#     whose destroy leaks, and finds nothing in the bundled plugins
+#
+# Usage (through meson test): test_check.sh DIR_OF_BROKEN_PLUGINS
+set -u
+TB=${TB_TRAINBENCH:?run through meson test}
+PLUG=${TB_BUILD_PLUGINS:?run through meson test}
+DIR=${1:?usage: test_check.sh DIR_OF_BROKEN_PLUGINS}
+WORK=$(mktemp -d /tmp/tb-check-XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+export TRAINBENCH_PLUGIN_PATH=""
+fails=0
+checks=0
+
+COMMON_CHECKS="meta defaults unique create-edges"
+LOSS_CHECKS="$COMMON_CHECKS grad-fd finite scale-1/N zero-weight deterministic services"
+OPT_CHECKS="$COMMON_CHECKS zero-grad tiny-grad huge-grad deterministic no-shared-state quadratic"
+OPT_CHECKS="$OPT_CHECKS services"
+
+pass() { checks=$((checks + 1)); echo "ok    $1"; }
+fail() {
+  checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL  $1"
+  sed 's/^/      | /' "$WORK/out" | head -40
+  sed 's/^/      ! /' "$WORK/err" | head -10
+}
+
+# run ARGS...: `trainbench check ARGS`, stdout in out, stderr in err, status in rc
+run() { "$TB" check "$@" >"$WORK/out" 2>"$WORK/err"; rc=$?; }
+
+eq() { # eq DESC ACTUAL EXPECTED
+  if [ "$2" = "$3" ]; then pass "$1 ($2)"; else fail "$1: got '$2', expected '$3'"; fi
+}
+
+has() { # has DESC FILE NEEDLE
+  if grep -qF -- "$3" "$2"; then pass "$1"; else fail "$1: '$3' not found"; fi
+}
+
+# The sorted, distinct check names of NAME's rows with result STATUS.
+checks_of() { # checks_of STATUS NAME
+  awk -v s="$1" -v n="$2" '$1 == s && $3 == n { print $4 }' "$WORK/out" | sort -u | tr '\n' ' ' |
+    sed 's/ $//'
+}
+sorted() { printf '%s\n' $1 | sort -u | tr '\n' ' ' | sed 's/ $//'; }
+
+# expect_fails NAME KIND "failing checks": exactly those fail, every other check passes
+expect_fails() {
+  all=$LOSS_CHECKS
+  [ "$2" = optimizer ] && all=$OPT_CHECKS
+  want_fail=$(sorted "$3")
+  want_pass=$(for c in $all; do case " $3 " in *" $c "*) ;; *) echo "$c" ;; esac; done | sort -u |
+    tr '\n' ' ' | sed 's/ $//')
+  eq "$1: failing checks" "$(checks_of FAIL "$1")" "$want_fail"
+  eq "$1: passing checks" "$(checks_of PASS "$1")" "$want_pass"
+}
+
+# the detail of NAME's first row for CHECK
+detail() { awk -v n="$1" -v c="$2" '$3 == n && $4 == c { print; exit }' "$WORK/out"; }
+
+# ---- the bundled plugins ----------------------------------------------------------
+
+run
+eq "check: every bundled plugin passes (exit status)" "$rc" 0
+tail -n 1 "$WORK/out" | grep -Eq '^[0-9]+ checks, 0 failed$' && pass "check: summary line" ||
+  fail "check: summary line"
+"$TB" plugins 2>/dev/null | awk '$1 == "loss" || $1 == "optimizer" { print $1, $2 }' >"$WORK/comps"
+n_comps=$(wc -l <"$WORK/comps")
+[ "$n_comps" -ge 9 ] && pass "check: $n_comps bundled components listed" ||
+  fail "check: only $n_comps bundled components listed"
+while read -r kind name; do
+  all=$LOSS_CHECKS
+  [ "$kind" = optimizer ] && all=$OPT_CHECKS
+  got=$(awk -v k="$kind" -v n="$name" '$1 == "PASS" && $2 == k && $3 == n { print $4 }' \
+    "$WORK/out" | sort -u | tr '\n' ' ' | sed 's/ $//')
+  eq "check: $kind $name passes every check" "$got" "$(sorted "$all")"
+done <"$WORK/comps"
+eq "check: no FAIL row" "$(grep -c '^FAIL' "$WORK/out")" 0
+
+run cross_entropy
+eq "check cross_entropy: exit status" "$rc" 0
+eq "check cross_entropy: rows are cross_entropy's" \
+  "$(awk '$1 == "PASS" || $1 == "FAIL" { print $2, $3 }' "$WORK/out" | sort -u)" \
+  "loss cross_entropy"
+eq "check cross_entropy: one row per check (grad-fd: 3)" "$(grep -c '^PASS' "$WORK/out")" 12
+
+sgd=$(find "$PLUG" -name sgd.so | head -n 1)
+run "$sgd"
+eq "check FILE (sgd.so): exit status" "$rc" 0
+expect_fails sgd optimizer ""
+
+# ---- broken plugins: each flagged by the right check -------------------------------
+
+run "$DIR/bad_sign.so"
+eq "bad_sign: exit status" "$rc" 1
+expect_fails bad_sign loss "grad-fd"
+eq "bad_sign: all three grad-fd rows fail" "$(grep -c '^FAIL .* bad_sign  *grad-fd' "$WORK/out")" 3
+
+run "$DIR/no_mean.so"
+eq "no_mean: exit status" "$rc" 1
+expect_fails no_mean loss "scale-1/N grad-fd"
+has "no_mean: scale-1/N names the ratio N" "$WORK/out" "(ratio 8)"
+has "no_mean: grad-fd fails at N=64" "$WORK/out" "N=64"
+
+run "$DIR/nan_big.so"
+eq "nan_big: exit status" "$rc" 1
+expect_fails nan_big loss "finite"
+detail nan_big finite | grep -q '+-1e3 logits' && pass "nan_big: finite names the +-1e3 logits" ||
+  fail "nan_big: finite names the +-1e3 logits"
+
+run "$DIR/rng_sneak.so"
+eq "rng_sneak: exit status" "$rc" 1
+expect_fails rng_sneak loss "services"
+
+run "$DIR/shared_state.so"
+eq "shared_state: exit status" "$rc" 1
+expect_fails shared_state optimizer "no-shared-state"
+
+run "$DIR/sneaky_eval.so"
+eq "sneaky_eval: exit status" "$rc" 1
+expect_fails sneaky_eval optimizer "services"
+has "sneaky_eval: names the undeclared service" "$WORK/out" "undeclared: TB_SERVICE_EVAL"
+
+run "$DIR/svc_user.so"
+eq "svc_user (uses rng, eval, jvp as declared): exit status" "$rc" 0
+expect_fails svc_user optimizer ""
+detail svc_user services | grep -Eq 'eval [1-9][0-9]*, jvp [1-9][0-9]*, rng yes' &&
+  pass "svc_user: its eval, jvp and rng use are counted" ||
+  fail "svc_user: its eval, jvp and rng use are counted"
+
+run "$DIR/crash_step.so"
+eq "crash_step: exit status" "$rc" 1
+expect_fails crash_step optimizer \
+  "zero-grad tiny-grad huge-grad deterministic no-shared-state quadratic services"
+detail crash_step zero-grad | grep -q 'crashed: .*SEGV' && pass "crash_step: zero-grad says SEGV" ||
+  fail "crash_step: zero-grad says SEGV"
+tail -n 1 "$WORK/out" | grep -Eq '^11 checks, 7 failed$' &&
+  pass "crash_step: the checker went on" ||
+  fail "crash_step: the checker went on"
+
+t0=$(date +%s)
+run --timeout 3 "$DIR/hang_step.so"
+t1=$(date +%s)
+eq "hang_step: exit status" "$rc" 1
+expect_fails hang_step optimizer \
+  "zero-grad tiny-grad huge-grad deterministic no-shared-state quadratic services"
+detail hang_step zero-grad | grep -q 'timed out' && pass "hang_step: zero-grad timed out" ||
+  fail "hang_step: zero-grad timed out"
+detail hang_step quadratic | grep -q 'not run' && pass "hang_step: later checks not run" ||
+  fail "hang_step: later checks not run"
+[ $((t1 - t0)) -lt 30 ] && pass "hang_step: killed after the time limit ($((t1 - t0)) s)" ||
+  fail "hang_step: took $((t1 - t0)) s"
+
+# ---- files that do not load --------------------------------------------------------
+
+printf 'not a plugin\n' >"$WORK/text.so"
+run "$WORK/text.so" "$DIR/no_entry.so" "$WORK/missing.so"
+eq "unloadable files: exit status" "$rc" 1
+eq "unloadable files: three FAIL load rows" \
+  "$(awk '$1 == "FAIL" && $2 == "plugin" && $4 == "load"' "$WORK/out" | wc -l)" 3
+has "text file: loader's reason" "$WORK/out" "not a shared object (no ELF header)"
+has "no entry point: loader's reason" "$WORK/out" \
+  "no entry point: symbol 'tb_plugin_entry' not found"
+has "missing file: loader's reason" "$WORK/out" "cannot open"
+has "a load row names the file" "$WORK/out" "$WORK/text.so"
+
+# a rejected file on the search path is reported by the run without arguments
+mkdir "$WORK/path"
+cp "$WORK/text.so" "$WORK/path/broken.so"
+TRAINBENCH_PLUGIN_PATH="$WORK/path" run
+eq "rejected file on the path: exit status" "$rc" 1
+eq "rejected file on the path: its load row is the one failure" \
+  "$(awk '$1 == "FAIL" { print $2, $3, $4 }' "$WORK/out")" "plugin $WORK/path/broken.so load"
+
+# ---- mixed arguments ------------------------------------------------------------------
+
+run cross_entropy "$DIR/bad_sign.so" cross_entropy
+eq "name + file: exit status" "$rc" 1
+eq "name + file: cross_entropy checked once, bad_sign too" \
+  "$(awk '$1 == "PASS" || $1 == "FAIL" { print $3 }' "$WORK/out" | sort | uniq -c |
+    awk '{ print $2 "=" $1 }' | tr '\n' ' ')" \
+  "bad_sign=12 cross_entropy=12 "
+
+# ---- unique names --------------------------------------------------------------------
+
+mkdir "$WORK/shadow"
+ce=$(find "$PLUG" -name cross_entropy.so | head -n 1)
+cp "$ce" "$WORK/shadow/"
+TRAINBENCH_PLUGIN_PATH="$WORK/shadow" run cross_entropy
+eq "shadowing copy on the path: exit status" "$rc" 1
+expect_fails cross_entropy loss "unique"
+has "shadowing copy: unique names the other file" "$WORK/out" "$ce"
+run "$WORK/shadow/cross_entropy.so"
+eq "copy given as a file: exit status" "$rc" 1
+expect_fails cross_entropy loss "unique"
+
+# ---- usage ---------------------------------------------------------------------------
+
+run --help
+eq "--help: exit status" "$rc" 0
+has "--help: usage" "$WORK/out" "usage: trainbench check"
+run --bogus
+eq "unknown option: exit status" "$rc" 2
+run --timeout 0 cross_entropy
+eq "--timeout 0: exit status" "$rc" 2
+run no_such_plugin
+eq "unknown name: exit status" "$rc" 2
+has "unknown name: message" "$WORK/err" "no loss or optimizer named 'no_such_plugin'"
+has "unknown name: lists the valid names" "$WORK/err" "cross_entropy"
+
+# ---- leaks under LeakSanitizer (ASan builds) -----------------------------------------
+
+case "${TB_SANITIZE:-none}" in
+*address*)
+  ASAN_OPTIONS=detect_leaks=1 run "$DIR/leaky.so" cross_entropy sgd
+  eq "LeakSanitizer: leaky fails, the bundled pass (exit status)" "$rc" 1
+  eq "LeakSanitizer: the leak fails leaky's exit row" "$(checks_of FAIL leaky)" "exit"
+  eq "LeakSanitizer: nothing in cross_entropy" "$(checks_of FAIL cross_entropy)" ""
+  eq "LeakSanitizer: nothing in sgd" "$(checks_of FAIL sgd)" ""
+  ;;
+*)
+  run "$DIR/leaky.so"
+  eq "leaky without a leak checker: exit status" "$rc" 0
+  ;;
+esac
+
+echo "$((checks - fails)) passed, $fails failed"
+[ "$fails" -eq 0 ]
