@@ -40,7 +40,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1515,62 +1514,20 @@ static void tail_text(const child *ch, char *out, size_t outlen) {
   out[n] = 0;
 }
 
-static void describe_end(int wstatus, char *out, size_t len) {
-  if (WIFSIGNALED(wstatus)) {
-    int sig = WTERMSIG(wstatus);
-    const char *abbrev = sigabbrev_np(sig);
-    snprintf(out, len, "killed by signal %d (SIG%s: %s)", sig, abbrev ? abbrev : "?",
-             strsignal(sig));
-  } else if (WIFEXITED(wstatus)) {
-    snprintf(out, len, "exited with status %d", WEXITSTATUS(wstatus));
-  } else {
-    snprintf(out, len, "ended");
-  }
-}
-
 /* Fork a child that runs checks first.. of c; 0 or -1 (message in err). */
 static int spawn(child *ch, const tb_component *c, int first, char *err, size_t errlen) {
-  int pr[2], po[2];
-  if (pipe(pr)) {
-    tb_errf(err, errlen, "cannot create a pipe: %s", strerror(errno));
-    return -1;
-  }
-  if (pipe(po)) {
-    tb_errf(err, errlen, "cannot create a pipe: %s", strerror(errno));
-    close(pr[0]), close(pr[1]);
-    return -1;
-  }
-  fflush(stdout);
-  fflush(stderr);
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) {
-    tb_errf(err, errlen, "cannot fork: %s", strerror(errno));
-    close(pr[0]), close(pr[1]), close(po[0]), close(po[1]);
-    return -1;
-  }
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(4); /* the parent died before prctl */
-    signal(SIGPIPE, SIG_DFL);
-    close(pr[0]);
-    close(po[0]);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, 0), close(devnull);
-    dup2(po[1], 1);
-    dup2(po[1], 2);
-    close(po[1]);
-    child_main(c, first, pr[1]);
+  tb_child tc;
+  int msg_fd;
+  int rc = tb_child_fork(&tc, &msg_fd, NULL, 0, err, errlen);
+  if (rc < 0) return -1;
+  if (rc == 0) {
+    child_main(c, first, msg_fd);
     _exit(0); /* not exit(): atexit handlers and stdio buffers belong to the parent */
   }
-  close(pr[1]);
-  close(po[1]);
-  fcntl(pr[0], F_SETFL, O_NONBLOCK);
-  fcntl(po[0], F_SETFL, O_NONBLOCK);
   memset(ch, 0, sizeof *ch);
-  ch->pid = pid;
-  ch->fd_rows = pr[0];
-  ch->fd_out = po[0];
+  ch->pid = tc.pid;
+  ch->fd_rows = tc.fd_msg;
+  ch->fd_out = tc.fd_out;
   ch->started = ch->done = first - 1;
   return 0;
 }
@@ -1629,7 +1586,7 @@ static void run_component(const tb_component *c, double timeout) {
     if (ch.got_end && !timed_out) {
       if (!(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)) {
         char how[128], tail[400], detail[700];
-        describe_end(wstatus, how, sizeof how);
+        tb_wait_status_text(wstatus, how, sizeof how);
         tail_text(&ch, tail, sizeof tail);
         snprintf(detail, sizeof detail,
                  "the checking process %s after its last check (valgrind or a sanitizer "
@@ -1648,7 +1605,7 @@ static void run_component(const tb_component *c, double timeout) {
       snprintf(detail, sizeof detail, "timed out: still running after the component's %g s, "
                "killed%s%s", timeout, tail[0] ? "; output: " : "", tail);
     } else {
-      describe_end(wstatus, how, sizeof how);
+      tb_wait_status_text(wstatus, how, sizeof how);
       snprintf(detail, sizeof detail, "crashed: %s%s%s", how, tail[0] ? "; output: " : "",
                tail);
     }

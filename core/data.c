@@ -85,7 +85,7 @@ int tb_data_spec_resolve(tb_data_spec *spec, char *err, size_t errlen) {
     int found = 0;
     for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++)
       if (strcmp(spec->name, builtins[i].name) == 0) {
-        char dir[4096];
+        char dir[sizeof spec->path - 32];
         if (tb_data_dir(dir, sizeof dir)) {
           tb_errf(err, errlen, "cannot find the shipped data folder (set TRAINBENCH_DATA_DIR)");
           return -1;

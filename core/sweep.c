@@ -24,7 +24,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -229,16 +228,9 @@ static void finish_status(slot *s, int wstatus, double timeout) {
   } else if (!s->got_end || r->status < TB_RUN_COMPLETE || r->status > TB_RUN_FAILED) {
     r->status = TB_RUN_CRASHED;
     char why[160];
-    if (WIFSIGNALED(wstatus))
-      snprintf(why, sizeof why, "worker killed by signal %d (SIG%s: %s)", WTERMSIG(wstatus),
-               sigabbrev_np(WTERMSIG(wstatus)) ? sigabbrev_np(WTERMSIG(wstatus)) : "?",
-               strsignal(WTERMSIG(wstatus)));
-    else if (WIFEXITED(wstatus))
-      snprintf(why, sizeof why, "worker exited with status %d before the end of the run",
-               WEXITSTATUS(wstatus));
-    else
-      snprintf(why, sizeof why, "worker ended before the end of the run");
-    snprintf(r->error, sizeof r->error, "crashed: %s%s%s", why, tail[0] ? "; output: " : "",
+    tb_wait_status_text(wstatus, why, sizeof why);
+    snprintf(r->error, sizeof r->error, "crashed: worker %s%s%s%s", why,
+             WIFEXITED(wstatus) ? " before the end of the run" : "", tail[0] ? "; output: " : "",
              tail);
   }
   if (r->started_at == 0) r->started_at = wall() - (mono() - s->started);
@@ -248,50 +240,26 @@ static void finish_status(slot *s, int wstatus, double timeout) {
 
 static int start_worker(slot *slots, int nslots, slot *s, const tb_sweep *sw, int run,
                         int lock_fd, char *err, size_t errlen) {
-  int pr[2], po[2];
-  if (pipe(pr) || pipe(po)) {
-    tb_errf(err, errlen, "cannot create a pipe: %s", strerror(errno));
-    return -1;
-  }
-  fflush(stdout);
-  fflush(stderr);
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) {
-    tb_errf(err, errlen, "cannot fork a worker: %s", strerror(errno));
-    return -1;
-  }
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(4); /* the parent died before prctl */
-    signal(SIGINT, SIG_IGN);           /* the parent decides; a ^C kills the group anyway */
-    signal(SIGPIPE, SIG_DFL);
-    if (lock_fd >= 0) close(lock_fd);
-    for (int i = 0; i < nslots; i++)
-      if (slots[i].busy) {
-        if (slots[i].fd_res >= 0) close(slots[i].fd_res);
-        if (slots[i].fd_out >= 0) close(slots[i].fd_out);
-      }
-    close(pr[0]);
-    close(po[0]);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, 0);
-    dup2(po[1], 1);
-    dup2(po[1], 2);
-    close(po[1]);
-    worker_main(&sw->runs[run], pr[1]);
+  /* the worker must not keep the database lock nor other workers' pipes */
+  int fds[2 * 64 + 1], n = 0;
+  fds[n++] = lock_fd;
+  for (int i = 0; i < nslots && n + 2 <= (int)(sizeof fds / sizeof *fds); i++)
+    if (slots[i].busy) fds[n++] = slots[i].fd_res, fds[n++] = slots[i].fd_out;
+  tb_child ch;
+  int msg_fd;
+  int rc = tb_child_fork(&ch, &msg_fd, fds, n, err, errlen);
+  if (rc < 0) return -1;
+  if (rc == 0) {
+    signal(SIGINT, SIG_IGN); /* the parent decides; a ^C kills the group anyway */
+    worker_main(&sw->runs[run], msg_fd);
     _exit(0);
   }
-  close(pr[1]);
-  close(po[1]);
-  fcntl(pr[0], F_SETFL, O_NONBLOCK);
-  fcntl(po[0], F_SETFL, O_NONBLOCK);
   memset(&s->res, 0, sizeof s->res);
   s->busy = 1;
-  s->pid = pid;
+  s->pid = ch.pid;
   s->run = run;
-  s->fd_res = pr[0];
-  s->fd_out = po[0];
+  s->fd_res = ch.fd_msg;
+  s->fd_out = ch.fd_out;
   s->blen = 0;
   s->tlen = 0;
   s->started = mono();

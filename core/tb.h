@@ -285,6 +285,25 @@ int tb_report_query(tb_store *st, const char *sql, int format, FILE *out, char *
 int tb_report_summary(tb_store *st, const char *scenario, FILE *out, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------------ */
+/* child.c — isolated child processes (sweep workers, checker children)     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct tb_child {
+  int pid;
+  int fd_msg;  /* read end of the child's report pipe (non-blocking) */
+  int fd_out;  /* read end of the child's stdout + stderr (non-blocking) */
+} tb_child;
+
+/* Fork. In the parent: fill ch and return 1. In the child: close close_fds
+ * (entries < 0 are skipped), point stdout/stderr at the output pipe and stdin
+ * at /dev/null, arrange SIGKILL on the parent's death, set *msg_fd to the
+ * report pipe's write end and return 0. -1 on failure (message in err). */
+int tb_child_fork(tb_child *ch, int *msg_fd, const int *close_fds, int n_close, char *err,
+                  size_t errlen);
+/* "killed by signal 11 (SIGSEGV: Segmentation fault)" or "exited with status N" */
+void tb_wait_status_text(int wstatus, char *out, size_t len);
+
+/* ------------------------------------------------------------------------ */
 /* Commands implemented outside main.c (argv[0] is the command's name)      */
 /* ------------------------------------------------------------------------ */
 
