@@ -1403,8 +1403,6 @@ static void child_main(const tb_component *c, int first, int fd) {
 /* The parent: one child at a time per component                            */
 /* ------------------------------------------------------------------------ */
 
-#define TAIL_MAX 8192
-
 static double mono(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -1412,18 +1410,16 @@ static double mono(void) {
 }
 
 typedef struct child {
-  pid_t pid;
-  int fd_rows, fd_out;
-  char *buf;
-  size_t blen, bcap;
-  char tail[TAIL_MAX];
-  size_t tlen;
+  tb_child t;    /* the process, its pipes (fd_msg carries the rows), its output's tail */
+  const tb_component *c;
   int started;   /* last "S" index, -1 before any */
   int done;      /* last "D" index */
   int got_end;
 } child;
 
-static void child_line(child *ch, const tb_component *c, char *line) {
+static void child_line(void *ud, char *line) {
+  child *ch = ud;
+  const tb_component *c = ch->c;
   if (line[0] == 'S' && line[1] == '\t') {
     ch->started = atoi(line + 2);
   } else if (line[0] == 'D' && line[1] == '\t') {
@@ -1442,92 +1438,17 @@ static void child_line(child *ch, const tb_component *c, char *line) {
   }
 }
 
-/* Returns the bytes read (0 when none are ready or at the end). */
-static ssize_t read_rows(child *ch, const tb_component *c) {
-  char chunk[4096];
-  ssize_t n = read(ch->fd_rows, chunk, sizeof chunk);
-  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return 0;
-  if (n <= 0) {
-    close(ch->fd_rows);
-    ch->fd_rows = -1;
-    return 0;
-  }
-  if (ch->blen + (size_t)n + 1 > ch->bcap) {
-    ch->bcap = (ch->blen + (size_t)n + 1) * 2;
-    ch->buf = realloc(ch->buf, ch->bcap);
-    if (!ch->buf) abort();
-  }
-  memcpy(ch->buf + ch->blen, chunk, (size_t)n);
-  ch->blen += (size_t)n;
-  size_t start = 0;
-  for (size_t i = 0; i < ch->blen; i++)
-    if (ch->buf[i] == '\n') {
-      ch->buf[i] = 0;
-      child_line(ch, c, ch->buf + start);
-      start = i + 1;
-    }
-  memmove(ch->buf, ch->buf + start, ch->blen - start);
-  ch->blen -= start;
-  return n;
-}
-
-/* The child's stdout and stderr (the plugin's messages, a sanitizer's
- * report) pass through to ours; the tail is kept to explain a crash.
- * Returns the bytes read (0 when none are ready or at the end). */
-static ssize_t read_output(child *ch) {
-  char chunk[4096];
-  ssize_t n = read(ch->fd_out, chunk, sizeof chunk);
-  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return 0;
-  if (n <= 0) {
-    close(ch->fd_out);
-    ch->fd_out = -1;
-    return 0;
-  }
-  if (write(2, chunk, (size_t)n) < 0) { /* our stderr is gone: keep checking */
-  }
-  size_t keep = ch->tlen + (size_t)n > TAIL_MAX ? TAIL_MAX - (size_t)n : ch->tlen;
-  memmove(ch->tail, ch->tail + ch->tlen - keep, keep);
-  memcpy(ch->tail + keep, chunk, (size_t)n);
-  ch->tlen = keep + (size_t)n;
-  return n;
-}
-
-/* One line about how the child's output ended: a sanitizer's "SUMMARY:"
- * line if there is one, else its last 300 bytes. */
-static void tail_text(const child *ch, char *out, size_t outlen) {
-  const char *p = ch->tail, *sum = NULL;
-  size_t len = ch->tlen;
-  for (size_t i = 0; i + 9 <= len; i++)
-    if (memcmp(p + i, "SUMMARY: ", 9) == 0) sum = p + i;
-  if (sum) {
-    const char *e = memchr(sum, '\n', len - (size_t)(sum - p));
-    len = e ? (size_t)(e - sum) : len - (size_t)(sum - p);
-    p = sum;
-  }
-  while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == ' ')) len--;
-  if (len > 300) p += len - 300, len = 300;
-  size_t n = 0;
-  for (size_t i = 0; i < len && n + 1 < outlen; i++) {
-    unsigned char ch_ = (unsigned char)p[i];
-    out[n++] = ch_ < 0x20 || ch_ == 0x7f ? ' ' : (char)ch_;
-  }
-  out[n] = 0;
-}
-
 /* Fork a child that runs checks first.. of c; 0 or -1 (message in err). */
 static int spawn(child *ch, const tb_component *c, int first, char *err, size_t errlen) {
-  tb_child tc;
+  memset(ch, 0, sizeof *ch);
   int msg_fd;
-  int rc = tb_child_fork(&tc, &msg_fd, NULL, 0, err, errlen);
+  int rc = tb_child_fork(&ch->t, &msg_fd, NULL, 0, err, errlen);
   if (rc < 0) return -1;
   if (rc == 0) {
     child_main(c, first, msg_fd);
     _exit(0); /* not exit(): atexit handlers and stdio buffers belong to the parent */
   }
-  memset(ch, 0, sizeof *ch);
-  ch->pid = tc.pid;
-  ch->fd_rows = tc.fd_msg;
-  ch->fd_out = tc.fd_out;
+  ch->c = c;
   ch->started = ch->done = first - 1;
   return 0;
 }
@@ -1547,21 +1468,21 @@ static void run_component(const tb_component *c, double timeout) {
       return;
     }
     int timed_out = 0, reaped = 0, wstatus = 0;
-    while (ch.fd_rows >= 0 || ch.fd_out >= 0) {
+    while (ch.t.fd_msg >= 0 || ch.t.fd_out >= 0) {
       /* a process the plugin started may hold the pipes open after the child
        * is gone: at the child's end, take what the pipes hold and stop */
-      if (waitpid(ch.pid, &wstatus, WNOHANG) == ch.pid) {
+      if (waitpid(ch.t.pid, &wstatus, WNOHANG) == ch.t.pid) {
         reaped = 1;
-        while (ch.fd_rows >= 0 && read_rows(&ch, c) > 0) {
+        while (ch.t.fd_msg >= 0 && tb_child_read_msg(&ch.t, child_line, &ch) > 0) {
         }
-        while (ch.fd_out >= 0 && read_output(&ch) > 0) {
+        while (ch.t.fd_out >= 0 && tb_child_read_out(&ch.t, 2) > 0) {
         }
         break;
       }
       struct pollfd pf[2];
       int np = 0;
-      if (ch.fd_rows >= 0) pf[np++] = (struct pollfd){.fd = ch.fd_rows, .events = POLLIN};
-      if (ch.fd_out >= 0) pf[np++] = (struct pollfd){.fd = ch.fd_out, .events = POLLIN};
+      if (ch.t.fd_msg >= 0) pf[np++] = (struct pollfd){.fd = ch.t.fd_msg, .events = POLLIN};
+      if (ch.t.fd_out >= 0) pf[np++] = (struct pollfd){.fd = ch.t.fd_out, .events = POLLIN};
       double left = deadline - mono();
       if (left <= 0) {
         timed_out = 1;
@@ -1571,23 +1492,21 @@ static void run_component(const tb_component *c, double timeout) {
       if (rc < 0 && errno != EINTR) break;
       for (int i = 0; rc > 0 && i < np; i++) {
         if (!pf[i].revents) continue;
-        if (pf[i].fd == ch.fd_rows)
-          read_rows(&ch, c);
+        if (pf[i].fd == ch.t.fd_msg)
+          tb_child_read_msg(&ch.t, child_line, &ch);
         else
-          read_output(&ch);
+          tb_child_read_out(&ch.t, 2); /* the plugin's messages pass through to our stderr */
       }
     }
-    if (timed_out) kill(ch.pid, SIGKILL);
-    while (!reaped && waitpid(ch.pid, &wstatus, 0) < 0 && errno == EINTR) {
+    if (timed_out) kill(ch.t.pid, SIGKILL);
+    while (!reaped && waitpid(ch.t.pid, &wstatus, 0) < 0 && errno == EINTR) {
     }
-    if (ch.fd_rows >= 0) close(ch.fd_rows);
-    if (ch.fd_out >= 0) close(ch.fd_out);
-    free(ch.buf);
+    tb_child_close(&ch.t);
     if (ch.got_end && !timed_out) {
       if (!(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)) {
         char how[128], tail[400], detail[700];
         tb_wait_status_text(wstatus, how, sizeof how);
-        tail_text(&ch, tail, sizeof tail);
+        tb_child_tail_text(&ch.t, tail, sizeof tail, 300);
         snprintf(detail, sizeof detail,
                  "the checking process %s after its last check (valgrind or a sanitizer "
                  "reported errors, e.g. leaks; see stderr)%s%s",
@@ -1600,7 +1519,7 @@ static void run_component(const tb_component *c, double timeout) {
     int cur = ch.started > ch.done ? ch.started : ch.done + 1;
     if (cur >= n) return; /* died after its last check but before "E": nothing lost */
     char how[128], tail[400], detail[700];
-    tail_text(&ch, tail, sizeof tail);
+    tb_child_tail_text(&ch.t, tail, sizeof tail, 300);
     if (timed_out) {
       snprintf(detail, sizeof detail, "timed out: still running after the component's %g s, "
                "killed%s%s", timeout, tail[0] ? "; output: " : "", tail);

@@ -5,12 +5,14 @@
  * the reason of a crash), its stdin is /dev/null, and it gets SIGKILL when
  * the parent dies so no orphan survives a kill -9.
  *
- * Provides: tb_child_fork, tb_wait_status_text.
+ * Provides: tb_child_fork, tb_wait_status_text, tb_child_read_msg,
+ * tb_child_read_out, tb_child_tail_text, tb_child_close.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -59,6 +61,7 @@ int tb_child_fork(tb_child *ch, int *msg_fd, const int *close_fds, int n_close, 
   close(po[1]);
   fcntl(pm[0], F_SETFL, O_NONBLOCK);
   fcntl(po[0], F_SETFL, O_NONBLOCK);
+  memset(ch, 0, sizeof *ch);
   ch->pid = pid;
   ch->fd_msg = pm[0];
   ch->fd_out = po[0];
@@ -76,4 +79,85 @@ void tb_wait_status_text(int wstatus, char *out, size_t len) {
   } else {
     snprintf(out, len, "ended");
   }
+}
+
+/* ---- the parent's side: reading a child's pipes -------------------------- */
+
+ssize_t tb_child_read_msg(tb_child *ch, tb_line_fn on_line, void *ud) {
+  char chunk[4096];
+  ssize_t n = read(ch->fd_msg, chunk, sizeof chunk);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return 0;
+  if (n <= 0) {
+    close(ch->fd_msg);
+    ch->fd_msg = -1;
+    return 0;
+  }
+  if (ch->blen + (size_t)n + 1 > ch->bcap) {
+    ch->bcap = (ch->blen + (size_t)n + 1) * 2;
+    ch->buf = realloc(ch->buf, ch->bcap);
+    if (!ch->buf) abort();
+  }
+  memcpy(ch->buf + ch->blen, chunk, (size_t)n);
+  ch->blen += (size_t)n;
+  size_t start = 0;
+  for (size_t i = 0; i < ch->blen; i++)
+    if (ch->buf[i] == '\n') {
+      ch->buf[i] = 0;
+      on_line(ud, ch->buf + start);
+      start = i + 1;
+    }
+  memmove(ch->buf, ch->buf + start, ch->blen - start);
+  ch->blen -= start;
+  return n;
+}
+
+ssize_t tb_child_read_out(tb_child *ch, int echo_fd) {
+  char chunk[4096]; /* smaller than the tail */
+  ssize_t n = read(ch->fd_out, chunk, sizeof chunk);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return 0;
+  if (n <= 0) {
+    close(ch->fd_out);
+    ch->fd_out = -1;
+    return 0;
+  }
+  if (echo_fd >= 0 && write(echo_fd, chunk, (size_t)n) < 0) { /* the echo is best effort */
+  }
+  size_t keep = ch->tlen + (size_t)n > TB_TAIL_MAX ? TB_TAIL_MAX - (size_t)n : ch->tlen;
+  memmove(ch->tail, ch->tail + ch->tlen - keep, keep);
+  memcpy(ch->tail + keep, chunk, (size_t)n);
+  ch->tlen = keep + (size_t)n;
+  return n;
+}
+
+void tb_child_tail_text(const tb_child *ch, char *out, size_t outlen, size_t max) {
+  const char *p = ch->tail, *sum = NULL;
+  size_t len = ch->tlen;
+  /* a sanitizer's report ends with a long legend after its SUMMARY line */
+  for (size_t i = 0; i + 9 <= len; i++)
+    if (memcmp(p + i, "SUMMARY: ", 9) == 0) sum = p + i;
+  if (sum) {
+    const char *e = memchr(sum, '\n', len - (size_t)(sum - p));
+    len = e ? (size_t)(e - sum) : len - (size_t)(sum - p);
+    p = sum;
+  }
+  if (len > max) p += len - max, len = max;
+  /* one line: control characters become spaces, runs of spaces one */
+  size_t n = 0;
+  for (size_t i = 0; i < len && n + 1 < outlen; i++) {
+    unsigned char c = (unsigned char)p[i];
+    char o = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+    if (o == ' ' && (n == 0 || out[n - 1] == ' ')) continue;
+    out[n++] = o;
+  }
+  while (n > 0 && out[n - 1] == ' ') n--;
+  out[n] = 0;
+}
+
+void tb_child_close(tb_child *ch) {
+  if (ch->fd_msg >= 0) close(ch->fd_msg);
+  if (ch->fd_out >= 0) close(ch->fd_out);
+  ch->fd_msg = ch->fd_out = -1;
+  free(ch->buf);
+  ch->buf = NULL;
+  ch->blen = ch->bcap = 0; /* the tail stays readable */
 }

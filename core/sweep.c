@@ -32,17 +32,10 @@
 #include "sweep.h"
 #include "train.h"
 
-#define TAIL_MAX 16384
-
 typedef struct slot {
   int busy;
-  pid_t pid;
+  tb_child ch;         /* the worker: pid, its pipes, the tail of its output */
   int run;             /* index into sweep->runs */
-  int fd_res, fd_out;  /* read ends */
-  char *buf;           /* partial line from fd_res */
-  size_t blen, bcap;
-  char tail[TAIL_MAX]; /* last bytes of the worker's stdout/stderr */
-  size_t tlen;
   double started;      /* monotonic */
   int timed_out;
   int got_end;
@@ -108,7 +101,8 @@ static void worker_main(const tb_run_config *cfg, int fd_res) {
 
 /* ---- the parent ---------------------------------------------------------- */
 
-static void parse_line(slot *s, char *line) {
+static void parse_line(void *ud, char *line) {
+  slot *s = ud;
   tb_run_result *r = &s->res;
   if (line[0] == 'M' && line[1] == ' ') {
     int epoch;
@@ -138,90 +132,10 @@ static void parse_line(slot *s, char *line) {
   }
 }
 
-static void read_results(slot *s) {
-  char chunk[4096];
-  for (;;) {
-    ssize_t n = read(s->fd_res, chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (n == 0 || errno != EAGAIN) {
-        close(s->fd_res);
-        s->fd_res = -1;
-      }
-      return;
-    }
-    if (s->blen + (size_t)n + 1 > s->bcap) {
-      s->bcap = (s->blen + (size_t)n + 1) * 2;
-      s->buf = realloc(s->buf, s->bcap);
-    }
-    memcpy(s->buf + s->blen, chunk, (size_t)n);
-    s->blen += (size_t)n;
-    size_t start = 0;
-    for (size_t i = 0; i < s->blen; i++)
-      if (s->buf[i] == '\n') {
-        s->buf[i] = 0;
-        parse_line(s, s->buf + start);
-        start = i + 1;
-      }
-    memmove(s->buf, s->buf + start, s->blen - start);
-    s->blen -= start;
-  }
-}
-
-static void read_output(slot *s) {
-  char chunk[4096]; /* < TAIL_MAX */
-  for (;;) {
-    ssize_t n = read(s->fd_out, chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (n == 0 || errno != EAGAIN) {
-        close(s->fd_out);
-        s->fd_out = -1;
-      }
-      return;
-    }
-    /* keep the last TAIL_MAX bytes (a chunk is smaller than the tail) */
-    size_t keep = s->tlen + (size_t)n > TAIL_MAX ? TAIL_MAX - (size_t)n : s->tlen;
-    memmove(s->tail, s->tail + s->tlen - keep, keep);
-    memcpy(s->tail + keep, chunk, (size_t)n);
-    s->tlen = keep + (size_t)n;
-  }
-}
-
-/* What the worker's output says about its end, on one line: a sanitizer's
- * "SUMMARY:" line when there is one (its report ends with a long legend),
- * otherwise the last few hundred bytes. */
-static void tail_text(const slot *s, char *out, size_t outlen) {
-  size_t n = 0;
-  out[0] = 0;
-  const char *p = s->tail;
-  size_t len = s->tlen;
-  const char *sum = NULL;
-  for (size_t i = 0; i + 9 <= len; i++)
-    if (memcmp(p + i, "SUMMARY: ", 9) == 0) sum = p + i;
-  if (sum) {
-    const char *e = memchr(sum, '\n', len - (size_t)(sum - p));
-    len = e ? (size_t)(e - sum) : len - (size_t)(sum - p);
-    p = sum;
-  }
-  if (len > 600) p += len - 600, len = 600;
-  for (size_t i = 0; i < len && n + 2 < outlen; i++) {
-    unsigned char c = (unsigned char)p[i];
-    out[n++] = (c == '\n' || c == '\r' || c == '\t') ? ' ' : (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-  }
-  out[n] = 0;
-  /* squeeze runs of spaces */
-  char *w = out;
-  for (char *r = out; *r; r++)
-    if (!(*r == ' ' && w > out && w[-1] == ' ')) *w++ = *r;
-  *w = 0;
-  while (w > out && w[-1] == ' ') *--w = 0;
-}
-
 static void finish_status(slot *s, int wstatus, double timeout) {
   tb_run_result *r = &s->res;
   char tail[700];
-  tail_text(s, tail, sizeof tail);
+  tb_child_tail_text(&s->ch, tail, sizeof tail, 600);
   if (s->timed_out) {
     r->status = TB_RUN_TIMEOUT;
     snprintf(r->error, sizeof r->error, "timeout: still running after %g s, killed", timeout);
@@ -244,10 +158,9 @@ static int start_worker(slot *slots, int nslots, slot *s, const tb_sweep *sw, in
   int fds[2 * 64 + 1], n = 0;
   fds[n++] = lock_fd;
   for (int i = 0; i < nslots && n + 2 <= (int)(sizeof fds / sizeof *fds); i++)
-    if (slots[i].busy) fds[n++] = slots[i].fd_res, fds[n++] = slots[i].fd_out;
-  tb_child ch;
+    if (slots[i].busy) fds[n++] = slots[i].ch.fd_msg, fds[n++] = slots[i].ch.fd_out;
   int msg_fd;
-  int rc = tb_child_fork(&ch, &msg_fd, fds, n, err, errlen);
+  int rc = tb_child_fork(&s->ch, &msg_fd, fds, n, err, errlen);
   if (rc < 0) return -1;
   if (rc == 0) {
     signal(SIGINT, SIG_IGN); /* the parent decides; a ^C kills the group anyway */
@@ -256,12 +169,7 @@ static int start_worker(slot *slots, int nslots, slot *s, const tb_sweep *sw, in
   }
   memset(&s->res, 0, sizeof s->res);
   s->busy = 1;
-  s->pid = ch.pid;
   s->run = run;
-  s->fd_res = ch.fd_msg;
-  s->fd_out = ch.fd_out;
-  s->blen = 0;
-  s->tlen = 0;
   s->started = mono();
   s->timed_out = 0;
   s->got_end = 0;
@@ -373,7 +281,6 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
   openblas_set_num_threads(1);
   int nslots = o->jobs < 1 ? 1 : o->jobs;
   slot *slots = calloc((size_t)nslots, sizeof(slot));
-  for (int i = 0; i < nslots; i++) slots[i].fd_res = slots[i].fd_out = -1;
   int next = 0, running = 0, rc = 0;
   double t0 = mono();
   int lock_fd = st ? tb_store_lock_fd(st) : -1;
@@ -395,12 +302,12 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
     int np = 0;
     for (int i = 0; i < nslots && np < 128; i++) {
       if (!slots[i].busy) continue;
-      if (slots[i].fd_res >= 0) {
-        pfd[np] = (struct pollfd){slots[i].fd_res, POLLIN, 0};
+      if (slots[i].ch.fd_msg >= 0) {
+        pfd[np] = (struct pollfd){slots[i].ch.fd_msg, POLLIN, 0};
         owner[np++] = &slots[i];
       }
-      if (slots[i].fd_out >= 0) {
-        pfd[np] = (struct pollfd){slots[i].fd_out, POLLIN, 0};
+      if (slots[i].ch.fd_out >= 0) {
+        pfd[np] = (struct pollfd){slots[i].ch.fd_out, POLLIN, 0};
         owner[np++] = &slots[i];
       }
     }
@@ -411,10 +318,10 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
     }
     for (int i = 0; i < np && pr > 0; i++)
       if (pfd[i].revents) {
-        if (pfd[i].fd == owner[i]->fd_res)
-          read_results(owner[i]);
+        if (pfd[i].fd == owner[i]->ch.fd_msg)
+          tb_child_read_msg(&owner[i]->ch, parse_line, owner[i]);
         else
-          read_output(owner[i]);
+          tb_child_read_out(&owner[i]->ch, -1);
       }
     /* timeouts and finished workers */
     for (int i = 0; i < nslots; i++) {
@@ -424,19 +331,16 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
       double limit = cfg->timeout > 0 ? cfg->timeout : o->timeout;
       if (limit > 0 && !s->timed_out && mono() - s->started > limit) {
         s->timed_out = 1;
-        kill(s->pid, SIGKILL);
+        kill(s->ch.pid, SIGKILL);
       }
       int wstatus = 0;
-      pid_t w = waitpid(s->pid, &wstatus, WNOHANG);
+      pid_t w = waitpid(s->ch.pid, &wstatus, WNOHANG);
       if (w == 0) continue;
-      /* drain what is left in the pipes, then record */
-      if (s->fd_res >= 0) {
-        fcntl(s->fd_res, F_SETFL, 0);
-        read_results(s);
+      /* take what the pipes hold, then record; a process the plugin started
+       * may keep them open, so don't wait for their end */
+      while (s->ch.fd_msg >= 0 && tb_child_read_msg(&s->ch, parse_line, s) > 0) {
       }
-      if (s->fd_out >= 0) {
-        fcntl(s->fd_out, F_SETFL, 0);
-        read_output(s);
+      while (s->ch.fd_out >= 0 && tb_child_read_out(&s->ch, -1) > 0) {
       }
       finish_status(s, wstatus, limit);
       char msg[TB_ERRLEN];
@@ -461,14 +365,11 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
       tb_result_free(&s->res);
       s->busy = 0;
       running--;
-      if (s->fd_res >= 0) close(s->fd_res);
-      if (s->fd_out >= 0) close(s->fd_out);
-      s->fd_res = s->fd_out = -1;
+      tb_child_close(&s->ch);
     }
     progress(o, stats->done, stats->total, running, stats->failed, mono() - t0, 0);
   }
   progress(o, stats->done, stats->total, 0, stats->failed, mono() - t0, 1);
-  for (int i = 0; i < nslots; i++) free(slots[i].buf);
   free(slots);
   free(todo);
   return rc;
