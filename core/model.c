@@ -69,6 +69,8 @@ int tb_model_create(tb_model *m, const tb_model_spec *spec, int d, int k, int ca
     m->act[l] = l == m->n_layers ? m->pre[l] : l > 0 ? falloc((size_t)cap * m->dims[l]) : NULL;
   }
   m->dact = falloc((size_t)cap * maxdim);
+  m->dsum = calloc((size_t)maxdim, sizeof(double));
+  if (!m->dsum) abort();
   m->dact2 = falloc((size_t)cap * maxdim);
   m->tan_pre = falloc((size_t)cap * maxdim);
   m->tan_act = falloc((size_t)cap * maxdim);
@@ -84,6 +86,7 @@ void tb_model_free(tb_model *m) {
     if (l < m->n_layers) free(m->act[l]);
   }
   free(m->dact);
+  free(m->dsum);
   free(m->dact2);
   free(m->tan_pre);
   free(m->tan_act);
@@ -142,6 +145,29 @@ static float act_df(int a, float pre, float post) {
   }
 }
 
+/* h[n] = g(z[n]); the switch sits outside the loops so relu vectorizes */
+static void act_forward(int a, float *restrict h, const float *restrict z, int64_t n) {
+  switch (a) {
+  case TB_ACT_RELU:
+    for (int64_t i = 0; i < n; i++) h[i] = z[i] > 0 ? z[i] : 0.0f;
+    break;
+  default:
+    for (int64_t i = 0; i < n; i++) h[i] = act_f(a, z[i]);
+  }
+}
+
+/* dh[n] *= g'(pre[n]) */
+static void act_backward(int a, float *restrict dh, const float *restrict pre,
+                         const float *restrict post, int64_t n) {
+  switch (a) {
+  case TB_ACT_RELU:
+    for (int64_t i = 0; i < n; i++) dh[i] = pre[i] > 0 ? dh[i] : 0.0f;
+    break;
+  default:
+    for (int64_t i = 0; i < n; i++) dh[i] *= act_df(a, pre[i], post[i]);
+  }
+}
+
 const float *tb_model_forward(tb_model *m, const float *const *P, const float *x, int B) {
   const float *in = x;
   for (int l = 1; l <= m->n_layers; l++) {
@@ -152,7 +178,7 @@ const float *tb_model_forward(tb_model *m, const float *const *P, const float *x
     tb_sgemm(0, 1, B, out, nin, 1.0f, in, nin, W, nin, 1.0f, z, out);
     if (l < m->n_layers) {
       float *h = m->act[l];
-      for (int64_t i = 0; i < (int64_t)B * out; i++) h[i] = act_f(m->activation, z[i]);
+      act_forward(m->activation, h, z, (int64_t)B * out);
       in = h;
     }
   }
@@ -168,18 +194,20 @@ void tb_model_backward(tb_model *m, const float *const *P, float *const *G, cons
     float *dW = G[2 * (l - 1)], *db = G[2 * (l - 1) + 1];
     /* dW[out][in] = dz^T in */
     tb_sgemm(1, 0, out, nin, B, 1.0f, dz, out, in, nin, 0.0f, dW, nin);
-    for (int j = 0; j < out; j++) {
-      double s = 0;
-      for (int i = 0; i < B; i++) s += dz[(size_t)i * out + j];
-      db[j] = (float)s;
+    /* db[out] = column sums of dz, accumulated in double row by row so the
+     * reads stay contiguous */
+    double *acc = m->dsum;
+    for (int j = 0; j < out; j++) acc[j] = 0;
+    for (int i = 0; i < B; i++) {
+      const float *row = dz + (size_t)i * out;
+      for (int j = 0; j < out; j++) acc[j] += row[j];
     }
+    for (int j = 0; j < out; j++) db[j] = (float)acc[j];
     if (l == 1) break;
     /* d act[l-1] = dz W, then through the activation */
     float *dh = (dz == m->dact) ? m->dact2 : m->dact;
     tb_sgemm(0, 0, B, nin, out, 1.0f, dz, out, P[2 * (l - 1)], nin, 0.0f, dh, nin);
-    const float *pre = m->pre[l - 1], *post = m->act[l - 1];
-    for (int64_t i = 0; i < (int64_t)B * nin; i++)
-      dh[i] *= act_df(m->activation, pre[i], post[i]);
+    act_backward(m->activation, dh, m->pre[l - 1], m->act[l - 1], (int64_t)B * nin);
     dz = dh;
   }
 }

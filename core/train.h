@@ -66,6 +66,7 @@ typedef struct tb_model {
   float *act[TB_MAX_LAYERS + 1];
   float *dact;               /* [cap][max dim] backward scratch */
   float *dact2;
+  double *dsum;              /* [max dim] bias-gradient accumulator */
   float *tan_pre, *tan_act, *tan_scratch; /* JVP scratch */
 } tb_model;
 

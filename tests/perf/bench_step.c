@@ -1,0 +1,104 @@
+/*
+ * bench_step.c — how close a training step comes to its BLAS floor.
+ *
+ * For a few (model, batch) shapes on digits with cross_entropy + adam, it
+ * times tb_trainer_step (batch gather, forward, loss plugin, backward,
+ * optimizer plugin) and, in the same run, the bare sgemm calls the step
+ * makes (forward W x, backward dW and dX per layer) on the same shapes. It
+ * prints the ratio step / floor: 1.0 would mean everything but the matrix
+ * products is free. Ratios, not absolute times, are the result: the machine
+ * is shared and noisy. Run: meson test -C build --benchmark
+ */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "train.h"
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* the matrix products of one step of an MLP with these widths, batch B */
+static void floor_step(const int *dims, int L, int B, float **w, float **a, float **d) {
+  for (int l = 1; l <= L; l++)
+    tb_sgemm(0, 1, B, dims[l], dims[l - 1], 1, a[l - 1], dims[l - 1], w[l], dims[l - 1], 0, a[l],
+             dims[l]);
+  for (int l = L; l >= 1; l--) {
+    tb_sgemm(1, 0, dims[l], dims[l - 1], B, 1, d[l], dims[l], a[l - 1], dims[l - 1], 0, w[l],
+             dims[l - 1]);
+    if (l > 1)
+      tb_sgemm(0, 0, B, dims[l - 1], dims[l], 1, d[l], dims[l], w[l], dims[l - 1], 0, d[l - 1],
+               dims[l - 1]);
+  }
+}
+
+int main(void) {
+  openblas_set_num_threads(1);
+  char err[TB_ERRLEN];
+  tb_registry *reg;
+  if (tb_registry_open(&reg, getenv("TB_BUILD_PLUGINS"), err, sizeof err)) {
+    fprintf(stderr, "%s\n", err);
+    return 1;
+  }
+  const struct { int hidden[2], n_hidden, batch; } cases[] = {
+      {{128}, 1, 64}, {{256}, 1, 64}, {{256, 256}, 2, 128}, {{512}, 1, 256}};
+  printf("%-22s %6s %12s %12s %8s\n", "model", "batch", "step (us)", "floor (us)", "ratio");
+  for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+    tb_run_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    snprintf(cfg.data.name, sizeof cfg.data.name, "digits");
+    cfg.data.split[0] = 1;
+    cfg.data.standardize = 1;
+    cfg.model.kind = TB_MODEL_MLP;
+    cfg.model.n_hidden = cases[ci].n_hidden;
+    memcpy(cfg.model.hidden, cases[ci].hidden, sizeof cases[ci].hidden);
+    cfg.model.activation = TB_ACT_RELU;
+    cfg.model.init = TB_INIT_DEFAULT;
+    cfg.loss = tb_registry_find(reg, TB_KIND_LOSS, "cross_entropy");
+    cfg.opt = tb_registry_find(reg, TB_KIND_OPTIMIZER, "adam");
+    if (!cfg.loss || !cfg.opt) return 1;
+    tb_hparams_defaults(cfg.loss, cfg.loss_hp);
+    tb_hparams_defaults(cfg.opt, cfg.opt_hp);
+    cfg.sched.kind = TB_SCHED_CONSTANT;
+    cfg.epochs = 1000;
+    cfg.batch_size = cases[ci].batch;
+    cfg.seed = 1;
+    tb_data_spec_resolve(&cfg.data, err, sizeof err);
+    tb_trainer *t;
+    if (tb_trainer_create(&t, &cfg, err, sizeof err)) {
+      fprintf(stderr, "%s\n", err);
+      return 1;
+    }
+    const int steps = 2000;
+    for (int i = 0; i < 50; i++) tb_trainer_step(t, err, sizeof err);
+    double t0 = now();
+    for (int i = 0; i < steps; i++) tb_trainer_step(t, err, sizeof err);
+    double step_us = (now() - t0) / steps * 1e6;
+    tb_trainer_free(t);
+
+    int dims[4] = {64}, L = cases[ci].n_hidden + 1, B = cases[ci].batch;
+    for (int l = 0; l < cases[ci].n_hidden; l++) dims[l + 1] = cases[ci].hidden[l];
+    dims[L] = 10;
+    float *w[4] = {0}, *a[4], *d[4];
+    for (int l = 0; l <= L; l++) {
+      a[l] = calloc((size_t)B * dims[l], sizeof(float));
+      d[l] = calloc((size_t)B * dims[l], sizeof(float));
+      if (l) w[l] = calloc((size_t)dims[l] * dims[l - 1], sizeof(float));
+    }
+    for (int i = 0; i < 50; i++) floor_step(dims, L, B, w, a, d);
+    t0 = now();
+    for (int i = 0; i < steps; i++) floor_step(dims, L, B, w, a, d);
+    double floor_us = (now() - t0) / steps * 1e6;
+    for (int l = 0; l <= L; l++) free(a[l]), free(d[l]), free(w[l]);
+    char model[32];
+    snprintf(model, sizeof model, "mlp[%d%s%s]", cases[ci].hidden[0], cases[ci].n_hidden > 1 ? "," : "",
+             cases[ci].n_hidden > 1 ? "256" : "");
+    printf("%-22s %6d %12.1f %12.1f %8.2f\n", model, B, step_us, floor_us, step_us / floor_us);
+  }
+  tb_registry_close(reg);
+  return 0;
+}
