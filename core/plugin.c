@@ -12,7 +12,7 @@
  * bad component. Rejected files are kept as "problems" with the file and the
  * reason; they do not stop the other plugins from loading.
  *
- * Provides: tb_registry_*, tb_default_plugin_dir, tb_hparams_*, tb_kind_name.
+ * Provides: tb_registry_* (tb_registry_new: an empty one), tb_default_plugin_dir, tb_hparams_*, tb_kind_name.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -492,8 +492,14 @@ int tb_default_plugin_dir(char *out, size_t outlen) {
   return -1;
 }
 
-int tb_registry_open(tb_registry **out, const char *default_dir, char *err, size_t errlen) {
+tb_registry *tb_registry_new(void) {
   tb_registry *reg = calloc(1, sizeof *reg);
+  if (!reg) abort();
+  return reg;
+}
+
+int tb_registry_open(tb_registry **out, const char *default_dir, char *err, size_t errlen) {
+  tb_registry *reg = tb_registry_new();
   *out = reg;
   const char *env = getenv("TRAINBENCH_PLUGIN_PATH");
   if (env && *env) {

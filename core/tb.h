@@ -89,6 +89,8 @@ typedef struct tb_registry tb_registry;
  * components with one name in the same folder are a hard failure. */
 int tb_registry_open(tb_registry **out, const char *default_dir, char *err, size_t errlen);
 void tb_registry_close(tb_registry *reg);
+/* An empty registry, to fill with tb_registry_add_file (checks of one file). */
+tb_registry *tb_registry_new(void);
 /* Load one .so file by path (used by tests and `trainbench check`). */
 int tb_registry_add_file(tb_registry *reg, const char *path, char *err, size_t errlen);
 int tb_registry_count(const tb_registry *reg);
