@@ -291,6 +291,18 @@ static int linst_open(linst *in, const tb_component *c, const double *hp, int k,
   return 0;
 }
 
+/* An instance with the default hyperparameters, or a FAIL row for `check`. */
+static int linst_open_defaults(linst *in, const tb_component *c, int k, const char *check) {
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN];
+  tb_hparams_defaults(c, hp);
+  if (linst_open(in, c, hp, k, err, sizeof err)) {
+    emit(0, check, NULL, NULL, "create with K=%d failed: %s", k, err);
+    return -1;
+  }
+  return 0;
+}
+
 static void linst_close(linst *in) {
   if (in->live && in->c->loss->destroy) in->c->loss->destroy(in->state);
   in->live = 0;
@@ -907,14 +919,8 @@ static void track(worst_t *w, double got, double want, double floor_, const char
 
 static void chk_scale(const tb_component *c) {
   enum { N = 8, K = 10 };
-  double hp[TB_MAX_HP];
-  char err[TB_ERRLEN];
-  tb_hparams_defaults(c, hp);
   linst in;
-  if (linst_open(&in, c, hp, K, err, sizeof err)) {
-    emit(0, "scale-1/N", NULL, NULL, "create with K=%d failed: %s", K, err);
-    return;
-  }
+  if (linst_open_defaults(&in, c, K, "scale-1/N")) return;
   tb_rng r;
   rng_for(&r, "scale", 0);
   lbatch bt;
@@ -956,14 +962,8 @@ static void chk_scale(const tb_component *c) {
 
 static void chk_zero_weight(const tb_component *c) {
   enum { N = 8, K = 10 };
-  double hp[TB_MAX_HP];
-  char err[TB_ERRLEN];
-  tb_hparams_defaults(c, hp);
   linst in;
-  if (linst_open(&in, c, hp, K, err, sizeof err)) {
-    emit(0, "zero-weight", NULL, NULL, "create with K=%d failed: %s", K, err);
-    return;
-  }
+  if (linst_open_defaults(&in, c, K, "zero-weight")) return;
   tb_rng r;
   rng_for(&r, "zero-weight", 0);
   lbatch bt;
@@ -1060,14 +1060,9 @@ static void services_text(uint32_t s, char *out, size_t len) {
 
 static void chk_loss_services(const tb_component *c) {
   enum { N = 16, K = 10 };
-  double hp[TB_MAX_HP];
-  char err[TB_ERRLEN], decl[32];
-  tb_hparams_defaults(c, hp);
+  char decl[32];
   linst in;
-  if (linst_open(&in, c, hp, K, err, sizeof err)) {
-    emit(0, "services", NULL, NULL, "create with K=%d failed: %s", K, err);
-    return;
-  }
+  if (linst_open_defaults(&in, c, K, "services")) return;
   tb_rng r;
   rng_for(&r, "services", 0);
   for (int kind = IN_NORMAL; kind <= IN_EXTREME; kind++) {
