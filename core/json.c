@@ -2,7 +2,8 @@
  * json.c — canonical JSON for run configurations: sorted keys, no spaces,
  * reals in the shortest text that reads back to the same double.
  *
- * Provides: tb_fmt_real, tb_config_canonicalize, tb_config_free.
+ * Provides: tb_fmt_real, tb_config_canonicalize, tb_config_group_hash,
+ * tb_config_free.
  */
 #include <math.h>
 #include <stdio.h>
@@ -272,7 +273,50 @@ int tb_config_canonicalize(tb_run_config *cfg, char *err, size_t errlen) {
   free(cfg->json);
   cfg->json = b.s;
   tb_hash_bytes(cfg->hash, b.s, b.n);
+  if (tb_config_group_hash(cfg->json, cfg->group_hash)) {
+    tb_errf(err, errlen, "canonical configuration has no seed");
+    return -1;
+  }
   return 0;
+}
+
+/* Scan canonical JSON (no spaces, strings with \-escapes only) for the
+ * top-level member "seed": everything outside strings at depth 1. */
+int tb_config_group_hash(const char *json, char out[TB_HASHLEN]) {
+  static const char key[] = "\"seed\":";
+  int depth = 0;
+  size_t n = strlen(json);
+  for (size_t i = 0; i < n; i++) {
+    char c = json[i];
+    if (c == '"') {
+      if (depth == 1 && (json[i - 1] == '{' || json[i - 1] == ',') &&
+          strncmp(json + i, key, sizeof key - 1) == 0) {
+        /* the member runs to the next ',' or '}' at this depth: seeds are integers */
+        size_t end = i + sizeof key - 1;
+        while (end < n && json[end] != ',' && json[end] != '}') end++;
+        if (end >= n) return -1;
+        /* drop the member with one of its commas: ",seed" or "seed," */
+        size_t from = i, to = end;
+        if (json[end] == ',')
+          to = end + 1;
+        else if (json[i - 1] == ',')
+          from = i - 1;
+        char *g = malloc(n + 1);
+        if (!g) abort();
+        memcpy(g, json, from);
+        memcpy(g + from, json + to, n - to + 1);
+        tb_hash_bytes(out, g, strlen(g));
+        free(g);
+        return 0;
+      }
+      for (i++; i < n && json[i] != '"'; i++)
+        if (json[i] == '\\') i++;
+      continue;
+    }
+    if (c == '{' || c == '[') depth++;
+    if (c == '}' || c == ']') depth--;
+  }
+  return -1;
 }
 
 void tb_config_free(tb_run_config *cfg) {

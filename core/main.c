@@ -1,8 +1,15 @@
 /*
- * main.c — the `trainbench` command line: run, summary, query, plugins,
- * describe. The only file that exits.
+ * main.c — the `trainbench` command line: run, summary, query, runs, rm,
+ * plugins, describe (check and new live in check.c and scaffold.c). The only
+ * file that exits.
+ *
+ * Exit status: 0 success; 1 an error (bad script or data, database, a
+ * plugin whose numbers changed); 2 a usage error; 3 (`run`) the sweep went
+ * to its end but some runs crashed, timed out or failed. Diverged runs are
+ * results, not errors.
  */
 #include <getopt.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +19,8 @@
 
 #define DEFAULT_DB "results/trainbench.db"
 
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_RUNS_FAILED = 3 };
+
 static const char *usage_main =
     "usage: trainbench COMMAND [OPTIONS]\n"
     "\n"
@@ -20,8 +29,10 @@ static const char *usage_main =
     "\n"
     "commands:\n"
     "  run SCRIPT       run the sweep a Lua script describes, then print a summary\n"
-    "  summary          best configuration per (scenario, loss, optimizer)\n"
-    "  query SQL        print the rows of any SQL query on the results\n"
+    "  summary          each configuration's mean accuracies over seeds, the best marked\n"
+    "  query SQL        print the rows of any read-only SQL query on the results\n"
+    "  runs             list recorded runs\n"
+    "  rm --where COND  delete runs and everything recorded with them\n"
     "  plugins          list the loaded losses and optimizers\n"
     "  describe NAME    show a plugin's reference and hyperparameters\n"
     "  check [FILE|NAME ...]\n"
@@ -32,6 +43,9 @@ static const char *usage_main =
     "options:\n"
     "  -h, --help       show help (also: trainbench COMMAND --help)\n"
     "  -V, --version    show the version\n"
+    "\n"
+    "exit status: 0 success, 1 error, 2 usage error, 3 some runs crashed, timed out\n"
+    "or failed (run)\n"
     "\n"
     "environment:\n"
     "  TRAINBENCH_DB           results database (default " DEFAULT_DB ")\n"
@@ -45,21 +59,57 @@ static const char *usage_run =
     "\n"
     "  -j, --jobs N         worker processes (default: number of cores)\n"
     "      --db PATH        results database (default $TRAINBENCH_DB or " DEFAULT_DB ")\n"
-    "      --force          rerun every run, replacing the recorded ones\n"
+    "      --force          rerun every run, replacing the recorded ones; also run when a\n"
+    "                       plugin's numbers differ from those recorded for its version\n"
     "      --dry-run        list the runs and whether they would run; train nothing\n"
     "      --timeout SEC    stop a run after SEC seconds and record it as timeout\n"
     "                       (a scenario's own `timeout` wins)\n"
-    "  -h, --help           show this help\n";
+    "  -h, --help           show this help\n"
+    "\n"
+    "exit status: 0 every run complete or diverged, 1 error before or during the sweep\n"
+    "(nothing is trained after a script, data or plugin error), 2 usage error, 3 some\n"
+    "runs crashed, timed out or failed (they are recorded, and retried by a rerun)\n";
 
 static const char *usage_summary =
-    "usage: trainbench summary [--db PATH] [--scenario NAME]\n"
+    "usage: trainbench summary [--db PATH] [--scenario NAME] [--all] [--best]\n"
     "\n"
-    "Per (scenario, loss, optimizer): the configuration with the best mean validation\n"
-    "accuracy over seeds, its test accuracy mean +- sd, the number of seeds and of\n"
-    "failed runs.\n"
+    "One row per configuration (every setting but the seed): its mean validation\n"
+    "accuracy and test accuracy mean +- sd over complete seeds, the counts of complete,\n"
+    "diverged and failed runs and of non-finite values; the best configuration of each\n"
+    "(loss, optimizer) on validation marked * (= when tied).\n"
     "\n"
     "      --db PATH        results database (default $TRAINBENCH_DB or " DEFAULT_DB ")\n"
     "      --scenario NAME  only this scenario\n"
+    "      --all            every recorded run, not only the configurations of the\n"
+    "                       latest version of each scenario's script\n"
+    "      --best           only the best configuration(s) of each loss and optimizer\n"
+    "  -h, --help           show this help\n";
+
+static const char *usage_runs =
+    "usage: trainbench runs [--db PATH] [--scenario NAME] [--status STATUS] [--csv | --json]\n"
+    "\n"
+    "List recorded runs: id, scenario, status, loss/optimizer, the hyperparameters that\n"
+    "differ from their defaults, seed, when it finished, how long it took, the error.\n"
+    "\n"
+    "      --db PATH        results database (default $TRAINBENCH_DB or " DEFAULT_DB ")\n"
+    "      --scenario NAME  only this scenario\n"
+    "      --status STATUS  only complete, diverged, crashed, timeout or failed runs\n"
+    "      --csv, --json    machine-readable output\n"
+    "  -h, --help           show this help\n";
+
+static const char *usage_rm =
+    "usage: trainbench rm --where CONDITION [--dry-run] [--db PATH]\n"
+    "\n"
+    "Delete the runs matching an SQL condition on the runs table (its columns: id,\n"
+    "scenario, status, seed, loss, optimizer, config, group_hash, ...), with their\n"
+    "metrics, params, timings, series and provenance, in one transaction. Conditions\n"
+    "on hyperparameters go through the results view:\n"
+    "  trainbench rm --where 'id IN (SELECT id FROM results WHERE \"optimizer.lr\" > 0.5)'\n"
+    "A rerun of the script trains deleted runs again.\n"
+    "\n"
+    "      --where COND     the condition (required; --where 1 deletes every run)\n"
+    "      --dry-run        list the runs that would be deleted; delete nothing\n"
+    "      --db PATH        results database (default $TRAINBENCH_DB or " DEFAULT_DB ")\n"
     "  -h, --help           show this help\n";
 
 static const char *usage_query =
@@ -98,6 +148,16 @@ static const char *default_db(void) {
   return e && *e ? e : DEFAULT_DB;
 }
 
+/* --db PATH: an empty path is a usage error, not "not an error" later. */
+static int db_arg(const char *cmd, const char *arg, const char **db) {
+  if (!*arg) {
+    fprintf(stderr, "trainbench %s: --db: empty path\n", cmd);
+    return -1;
+  }
+  *db = arg;
+  return 0;
+}
+
 static int open_registry(tb_registry **reg, int quiet) {
   char dir[4096], err[TB_ERRLEN];
   int has_dir = tb_default_plugin_dir(dir, sizeof dir) == 0;
@@ -112,6 +172,17 @@ static int open_registry(tb_registry **reg, int quiet) {
 }
 
 /* ---- run ------------------------------------------------------------------ */
+
+/* The command line as one string, for the sweeps table. */
+static char *command_text(int argc, char **argv) {
+  size_t n = 16;
+  for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
+  char *t = malloc(n);
+  if (!t) abort();
+  size_t o = (size_t)snprintf(t, n, "trainbench");
+  for (int i = 0; i < argc; i++) o += (size_t)snprintf(t + o, n - o, " %s", argv[i]);
+  return t;
+}
 
 static int cmd_run(int argc, char **argv) {
   static const struct option opts[] = {{"jobs", required_argument, 0, 'j'},
@@ -134,110 +205,263 @@ static int cmd_run(int argc, char **argv) {
       if (*end || o.jobs < 1 || o.jobs > 64) {
         fprintf(stderr, "trainbench run: -j expects a number of workers in 1..64, got '%s'\n",
                 optarg);
-        return 2;
+        return EXIT_USAGE;
       }
       break;
-    case 'd': db = optarg; break;
+    case 'd':
+      if (db_arg("run", optarg, &db)) return EXIT_USAGE;
+      break;
     case 'f': o.force = 1; break;
     case 'n': o.dry_run = 1; break;
     case 't':
       o.timeout = strtod(optarg, &end);
       if (*end || !(o.timeout > 0)) {
         fprintf(stderr, "trainbench run: --timeout expects seconds > 0, got '%s'\n", optarg);
-        return 2;
+        return EXIT_USAGE;
       }
       break;
-    case 'h': fputs(usage_run, stdout); return 0;
-    default: fputs(usage_run, stderr); return 2;
+    case 'h': fputs(usage_run, stdout); return EXIT_OK;
+    default: fputs(usage_run, stderr); return EXIT_USAGE;
     }
   }
   if (optind != argc - 1) {
     fprintf(stderr, "trainbench run: expected one SCRIPT\n%s", usage_run);
-    return 2;
+    return EXIT_USAGE;
   }
   const char *script = argv[optind];
   o.tty = isatty(2);
 
   tb_registry *reg = NULL;
-  if (open_registry(&reg, 0)) return 1;
+  if (open_registry(&reg, 0)) return EXIT_ERROR;
   tb_sweep sw;
   memset(&sw, 0, sizeof sw);
   char err[TB_ERRLEN];
   if (tb_script_load(script, reg, &sw, err, sizeof err)) {
     fprintf(stderr, "trainbench: %s\n", err);
     tb_registry_close(reg);
-    return 1;
+    return EXIT_ERROR;
   }
   tb_store *st = NULL;
-  int rc = 0;
+  int rc = EXIT_OK;
+  char *command = command_text(argc, argv);
   if (o.dry_run) {
     if (access(db, F_OK) == 0 && tb_store_open_read(&st, db, err, sizeof err)) st = NULL;
   } else if (tb_store_open_write(&st, db, err, sizeof err)) {
     fprintf(stderr, "trainbench: %s\n", err);
-    rc = 1;
+    rc = EXIT_ERROR;
     goto out;
   }
-  if (!o.dry_run)
-    for (int i = 0; i < sw.n_scenarios; i++)
-      if (tb_store_put_scenario(st, &sw.scenarios[i], err, sizeof err)) {
-        fprintf(stderr, "trainbench: %s\n", err);
-        rc = 1;
-        goto out;
-      }
-  tb_sweep_stats stats;
-  if (tb_sweep_run(&sw, st, &o, &stats, err, sizeof err)) {
+  tb_sweep_meta meta = {command, 1, 1};
+  if (!o.dry_run && tb_store_begin_sweep(st, &sw, &meta, err, sizeof err)) {
     fprintf(stderr, "trainbench: %s\n", err);
-    rc = 1;
+    rc = EXIT_ERROR;
     goto out;
   }
-  if (!o.dry_run) {
-    fprintf(stderr, "sweep: %d runs done (%d complete, %d not), %d already recorded; database %s\n",
-            stats.done, stats.complete, stats.failed, stats.skipped, db);
-    for (int i = 0; i < sw.n_scenarios; i++)
-      if (tb_report_summary(st, sw.scenarios[i].name, stdout, err, sizeof err)) {
+  tb_sweep_stats stats;
+  int swrc = tb_sweep_run(&sw, st, &o, &stats, err, sizeof err);
+  if (swrc) {
+    fprintf(stderr, "trainbench: %s\n", err);
+    rc = EXIT_ERROR;
+  }
+  if (!o.dry_run && tb_store_end_sweep(st, err, sizeof err)) {
+    fprintf(stderr, "trainbench: %s\n", err);
+    rc = EXIT_ERROR;
+  }
+  if (!o.dry_run && !swrc) {
+    fprintf(stderr,
+            "sweep: %d runs done (%d complete, %d diverged, %d crashed, timed out or failed), "
+            "%d already recorded; database %s\n",
+            stats.done, stats.complete, stats.diverged, stats.failed, stats.skipped, db);
+    for (int i = 0; i < sw.n_scenarios; i++) {
+      tb_summary_opts so = {.scenario = sw.scenarios[i].name, .max_rows = 30};
+      if (tb_report_summary(st, &so, stdout, err, sizeof err)) {
         fprintf(stderr, "trainbench: %s\n", err);
-        rc = 1;
+        rc = EXIT_ERROR;
       }
+    }
+    if (stats.failed > 0) {
+      fprintf(stderr,
+              "trainbench: %d run%s crashed, timed out or failed (see `trainbench runs "
+              "--status ...`); a rerun retries them\n",
+              stats.failed, stats.failed == 1 ? "" : "s");
+      if (rc == EXIT_OK) rc = EXIT_RUNS_FAILED;
+    }
   }
 out:
+  free(command);
   if (st) tb_store_close(st);
   tb_sweep_free(&sw);
   tb_registry_close(reg);
   return rc;
 }
 
-/* ---- summary / query ----------------------------------------------------------- */
+/* ---- summary / runs / rm / query --------------------------------------------- */
+
+static int open_for_reading(const char *db, tb_store **st) {
+  char err[TB_ERRLEN];
+  if (tb_store_open_read(st, db, err, sizeof err)) {
+    fprintf(stderr, "trainbench: %s\n", err);
+    return -1;
+  }
+  return 0;
+}
 
 static int cmd_summary(int argc, char **argv) {
   static const struct option opts[] = {{"db", required_argument, 0, 'd'},
                                        {"scenario", required_argument, 0, 's'},
+                                       {"all", no_argument, 0, 'a'},
+                                       {"best", no_argument, 0, 'b'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
-  const char *db = default_db(), *scenario = NULL;
+  const char *db = default_db();
+  tb_summary_opts so = {0};
   int c;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
-    case 'd': db = optarg; break;
-    case 's': scenario = optarg; break;
-    case 'h': fputs(usage_summary, stdout); return 0;
-    default: fputs(usage_summary, stderr); return 2;
+    case 'd':
+      if (db_arg("summary", optarg, &db)) return EXIT_USAGE;
+      break;
+    case 's': so.scenario = optarg; break;
+    case 'a': so.all_versions = 1; break;
+    case 'b': so.best_only = 1; break;
+    case 'h': fputs(usage_summary, stdout); return EXIT_OK;
+    default: fputs(usage_summary, stderr); return EXIT_USAGE;
     }
   }
   if (optind != argc) {
     fprintf(stderr, "trainbench summary: unexpected argument '%s'\n%s", argv[optind],
             usage_summary);
-    return 2;
+    return EXIT_USAGE;
+  }
+  tb_store *st;
+  if (open_for_reading(db, &st)) return EXIT_ERROR;
+  char err[TB_ERRLEN];
+  int rc = tb_report_summary(st, &so, stdout, err, sizeof err);
+  if (rc) fprintf(stderr, "trainbench: %s\n", err);
+  tb_store_close(st);
+  return rc ? EXIT_ERROR : EXIT_OK;
+}
+
+/* The hyperparameters of a run that differ from their component's defaults
+ * (all of them for runs recorded before the defaults were). */
+static const char runs_sql[] =
+    "SELECT r.id, r.scenario, r.status,"
+    " coalesce(r.loss, '?') || '/' || coalesce(r.optimizer, '?') AS method,"
+    " (SELECT group_concat(k || '=' || v, ' ') FROM (SELECT p.key AS k, p.value AS v"
+    "   FROM params p LEFT JOIN run_components rc ON rc.run_id = p.run_id"
+    "    AND rc.role = p.component"
+    "   LEFT JOIN component_hparams h ON h.component_id = rc.component_id AND h.name = p.key"
+    "   WHERE p.run_id = r.id AND p.component IN ('loss', 'optimizer')"
+    "    AND (h.name IS NULL OR p.value IS NOT coalesce(h.default_num, h.default_text))"
+    "   ORDER BY p.component, coalesce(h.position, 0), p.rowid)) AS settings,"
+    " r.seed, r.finished_at, round(r.wall_seconds, 2) AS seconds, r.error"
+    " FROM runs r WHERE (%Q IS NULL OR r.scenario = %Q) AND (%Q IS NULL OR r.status = %Q)"
+    " ORDER BY r.id";
+
+static int cmd_runs(int argc, char **argv) {
+  static const struct option opts[] = {{"db", required_argument, 0, 'd'},
+                                       {"scenario", required_argument, 0, 's'},
+                                       {"status", required_argument, 0, 't'},
+                                       {"csv", no_argument, 0, 'c'},
+                                       {"json", no_argument, 0, 'j'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+  const char *db = default_db(), *scenario = NULL, *status = NULL;
+  int format = TB_FMT_TABLE, c;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'd':
+      if (db_arg("runs", optarg, &db)) return EXIT_USAGE;
+      break;
+    case 's': scenario = optarg; break;
+    case 't': status = optarg; break;
+    case 'c': format = TB_FMT_CSV; break;
+    case 'j': format = TB_FMT_JSON; break;
+    case 'h': fputs(usage_runs, stdout); return EXIT_OK;
+    default: fputs(usage_runs, stderr); return EXIT_USAGE;
+    }
+  }
+  if (optind != argc) {
+    fprintf(stderr, "trainbench runs: unexpected argument '%s'\n%s", argv[optind], usage_runs);
+    return EXIT_USAGE;
+  }
+  static const char *const statuses[] = {"complete", "diverged", "crashed", "timeout",
+                                         "failed"};
+  int known = !status;
+  for (int i = 0; i < 5 && !known; i++) known = strcmp(status, statuses[i]) == 0;
+  if (!known) {
+    fprintf(stderr,
+            "trainbench runs: --status must be complete, diverged, crashed, timeout or "
+            "failed, got '%s'\n",
+            status);
+    return EXIT_USAGE;
+  }
+  tb_store *st;
+  if (open_for_reading(db, &st)) return EXIT_ERROR;
+  /* %Q quotes the filters as SQL strings (or NULL) */
+  char *sql = sqlite3_mprintf(runs_sql, scenario, scenario, status, status);
+  if (!sql) abort();
+  char err[TB_ERRLEN];
+  int rc = tb_report_query(st, sql, format, stdout, err, sizeof err);
+  if (rc) fprintf(stderr, "trainbench: %s\n", err);
+  sqlite3_free(sql);
+  tb_store_close(st);
+  return rc ? EXIT_ERROR : EXIT_OK;
+}
+
+static int cmd_rm(int argc, char **argv) {
+  static const struct option opts[] = {{"db", required_argument, 0, 'd'},
+                                       {"where", required_argument, 0, 'w'},
+                                       {"dry-run", no_argument, 0, 'n'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+  const char *db = default_db(), *where = NULL;
+  int dry_run = 0, c;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'd':
+      if (db_arg("rm", optarg, &db)) return EXIT_USAGE;
+      break;
+    case 'w': where = optarg; break;
+    case 'n': dry_run = 1; break;
+    case 'h': fputs(usage_rm, stdout); return EXIT_OK;
+    default: fputs(usage_rm, stderr); return EXIT_USAGE;
+    }
+  }
+  if (optind != argc) {
+    fprintf(stderr, "trainbench rm: unexpected argument '%s'\n%s", argv[optind], usage_rm);
+    return EXIT_USAGE;
+  }
+  if (!where || !*where) {
+    fprintf(stderr, "trainbench rm: --where CONDITION is required (--where 1 deletes every "
+                    "run)\n%s", usage_rm);
+    return EXIT_USAGE;
+  }
+  if (access(db, F_OK) != 0) {
+    fprintf(stderr, "trainbench: no results database at '%s'\n", db);
+    return EXIT_ERROR;
   }
   tb_store *st;
   char err[TB_ERRLEN];
-  if (tb_store_open_read(&st, db, err, sizeof err)) {
+  if (tb_store_open_write(&st, db, err, sizeof err)) {
     fprintf(stderr, "trainbench: %s\n", err);
-    return 1;
+    return EXIT_ERROR;
   }
-  int rc = tb_report_summary(st, scenario, stdout, err, sizeof err);
-  if (rc) fprintf(stderr, "trainbench: %s\n", err);
+  int64_t n = 0, orphans = 0;
+  int rc = tb_store_delete_runs(st, where, dry_run, stdout, &n, err, sizeof err);
+  if (rc == 0 && !dry_run) rc = tb_store_repair_orphans(st, &orphans, err, sizeof err);
+  if (rc == 0 && !dry_run) rc = tb_store_refresh_views(st, err, sizeof err);
+  if (rc) {
+    fprintf(stderr, "trainbench: %s\n", err);
+  } else {
+    printf("%s %lld run%s from %s\n", dry_run ? "would delete" : "deleted", (long long)n,
+           n == 1 ? "" : "s", db);
+    if (orphans > 0)
+      printf("also removed %lld rows of runs deleted earlier by another tool\n",
+             (long long)orphans);
+  }
   tb_store_close(st);
-  return rc ? 1 : 0;
+  return rc ? EXIT_ERROR : EXIT_OK;
 }
 
 static int cmd_query(int argc, char **argv) {
@@ -250,7 +474,9 @@ static int cmd_query(int argc, char **argv) {
   int format = TB_FMT_TABLE, c;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
-    case 'd': db = optarg; break;
+    case 'd':
+      if (db_arg("query", optarg, &db)) return EXIT_USAGE;
+      break;
     case 'c': format = TB_FMT_CSV; break;
     case 'j': format = TB_FMT_JSON; break;
     case 'h': fputs(usage_query, stdout); return 0;
@@ -398,6 +624,8 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "run") == 0) return cmd_run(argc, argv);
   if (strcmp(cmd, "summary") == 0) return cmd_summary(argc, argv);
   if (strcmp(cmd, "query") == 0) return cmd_query(argc, argv);
+  if (strcmp(cmd, "runs") == 0) return cmd_runs(argc, argv);
+  if (strcmp(cmd, "rm") == 0) return cmd_rm(argc, argv);
   if (strcmp(cmd, "plugins") == 0) {
     if (want_help(argc, argv)) return fputs(usage_plugins, stdout), 0;
     return cmd_plugins(argc, argv);

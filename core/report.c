@@ -1,8 +1,8 @@
 /*
  * report.c — reading results: any SQL printed as an aligned table, CSV or
  * JSON (`trainbench query`), and the summary of a sweep (`trainbench
- * summary`): per (scenario, loss, optimizer), the configuration with the best
- * mean validation accuracy over its complete seeds and its test accuracy.
+ * summary`): one row per configuration, its mean validation and test
+ * accuracy over seeds, the best of each loss and optimizer marked.
  *
  * Output formats:
  *   table  aligned columns, header and separator line, reals as %.6g, NULL
@@ -382,77 +382,49 @@ int tb_report_query(tb_store *st, const char *sql, int format, FILE *out, char *
 /* Summary                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* One row per (scenario, loss, optimizer). Within a group, runs that differ
- * only by seed share a configuration: the canonical JSON without "$.seed".
- * The accuracy of a run is the value of its curve at the last recorded
- * epoch; only finite numbers count (non-finite ones are stored as text). */
+/* One row per configuration (scenario, group_hash: everything but the seed)
+ * from the views `current_configs` (the configurations the latest version
+ * of each scenario expands to) or `configs` (every run). A configuration is
+ * scored by its mean validation accuracy over complete seeds (train accuracy
+ * when the scenario has no validation split; never test); within each
+ * (scenario, loss, optimizer) the best score is marked, and every
+ * configuration that ties it. */
 static const char summary_sql[] =
-    "WITH r AS ("
-    "  SELECT id, scenario, coalesce(loss, '') AS loss, coalesce(optimizer, '') AS optimizer,"
-    "         status, json_remove(config, '$.seed') AS cfg"
-    "  FROM runs WHERE ?1 IS NULL OR scenario = ?1),"
-    " c AS ("
-    "  SELECT r.*,"
-    "   (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.split = 'val'"
-    "     AND m.name = 'accuracy' AND typeof(m.value) IN ('integer', 'real')"
-    "     ORDER BY m.epoch DESC LIMIT 1) AS val,"
-    "   (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.split = 'train'"
-    "     AND m.name = 'accuracy' AND typeof(m.value) IN ('integer', 'real')"
-    "     ORDER BY m.epoch DESC LIMIT 1) AS train,"
-    "   (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.split = 'test'"
-    "     AND m.name = 'accuracy' AND typeof(m.value) IN ('integer', 'real')"
-    "     ORDER BY m.epoch DESC LIMIT 1) AS test"
-    "  FROM r WHERE status = 'complete'),"
-    " cfgs AS ("
-    "  SELECT scenario, loss, optimizer, cfg, min(id) AS rep, count(*) AS n,"
-    "         avg(val) AS val_mean, count(val) AS n_val, avg(train) AS train_mean,"
-    "         avg(test) AS test_mean, count(test) AS n_test"
-    "  FROM c GROUP BY scenario, loss, optimizer, cfg),"
-    /* configurations measured on val come first; without any, train decides */
-    " ranked AS ("
-    "  SELECT *, row_number() OVER (PARTITION BY scenario, loss, optimizer"
-    "    ORDER BY n_val > 0 DESC, coalesce(val_mean, train_mean) DESC NULLS LAST, rep) AS rk"
-    "  FROM cfgs),"
-    " best AS (SELECT * FROM ranked WHERE rk = 1),"
-    " spread AS ("
-    "  SELECT b.scenario, b.loss, b.optimizer,"
-    "         sum((c.test - b.test_mean) * (c.test - b.test_mean)) AS ss"
-    "  FROM best b JOIN c ON c.scenario = b.scenario AND c.loss = b.loss"
-    "   AND c.optimizer = b.optimizer AND c.cfg = b.cfg"
-    "  WHERE c.test IS NOT NULL GROUP BY b.scenario, b.loss, b.optimizer),"
-    " groups AS ("
-    "  SELECT scenario, loss, optimizer, sum(status <> 'complete') AS failed"
-    "  FROM r GROUP BY scenario, loss, optimizer)"
-    " SELECT g.scenario, g.loss, g.optimizer, b.rep, b.n_val > 0,"
-    "        coalesce(b.val_mean, b.train_mean) AS score, b.test_mean, b.n_test, s.ss,"
-    "        coalesce(b.n, 0), g.failed"
-    " FROM groups g LEFT JOIN best b USING (scenario, loss, optimizer)"
-    " LEFT JOIN spread s USING (scenario, loss, optimizer)"
-    " ORDER BY g.scenario, score IS NULL, score DESC, g.loss, g.optimizer";
+    "WITH c AS (SELECT *, CASE WHEN n_val > 0 THEN val_accuracy ELSE train_accuracy END"
+    "   AS score, n_val > 0 AS on_val FROM %s WHERE ?1 IS NULL OR scenario = ?1),"
+    " k AS (SELECT *, max(score) OVER w AS top, count(*) OVER (PARTITION BY scenario) AS"
+    "   in_scenario FROM c WINDOW w AS (PARTITION BY scenario, loss, optimizer))"
+    " SELECT scenario, coalesce(loss, ''), coalesce(optimizer, ''), example_run, on_val, score,"
+    "  test_accuracy, n_test, test_accuracy_sd, complete, diverged, failed,"
+    "  coalesce(val_accuracy_nonfinite, 0) + coalesce(test_accuracy_nonfinite, 0),"
+    "  score IS NOT NULL AND score = top,"
+    "  (SELECT count(*) FROM k k2 WHERE k2.scenario = k.scenario AND k2.loss IS k.loss"
+    "   AND k2.optimizer IS k.optimizer AND k2.score = k.top), in_scenario"
+    " FROM k ORDER BY scenario, max(top) OVER (PARTITION BY scenario, loss, optimizer)"
+    "  IS NULL, max(top) OVER (PARTITION BY scenario, loss, optimizer) DESC, loss, optimizer,"
+    "  score IS NULL, score DESC, example_run";
 
-/* Settings of the representative run `rep` that vary within its (scenario,
- * loss, optimizer) group, the seed aside: loss and optimizer hyperparameters
- * first, in table order, then other varying settings (model, data, ...). */
+/* Settings of the representative run `rep` that take another value in some
+ * other configuration of its scenario (among those that have the setting),
+ * the seed and content hashes aside: loss and optimizer hyperparameters
+ * first, in table order, then the rest. */
 static const char varying_sql[] =
     "SELECT p.component, p.key, p.value FROM params p"
     " WHERE p.run_id = ?1 AND NOT (p.component = 'run' AND p.key = 'seed')"
     "  AND p.key <> 'content_hash'"
-    "  AND EXISTS (SELECT 1 FROM runs o JOIN params q ON q.run_id = o.id"
+    "  AND EXISTS (SELECT 1 FROM %s o JOIN params q ON q.run_id = o.example_run"
     "   AND q.component = p.component AND q.key = p.key"
-    "   WHERE o.scenario = ?2 AND coalesce(o.loss, '') = ?3"
-    "    AND coalesce(o.optimizer, '') = ?4 AND q.value IS NOT p.value)"
+    "   WHERE o.scenario = ?2 AND q.value IS NOT p.value)"
     " ORDER BY CASE p.component WHEN 'loss' THEN 0 WHEN 'optimizer' THEN 1 ELSE 2 END,"
     "  p.rowid";
 
 /* "lr=0.01 momentum=0.9": bare names for loss and optimizer hyperparameters
  * (prefixed when both have the name), "component.key" for the rest. */
-static int describe_config(sqlite3_stmt *v, int64_t rep, const char *scenario,
-                           const char *loss, const char *opt, char *out, size_t len) {
+static int describe_config(sqlite3_stmt *v, int64_t rep, const char *scenario, char *out,
+                           size_t len) {
   sqlite3_reset(v);
   sqlite3_bind_int64(v, 1, rep);
   sqlite3_bind_text(v, 2, scenario, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(v, 3, loss, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(v, 4, opt, -1, SQLITE_TRANSIENT);
   enum { MAXP = 2 * TB_MAX_HP + 64 };
   char comp[MAXP][16], key[MAXP][64], val[MAXP][128];
   int n = 0, rc;
@@ -490,78 +462,110 @@ static int describe_config(sqlite3_stmt *v, int64_t rep, const char *scenario,
   return 0;
 }
 
-int tb_report_summary(tb_store *st, const char *scenario, FILE *out, char *err,
+int tb_report_summary(tb_store *st, const tb_summary_opts *opts, FILE *out, char *err,
                       size_t errlen) {
   sqlite3 *db = tb_store_db(st);
+  const char *view = opts->all_versions ? "configs" : "current_configs";
+  char *ssql = sqlite3_mprintf(summary_sql, view);
+  char *vsql = sqlite3_mprintf(varying_sql, view);
+  if (!ssql || !vsql) abort();
   sqlite3_stmt *s = NULL, *v = NULL;
-  if (sqlite3_prepare_v2(db, summary_sql, -1, &s, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(db, varying_sql, -1, &v, NULL) != SQLITE_OK) {
+  int rc = SQLITE_ERROR;
+  if (sqlite3_prepare_v2(db, ssql, -1, &s, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, vsql, -1, &v, NULL) != SQLITE_OK) {
     tb_errf(err, errlen, "cannot summarize: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(s);
-    return -1;
+    goto done;
   }
-  if (scenario) sqlite3_bind_text(s, 1, scenario, -1, SQLITE_TRANSIENT);
+  if (opts->scenario) sqlite3_bind_text(s, 1, opts->scenario, -1, SQLITE_TRANSIENT);
 
-  static const char *const head[] = {"scenario", "loss", "optimizer", "best config",
-                                     "val acc", "test acc (mean ± sd)", "n", "failed"};
+  static const char *const head[] = {"scenario", "loss", "optimizer", "config", "val acc",
+                                     "test acc (mean ± sd)", "n", "nan/inf", "diverged",
+                                     "failed", "best"};
+  enum { NCOL = sizeof head / sizeof *head };
   table t;
-  table_init(&t, 8, 0);
-  for (int c = 0; c < 8; c++) table_add(&t, head[c], 0);
-  int rows = 0, fallback = 0, rc;
+  table_init(&t, NCOL, 0);
+  for (int c = 0; c < NCOL; c++) table_add(&t, head[c], 0);
+  int rows = 0, shown = 0, fallback = 0, ties = 0, nonfinite = 0, collapsed = 0;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     rows++;
+    int is_best = sqlite3_column_int(s, 13), n_top = sqlite3_column_int(s, 14);
+    int in_scenario = sqlite3_column_int(s, 15);
+    int best_only = opts->best_only || (opts->max_rows > 0 && in_scenario > opts->max_rows);
+    if (best_only && !is_best) {
+      collapsed = 1;
+      continue;
+    }
+    shown++;
     const char *scen = (const char *)sqlite3_column_text(s, 0);
-    const char *loss = (const char *)sqlite3_column_text(s, 1);
-    const char *opt = (const char *)sqlite3_column_text(s, 2);
-    char config[2048] = "", val[64] = "", test[96] = "", n[32], failed[32];
-    if (sqlite3_column_type(s, 3) != SQLITE_NULL &&
-        describe_config(v, sqlite3_column_int64(s, 3), scen, loss, opt, config,
-                        sizeof config)) {
+    char config[2048] = "", val[64] = "", test[96] = "", n[32], nf[32], div[32], failed[32];
+    if (describe_config(v, sqlite3_column_int64(s, 3), scen, config, sizeof config)) {
       rc = SQLITE_ERROR;
       break;
     }
     if (sqlite3_column_type(s, 5) != SQLITE_NULL) {
       int on_val = sqlite3_column_int(s, 4);
-      snprintf(val, sizeof val, "%.4f%s", sqlite3_column_double(s, 5), on_val ? "" : "*");
+      snprintf(val, sizeof val, "%.4f%s", sqlite3_column_double(s, 5), on_val ? "" : "†");
       if (!on_val) fallback = 1;
     }
     int n_test = sqlite3_column_int(s, 7);
     if (n_test > 0) {
       double mean = sqlite3_column_double(s, 6);
-      if (n_test > 1)
-        snprintf(test, sizeof test, "%.4f ± %.4f", mean,
-                 sqrt(sqlite3_column_double(s, 8) / (n_test - 1)));
+      if (n_test > 1 && sqlite3_column_type(s, 8) != SQLITE_NULL)
+        snprintf(test, sizeof test, "%.4f ± %.4f", mean, sqlite3_column_double(s, 8));
       else
         snprintf(test, sizeof test, "%.4f", mean);
     }
     snprintf(n, sizeof n, "%d", sqlite3_column_int(s, 9));
-    snprintf(failed, sizeof failed, "%d", sqlite3_column_int(s, 10));
+    int nfv = sqlite3_column_int(s, 12);
+    nonfinite += nfv;
+    snprintf(nf, sizeof nf, "%d", nfv);
+    snprintf(div, sizeof div, "%d", sqlite3_column_int(s, 10));
+    snprintf(failed, sizeof failed, "%d", sqlite3_column_int(s, 11));
+    if (is_best && n_top > 1) ties = 1;
     table_add(&t, scen, 0);
-    table_add(&t, loss, 0);
-    table_add(&t, opt, 0);
+    table_add(&t, (const char *)sqlite3_column_text(s, 1), 0);
+    table_add(&t, (const char *)sqlite3_column_text(s, 2), 0);
     table_add(&t, config, 0);
     table_add(&t, val, 1);
     table_add(&t, test, 1);
     table_add(&t, n, 1);
+    table_add(&t, nf, 1);
+    table_add(&t, div, 1);
     table_add(&t, failed, 1);
+    table_add(&t, !is_best ? "" : n_top > 1 ? "=" : "*", 0);
   }
   if (rc != SQLITE_DONE) {
     tb_errf(err, errlen, "cannot summarize: %s", sqlite3_errmsg(db));
-  } else if (rows == 0 && scenario) {
-    tb_errf(err, errlen, "no runs for scenario '%s'", scenario);
+  } else if (rows == 0 && opts->scenario) {
+    tb_errf(err, errlen, "no runs for scenario '%s'", opts->scenario);
     rc = SQLITE_ERROR;
   } else if (rows == 0) {
     fputs("no runs recorded yet\n", out);
   } else {
     table_print(&t, out);
-    fputs("best config: highest mean val accuracy over complete seeds; "
-          "n: its complete seeds; failed: runs not complete\n",
+    fputs("one row per configuration (all settings but the seed); val acc: mean final "
+          "validation accuracy over its complete seeds; n: complete seeds in the means; "
+          "nan/inf: non-finite values left out of them; best: * the highest val acc of its "
+          "loss and optimizer, = tied with another\n",
           out);
-    if (fallback)
-      fputs("* no val split: selected on train accuracy instead\n", out);
+    if (ties) fputs("= several configurations tie for the best val acc of their loss and "
+                    "optimizer\n", out);
+    if (fallback) fputs("† no validation split: train accuracy instead\n", out);
+    if (collapsed)
+      fprintf(out, "%d of %d configurations shown (the best of each loss and optimizer); "
+              "`trainbench summary%s%s` lists them all\n",
+              shown, rows, opts->scenario ? " --scenario " : "",
+              opts->scenario ? opts->scenario : "");
+    if (!opts->all_versions)
+      fputs("configurations of the latest version of each scenario (--all: every recorded "
+            "run)\n", out);
+    (void)nonfinite;
   }
   table_free(&t);
+done:
   sqlite3_finalize(s);
   sqlite3_finalize(v);
+  sqlite3_free(ssql);
+  sqlite3_free(vsql);
   return rc == SQLITE_DONE ? 0 : -1;
 }

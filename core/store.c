@@ -2,25 +2,54 @@
  * store.c — the SQLite results database.
  *
  * One file in WAL mode. The parent process of a sweep is its only writer: it
- * holds an exclusive flock() on "PATH.lock" (which contains its pid) for as
- * long as the store is open, so a second sweep on the same database refuses
- * at once instead of interleaving runs. Readers (query, summary) open the
- * database read-only and never touch the lock: WAL lets them read while a
- * sweep writes.
+ * holds an exclusive flock() on the database file itself for as long as the
+ * store is open, so a second writer on the same file — under any path, a
+ * symlink or a hard link — refuses at once instead of interleaving runs.
+ * (flock locks are independent of the POSIX record locks SQLite takes on the
+ * same file; the lock's descriptor is closed only after SQLite's connection,
+ * since closing any descriptor of a file drops the process's POSIX locks on
+ * it.) Readers never take the lock: WAL lets them read while a sweep writes.
  *
- * The schema is created by migration 0 -> 1; later versions append a
- * migration to `migrations[]`. The version lives in PRAGMA user_version (the
- * authority) and in meta('schema_version') for people reading with SQL.
+ * Schema 2 (the version lives in PRAGMA user_version, the authority, and in
+ * meta('schema_version')). `migrations[v]` takes version v to v + 1; a new
+ * database goes through all of them, so the path from schema 1 is exercised
+ * by every test. What a run leaves:
+ *   runs            one row per configuration (config_hash UNIQUE), with its
+ *                   group_hash (the configuration without the seed), sweep,
+ *                   status, timings and counts
+ *   params          typed hyperparameters: `num` (REAL) or `text`, never both;
+ *                   `value` is a generated column coalescing the two
+ *   metrics         curves (run, epoch, split, name, value, flag)
+ *   final_metrics   each curve's value at the run's last epoch, written when
+ *                   the run is recorded; NULL with the run's status as the
+ *                   flag when the run is not complete, so a diverged run's
+ *                   epoch-0 numbers never pass for a result
+ *   best_metrics    every metric at the epoch of the best validation accuracy
+ *                   (epochs >= 1; never chosen on test)
+ *   timings, series (+ series_info), counters, run_components
+ * Non-finite numbers: a REAL column holds ±inf as real infinities and NaN as
+ * NULL, and the row's `flag` says 'nan', 'inf' or '-inf', so no aggregate
+ * reads a NaN as a number and a NaN never looks like a missing value.
  *
- * Non-finite numbers: sqlite3_bind_double() stores NaN as NULL, which would
- * make a diverged run's NaN loss look like a missing value. So every real a
- * run produces (metrics, hyperparameters, timings) goes through bind_real():
- * finite values are stored as REAL and non-finite ones as the TEXT 'NaN',
- * 'Infinity' or '-Infinity'. `typeof(value) = 'real'` selects finite values.
+ * Around the runs: `sweeps` (one per `trainbench run`), `scenarios` versioned
+ * by the hash of their script with the configurations each version expands
+ * to (`scenario_configs`), `components` (kind, name, version, numeric
+ * fingerprint, file and file hash) with their hyperparameter tables, and
+ * `environment`. Views: `results` (one row per run, each hyperparameter and
+ * final/best metric a column named like "optimizer.lr" or "test.accuracy";
+ * rebuilt when a new column appears), `configs` (per configuration: runs,
+ * statuses, mean and sd over seeds with n and the non-finite count beside
+ * every mean) and `run_plugins` (provenance per role).
+ *
+ * Deleting a run deletes everything that hangs off it: foreign keys with ON
+ * DELETE CASCADE in our connections, and a trigger for tools that open the
+ * file without foreign keys.
  *
  * Provides: tb_store_open_write, tb_store_open_read, tb_store_close,
- * tb_store_db, tb_store_lock_fd, tb_store_put_scenario, tb_store_run_status,
- * tb_store_put_run.
+ * tb_store_db, tb_store_path, tb_store_lock_fd, tb_store_begin_sweep,
+ * tb_store_end_sweep, tb_store_component_records, tb_store_register_component,
+ * tb_store_run_status, tb_store_put_run, tb_store_delete_runs,
+ * tb_store_repair_orphans, tb_store_refresh_views.
  */
 #include <cblas.h>
 #include <errno.h>
@@ -30,6 +59,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -37,32 +67,38 @@
 
 #include "tb.h"
 
+typedef struct comp_id {
+  const tb_component *c; /* NULL for built-in components (schedules) */
+  char builtin[64];      /* "schedule\x1fcosine" for built-ins */
+  int64_t id;
+} comp_id;
+
 struct tb_store {
   sqlite3 *db;
   char *path;
-  int lock_fd;      /* -1 for readers */
-  int64_t env_id;   /* environment row of this process (writers) */
+  int lock_fd;         /* the flock()ed descriptor of the database file; -1 for readers */
+  int64_t env_id;      /* environment row of this process (writers) */
+  int64_t sweep_id;    /* the sweep being recorded, 0 if none */
+  comp_id *comps;      /* components registered by this process */
+  int n_comps, cap_comps;
+  char **view_cols;    /* "component\x1fkey" / "split\x1fname" columns of `results` */
+  int n_view_cols, cap_view_cols;
 };
 
 /* ------------------------------------------------------------------------ */
 /* Schema and migrations                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* migrations[v] takes a database from schema version v to v + 1. */
-static const char *const migrations[TB_SCHEMA_VERSION] = {
-    /* 0 -> 1: the first schema */
+/* 0 -> 1: the first schema (trainbench 0.1.0), kept verbatim. */
+static const char schema1[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value);"
-
     "CREATE TABLE scenarios(name TEXT PRIMARY KEY, script_path TEXT, script_text TEXT,"
     " updated_at REAL);"
-
-    /* NOT NULL everywhere so that UNIQUE really deduplicates (NULLs are distinct) */
     "CREATE TABLE environment(id INTEGER PRIMARY KEY, cpu TEXT NOT NULL,"
     " openblas_core TEXT NOT NULL, openblas_threads INTEGER NOT NULL,"
     " compiler TEXT NOT NULL, trainbench_version TEXT NOT NULL, host TEXT NOT NULL,"
     " os TEXT NOT NULL,"
     " UNIQUE(cpu, openblas_core, openblas_threads, compiler, trainbench_version, host, os));"
-
     "CREATE TABLE runs(id INTEGER PRIMARY KEY, scenario TEXT NOT NULL, status TEXT NOT NULL,"
     " seed INTEGER, loss TEXT, optimizer TEXT, model TEXT, dataset TEXT,"
     " config TEXT NOT NULL, config_hash TEXT NOT NULL UNIQUE,"
@@ -70,33 +106,196 @@ static const char *const migrations[TB_SCHEMA_VERSION] = {
     " loss_evals INTEGER, grad_evals INTEGER, jvp_evals INTEGER, error TEXT,"
     " environment_id INTEGER REFERENCES environment(id));"
     "CREATE INDEX runs_by_group ON runs(scenario, loss, optimizer);"
-
-    /* rowid order is the order of each component's hyperparameter table */
     "CREATE TABLE params(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     " component TEXT NOT NULL, key TEXT NOT NULL, value,"
     " UNIQUE(run_id, component, key));"
     "CREATE INDEX params_by_key ON params(component, key, value);"
-
     "CREATE TABLE metrics(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     " epoch INTEGER NOT NULL, split TEXT NOT NULL, name TEXT NOT NULL, value,"
     " PRIMARY KEY(run_id, epoch, split, name)) WITHOUT ROWID;"
-    /* serves final_metrics and "last value of one curve" lookups */
     "CREATE INDEX metrics_by_curve ON metrics(run_id, split, name, epoch);"
-
-    /* The value of each curve (run, split, name) at its last recorded epoch:
-     * a test split measured only at the end still has a final value. SQLite
-     * takes the bare column `value` from the row holding max(epoch). */
     "CREATE VIEW final_metrics AS"
     " SELECT run_id, split, name, max(epoch) AS epoch, value FROM metrics"
     " GROUP BY run_id, split, name;"
-
     "CREATE TABLE timings(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     " epoch INTEGER NOT NULL, seconds REAL, PRIMARY KEY(run_id, epoch)) WITHOUT ROWID;"
-
     "CREATE TABLE run_plugins(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     " kind TEXT NOT NULL, name TEXT NOT NULL, version TEXT, file TEXT, file_hash TEXT,"
-    " PRIMARY KEY(run_id, kind)) WITHOUT ROWID;",
-};
+    " PRIMARY KEY(run_id, kind)) WITHOUT ROWID;"
+    "INSERT INTO meta(key, value) VALUES ('created_by', 'trainbench " TB_VERSION "'),"
+    " ('created_at', (julianday('now') - 2440587.5) * 86400.0);";
+
+/* The child tables of runs: each has run_id, and all go with their run. */
+static const char *const run_children[] = {
+    "params", "metrics", "final_metrics", "best_metrics", "timings",
+    "run_components", "series", "series_info", "counters"};
+#define N_RUN_CHILDREN (int)(sizeof run_children / sizeof *run_children)
+
+/* 1 -> 2. Tables whose columns change are rebuilt (create the new one, copy,
+ * drop, rename) with foreign keys off, as SQLite's ALTER TABLE documentation
+ * prescribes; `tb_hash(text)` and `tb_group_hash(config)` are C functions
+ * registered on the writer's connection. Old values keep their meaning:
+ * TEXT 'NaN' / 'Infinity' / '-Infinity' metrics become NULL / ±inf with a
+ * flag; runs keep their ids, configurations and hashes, so every run a
+ * schema-1 database holds is still skipped by a rerun. */
+static const char schema2[] =
+    "DROP VIEW final_metrics;"
+
+    "CREATE TABLE environment2(id INTEGER PRIMARY KEY, cpu TEXT NOT NULL,"
+    " math_backend TEXT NOT NULL, math_version TEXT NOT NULL, math_kernel TEXT NOT NULL,"
+    " threads INTEGER NOT NULL, compiler TEXT NOT NULL, trainbench_version TEXT NOT NULL,"
+    " host TEXT NOT NULL, os TEXT NOT NULL,"
+    " UNIQUE(cpu, math_backend, math_version, math_kernel, threads, compiler,"
+    "        trainbench_version, host, os));"
+    "INSERT INTO environment2 SELECT id, cpu, 'openblas', 'unknown', openblas_core,"
+    " openblas_threads, compiler, trainbench_version, host, os FROM environment;"
+    "DROP TABLE environment;"
+    "ALTER TABLE environment2 RENAME TO environment;"
+
+    "CREATE TABLE sweeps(id INTEGER PRIMARY KEY, command TEXT, script_path TEXT,"
+    " script_hash TEXT, host TEXT, pid INTEGER, started_at REAL, finished_at REAL,"
+    " shard_index INTEGER NOT NULL DEFAULT 1, shard_count INTEGER NOT NULL DEFAULT 1,"
+    " environment_id INTEGER REFERENCES environment(id));"
+
+    "CREATE TABLE scenarios2(id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+    " script_hash TEXT NOT NULL, script_path TEXT, script_text TEXT,"
+    " first_seen REAL, last_seen REAL, UNIQUE(name, script_hash));"
+    "INSERT INTO scenarios2(name, script_hash, script_path, script_text, first_seen, last_seen)"
+    " SELECT name, tb_hash(coalesce(script_text, '')), script_path, script_text,"
+    " updated_at, updated_at FROM scenarios;"
+    "DROP TABLE scenarios;"
+    "ALTER TABLE scenarios2 RENAME TO scenarios;"
+    "CREATE TABLE scenario_configs(scenario_id INTEGER NOT NULL"
+    " REFERENCES scenarios(id) ON DELETE CASCADE, config_hash TEXT NOT NULL,"
+    " PRIMARY KEY(scenario_id, config_hash)) WITHOUT ROWID;"
+    "INSERT OR IGNORE INTO scenario_configs SELECT s.id, r.config_hash FROM runs r"
+    " JOIN scenarios s ON s.name = r.scenario;"
+
+    "CREATE TABLE components(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL,"
+    " version TEXT NOT NULL, fingerprint TEXT NOT NULL DEFAULT '', probe TEXT,"
+    " file TEXT NOT NULL DEFAULT '', file_hash TEXT NOT NULL DEFAULT '', summary TEXT,"
+    " reference TEXT, services TEXT, first_seen REAL,"
+    " UNIQUE(kind, name, version, fingerprint, file_hash));"
+    "CREATE TABLE component_hparams(component_id INTEGER NOT NULL"
+    " REFERENCES components(id) ON DELETE CASCADE, position INTEGER NOT NULL,"
+    " name TEXT NOT NULL, type TEXT NOT NULL, default_num REAL, default_text TEXT,"
+    " min REAL, max REAL, log_scale INTEGER NOT NULL, choices TEXT, help TEXT,"
+    " PRIMARY KEY(component_id, name)) WITHOUT ROWID;"
+
+    "CREATE TABLE runs2(id INTEGER PRIMARY KEY AUTOINCREMENT, scenario TEXT NOT NULL,"
+    " status TEXT NOT NULL CHECK(status IN"
+    "  ('complete', 'diverged', 'crashed', 'timeout', 'failed')),"
+    " seed INTEGER, loss TEXT, optimizer TEXT, model TEXT, dataset TEXT,"
+    " config TEXT NOT NULL, config_hash TEXT NOT NULL UNIQUE, group_hash TEXT NOT NULL,"
+    " sweep_id INTEGER REFERENCES sweeps(id) ON DELETE SET NULL,"
+    " started_at REAL, finished_at REAL, wall_seconds REAL, compute_seconds REAL,"
+    " cpu_seconds REAL, steps INTEGER, loss_evals INTEGER, grad_evals INTEGER,"
+    " jvp_evals INTEGER, error TEXT, environment_id INTEGER REFERENCES environment(id));"
+    "INSERT INTO runs2(id, scenario, status, seed, loss, optimizer, model, dataset, config,"
+    " config_hash, group_hash, started_at, finished_at, wall_seconds, steps, loss_evals,"
+    " grad_evals, jvp_evals, error, environment_id)"
+    " SELECT id, scenario, status, seed, loss, optimizer, model, dataset, config, config_hash,"
+    " tb_group_hash(config), started_at, finished_at, wall_seconds, steps, loss_evals,"
+    " grad_evals, jvp_evals, error, environment_id FROM runs;"
+
+    "CREATE TABLE run_components(run_id INTEGER NOT NULL REFERENCES runs2(id)"
+    " ON DELETE CASCADE, role TEXT NOT NULL, component_id INTEGER NOT NULL"
+    " REFERENCES components(id), PRIMARY KEY(run_id, role)) WITHOUT ROWID;"
+    "INSERT OR IGNORE INTO components(kind, name, version, file, file_hash)"
+    " SELECT DISTINCT kind, name, coalesce(version, ''), coalesce(file, ''),"
+    " coalesce(file_hash, '') FROM run_plugins;"
+    "INSERT INTO run_components SELECT p.run_id, p.kind, c.id FROM run_plugins p"
+    " JOIN components c ON c.kind = p.kind AND c.name = p.name"
+    "  AND c.version = coalesce(p.version, '') AND c.fingerprint = ''"
+    "  AND c.file_hash = coalesce(p.file_hash, '')"
+    " WHERE p.run_id IN (SELECT id FROM runs2);"
+    "DROP TABLE run_plugins;"
+
+    "CREATE TABLE params2(run_id INTEGER NOT NULL REFERENCES runs2(id) ON DELETE CASCADE,"
+    " component TEXT NOT NULL, key TEXT NOT NULL, num REAL, text TEXT,"
+    " value GENERATED ALWAYS AS (coalesce(num, text)) VIRTUAL,"
+    " CHECK((num IS NULL) <> (text IS NULL)), UNIQUE(run_id, component, key));"
+    "INSERT INTO params2(rowid, run_id, component, key, num, text)"
+    " SELECT rowid, run_id, component, key,"
+    "  CASE WHEN typeof(value) IN ('integer', 'real') THEN value END,"
+    "  CASE WHEN typeof(value) NOT IN ('integer', 'real') THEN coalesce(value, '') END"
+    " FROM params WHERE run_id IN (SELECT id FROM runs2);"
+    "DROP TABLE params;"
+
+    "CREATE TABLE metrics2(run_id INTEGER NOT NULL REFERENCES runs2(id) ON DELETE CASCADE,"
+    " epoch INTEGER NOT NULL, split TEXT NOT NULL, name TEXT NOT NULL, value REAL,"
+    " flag TEXT CHECK(flag IN ('nan', 'inf', '-inf')),"
+    " PRIMARY KEY(run_id, epoch, split, name)) WITHOUT ROWID;"
+    "INSERT INTO metrics2 SELECT run_id, epoch, split, name,"
+    "  CASE WHEN value = 'Infinity' THEN 9e999 WHEN value = '-Infinity' THEN -9e999"
+    "       WHEN typeof(value) IN ('integer', 'real') THEN value END,"
+    "  CASE value WHEN 'NaN' THEN 'nan' WHEN 'Infinity' THEN 'inf'"
+    "             WHEN '-Infinity' THEN '-inf' END"
+    " FROM metrics WHERE run_id IN (SELECT id FROM runs2);"
+    "DROP TABLE metrics;"
+
+    "CREATE TABLE timings2(run_id INTEGER NOT NULL REFERENCES runs2(id) ON DELETE CASCADE,"
+    " epoch INTEGER NOT NULL, seconds REAL, PRIMARY KEY(run_id, epoch)) WITHOUT ROWID;"
+    "INSERT INTO timings2 SELECT run_id, epoch, seconds FROM timings"
+    " WHERE run_id IN (SELECT id FROM runs2) AND typeof(seconds) IN ('integer', 'real');"
+    "DROP TABLE timings;"
+
+    "DROP TABLE runs;"
+    "ALTER TABLE runs2 RENAME TO runs;"
+    "ALTER TABLE params2 RENAME TO params;"
+    "ALTER TABLE metrics2 RENAME TO metrics;"
+    "ALTER TABLE timings2 RENAME TO timings;"
+    "CREATE INDEX runs_by_scenario ON runs(scenario, loss, optimizer);"
+    "CREATE INDEX runs_by_group ON runs(group_hash);"
+    "CREATE INDEX params_by_key ON params(component, key, num);"
+    "CREATE INDEX metrics_by_curve ON metrics(run_id, split, name, epoch);"
+
+    "CREATE TABLE final_metrics(run_id INTEGER NOT NULL REFERENCES runs(id)"
+    " ON DELETE CASCADE, split TEXT NOT NULL, name TEXT NOT NULL, epoch INTEGER NOT NULL,"
+    " value REAL, flag TEXT, PRIMARY KEY(run_id, split, name)) WITHOUT ROWID;"
+    "INSERT INTO final_metrics SELECT m.run_id, m.split, m.name, max(m.epoch),"
+    "  CASE WHEN r.status = 'complete' THEN m.value END,"
+    "  CASE WHEN r.status = 'complete' THEN m.flag ELSE r.status END"
+    " FROM metrics m JOIN runs r ON r.id = m.run_id GROUP BY m.run_id, m.split, m.name;"
+
+    "CREATE TABLE best_metrics(run_id INTEGER NOT NULL REFERENCES runs(id)"
+    " ON DELETE CASCADE, selected_by TEXT NOT NULL, epoch INTEGER NOT NULL,"
+    " split TEXT NOT NULL, name TEXT NOT NULL, value REAL, flag TEXT,"
+    " PRIMARY KEY(run_id, split, name)) WITHOUT ROWID;"
+    "INSERT INTO best_metrics SELECT m.run_id, 'val.accuracy', b.epoch, m.split, m.name,"
+    "  m.value, m.flag FROM metrics m JOIN ("
+    "   SELECT run_id, epoch, row_number() OVER (PARTITION BY run_id"
+    "    ORDER BY value DESC, epoch) AS rk FROM metrics"
+    "   WHERE split = 'val' AND name = 'accuracy' AND epoch >= 1 AND value IS NOT NULL"
+    "    AND flag IS NULL AND run_id IN (SELECT id FROM runs WHERE status = 'complete')"
+    "  ) b ON b.run_id = m.run_id AND b.epoch = m.epoch AND b.rk = 1;"
+
+    "CREATE TABLE series(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " name TEXT NOT NULL, step INTEGER NOT NULL, value REAL,"
+    " flag TEXT CHECK(flag IN ('nan', 'inf', '-inf')),"
+    " PRIMARY KEY(run_id, name, step)) WITHOUT ROWID;"
+    "CREATE TABLE series_info(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " name TEXT NOT NULL, every INTEGER NOT NULL, PRIMARY KEY(run_id, name)) WITHOUT ROWID;"
+    "CREATE TABLE counters(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " name TEXT NOT NULL, value REAL, PRIMARY KEY(run_id, name)) WITHOUT ROWID;"
+
+    /* tools that delete runs without foreign keys still take their rows along */
+    "CREATE TRIGGER runs_cascade AFTER DELETE ON runs BEGIN"
+    " DELETE FROM params WHERE run_id = old.id;"
+    " DELETE FROM metrics WHERE run_id = old.id;"
+    " DELETE FROM final_metrics WHERE run_id = old.id;"
+    " DELETE FROM best_metrics WHERE run_id = old.id;"
+    " DELETE FROM timings WHERE run_id = old.id;"
+    " DELETE FROM run_components WHERE run_id = old.id;"
+    " DELETE FROM series WHERE run_id = old.id;"
+    " DELETE FROM series_info WHERE run_id = old.id;"
+    " DELETE FROM counters WHERE run_id = old.id;"
+    " END;"
+
+    "CREATE VIEW run_plugins AS SELECT rc.run_id, rc.role, c.kind, c.name, c.version,"
+    " c.file, c.file_hash, c.fingerprint FROM run_components rc"
+    " JOIN components c ON c.id = rc.component_id;";
+
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                            */
@@ -133,17 +332,29 @@ static int query_int(sqlite3 *db, const char *sql, int64_t *out) {
   return rc == SQLITE_ROW ? 0 : -1;
 }
 
-/* See the file comment: non-finite reals become TEXT, never NULL. */
+/* A real for a REAL column: finite and ±inf as they are, NaN as NULL. */
 static int bind_real(sqlite3_stmt *s, int i, double x) {
-  if (isnan(x)) return sqlite3_bind_text(s, i, "NaN", -1, SQLITE_STATIC);
-  if (isinf(x)) return sqlite3_bind_text(s, i, x > 0 ? "Infinity" : "-Infinity", -1,
-                                         SQLITE_STATIC);
+  if (isnan(x)) return sqlite3_bind_null(s, i);
   return sqlite3_bind_double(s, i, x);
+}
+
+/* The flag that goes beside a real: NULL when finite. */
+static const char *nonfinite_flag(double x) {
+  if (isnan(x)) return "nan";
+  if (isinf(x)) return x > 0 ? "inf" : "-inf";
+  return NULL;
 }
 
 static int bind_text_or_null(sqlite3_stmt *s, int i, const char *t) {
   if (!t || !*t) return sqlite3_bind_null(s, i);
   return sqlite3_bind_text(s, i, t, -1, SQLITE_TRANSIENT);
+}
+
+/* Step a statement that returns no rows, then reset it; 0 on success. */
+static int step_done(sqlite3_stmt *s) {
+  int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* mkdir -p of the folder that will hold `path` */
@@ -186,58 +397,68 @@ static tb_store *store_new(const char *path) {
 
 void tb_store_close(tb_store *st) {
   if (!st) return;
+  /* SQLite's connection first: closing the lock's descriptor drops this
+   * process's POSIX locks on the file, which SQLite may still hold */
   if (st->db) sqlite3_close_v2(st->db);
-  if (st->lock_fd >= 0) {
-    /* Leave the lock file in place: unlinking it would let a process that
-     * already opened it lock a dead inode while another creates a new one. */
-    if (ftruncate(st->lock_fd, 0) != 0) { /* only a stale pid is left behind */ }
-    close(st->lock_fd);
-  }
+  if (st->lock_fd >= 0) close(st->lock_fd);
+  for (int i = 0; i < st->n_view_cols; i++) free(st->view_cols[i]);
+  free(st->view_cols);
+  free(st->comps);
   free(st->path);
   free(st);
 }
 
 sqlite3 *tb_store_db(tb_store *st) { return st->db; }
-
+const char *tb_store_path(const tb_store *st) { return st->path; }
 int tb_store_lock_fd(tb_store *st) { return st ? st->lock_fd : -1; }
 
 /* ------------------------------------------------------------------------ */
 /* The writer's lock                                                        */
 /* ------------------------------------------------------------------------ */
 
-static long read_holder_pid(int fd) {
-  /* The holder writes its pid right after it locks; give it a moment. */
-  for (int attempt = 0; attempt < 50; attempt++) {
-    char buf[32];
-    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-    if (n > 0) {
-      buf[n] = '\0';
-      long pid = strtol(buf, NULL, 10);
-      if (pid > 0) return pid;
-    }
-    struct timespec ts = {0, 10 * 1000 * 1000};
-    nanosleep(&ts, NULL);
+/* The pid holding a FLOCK on (dev, ino), from /proc/locks; -1 if unknown.
+ * Lines read "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF". */
+static long flock_holder(dev_t dev, ino_t ino) {
+  FILE *f = fopen("/proc/locks", "r");
+  if (!f) return -1;
+  char line[256];
+  long found = -1;
+  while (found < 0 && fgets(line, sizeof line, f)) {
+    char type[16], mode[16], rw[16];
+    long pid;
+    unsigned maj, min;
+    unsigned long long inode;
+    char *p = strchr(line, ':');
+    if (!p) continue;
+    if (sscanf(p + 1, "%15s %15s %15s %ld %x:%x:%llu", type, mode, rw, &pid, &maj, &min,
+               &inode) != 7)
+      continue;
+    if (strcmp(type, "FLOCK") == 0 && inode == (unsigned long long)ino &&
+        makedev(maj, min) == dev)
+      found = pid;
   }
-  return -1;
+  fclose(f);
+  return found;
 }
 
 static int take_lock(tb_store *st, char *err, size_t errlen) {
-  size_t n = strlen(st->path) + sizeof ".lock";
-  char *lock_path = malloc(n);
-  if (!lock_path) abort();
-  snprintf(lock_path, n, "%s.lock", st->path);
-  /* O_CLOEXEC: workers exec'd by the parent must not inherit the lock */
-  int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  /* O_CLOEXEC: a program a plugin execs must not inherit the lock; forked
+   * workers close it themselves */
+  int fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
-    tb_errf(err, errlen, "cannot open lock file '%s': %s", lock_path, strerror(errno));
-    free(lock_path);
+    tb_errf(err, errlen, "cannot open database '%s': %s", st->path, strerror(errno));
     return -1;
   }
-  free(lock_path);
+  struct stat sb;
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    tb_errf(err, errlen, "cannot open database '%s': not a regular file", st->path);
+    close(fd);
+    return -1;
+  }
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int e = errno;
     if (e == EWOULDBLOCK) {
-      long pid = read_holder_pid(fd);
+      long pid = flock_holder(sb.st_dev, sb.st_ino);
       if (pid > 0)
         tb_errf(err, errlen, "database '%s' is in use by another trainbench run (pid %ld)",
                 st->path, pid);
@@ -249,23 +470,45 @@ static int take_lock(tb_store *st, char *err, size_t errlen) {
     close(fd);
     return -1;
   }
-  char pid[32];
-  int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
-    tb_errf(err, errlen, "cannot write lock file of '%s': %s", st->path, strerror(errno));
-    close(fd);
-    return -1;
-  }
   st->lock_fd = fd;
   return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* SQL functions the migrations use                                         */
+/* ------------------------------------------------------------------------ */
+
+static void fn_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  const void *t = sqlite3_value_text(argv[0]);
+  char h[TB_HASHLEN];
+  tb_hash_bytes(h, t ? t : "", t ? (size_t)sqlite3_value_bytes(argv[0]) : 0);
+  sqlite3_result_text(ctx, h, -1, SQLITE_TRANSIENT);
+}
+
+static void fn_group_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  const char *t = (const char *)sqlite3_value_text(argv[0]);
+  char h[TB_HASHLEN];
+  if (!t || tb_config_group_hash(t, h)) {
+    sqlite3_result_error(ctx, "a run's config has no top-level seed", -1);
+    return;
+  }
+  sqlite3_result_text(ctx, h, -1, SQLITE_TRANSIENT);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Opening                                                                  */
 /* ------------------------------------------------------------------------ */
 
+static const char *const migrations[TB_SCHEMA_VERSION] = {schema1, schema2};
+
 static int migrate(tb_store *st, int64_t from, char *err, size_t errlen) {
+  if (from >= TB_SCHEMA_VERSION) return 0;
   char what[1200];
+  /* table rebuilds need foreign keys off, and that pragma is a no-op inside
+   * a transaction */
+  if (exec(st->db, "PRAGMA foreign_keys = OFF", err, errlen, "cannot upgrade")) return -1;
   for (int64_t v = from; v < TB_SCHEMA_VERSION; v++) {
     snprintf(what, sizeof what, "cannot upgrade '%s' to schema version %lld", st->path,
              (long long)(v + 1));
@@ -275,19 +518,22 @@ static int migrate(tb_store *st, int64_t from, char *err, size_t errlen) {
              "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', %lld);"
              "PRAGMA user_version = %lld;",
              (long long)(v + 1), (long long)(v + 1));
+    int64_t violations = 0;
     if (exec(st->db, migrations[v], err, errlen, what) ||
         exec(st->db, tail, err, errlen, what) ||
-        (v == 0 && exec(st->db,
-                        "INSERT OR IGNORE INTO meta(key, value) VALUES"
-                        " ('created_by', 'trainbench " TB_VERSION "'),"
-                        " ('created_at', (julianday('now') - 2440587.5) * 86400.0)",
-                        err, errlen, what)) ||
+        query_int(st->db, "SELECT count(*) FROM pragma_foreign_key_check", &violations) ||
+        (violations > 0 &&
+         (tb_errf(err, errlen, "%s: %lld rows break a foreign key", what,
+                  (long long)violations), 1)) ||
         exec(st->db, "COMMIT", err, errlen, what)) {
       sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
       return -1;
     }
+    if (v == 1 && from == 1)
+      fprintf(stderr, "trainbench: upgraded '%s' from schema 1 to 2; every run is kept\n",
+              st->path);
   }
-  return 0;
+  return exec(st->db, "PRAGMA foreign_keys = ON", err, errlen, "cannot upgrade");
 }
 
 /* Refuse what this build cannot read; return the version found. */
@@ -334,13 +580,24 @@ static void read_cpu_model(char *out, size_t len) {
   }
 }
 
+/* "0.3.21" from OpenBLAS's configuration string "OpenBLAS 0.3.21 DYNAMIC_ARCH ..." */
+static void openblas_version(char *out, size_t len) {
+  const char *c = openblas_get_config();
+  snprintf(out, len, "unknown");
+  if (c && strncmp(c, "OpenBLAS ", 9) == 0) {
+    size_t n = strcspn(c + 9, " ");
+    if (n > 0 && n < len) snprintf(out, len, "%.*s", (int)n, c + 9);
+  }
+}
+
 static int record_environment(tb_store *st, char *err, size_t errlen) {
   struct utsname u;
-  char cpu[256], os[400];
+  char cpu[256], os[400], version[64];
   if (uname(&u) != 0) memset(&u, 0, sizeof u);
   read_cpu_model(cpu, sizeof cpu);
   if (!cpu[0]) snprintf(cpu, sizeof cpu, "%s", u.machine[0] ? u.machine : "unknown");
   snprintf(os, sizeof os, "%s %s %s", u.sysname, u.release, u.machine);
+  openblas_version(version, sizeof version);
   const char *core = openblas_get_corename();
 #if defined(__clang__)
   const char *compiler = __VERSION__;
@@ -350,18 +607,21 @@ static int record_environment(tb_store *st, char *err, size_t errlen) {
   const char *compiler = "unknown";
 #endif
   sqlite3_stmt *s = NULL;
+  /* workers run one BLAS thread each (sweep.c) */
   const char *sql =
-      "INSERT INTO environment(cpu, openblas_core, openblas_threads, compiler,"
-      " trainbench_version, host, os) VALUES(?1, ?2, 1, ?3, ?4, ?5, ?6)"
+      "INSERT INTO environment(cpu, math_backend, math_version, math_kernel, threads,"
+      " compiler, trainbench_version, host, os)"
+      " VALUES(?1, 'openblas', ?2, ?3, 1, ?4, ?5, ?6, ?7)"
       " ON CONFLICT DO UPDATE SET cpu = excluded.cpu RETURNING id";
   if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
     return db_fail(err, errlen, st->db, "cannot record the environment");
   sqlite3_bind_text(s, 1, cpu, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(s, 2, core ? core : "unknown", -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(s, 3, compiler, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 4, TB_VERSION, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 5, u.nodename, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(s, 6, os, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 2, version, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 3, core ? core : "unknown", -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 4, compiler, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 5, TB_VERSION, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 6, u.nodename, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 7, os, -1, SQLITE_TRANSIENT);
   int rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) st->env_id = sqlite3_column_int64(s, 0);
   int fail = rc != SQLITE_ROW;
@@ -381,8 +641,14 @@ static int open_db(tb_store *st, int flags, char *err, size_t errlen) {
   return 0;
 }
 
+static int load_view_columns(tb_store *st);
+
 int tb_store_open_write(tb_store **out, const char *path, char *err, size_t errlen) {
   *out = NULL;
+  if (!path || !*path) {
+    tb_errf(err, errlen, "no database path given (empty --db)");
+    return -1;
+  }
   if (make_parent_dirs(path, err, errlen)) return -1;
   tb_store *st = store_new(path);
   if (take_lock(st, err, errlen) ||
@@ -390,13 +656,16 @@ int tb_store_open_write(tb_store **out, const char *path, char *err, size_t errl
     tb_store_close(st);
     return -1;
   }
+  sqlite3_create_function(st->db, "tb_hash", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                          fn_hash, NULL, NULL);
+  sqlite3_create_function(st->db, "tb_group_hash", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                          NULL, fn_group_hash, NULL, NULL);
   char what[1200];
   snprintf(what, sizeof what, "cannot set up database '%s'", path);
   /* Check the version before anything writes: a newer database stays as is. */
   int64_t version = 0;
   if (check_version(st, &version, err, errlen) ||
-      exec(st->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", err, errlen,
-           what)) {
+      exec(st->db, "PRAGMA synchronous = NORMAL", err, errlen, what)) {
     tb_store_close(st);
     return -1;
   }
@@ -414,7 +683,10 @@ int tb_store_open_write(tb_store **out, const char *path, char *err, size_t errl
     tb_store_close(st);
     return -1;
   }
-  if (migrate(st, version, err, errlen) || record_environment(st, err, errlen)) {
+  if (migrate(st, version, err, errlen) ||
+      exec(st->db, "PRAGMA foreign_keys = ON", err, errlen, what) ||
+      record_environment(st, err, errlen) || load_view_columns(st) ||
+      tb_store_refresh_views(st, err, errlen)) {
     tb_store_close(st);
     return -1;
   }
@@ -441,36 +713,513 @@ int tb_store_open_read(tb_store **out, const char *path, char *err, size_t errle
     tb_store_close(st);
     return -1;
   }
+  if (version < TB_SCHEMA_VERSION) {
+    tb_errf(err, errlen,
+            "database '%s' has schema version %lld; a `trainbench run` on it upgrades it "
+            "to %d (every run is kept)",
+            path, (long long)version, TB_SCHEMA_VERSION);
+    tb_store_close(st);
+    return -1;
+  }
+  sqlite3_exec(st->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
   *out = st;
   return 0;
 }
 
 /* ------------------------------------------------------------------------ */
-/* Writing                                                                  */
+/* The `results` view: one row per run, a column per hyperparameter/metric  */
 /* ------------------------------------------------------------------------ */
 
-int tb_store_put_scenario(tb_store *st, const tb_scenario_info *sc, char *err, size_t errlen) {
-  sqlite3_stmt *s = NULL;
+/* Add "a\x1fb" to the known columns; 1 if it was new. */
+static int view_col_add(tb_store *st, const char *a, const char *b) {
+  char key[256];
+  snprintf(key, sizeof key, "%s\x1f%s", a, b);
+  for (int i = 0; i < st->n_view_cols; i++)
+    if (strcmp(st->view_cols[i], key) == 0) return 0;
+  if (st->n_view_cols == st->cap_view_cols) {
+    st->cap_view_cols = st->cap_view_cols ? 2 * st->cap_view_cols : 64;
+    st->view_cols = realloc(st->view_cols, sizeof(char *) * (size_t)st->cap_view_cols);
+    if (!st->view_cols) abort();
+  }
+  st->view_cols[st->n_view_cols] = strdup(key);
+  if (!st->view_cols[st->n_view_cols]) abort();
+  st->n_view_cols++;
+  return 1;
+}
+
+static int load_view_columns(tb_store *st) {
+  sqlite3_stmt *s;
   const char *sql =
-      "INSERT INTO scenarios(name, script_path, script_text, updated_at)"
-      " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE SET"
-      " script_path = excluded.script_path, script_text = excluded.script_text,"
-      " updated_at = excluded.updated_at";
-  if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-    return db_fail(err, errlen, st->db, "cannot record scenario");
-  sqlite3_bind_text(s, 1, sc->name, -1, SQLITE_TRANSIENT);
-  bind_text_or_null(s, 2, sc->script_path);
-  bind_text_or_null(s, 3, sc->script_text);
-  sqlite3_bind_double(s, 4, now_seconds());
-  int rc = sqlite3_step(s);
-  if (rc != SQLITE_DONE) {
-    tb_errf(err, errlen, "cannot record scenario '%s': %s", sc->name, sqlite3_errmsg(st->db));
-    sqlite3_finalize(s);
-    return -1;
+      "SELECT DISTINCT 'p', component, key FROM params"
+      " UNION SELECT DISTINCT 'm', split, name FROM final_metrics";
+  if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    char a[128];
+    snprintf(a, sizeof a, "%s%s", (const char *)sqlite3_column_text(s, 0),
+             (const char *)sqlite3_column_text(s, 1));
+    view_col_add(st, a, (const char *)sqlite3_column_text(s, 2));
   }
   sqlite3_finalize(s);
   return 0;
 }
+
+/* Append a quoted SQL identifier or string. */
+static void put_quoted(FILE *f, const char *s, char q) {
+  fputc(q, f);
+  for (; *s; s++) {
+    if (*s == q) fputc(q, f);
+    fputc(*s, f);
+  }
+  fputc(q, f);
+}
+
+/* Order of the columns: loss, optimizer, then other components (sorted);
+ * metrics train, val, test. Keys are "p<component>\x1f<key>" and
+ * "m<split>\x1f<name>". */
+static int col_rank(const char *k) {
+  if (k[0] == 'p') {
+    if (strncmp(k + 1, "loss\x1f", 5) == 0 || strncmp(k + 1, "loss.", 5) == 0) return 0;
+    if (strncmp(k + 1, "optimizer", 9) == 0) return 1;
+    return 2;
+  }
+  if (strncmp(k + 1, "train\x1f", 6) == 0) return 3;
+  if (strncmp(k + 1, "val\x1f", 4) == 0) return 4;
+  if (strncmp(k + 1, "test\x1f", 5) == 0) return 5;
+  return 6;
+}
+
+static int cmp_col(const void *a, const void *b) {
+  const char *x = *(char *const *)a, *y = *(char *const *)b;
+  int rx = col_rank(x), ry = col_rank(y);
+  if (rx != ry) return rx - ry;
+  return strcmp(x, y);
+}
+
+/* Per run, the numbers the summary and the `configs` views aggregate, and
+ * whether the run belongs to the latest version of its scenario (a run of a
+ * scenario never recorded in `scenarios` counts as current). */
+static const char run_scores_view[] =
+    "DROP VIEW IF EXISTS run_scores;"
+    "CREATE VIEW run_scores AS SELECT r.id AS run_id, r.scenario, r.group_hash, r.loss,"
+    " r.optimizer, r.status,"
+    " (NOT EXISTS (SELECT 1 FROM scenarios s WHERE s.name = r.scenario)"
+    "  OR EXISTS (SELECT 1 FROM scenario_configs c WHERE c.config_hash = r.config_hash"
+    "   AND c.scenario_id = (SELECT s.id FROM scenarios s WHERE s.name = r.scenario"
+    "    ORDER BY s.last_seen DESC, s.id DESC LIMIT 1))) AS current,"
+    " va.value AS val_accuracy, va.flag AS val_accuracy_flag,"
+    " ta.value AS test_accuracy, ta.flag AS test_accuracy_flag,"
+    " tr.value AS train_accuracy,"
+    " vl.value AS val_loss, vl.flag AS val_loss_flag,"
+    " ba.value AS best_val_accuracy, bt.value AS best_test_accuracy"
+    " FROM runs r"
+    " LEFT JOIN final_metrics va ON va.run_id = r.id AND va.split = 'val'"
+    "  AND va.name = 'accuracy'"
+    " LEFT JOIN final_metrics ta ON ta.run_id = r.id AND ta.split = 'test'"
+    "  AND ta.name = 'accuracy'"
+    " LEFT JOIN final_metrics tr ON tr.run_id = r.id AND tr.split = 'train'"
+    "  AND tr.name = 'accuracy'"
+    " LEFT JOIN final_metrics vl ON vl.run_id = r.id AND vl.split = 'val' AND vl.name = 'loss'"
+    " LEFT JOIN best_metrics ba ON ba.run_id = r.id AND ba.split = 'val'"
+    "  AND ba.name = 'accuracy'"
+    " LEFT JOIN best_metrics bt ON bt.run_id = r.id AND bt.split = 'test'"
+    "  AND bt.name = 'accuracy';";
+
+/* Per configuration (scenario, group_hash): statuses, and the mean (and sd)
+ * over seeds of each number with n and the count of non-finite values beside
+ * it; a run that is not complete has no final values, so means are over
+ * complete runs. `configs` covers every run, `current_configs` the current
+ * versions of the scenarios (what `trainbench summary` shows). */
+static const char configs_view[] =
+    "DROP VIEW IF EXISTS %s;"
+    "CREATE VIEW %s AS SELECT scenario, group_hash, min(loss) AS loss,"
+    " min(optimizer) AS optimizer, min(run_id) AS example_run, count(*) AS runs,"
+    " sum(status = 'complete') AS complete, sum(status = 'diverged') AS diverged,"
+    " sum(status NOT IN ('complete', 'diverged')) AS failed,"
+    " avg(train_accuracy) AS train_accuracy, count(train_accuracy) AS n_train,"
+    " avg(val_accuracy) AS val_accuracy, count(val_accuracy) AS n_val,"
+    " sum(val_accuracy_flag IN ('nan', 'inf', '-inf')) AS val_accuracy_nonfinite,"
+    " avg(test_accuracy) AS test_accuracy, count(test_accuracy) AS n_test,"
+    " CASE WHEN count(test_accuracy) > 1 THEN sqrt(max(0, (sum(test_accuracy * test_accuracy)"
+    "  - sum(test_accuracy) * sum(test_accuracy) / count(test_accuracy))"
+    "  / (count(test_accuracy) - 1))) END AS test_accuracy_sd,"
+    " sum(test_accuracy_flag IN ('nan', 'inf', '-inf')) AS test_accuracy_nonfinite,"
+    " avg(val_loss) AS val_loss, count(val_loss) AS n_val_loss,"
+    " sum(val_loss_flag IN ('nan', 'inf', '-inf')) AS val_loss_nonfinite,"
+    " avg(best_val_accuracy) AS best_val_accuracy,"
+    " avg(best_test_accuracy) AS best_test_accuracy, count(best_test_accuracy) AS n_best"
+    " FROM run_scores %s GROUP BY scenario, group_hash;";
+
+int tb_store_refresh_views(tb_store *st, char *err, size_t errlen) {
+  qsort(st->view_cols, (size_t)st->n_view_cols, sizeof(char *), cmp_col);
+  char *sql = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&sql, &len);
+  if (!f) abort();
+  fputs(run_scores_view, f);
+  fprintf(f, configs_view, "configs", "configs", "");
+  fprintf(f, configs_view, "current_configs", "current_configs", "WHERE current");
+  fputs("DROP VIEW IF EXISTS results;"
+        "CREATE VIEW results AS SELECT r.id, r.scenario, r.status, r.seed, r.loss,"
+        " r.optimizer, r.model, r.dataset, r.group_hash, r.config_hash, r.sweep_id,"
+        " r.steps, r.wall_seconds, r.compute_seconds, r.error",
+        f);
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < st->n_view_cols; i++) {
+      const char *k = st->view_cols[i], *sep = strchr(k, '\x1f');
+      char a[128];
+      snprintf(a, sizeof a, "%.*s", (int)(sep - k - 1), k + 1);
+      const char *b = sep + 1;
+      char col[300];
+      if (k[0] == 'p') {
+        if (pass) continue;
+        if (strcmp(a, "run") == 0 && strcmp(b, "seed") == 0) continue; /* r.seed */
+        snprintf(col, sizeof col, "%s.%s", a, b);
+        fputs(", (SELECT value FROM params p WHERE p.run_id = r.id AND p.component = ", f);
+        put_quoted(f, a, '\'');
+        fputs(" AND p.key = ", f);
+      } else {
+        /* final values first, then the values at the best validation epoch */
+        snprintf(col, sizeof col, "%s%s.%s", pass ? "best." : "", a, b);
+        fprintf(f, ", (SELECT value FROM %s m WHERE m.run_id = r.id AND m.split = ",
+                pass ? "best_metrics" : "final_metrics");
+        put_quoted(f, a, '\'');
+        fputs(" AND m.name = ", f);
+      }
+      put_quoted(f, b, '\'');
+      fputs(") AS ", f);
+      put_quoted(f, col, '"');
+      if (k[0] == 'm' && pass == 0 && strcmp(a, "val") == 0 && strcmp(b, "accuracy") == 0)
+        fputs(", (SELECT epoch FROM best_metrics m WHERE m.run_id = r.id LIMIT 1)"
+              " AS best_epoch",
+              f);
+    }
+  fputs(" FROM runs r;", f);
+  fclose(f);
+  int rc = exec(st->db, sql, err, errlen, "cannot rebuild the results view");
+  free(sql);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Components                                                               */
+/* ------------------------------------------------------------------------ */
+
+static const char *hp_type_name(int t) {
+  switch (t) {
+  case TB_HP_INT: return "int";
+  case TB_HP_BOOL: return "bool";
+  case TB_HP_CHOICE: return "choice";
+  default: return "real";
+  }
+}
+
+static void services_text(uint32_t s, char *out, size_t len) {
+  snprintf(out, len, "%s%s%s", s & TB_SERVICE_RNG ? "rng " : "", s & TB_SERVICE_EVAL ? "eval " : "",
+           s & TB_SERVICE_JVP ? "jvp " : "");
+  size_t n = strlen(out);
+  if (n) out[n - 1] = '\0';
+}
+
+static int put_component_hparams(tb_store *st, int64_t id, const tb_component *c) {
+  sqlite3_stmt *s;
+  if (sqlite3_prepare_v2(st->db,
+                         "INSERT OR REPLACE INTO component_hparams(component_id, position, name,"
+                         " type, default_num, default_text, min, max, log_scale, choices, help)"
+                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                         -1, &s, NULL) != SQLITE_OK)
+    return -1;
+  int rc = 0;
+  for (int i = 0; i < c->n_hparams && rc == 0; i++) {
+    const tb_hparam *h = &c->hparams[i];
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int(s, 2, i + 1);
+    sqlite3_bind_text(s, 3, h->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, hp_type_name(h->type), -1, SQLITE_STATIC);
+    if (h->type == TB_HP_CHOICE) {
+      sqlite3_bind_text(s, 6, h->choices[(int)h->def], -1, SQLITE_STATIC);
+      char *json = NULL;
+      size_t len = 0;
+      FILE *f = open_memstream(&json, &len);
+      fputc('[', f);
+      for (int j = 0; h->choices[j]; j++) {
+        if (j) fputc(',', f);
+        put_quoted(f, h->choices[j], '"');
+      }
+      fputc(']', f);
+      fclose(f);
+      sqlite3_bind_text(s, 10, json, -1, SQLITE_TRANSIENT);
+      free(json);
+    } else {
+      sqlite3_bind_double(s, 5, h->def);
+      if (h->type != TB_HP_BOOL) {
+        sqlite3_bind_double(s, 7, h->min);
+        sqlite3_bind_double(s, 8, h->max);
+      }
+    }
+    sqlite3_bind_int(s, 9, h->log_scale != 0);
+    bind_text_or_null(s, 11, h->help);
+    rc = step_done(s);
+    sqlite3_clear_bindings(s);
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* Insert or find the row of one build of a component; its id in *id. */
+static int component_row(tb_store *st, const char *kind, const char *name, const char *version,
+                         const char *fingerprint, const char *probe, const tb_component *c,
+                         int64_t *id) {
+  sqlite3_stmt *s;
+  const char *sql =
+      "INSERT INTO components(kind, name, version, fingerprint, probe, file, file_hash,"
+      " summary, reference, services, first_seen)"
+      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+      " ON CONFLICT DO UPDATE SET probe = coalesce(components.probe, excluded.probe)"
+      " RETURNING id, (SELECT count(*) FROM component_hparams h"
+      "  WHERE h.component_id = components.id)";
+  if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
+  char services[32] = "";
+  if (c) services_text(c->services, services, sizeof services);
+  sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, version, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 4, fingerprint ? fingerprint : "", -1, SQLITE_STATIC);
+  bind_text_or_null(s, 5, probe);
+  sqlite3_bind_text(s, 6, c && c->file ? c->file : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 7, c ? c->file_hash : "", -1, SQLITE_STATIC);
+  bind_text_or_null(s, 8, c ? c->summary : NULL);
+  bind_text_or_null(s, 9, c ? c->reference : NULL);
+  sqlite3_bind_text(s, 10, services, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_double(s, 11, now_seconds());
+  int rc = sqlite3_step(s), n_hp = 0;
+  if (rc == SQLITE_ROW) {
+    *id = sqlite3_column_int64(s, 0);
+    n_hp = sqlite3_column_int(s, 1);
+  }
+  sqlite3_finalize(s);
+  if (rc != SQLITE_ROW) return -1;
+  if (c && n_hp == 0 && c->n_hparams > 0) return put_component_hparams(st, *id, c);
+  return 0;
+}
+
+static void comps_add(tb_store *st, const tb_component *c, const char *builtin, int64_t id) {
+  if (st->n_comps == st->cap_comps) {
+    st->cap_comps = st->cap_comps ? 2 * st->cap_comps : 16;
+    st->comps = realloc(st->comps, sizeof *st->comps * (size_t)st->cap_comps);
+    if (!st->comps) abort();
+  }
+  comp_id *e = &st->comps[st->n_comps++];
+  e->c = c;
+  snprintf(e->builtin, sizeof e->builtin, "%s", builtin ? builtin : "");
+  e->id = id;
+}
+
+int tb_store_register_component(tb_store *st, const tb_component *c, const char *fingerprint,
+                                const char *probe, char *err, size_t errlen) {
+  int64_t id;
+  if (component_row(st, tb_kind_name(c->kind), c->name, c->version, fingerprint, probe, c,
+                    &id)) {
+    tb_errf(err, errlen, "cannot record %s '%s': %s", tb_kind_name(c->kind), c->name,
+            sqlite3_errmsg(st->db));
+    return -1;
+  }
+  /* a migrated row of the same file had no fingerprint: the same bytes give
+   * the same numbers, so it has this one */
+  if (fingerprint && *fingerprint) {
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db,
+                           "UPDATE run_components SET component_id = ?1 WHERE component_id IN"
+                           " (SELECT id FROM components WHERE kind = ?2 AND name = ?3"
+                           "  AND version = ?4 AND fingerprint = '' AND file_hash = ?5"
+                           "  AND file_hash <> '')",
+                           -1, &s, NULL) == SQLITE_OK) {
+      sqlite3_bind_int64(s, 1, id);
+      sqlite3_bind_text(s, 2, tb_kind_name(c->kind), -1, SQLITE_STATIC);
+      sqlite3_bind_text(s, 3, c->name, -1, SQLITE_STATIC);
+      sqlite3_bind_text(s, 4, c->version, -1, SQLITE_STATIC);
+      sqlite3_bind_text(s, 5, c->file_hash, -1, SQLITE_STATIC);
+      sqlite3_step(s);
+      sqlite3_finalize(s);
+    }
+  }
+  for (int i = 0; i < st->n_comps; i++)
+    if (st->comps[i].c == c) {
+      st->comps[i].id = id;
+      return 0;
+    }
+  comps_add(st, c, NULL, id);
+  return 0;
+}
+
+int tb_store_component_records(tb_store *st, const tb_component *c, tb_component_record **out,
+                               int *n, char *err, size_t errlen) {
+  *out = NULL;
+  *n = 0;
+  sqlite3_stmt *s;
+  const char *sql =
+      "SELECT c.id, c.fingerprint, c.probe, c.file, c.file_hash,"
+      " (SELECT count(*) FROM run_components rc WHERE rc.component_id = c.id)"
+      " FROM components c WHERE c.kind = ?1 AND c.name = ?2 AND c.version = ?3 ORDER BY c.id";
+  if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+    return db_fail(err, errlen, st->db, "cannot read the recorded components");
+  sqlite3_bind_text(s, 1, tb_kind_name(c->kind), -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, c->name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, c->version, -1, SQLITE_STATIC);
+  int cap = 0, rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    if (*n == cap) {
+      cap = cap ? 2 * cap : 4;
+      *out = realloc(*out, sizeof **out * (size_t)cap);
+      if (!*out) abort();
+    }
+    tb_component_record *r = &(*out)[(*n)++];
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(s, 0);
+    snprintf(r->fingerprint, sizeof r->fingerprint, "%s",
+             (const char *)sqlite3_column_text(s, 1));
+    const char *probe = (const char *)sqlite3_column_text(s, 2);
+    r->probe = probe ? strdup(probe) : NULL;
+    snprintf(r->file, sizeof r->file, "%s", (const char *)sqlite3_column_text(s, 3));
+    snprintf(r->file_hash, sizeof r->file_hash, "%s", (const char *)sqlite3_column_text(s, 4));
+    r->n_runs = sqlite3_column_int64(s, 5);
+  }
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) {
+    tb_component_records_free(*out, *n);
+    *out = NULL;
+    *n = 0;
+    return db_fail(err, errlen, st->db, "cannot read the recorded components");
+  }
+  return 0;
+}
+
+void tb_component_records_free(tb_component_record *r, int n) {
+  for (int i = 0; i < n; i++) free(r[i].probe);
+  free(r);
+}
+
+/* The component id of a registered plugin, registering it (without a
+ * fingerprint) if the caller did not; built-ins by kind and name. */
+static int comp_lookup(tb_store *st, const tb_component *c, const char *kind, const char *name,
+                       int64_t *id) {
+  char key[64];
+  if (!c) snprintf(key, sizeof key, "%s\x1f%s", kind, name);
+  for (int i = 0; i < st->n_comps; i++)
+    if (c ? st->comps[i].c == c : (!st->comps[i].c && strcmp(st->comps[i].builtin, key) == 0)) {
+      *id = st->comps[i].id;
+      return 0;
+    }
+  if (c) {
+    char err[TB_ERRLEN];
+    if (tb_store_register_component(st, c, NULL, NULL, err, sizeof err)) return -1;
+    return comp_lookup(st, c, kind, name, id);
+  }
+  if (component_row(st, kind, name, TB_ENGINE_VERSION, NULL, NULL, NULL, id)) return -1;
+  comps_add(st, NULL, key, *id);
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sweeps and scenario versions                                             */
+/* ------------------------------------------------------------------------ */
+
+int tb_store_begin_sweep(tb_store *st, const tb_sweep *sw, const tb_sweep_meta *m, char *err,
+                         size_t errlen) {
+  char what[256];
+  snprintf(what, sizeof what, "cannot record the sweep in '%s'", st->path);
+  if (exec(st->db, "BEGIN IMMEDIATE", err, errlen, what)) return -1;
+  sqlite3_stmt *s = NULL, *sc = NULL, *cfg = NULL;
+  double now = now_seconds();
+  char script_hash[TB_HASHLEN] = "";
+  if (sw->n_scenarios > 0 && sw->scenarios[0].script_text)
+    tb_hash_bytes(script_hash, sw->scenarios[0].script_text,
+                  strlen(sw->scenarios[0].script_text));
+  struct utsname u;
+  if (uname(&u) != 0) memset(&u, 0, sizeof u);
+  int ok = 0;
+  if (sqlite3_prepare_v2(st->db,
+                         "INSERT INTO sweeps(command, script_path, script_hash, host, pid,"
+                         " started_at, shard_index, shard_count, environment_id)"
+                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                         -1, &s, NULL) != SQLITE_OK)
+    goto out;
+  bind_text_or_null(s, 1, m ? m->command : NULL);
+  bind_text_or_null(s, 2, sw->n_scenarios ? sw->scenarios[0].script_path : NULL);
+  bind_text_or_null(s, 3, script_hash);
+  sqlite3_bind_text(s, 4, u.nodename, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(s, 5, (int64_t)getpid());
+  sqlite3_bind_double(s, 6, now);
+  sqlite3_bind_int(s, 7, m && m->shard_count > 0 ? m->shard_index : 1);
+  sqlite3_bind_int(s, 8, m && m->shard_count > 0 ? m->shard_count : 1);
+  if (st->env_id > 0) sqlite3_bind_int64(s, 9, st->env_id);
+  if (sqlite3_step(s) != SQLITE_DONE) goto out;
+  st->sweep_id = sqlite3_last_insert_rowid(st->db);
+
+  /* each scenario: its version (by script hash) and the configurations it
+   * expands to now, so `summary` can show the current ones */
+  if (sqlite3_prepare_v2(st->db,
+                         "INSERT INTO scenarios(name, script_hash, script_path, script_text,"
+                         " first_seen, last_seen) VALUES(?1, ?2, ?3, ?4, ?5, ?5)"
+                         " ON CONFLICT(name, script_hash) DO UPDATE SET"
+                         " last_seen = excluded.last_seen, script_path = excluded.script_path"
+                         " RETURNING id",
+                         -1, &sc, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(st->db,
+                         "INSERT OR IGNORE INTO scenario_configs(scenario_id, config_hash)"
+                         " VALUES(?1, ?2)",
+                         -1, &cfg, NULL) != SQLITE_OK)
+    goto out;
+  for (int i = 0; i < sw->n_scenarios; i++) {
+    const tb_scenario_info *info = &sw->scenarios[i];
+    char h[TB_HASHLEN];
+    const char *text = info->script_text ? info->script_text : "";
+    tb_hash_bytes(h, text, strlen(text));
+    sqlite3_bind_text(sc, 1, info->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(sc, 2, h, -1, SQLITE_TRANSIENT);
+    bind_text_or_null(sc, 3, info->script_path);
+    bind_text_or_null(sc, 4, info->script_text);
+    sqlite3_bind_double(sc, 5, now);
+    if (sqlite3_step(sc) != SQLITE_ROW) goto out;
+    int64_t sid = sqlite3_column_int64(sc, 0);
+    sqlite3_reset(sc);
+    for (int r = 0; r < sw->n_runs; r++) {
+      if (strcmp(sw->runs[r].scenario, info->name) != 0) continue;
+      sqlite3_bind_int64(cfg, 1, sid);
+      sqlite3_bind_text(cfg, 2, sw->runs[r].hash, -1, SQLITE_STATIC);
+      if (step_done(cfg)) goto out;
+    }
+  }
+  ok = 1;
+out:
+  if (!ok) db_fail(err, errlen, st->db, what);
+  sqlite3_finalize(s);
+  sqlite3_finalize(sc);
+  sqlite3_finalize(cfg);
+  if (!ok) {
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    st->sweep_id = 0;
+    return -1;
+  }
+  return exec(st->db, "COMMIT", err, errlen, what);
+}
+
+int tb_store_end_sweep(tb_store *st, char *err, size_t errlen) {
+  if (st->sweep_id <= 0) return 0;
+  sqlite3_stmt *s;
+  if (sqlite3_prepare_v2(st->db, "UPDATE sweeps SET finished_at = ?1 WHERE id = ?2", -1, &s,
+                         NULL) != SQLITE_OK)
+    return db_fail(err, errlen, st->db, "cannot record the end of the sweep");
+  sqlite3_bind_double(s, 1, now_seconds());
+  sqlite3_bind_int64(s, 2, st->sweep_id);
+  int rc = sqlite3_step(s);
+  sqlite3_finalize(s);
+  if (rc != SQLITE_DONE) return db_fail(err, errlen, st->db, "cannot record the end of the sweep");
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Runs                                                                     */
+/* ------------------------------------------------------------------------ */
 
 int tb_store_run_status(tb_store *st, const char *config_hash, char *status, size_t len) {
   sqlite3_stmt *s = NULL;
@@ -522,36 +1271,52 @@ static void dataset_text(char *out, size_t len, const tb_data_spec *d) {
   }
 }
 
-/* One params row. The value is bound by the caller-supplied kind. */
+/* One params row: a number in `num` or a text in `text`. */
 typedef struct param_writer {
+  tb_store *st;
   sqlite3_stmt *s;
   int64_t run_id;
   const char *component;
   int failed;
+  int new_cols;
 } param_writer;
 
-static sqlite3_stmt *pw_begin(param_writer *w, const char *key) {
-  sqlite3_reset(w->s);
-  sqlite3_clear_bindings(w->s);
-  sqlite3_bind_int64(w->s, 1, w->run_id);
-  sqlite3_bind_text(w->s, 2, w->component, -1, SQLITE_STATIC);
-  sqlite3_bind_text(w->s, 3, key, -1, SQLITE_TRANSIENT);
-  return w->s;
+static void pw_put(param_writer *w, const char *key, const double *num, const char *text) {
+  if (w->failed) return;
+  sqlite3_stmt *s = w->s;
+  sqlite3_bind_int64(s, 1, w->run_id);
+  sqlite3_bind_text(s, 2, w->component, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, key, -1, SQLITE_TRANSIENT);
+  if (num)
+    sqlite3_bind_double(s, 4, *num);
+  else
+    sqlite3_bind_null(s, 4);
+  if (text)
+    sqlite3_bind_text(s, 5, text, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null(s, 5);
+  if (step_done(s)) w->failed = 1;
 }
-static void pw_end(param_writer *w) {
-  if (!w->failed && sqlite3_step(w->s) != SQLITE_DONE) w->failed = 1;
+
+/* (the results view learns of a new column through view_col_add) */
+static void pw_note(param_writer *w, const char *key) {
+  char a[128];
+  snprintf(a, sizeof a, "p%s", w->component);
+  w->new_cols |= view_col_add(w->st, a, key);
 }
+
 static void pw_real(param_writer *w, const char *key, double v) {
-  bind_real(pw_begin(w, key), 4, v);
-  pw_end(w);
+  pw_put(w, key, &v, NULL);
+  pw_note(w, key);
 }
 static void pw_int(param_writer *w, const char *key, int64_t v) {
-  sqlite3_bind_int64(pw_begin(w, key), 4, v);
-  pw_end(w);
+  double d = (double)v;
+  pw_put(w, key, &d, NULL);
+  pw_note(w, key);
 }
 static void pw_text(param_writer *w, const char *key, const char *v) {
-  sqlite3_bind_text(pw_begin(w, key), 4, v, -1, SQLITE_TRANSIENT);
-  pw_end(w);
+  pw_put(w, key, NULL, v);
+  pw_note(w, key);
 }
 
 static void put_component_params(param_writer *w, const tb_component *c, const double *hp) {
@@ -633,15 +1398,72 @@ static void put_params(param_writer *w, const tb_run_config *cfg) {
   pw_int(w, "seed", cfg->seed);
 }
 
+/* The index in res->metrics of each curve's (split, name) last epoch; -1
+ * for the entries that are not. Returns a malloc'd array of n_metrics. */
+static int *curve_ends(const tb_run_result *res) {
+  int *last = malloc(sizeof(int) * (size_t)(res->n_metrics ? res->n_metrics : 1));
+  if (!last) abort();
+  for (int i = 0; i < res->n_metrics; i++) {
+    const tb_metric *m = &res->metrics[i];
+    last[i] = i;
+    for (int j = 0; j < i; j++) {
+      if (last[j] < 0) continue;
+      const tb_metric *o = &res->metrics[j];
+      if (strcmp(o->split, m->split) != 0 || strcmp(o->name, m->name) != 0) continue;
+      /* one entry per curve stays: the later epoch (the later report on a tie) */
+      if (o->epoch > m->epoch) {
+        last[i] = -1;
+      } else {
+        last[j] = -1;
+      }
+      break;
+    }
+  }
+  return last;
+}
+
+/* The epoch (>= 1) of the best finite validation accuracy, earliest among
+ * ties; -1 if none. */
+static int best_epoch(const tb_run_result *res) {
+  int epoch = -1;
+  double best = -INFINITY;
+  for (int i = 0; i < res->n_metrics; i++) {
+    const tb_metric *m = &res->metrics[i];
+    if (m->epoch < 1 || !isfinite(m->value) || strcmp(m->split, "val") != 0 ||
+        strcmp(m->name, "accuracy") != 0)
+      continue;
+    if (m->value > best || (m->value == best && m->epoch < epoch)) {
+      best = m->value;
+      epoch = m->epoch;
+    }
+  }
+  return epoch;
+}
+
+/* Bind value and flag of a (value REAL, flag TEXT) pair at columns i, i+1. */
+static void bind_measure(sqlite3_stmt *s, int i, double v) {
+  bind_real(s, i, v);
+  const char *flag = nonfinite_flag(v);
+  if (flag)
+    sqlite3_bind_text(s, i + 1, flag, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(s, i + 1);
+}
+
 static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_result *res) {
   sqlite3 *db = st->db;
   sqlite3_stmt *s = NULL;
-  int ok = 0;
+  int ok = 0, new_cols = 0;
   char model[TB_MAX_HIDDEN * 12 + 32], dataset[1100];
   model_text(model, sizeof model, &cfg->model);
   dataset_text(dataset, sizeof dataset, &cfg->data);
+  int64_t comp_ids[3];
+  if (comp_lookup(st, cfg->loss, "loss", cfg->loss ? cfg->loss->name : "", &comp_ids[0]) ||
+      comp_lookup(st, cfg->opt, "optimizer", cfg->opt ? cfg->opt->name : "", &comp_ids[1]) ||
+      comp_lookup(st, NULL, "schedule", tb_sched_name(cfg->sched.kind), &comp_ids[2]))
+    goto out;
 
-  /* ON DELETE CASCADE takes the old run's rows with it */
+  /* the old attempt and all its rows go (foreign keys cascade) */
   if (sqlite3_prepare_v2(db, "DELETE FROM runs WHERE config_hash = ?1", -1, &s, NULL)) goto out;
   sqlite3_bind_text(s, 1, cfg->hash, -1, SQLITE_STATIC);
   if (sqlite3_step(s) != SQLITE_DONE) goto out;
@@ -649,9 +1471,11 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
 
   const char *ins =
       "INSERT INTO runs(scenario, status, seed, loss, optimizer, model, dataset, config,"
-      " config_hash, started_at, finished_at, wall_seconds, steps, loss_evals, grad_evals,"
-      " jvp_evals, error, environment_id)"
-      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+      " config_hash, group_hash, sweep_id, started_at, finished_at, wall_seconds,"
+      " compute_seconds, cpu_seconds, steps, loss_evals, grad_evals, jvp_evals, error,"
+      " environment_id)"
+      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+      " ?18, ?19, ?20, ?21, ?22)";
   if (sqlite3_prepare_v2(db, ins, -1, &s, NULL)) goto out;
   sqlite3_bind_text(s, 1, cfg->scenario, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, tb_status_name(res->status), -1, SQLITE_STATIC);
@@ -662,45 +1486,106 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
   sqlite3_bind_text(s, 7, dataset, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 8, cfg->json, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 9, cfg->hash, -1, SQLITE_STATIC);
-  bind_real(s, 10, res->started_at);
-  bind_real(s, 11, res->finished_at);
-  bind_real(s, 12, res->wall_seconds);
-  sqlite3_bind_int64(s, 13, res->steps);
-  sqlite3_bind_int64(s, 14, res->loss_evals);
-  sqlite3_bind_int64(s, 15, res->grad_evals);
-  sqlite3_bind_int64(s, 16, res->jvp_evals);
-  bind_text_or_null(s, 17, res->error);
-  if (st->env_id > 0) sqlite3_bind_int64(s, 18, st->env_id);
+  /* from the JSON itself, so that it can never disagree with the identity */
+  char group_hash[TB_HASHLEN];
+  if (tb_config_group_hash(cfg->json, group_hash)) goto out;
+  sqlite3_bind_text(s, 10, group_hash, -1, SQLITE_TRANSIENT);
+  if (st->sweep_id > 0) sqlite3_bind_int64(s, 11, st->sweep_id);
+  bind_real(s, 12, res->started_at);
+  bind_real(s, 13, res->finished_at);
+  bind_real(s, 14, res->wall_seconds);
+  bind_real(s, 15, res->compute_seconds);
+  bind_real(s, 16, res->cpu_seconds);
+  sqlite3_bind_int64(s, 17, res->steps);
+  sqlite3_bind_int64(s, 18, res->loss_evals);
+  sqlite3_bind_int64(s, 19, res->grad_evals);
+  sqlite3_bind_int64(s, 20, res->jvp_evals);
+  bind_text_or_null(s, 21, res->error);
+  if (st->env_id > 0) sqlite3_bind_int64(s, 22, st->env_id);
   if (sqlite3_step(s) != SQLITE_DONE) goto out;
   sqlite3_finalize(s);
+  s = NULL;
   int64_t run_id = sqlite3_last_insert_rowid(db);
 
   if (sqlite3_prepare_v2(db,
-                         "INSERT INTO params(run_id, component, key, value)"
-                         " VALUES(?1, ?2, ?3, ?4)",
+                         "INSERT INTO params(run_id, component, key, num, text)"
+                         " VALUES(?1, ?2, ?3, ?4, ?5)",
                          -1, &s, NULL))
     goto out;
-  param_writer w = {s, run_id, "", 0};
+  param_writer w = {st, s, run_id, "", 0, 0};
   put_params(&w, cfg);
+  new_cols |= w.new_cols;
   if (w.failed) goto out;
   sqlite3_finalize(s);
 
   /* OR REPLACE: a metric reported twice keeps its last value rather than
    * losing a whole finished run to a constraint error. */
   if (sqlite3_prepare_v2(db,
-                         "INSERT OR REPLACE INTO metrics(run_id, epoch, split, name, value)"
-                         " VALUES(?1, ?2, ?3, ?4, ?5)",
+                         "INSERT OR REPLACE INTO metrics(run_id, epoch, split, name, value, flag)"
+                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
                          -1, &s, NULL))
     goto out;
   for (int i = 0; i < res->n_metrics; i++) {
     const tb_metric *m = &res->metrics[i];
-    sqlite3_reset(s);
     sqlite3_bind_int64(s, 1, run_id);
     sqlite3_bind_int(s, 2, m->epoch);
-    sqlite3_bind_text(s, 3, m->split, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 4, m->name, -1, SQLITE_TRANSIENT);
-    bind_real(s, 5, m->value);
-    if (sqlite3_step(s) != SQLITE_DONE) goto out;
+    sqlite3_bind_text(s, 3, m->split, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, m->name, -1, SQLITE_STATIC);
+    bind_measure(s, 5, m->value);
+    if (step_done(s)) goto out;
+  }
+  sqlite3_finalize(s);
+
+  /* final values: the curve's last value for a complete run; for any other
+   * status no value, and the status as the flag */
+  int complete = res->status == TB_RUN_COMPLETE;
+  if (sqlite3_prepare_v2(db,
+                         "INSERT OR IGNORE INTO final_metrics(run_id, split, name, epoch, value,"
+                         " flag) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                         -1, &s, NULL))
+    goto out;
+  int *ends = curve_ends(res);
+  for (int i = 0; i < res->n_metrics; i++) {
+    if (ends[i] < 0) continue;
+    const tb_metric *m = &res->metrics[i];
+    sqlite3_bind_int64(s, 1, run_id);
+    sqlite3_bind_text(s, 2, m->split, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, m->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, m->epoch);
+    if (complete) {
+      bind_measure(s, 5, m->value);
+    } else {
+      sqlite3_bind_null(s, 5);
+      sqlite3_bind_text(s, 6, tb_status_name(res->status), -1, SQLITE_STATIC);
+    }
+    if (step_done(s)) {
+      free(ends);
+      goto out;
+    }
+    sqlite3_clear_bindings(s);
+    char a[16];
+    snprintf(a, sizeof a, "m%s", m->split);
+    new_cols |= view_col_add(st, a, m->name);
+  }
+  free(ends);
+  sqlite3_finalize(s);
+
+  /* every metric at the epoch of the best validation accuracy */
+  int be = complete ? best_epoch(res) : -1;
+  if (sqlite3_prepare_v2(db,
+                         "INSERT OR REPLACE INTO best_metrics(run_id, selected_by, epoch, split,"
+                         " name, value, flag) VALUES(?1, 'val.accuracy', ?2, ?3, ?4, ?5, ?6)",
+                         -1, &s, NULL))
+    goto out;
+  for (int i = 0; i < res->n_metrics && be >= 1; i++) {
+    const tb_metric *m = &res->metrics[i];
+    if (m->epoch != be) continue;
+    sqlite3_bind_int64(s, 1, run_id);
+    sqlite3_bind_int(s, 2, be);
+    sqlite3_bind_text(s, 3, m->split, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, m->name, -1, SQLITE_STATIC);
+    bind_measure(s, 5, m->value);
+    if (step_done(s)) goto out;
   }
   sqlite3_finalize(s);
 
@@ -708,31 +1593,71 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
                          -1, &s, NULL))
     goto out;
   for (int i = 0; i < res->n_epoch_times; i++) {
-    sqlite3_reset(s);
     sqlite3_bind_int64(s, 1, run_id);
     sqlite3_bind_int(s, 2, i + 1);
     bind_real(s, 3, res->epoch_seconds[i]);
-    if (sqlite3_step(s) != SQLITE_DONE) goto out;
+    if (step_done(s)) goto out;
   }
   sqlite3_finalize(s);
 
   if (sqlite3_prepare_v2(db,
-                         "INSERT INTO run_plugins(run_id, kind, name, version, file, file_hash)"
-                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                         "INSERT OR REPLACE INTO series(run_id, name, step, value, flag)"
+                         " VALUES(?1, ?2, ?3, ?4, ?5)",
                          -1, &s, NULL))
     goto out;
-  const tb_component *comps[2] = {cfg->loss, cfg->opt};
-  for (int i = 0; i < 2; i++) {
-    const tb_component *c = comps[i];
-    if (!c) continue;
-    sqlite3_reset(s);
+  for (int i = 0; i < res->n_series; i++) {
+    const tb_series_point *p = &res->series[i];
     sqlite3_bind_int64(s, 1, run_id);
-    sqlite3_bind_text(s, 2, tb_kind_name(c->kind), -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, c->name, -1, SQLITE_STATIC);
-    bind_text_or_null(s, 4, c->version);
-    bind_text_or_null(s, 5, c->file);
-    bind_text_or_null(s, 6, c->file_hash);
-    if (sqlite3_step(s) != SQLITE_DONE) goto out;
+    sqlite3_bind_text(s, 2, p->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, p->step);
+    bind_measure(s, 4, p->value);
+    if (step_done(s)) goto out;
+  }
+  sqlite3_finalize(s);
+
+  if (sqlite3_prepare_v2(db,
+                         "INSERT OR REPLACE INTO series_info(run_id, name, every)"
+                         " VALUES(?1, ?2, ?3)",
+                         -1, &s, NULL))
+    goto out;
+  for (int i = 0; i < res->n_series_every; i++) {
+    sqlite3_bind_int64(s, 1, run_id);
+    sqlite3_bind_text(s, 2, res->series_every[i].name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, (int64_t)res->series_every[i].value);
+    if (step_done(s)) goto out;
+  }
+  sqlite3_finalize(s);
+
+  if (sqlite3_prepare_v2(db,
+                         "INSERT OR REPLACE INTO counters(run_id, name, value) VALUES(?1, ?2, ?3)",
+                         -1, &s, NULL))
+    goto out;
+  for (int i = 0; i < res->n_counters; i++) {
+    sqlite3_bind_int64(s, 1, run_id);
+    sqlite3_bind_text(s, 2, res->counters[i].name, -1, SQLITE_STATIC);
+    bind_real(s, 3, res->counters[i].value);
+    if (step_done(s)) goto out;
+  }
+  sqlite3_finalize(s);
+
+  if (sqlite3_prepare_v2(db,
+                         "INSERT INTO run_components(run_id, role, component_id)"
+                         " VALUES(?1, ?2, ?3)",
+                         -1, &s, NULL))
+    goto out;
+  static const char *const roles[3] = {"loss", "optimizer", "schedule"};
+  for (int i = 0; i < 3; i++) {
+    sqlite3_bind_int64(s, 1, run_id);
+    sqlite3_bind_text(s, 2, roles[i], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, comp_ids[i]);
+    if (step_done(s)) goto out;
+  }
+  sqlite3_finalize(s);
+  s = NULL;
+
+  if (new_cols) {
+    char msg[TB_ERRLEN];
+    if (tb_store_refresh_views(st, msg, sizeof msg)) goto out;
   }
   ok = 1;
 out:
@@ -751,6 +1676,7 @@ int tb_store_put_run(tb_store *st, const tb_run_config *cfg, const tb_run_result
   snprintf(what, sizeof what, "cannot record run %s", cfg->hash);
   if (exec(st->db, "BEGIN IMMEDIATE", err, errlen, what)) return -1;
   if (put_run_rows(st, cfg, res)) {
+    /* read the message before ROLLBACK replaces it with "not an error" */
     db_fail(err, errlen, st->db, what);
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
@@ -760,4 +1686,79 @@ int tb_store_put_run(tb_store *st, const tb_run_config *cfg, const tb_run_result
     return -1;
   }
   return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Managing runs                                                            */
+/* ------------------------------------------------------------------------ */
+
+int tb_store_repair_orphans(tb_store *st, int64_t *removed, char *err, size_t errlen) {
+  *removed = 0;
+  for (int i = 0; i < N_RUN_CHILDREN; i++) {
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "DELETE FROM %s WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = run_id)",
+             run_children[i]);
+    if (exec(st->db, sql, err, errlen, "cannot remove rows of deleted runs")) return -1;
+    *removed += sqlite3_changes(st->db);
+  }
+  return 0;
+}
+
+int tb_store_delete_runs(tb_store *st, const char *where, int dry_run, FILE *listing,
+                         int64_t *n_deleted, char *err, size_t errlen) {
+  *n_deleted = 0;
+  char *sql = sqlite3_mprintf(
+      "SELECT id, scenario, status, loss, optimizer, seed FROM runs WHERE (%s) ORDER BY id",
+      where);
+  if (!sql) abort();
+  if (exec(st->db, "BEGIN IMMEDIATE", err, errlen, "cannot delete runs")) {
+    sqlite3_free(sql);
+    return -1;
+  }
+  sqlite3_stmt *s = NULL, *del = NULL;
+  int ok = 0, rc;
+  const char *tail = NULL;
+  if (sqlite3_prepare_v2(st->db, sql, -1, &s, &tail) != SQLITE_OK) {
+    tb_errf(err, errlen, "bad --where condition '%s': %s", where, sqlite3_errmsg(st->db));
+    goto out;
+  }
+  while (tail && (*tail == ' ' || *tail == '\n' || *tail == '\t')) tail++;
+  if (!sqlite3_stmt_readonly(s) || (tail && *tail)) {
+    tb_errf(err, errlen, "bad --where condition '%s': it must only read", where);
+    goto out;
+  }
+  if (sqlite3_prepare_v2(st->db, "DELETE FROM runs WHERE id = ?1", -1, &del, NULL) != SQLITE_OK)
+    goto fail;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(s, 0);
+    if (listing)
+      fprintf(listing, "%s run %lld  %s %s/%s seed=%lld [%s]\n", dry_run ? "would delete" : "delete",
+              (long long)id, (const char *)sqlite3_column_text(s, 1),
+              sqlite3_column_text(s, 3) ? (const char *)sqlite3_column_text(s, 3) : "?",
+              sqlite3_column_text(s, 4) ? (const char *)sqlite3_column_text(s, 4) : "?",
+              (long long)sqlite3_column_int64(s, 5), (const char *)sqlite3_column_text(s, 2));
+    if (!dry_run) {
+      sqlite3_bind_int64(del, 1, id);
+      if (step_done(del)) goto fail;
+    }
+    (*n_deleted)++;
+  }
+  if (rc != SQLITE_DONE) {
+    tb_errf(err, errlen, "bad --where condition '%s': %s", where, sqlite3_errmsg(st->db));
+    goto out;
+  }
+  ok = 1;
+  goto out;
+fail:
+  db_fail(err, errlen, st->db, "cannot delete runs");
+out:
+  sqlite3_free(sql);
+  sqlite3_finalize(s);
+  sqlite3_finalize(del);
+  if (!ok || dry_run) {
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return ok ? 0 : -1;
+  }
+  return exec(st->db, "COMMIT", err, errlen, "cannot delete runs");
 }

@@ -6,13 +6,22 @@
  * Worker protocol (one line per message on the result pipe):
  *   M <epoch> <split> <name> <value>    a metric (%.17g; nan/inf as strtod reads them)
  *   T <epoch> <seconds>                 wall time of a training epoch
- *   R <status> <steps> <loss_evals> <grad_evals> <jvp_evals> <started_at> <wall>
+ *   S <name> <step> <value>             a point of a per-step series
+ *   E <name> <every>                    a series is sampled every <every> steps
+ *   C <name> <value>                    a named counter
+ *   R <status> <steps> <loss_evals> <grad_evals> <jvp_evals> <started_at> <compute>
  *   X <error text>                      (optional) why the run ended badly
  *   END                                 end of run: without it the run is `crashed`
  * The worker's stdout and stderr go to a second pipe whose tail becomes the
  * reason of a crash (an ASan report, a plugin's last words). Workers get
  * SIGKILL when the parent dies (PR_SET_PDEATHSIG), so no orphans survive a
  * kill -9 of the sweep.
+ *
+ * The parent sleeps in poll() on the workers' pipes and on a self-pipe that
+ * the SIGCHLD handler writes to, so a finished worker is reaped at once (not
+ * at the next tick), and wakes for the nearest timeout. A run's own compute
+ * time (measured by the worker) and its CPU time (wait4's rusage) are kept
+ * apart from the parent's wall time, which includes fork and bookkeeping.
  *
  * Provides: tb_sweep_run.
  */
@@ -24,6 +33,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -54,12 +64,57 @@ static double wall(void) {
   return (double)tv.tv_sec + tv.tv_usec * 1e-6;
 }
 
+/* ---- waking on SIGCHLD ------------------------------------------------------ */
+
+static int chld_pipe[2] = {-1, -1};
+
+static void on_chld(int sig) {
+  (void)sig;
+  int e = errno;
+  if (write(chld_pipe[1], "c", 1) < 0) { /* full: a wakeup is pending anyway */
+  }
+  errno = e;
+}
+
+static int chld_open(struct sigaction *old, char *err, size_t errlen) {
+  if (pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK)) {
+    tb_errf(err, errlen, "cannot create a pipe: %s", strerror(errno));
+    return -1;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_chld;
+  sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGCHLD, &sa, old);
+  return 0;
+}
+
+static void chld_drain(void) {
+  char buf[64];
+  while (read(chld_pipe[0], buf, sizeof buf) > 0) {
+  }
+}
+
+static void chld_close(const struct sigaction *old) {
+  sigaction(SIGCHLD, old, NULL);
+  close(chld_pipe[0]);
+  close(chld_pipe[1]);
+  chld_pipe[0] = chld_pipe[1] = -1;
+}
+
+/* Seconds a run may take: the scenario's own timeout, else --timeout; 0 = none. */
+static double run_limit(const tb_run_config *cfg, const tb_sweep_opts *o) {
+  return cfg->timeout > 0 ? cfg->timeout : o->timeout;
+}
+
 /* ---- the worker ------------------------------------------------------------ */
 
 typedef struct {
   FILE *out;
-  int sent;  /* metrics already sent */
-  int times; /* epoch times already sent */
+  int sent;   /* metrics already sent */
+  int times;  /* epoch times already sent */
+  int points; /* series points already sent */
 } worker_ctx;
 
 static void send_new(worker_ctx *w, const tb_run_result *res) {
@@ -68,6 +123,10 @@ static void send_new(worker_ctx *w, const tb_run_result *res) {
   for (; w->sent < res->n_metrics; w->sent++) {
     const tb_metric *m = &res->metrics[w->sent];
     fprintf(w->out, "M %d %s %s %.17g\n", m->epoch, m->split, m->name, m->value);
+  }
+  for (; w->points < res->n_series; w->points++) {
+    const tb_series_point *p = &res->series[w->points];
+    fprintf(w->out, "S %s %lld %.17g\n", p->name, (long long)p->step, p->value);
   }
   fflush(w->out);
 }
@@ -81,14 +140,18 @@ static void worker_main(const tb_run_config *cfg, int fd_res) {
   openblas_set_num_threads(1);
   FILE *out = fdopen(fd_res, "w");
   if (!out) _exit(3);
-  worker_ctx w = {out, 0, 0};
+  worker_ctx w = {out, 0, 0, 0};
   tb_run_result res;
   memset(&res, 0, sizeof res);
   tb_train_run(cfg, &res, on_epoch, &w);
   send_new(&w, &res);
+  for (int i = 0; i < res.n_series_every; i++)
+    fprintf(out, "E %s %.17g\n", res.series_every[i].name, res.series_every[i].value);
+  for (int i = 0; i < res.n_counters; i++)
+    fprintf(out, "C %s %.17g\n", res.counters[i].name, res.counters[i].value);
   fprintf(out, "R %d %lld %lld %lld %lld %.17g %.17g\n", res.status, (long long)res.steps,
           (long long)res.loss_evals, (long long)res.grad_evals, (long long)res.jvp_evals,
-          res.started_at, res.wall_seconds);
+          res.started_at, res.compute_seconds);
   if (res.error[0]) {
     for (char *p = res.error; *p; p++)
       if (*p == '\n') *p = ' ';
@@ -113,17 +176,33 @@ static void parse_line(void *ud, char *line) {
     int epoch;
     double sec;
     if (sscanf(line + 2, "%d %lf", &epoch, &sec) == 2) tb_result_add_epoch_time(r, sec);
+  } else if (line[0] == 'S' && line[1] == ' ') {
+    char name[32], val[64];
+    long long step;
+    if (sscanf(line + 2, "%31s %lld %63s", name, &step, val) == 3)
+      tb_result_add_series(r, name, step, strtod(val, NULL));
+  } else if (line[0] == 'E' && line[1] == ' ') {
+    char name[32];
+    double every;
+    if (sscanf(line + 2, "%31s %lf", name, &every) == 2)
+      tb_result_set_series_every(r, name, (int64_t)every);
+  } else if (line[0] == 'C' && line[1] == ' ') {
+    char name[32], val[64];
+    if (sscanf(line + 2, "%31s %63s", name, val) == 2)
+      tb_result_set_counter(r, name, strtod(val, NULL));
   } else if (line[0] == 'R' && line[1] == ' ') {
     long long a, b, c, d;
     int st;
-    double t0, w;
-    if (sscanf(line + 2, "%d %lld %lld %lld %lld %lf %lf", &st, &a, &b, &c, &d, &t0, &w) == 7) {
+    double t0, compute;
+    if (sscanf(line + 2, "%d %lld %lld %lld %lld %lf %lf", &st, &a, &b, &c, &d, &t0,
+               &compute) == 7) {
       r->status = st;
       r->steps = a;
       r->loss_evals = b;
       r->grad_evals = c;
       r->jvp_evals = d;
       r->started_at = t0;
+      r->compute_seconds = compute;
     }
   } else if (line[0] == 'X' && line[1] == ' ') {
     snprintf(r->error, sizeof r->error, "%s", line + 2);
@@ -132,8 +211,10 @@ static void parse_line(void *ud, char *line) {
   }
 }
 
-static void finish_status(slot *s, int wstatus, double timeout) {
+static void finish_status(slot *s, int wstatus, const struct rusage *ru, double timeout) {
   tb_run_result *r = &s->res;
+  r->cpu_seconds = (double)ru->ru_utime.tv_sec + ru->ru_utime.tv_usec * 1e-6 +
+                   (double)ru->ru_stime.tv_sec + ru->ru_stime.tv_usec * 1e-6;
   char tail[700];
   tb_child_tail_text(&s->ch, tail, sizeof tail, 600);
   if (s->timed_out) {
@@ -155,8 +236,10 @@ static void finish_status(slot *s, int wstatus, double timeout) {
 static int start_worker(slot *slots, int nslots, slot *s, const tb_sweep *sw, int run,
                         int lock_fd, char *err, size_t errlen) {
   /* the worker must not keep the database lock nor other workers' pipes */
-  int fds[2 * 64 + 1], n = 0;
+  int fds[2 * 64 + 3], n = 0;
   fds[n++] = lock_fd;
+  fds[n++] = chld_pipe[0];
+  fds[n++] = chld_pipe[1];
   for (int i = 0; i < nslots && n + 2 <= (int)(sizeof fds / sizeof *fds); i++)
     if (slots[i].busy) fds[n++] = slots[i].ch.fd_msg, fds[n++] = slots[i].ch.fd_out;
   int msg_fd;
@@ -164,6 +247,7 @@ static int start_worker(slot *slots, int nslots, slot *s, const tb_sweep *sw, in
   if (rc < 0) return -1;
   if (rc == 0) {
     signal(SIGINT, SIG_IGN); /* the parent decides; a ^C kills the group anyway */
+    signal(SIGCHLD, SIG_DFL);
     worker_main(&sw->runs[run], msg_fd);
     _exit(0);
   }
@@ -281,9 +365,16 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
   openblas_set_num_threads(1);
   int nslots = o->jobs < 1 ? 1 : o->jobs;
   slot *slots = calloc((size_t)nslots, sizeof(slot));
+  if (!slots) abort();
   int next = 0, running = 0, rc = 0;
   double t0 = mono();
   int lock_fd = st ? tb_store_lock_fd(st) : -1;
+  struct sigaction old_chld;
+  if (chld_open(&old_chld, err, errlen)) {
+    free(slots);
+    free(todo);
+    return -1;
+  }
   while (next < ntodo || running > 0) {
     /* fill free slots */
     for (int i = 0; i < nslots && next < ntodo && rc == 0; i++)
@@ -296,11 +387,15 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
         running++;
       }
     if (rc && running == 0) break;
-    /* wait for output from any worker */
-    struct pollfd pfd[2 * 64];
-    slot *owner[2 * 64];
+    /* sleep until a worker writes, one ends (SIGCHLD), or the nearest
+     * timeout; on a terminal, at least twice a second for the clock */
+    struct pollfd pfd[2 * 64 + 1];
+    slot *owner[2 * 64 + 1];
     int np = 0;
-    for (int i = 0; i < nslots && np < 128; i++) {
+    pfd[np] = (struct pollfd){chld_pipe[0], POLLIN, 0};
+    owner[np++] = NULL;
+    double wait = o->tty ? 0.5 : 3600;
+    for (int i = 0; i < nslots; i++) {
       if (!slots[i].busy) continue;
       if (slots[i].ch.fd_msg >= 0) {
         pfd[np] = (struct pollfd){slots[i].ch.fd_msg, POLLIN, 0};
@@ -310,31 +405,41 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
         pfd[np] = (struct pollfd){slots[i].ch.fd_out, POLLIN, 0};
         owner[np++] = &slots[i];
       }
+      double limit = run_limit(&sw->runs[slots[i].run], o);
+      if (limit > 0 && !slots[i].timed_out) {
+        double left = slots[i].started + limit - mono();
+        if (left < wait) wait = left;
+      }
     }
-    int pr = poll(pfd, (nfds_t)np, 200);
+    int ms = wait <= 0 ? 0 : (int)(wait * 1000) + 1;
+    int pr = poll(pfd, (nfds_t)np, ms);
     if (pr < 0 && errno != EINTR) {
       tb_errf(err, errlen, "poll failed: %s", strerror(errno));
       rc = -1;
     }
-    for (int i = 0; i < np && pr > 0; i++)
-      if (pfd[i].revents) {
-        if (pfd[i].fd == owner[i]->ch.fd_msg)
-          tb_child_read_msg(&owner[i]->ch, parse_line, owner[i]);
-        else
-          tb_child_read_out(&owner[i]->ch, -1);
-      }
+    for (int i = 0; i < np && pr > 0; i++) {
+      if (!pfd[i].revents) continue;
+      if (!owner[i])
+        chld_drain();
+      else if (pfd[i].fd == owner[i]->ch.fd_msg)
+        tb_child_read_msg(&owner[i]->ch, parse_line, owner[i]);
+      else
+        tb_child_read_out(&owner[i]->ch, -1);
+    }
     /* timeouts and finished workers */
     for (int i = 0; i < nslots; i++) {
       slot *s = &slots[i];
       if (!s->busy) continue;
       const tb_run_config *cfg = &sw->runs[s->run];
-      double limit = cfg->timeout > 0 ? cfg->timeout : o->timeout;
-      if (limit > 0 && !s->timed_out && mono() - s->started > limit) {
+      double limit = run_limit(cfg, o);
+      if (limit > 0 && !s->timed_out && mono() - s->started >= limit) {
         s->timed_out = 1;
         kill(s->ch.pid, SIGKILL);
       }
       int wstatus = 0;
-      pid_t w = waitpid(s->ch.pid, &wstatus, WNOHANG);
+      struct rusage ru;
+      memset(&ru, 0, sizeof ru);
+      pid_t w = wait4(s->ch.pid, &wstatus, WNOHANG, &ru);
       if (w == 0) continue;
       /* take what the pipes hold, then record; a process the plugin started
        * may keep them open, so don't wait for their end */
@@ -342,34 +447,40 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
       }
       while (s->ch.fd_out >= 0 && tb_child_read_out(&s->ch, -1) > 0) {
       }
-      finish_status(s, wstatus, limit);
+      finish_status(s, wstatus, &ru, limit);
       char msg[TB_ERRLEN];
       if (st && tb_store_put_run(st, cfg, &s->res, msg, sizeof msg)) {
-        tb_errf(err, errlen, "cannot record run %.12s: %s", cfg->hash, msg);
+        tb_errf(err, errlen, "%s", msg); /* it names the run already */
         rc = -1;
       }
       stats->done++;
-      if (s->res.status == TB_RUN_COMPLETE)
-        stats->complete++;
-      else
-        stats->failed++;
+      switch (s->res.status) {
+      case TB_RUN_COMPLETE: stats->complete++; break;
+      case TB_RUN_DIVERGED: stats->diverged++; break;
+      default: stats->failed++;
+      }
       if (!o->tty || s->res.status != TB_RUN_COMPLETE) {
         char label[512];
         tb_run_label(cfg, label, sizeof label);
         if (o->tty) fprintf(stderr, "\r\033[K");
-        fprintf(stderr, "[%d/%d] %-8s %s  val.accuracy=%.4g (%.1fs)%s%s\n", stats->done,
-                stats->total, tb_status_name(s->res.status), label,
-                final_metric(&s->res, "val", "accuracy"), s->res.wall_seconds,
-                s->res.error[0] ? "  " : "", s->res.error);
+        if (s->res.status == TB_RUN_COMPLETE)
+          fprintf(stderr, "[%d/%d] %-8s %s  val.accuracy=%.4g (%.1fs)\n", stats->done,
+                  stats->total, tb_status_name(s->res.status), label,
+                  final_metric(&s->res, "val", "accuracy"), s->res.wall_seconds);
+        else /* no metric: the last one measured is not a result */
+          fprintf(stderr, "[%d/%d] %-8s %s (%.1fs)  %s\n", stats->done, stats->total,
+                  tb_status_name(s->res.status), label, s->res.wall_seconds, s->res.error);
       }
       tb_result_free(&s->res);
       s->busy = 0;
       running--;
       tb_child_close(&s->ch);
     }
-    progress(o, stats->done, stats->total, running, stats->failed, mono() - t0, 0);
+    progress(o, stats->done, stats->total, running, stats->failed + stats->diverged,
+             mono() - t0, 0);
   }
-  progress(o, stats->done, stats->total, 0, stats->failed, mono() - t0, 1);
+  chld_close(&old_chld);
+  progress(o, stats->done, stats->total, 0, stats->failed + stats->diverged, mono() - t0, 1);
   free(slots);
   free(todo);
   return rc;

@@ -16,7 +16,8 @@ typedef struct tb_sweep_opts {
 
 typedef struct tb_sweep_stats {
   int total;       /* runs to do */
-  int done, complete, failed, skipped;
+  int done, complete, diverged, skipped;
+  int failed;      /* crashed, timeout or failed */
 } tb_sweep_stats;
 
 /* st may be NULL only with dry_run. Returns 0 when the sweep ran to the end
@@ -25,7 +26,5 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
                  char *err, size_t errlen);
 /* "scenario loss/optimizer k=v ... seed=N" with the values that differ from defaults. */
 void tb_run_label(const tb_run_config *c, char *out, size_t n);
-/* The lock file descriptor a worker must close (store.c). */
-int tb_store_lock_fd(tb_store *st);
 
 #endif

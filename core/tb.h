@@ -17,7 +17,7 @@
 #include "trainbench/plugin.h"
 
 #define TB_VERSION "0.1.0"
-#define TB_SCHEMA_VERSION 1
+#define TB_SCHEMA_VERSION 2
 #define TB_ENGINE_VERSION "1" /* bump when the core's training changes the numbers a run produces */
 #define TB_ERRLEN 1024
 #define TB_MAX_HP 64      /* hyperparameters per component */
@@ -162,7 +162,8 @@ typedef struct tb_run_config {
   int batch_size;         /* 0 = full batch */
   double timeout;         /* seconds per run, 0 = none (not part of the hash) */
   char *json;             /* canonical JSON of everything above (malloc'd) */
-  char hash[TB_HASHLEN];  /* tb_hash_bytes of json */
+  char hash[TB_HASHLEN];  /* tb_hash_bytes of json: the run's identity */
+  char group_hash[TB_HASHLEN]; /* the same without the seed: runs that differ only by seed */
 } tb_run_config;
 
 /* ------------------------------------------------------------------------ */
@@ -176,6 +177,10 @@ void tb_fmt_real(char *out, size_t outlen, double x);
  * plugin versions and the dataset content hash included). Sets cfg->json
  * and cfg->hash. */
 int tb_config_canonicalize(tb_run_config *cfg, char *err, size_t errlen);
+/* The group hash of a canonical configuration: the hash of its JSON with the
+ * top-level "seed" member removed (for the store's migration of old runs as
+ * well as new ones). -1 if `json` has no top-level seed. */
+int tb_config_group_hash(const char *json, char out[TB_HASHLEN]);
 void tb_config_free(tb_run_config *cfg);
 const char *tb_activation_name(int activation); /* "relu" ... */
 const char *tb_init_name(int init);             /* "default" ... */
@@ -213,22 +218,46 @@ typedef struct tb_metric {
   double value;         /* may be NaN or +-inf */
 } tb_metric;
 
+/* A point of a per-step series ("train.loss" at step 120), or a named counter. */
+typedef struct tb_series_point {
+  char name[32];
+  int64_t step;         /* optimizer steps done when measured (1 = after the first) */
+  double value;
+} tb_series_point;
+
+typedef struct tb_named_value {
+  char name[32];
+  double value;         /* a counter's value, or a series' sampling interval */
+} tb_named_value;
+
 typedef struct tb_run_result {
   int status;           /* enum tb_status */
   char error[TB_ERRLEN];
   double started_at, finished_at; /* unix seconds */
-  double wall_seconds;
+  double wall_seconds;  /* the parent's view: fork to reaping, bookkeeping included */
+  double compute_seconds; /* the worker's own: setup, training and evaluation */
+  double cpu_seconds;   /* user + system CPU time of the worker process */
   int64_t steps;        /* optimizer steps taken */
   int64_t loss_evals, grad_evals, jvp_evals;
   tb_metric *metrics;
   int n_metrics, cap_metrics;
   double *epoch_seconds; /* [n_epoch_times] wall time of each training epoch (1-based epochs) */
   int n_epoch_times, cap_epoch_times;
+  tb_series_point *series;
+  int n_series, cap_series;
+  tb_named_value *series_every; /* per series name: every how many steps it is sampled */
+  int n_series_every, cap_series_every;
+  tb_named_value *counters;
+  int n_counters, cap_counters;
 } tb_run_result;
 
 void tb_result_add_metric(tb_run_result *r, int epoch, const char *split, const char *name,
                           double value);
 void tb_result_add_epoch_time(tb_run_result *r, double seconds);
+void tb_result_add_series(tb_run_result *r, const char *name, int64_t step, double value);
+void tb_result_set_series_every(tb_run_result *r, const char *name, int64_t every);
+/* Set (or overwrite) a named counter. */
+void tb_result_set_counter(tb_run_result *r, const char *name, double value);
 void tb_result_free(tb_run_result *r);
 
 /* ------------------------------------------------------------------------ */
@@ -263,16 +292,46 @@ typedef struct tb_store tb_store;
 struct sqlite3;
 
 /* Open for writing: create or migrate the schema, WAL mode, and take an
- * exclusive lock so a second writer refuses with a clear message. */
+ * exclusive flock on the database file itself so a second writer — under
+ * any path to the same file — refuses with a clear message. */
 int tb_store_open_write(tb_store **out, const char *path, char *err, size_t errlen);
-/* Open an existing database read-only (query, summary). */
+/* Open an existing database read-only (query, summary, runs). */
 int tb_store_open_read(tb_store **out, const char *path, char *err, size_t errlen);
 void tb_store_close(tb_store *st);
 struct sqlite3 *tb_store_db(tb_store *st);
-/* The fd holding the writer's lock on "PATH.lock" (O_CLOEXEC), -1 for a
- * reader: forked workers close it so that they never keep the lock. */
+const char *tb_store_path(const tb_store *st);
+/* The descriptor holding the writer's lock (O_CLOEXEC), -1 for a reader:
+ * forked workers close it so that they never keep the lock. */
 int tb_store_lock_fd(tb_store *st);
-int tb_store_put_scenario(tb_store *st, const tb_scenario_info *sc, char *err, size_t errlen);
+
+/* What `run` says about itself when it starts a sweep. */
+typedef struct tb_sweep_meta {
+  const char *command;      /* the command line, for people reading the sweeps table */
+  int shard_index, shard_count; /* 1/1 for a whole sweep */
+} tb_sweep_meta;
+/* Record a sweep: its row, each scenario's version (by script hash) and the
+ * configurations it expands to. Runs recorded afterwards reference it. */
+int tb_store_begin_sweep(tb_store *st, const tb_sweep *sw, const tb_sweep_meta *m, char *err,
+                         size_t errlen);
+int tb_store_end_sweep(tb_store *st, char *err, size_t errlen);
+
+/* A recorded build of a component (same kind, name and version). */
+typedef struct tb_component_record {
+  int64_t id;
+  char fingerprint[TB_HASHLEN]; /* "" when unknown (recorded by schema 1) */
+  char *probe;                  /* the encoded probe values, or NULL */
+  char file[1024];
+  char file_hash[TB_HASHLEN];
+  int64_t n_runs;               /* runs recorded with it */
+} tb_component_record;
+int tb_store_component_records(tb_store *st, const tb_component *c, tb_component_record **out,
+                               int *n, char *err, size_t errlen);
+void tb_component_records_free(tb_component_record *r, int n);
+/* Record the loaded build of c with its numeric fingerprint (NULL or "" when
+ * unknown); runs recorded afterwards point at it. */
+int tb_store_register_component(tb_store *st, const tb_component *c, const char *fingerprint,
+                                const char *probe, char *err, size_t errlen);
+
 /* 1 and the status name in `status` if a run with this config hash exists,
  * 0 (and "") if none, -1 on a database error. */
 int tb_store_run_status(tb_store *st, const char *config_hash, char *status, size_t len);
@@ -280,12 +339,29 @@ int tb_store_run_status(tb_store *st, const char *config_hash, char *status, siz
  * row with the same config hash. */
 int tb_store_put_run(tb_store *st, const tb_run_config *cfg, const tb_run_result *res,
                      char *err, size_t errlen);
+/* Delete the runs matching an SQL condition on the runs table, with all
+ * their rows, in one transaction (dry_run: list them, delete nothing). Each
+ * run is listed on `listing` (may be NULL). */
+int tb_store_delete_runs(tb_store *st, const char *where, int dry_run, FILE *listing,
+                         int64_t *n_deleted, char *err, size_t errlen);
+/* Delete rows whose run no longer exists (left by a tool that deleted runs
+ * without foreign keys and triggers); the number removed in *removed. */
+int tb_store_repair_orphans(tb_store *st, int64_t *removed, char *err, size_t errlen);
+/* Rebuild the `results` view from the columns the database holds. */
+int tb_store_refresh_views(tb_store *st, char *err, size_t errlen);
 
 /* report.c — reading results */
 enum tb_format { TB_FMT_TABLE = 1, TB_FMT_CSV = 2, TB_FMT_JSON = 3 };
 int tb_report_query(tb_store *st, const char *sql, int format, FILE *out, char *err,
                     size_t errlen);
-int tb_report_summary(tb_store *st, const char *scenario, FILE *out, char *err, size_t errlen);
+typedef struct tb_summary_opts {
+  const char *scenario;  /* NULL: every scenario */
+  int all_versions;      /* every recorded run, not only the latest script version's */
+  int best_only;         /* only the best configuration(s) of each loss and optimizer */
+  int max_rows;          /* > 0: best only for scenarios with more configurations */
+} tb_summary_opts;
+int tb_report_summary(tb_store *st, const tb_summary_opts *o, FILE *out, char *err,
+                      size_t errlen);
 
 /* ------------------------------------------------------------------------ */
 /* child.c — isolated child processes (sweep workers, checker children)     */

@@ -64,6 +64,7 @@ struct tb_trainer {
   double *svc_logits, *svc_dlogits;
   float *svc_dlogits_f;
   int64_t loss_evals, grad_evals, jvp_evals;
+  double last_loss;         /* mean loss of the last training batch */
   char svc_err[TB_ERRLEN];
 };
 
@@ -253,6 +254,7 @@ int tb_trainer_step(tb_trainer *t, char *err, size_t errlen) {
                      .step = t->step, .n_steps = t->total_steps, .training = 1,
                      .dlogits = t->dlogits};
   double loss = t->L->eval(t->loss_state, &b);
+  t->last_loss = loss;
   t->loss_evals++;
   t->grad_evals++;
   if (!isfinite(loss)) {
@@ -328,8 +330,12 @@ static double now_mono(void) {
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* The training loss is kept as a per-step series, sampled so that a run
+ * keeps at most about this many points. */
+#define SERIES_POINTS 200
+
 int tb_train_run(const tb_run_config *cfg, tb_run_result *res, tb_epoch_cb cb, void *ud) {
-  double t0 = now_mono();
+  double t0 = now_mono(), t_train = 0, t_eval = 0, t_setup = 0;
   res->started_at = now_wall();
   tb_trainer *t = NULL;
   char *err = res->error;
@@ -339,23 +345,39 @@ int tb_train_run(const tb_run_config *cfg, tb_run_result *res, tb_epoch_cb cb, v
     status = TB_RUN_FAILED;
     goto done;
   }
+  t_setup = now_mono() - t0;
+  int64_t every = (t->total_steps + SERIES_POINTS - 1) / SERIES_POINTS;
+  if (every < 1) every = 1;
+  tb_result_set_series_every(res, "train.loss", every);
+  double te = now_mono();
   tb_trainer_evaluate(t, 0, res, err, errlen);
+  t_eval += now_mono() - te;
   if (cb) cb(ud, 0, res);
   for (int e = 1; e <= cfg->epochs && status == TB_RUN_COMPLETE; e++) {
-    double te = now_mono();
+    te = now_mono();
     t->epoch = e - 1;
     for (int64_t s = 0; s < t->steps_per_epoch; s++) {
       int rc = tb_trainer_step(t, err, errlen);
+      /* the diverging step's loss too: the series shows where it went */
+      if (rc >= 0 && (t->step % every == 0 || rc > 0))
+        tb_result_add_series(res, "train.loss", t->step + (rc > 0), t->last_loss);
       if (rc) {
         status = rc > 0 ? TB_RUN_DIVERGED : TB_RUN_FAILED;
         break;
       }
     }
+    double tr = now_mono() - te;
+    t_train += tr;
     if (status != TB_RUN_COMPLETE) break;
-    tb_result_add_epoch_time(res, now_mono() - te);
+    tb_result_add_epoch_time(res, tr);
+    te = now_mono();
     tb_trainer_evaluate(t, e, res, err, errlen);
+    t_eval += now_mono() - te;
     if (cb) cb(ud, e, res);
   }
+  tb_result_set_counter(res, "time.setup", t_setup);
+  tb_result_set_counter(res, "time.train", t_train);
+  tb_result_set_counter(res, "time.eval", t_eval);
 done:
   if (t) {
     res->steps = t->step;
@@ -367,6 +389,6 @@ done:
   res->status = status;
   if (status == TB_RUN_COMPLETE) res->error[0] = 0;
   res->finished_at = now_wall();
-  res->wall_seconds = now_mono() - t0;
+  res->compute_seconds = now_mono() - t0;
   return status == TB_RUN_COMPLETE ? 0 : -1;
 }

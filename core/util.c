@@ -51,8 +51,48 @@ void tb_result_add_epoch_time(tb_run_result *r, double seconds) {
   r->epoch_seconds[r->n_epoch_times++] = seconds;
 }
 
+/* Grow an array of `size`-byte elements to hold one more. */
+static void *grow(void *a, int n, int *cap, size_t size) {
+  if (n < *cap) return a;
+  *cap = *cap ? 2 * *cap : 32;
+  a = realloc(a, size * (size_t)*cap);
+  if (!a) abort();
+  return a;
+}
+
+void tb_result_add_series(tb_run_result *r, const char *name, int64_t step, double value) {
+  r->series = grow(r->series, r->n_series, &r->cap_series, sizeof *r->series);
+  tb_series_point *p = &r->series[r->n_series++];
+  snprintf(p->name, sizeof p->name, "%s", name);
+  p->step = step;
+  p->value = value;
+}
+
+static void set_named(tb_named_value **a, int *n, int *cap, const char *name, double value) {
+  for (int i = 0; i < *n; i++)
+    if (strncmp((*a)[i].name, name, sizeof (*a)[i].name - 1) == 0) {
+      (*a)[i].value = value;
+      return;
+    }
+  *a = grow(*a, *n, cap, sizeof **a);
+  tb_named_value *v = &(*a)[(*n)++];
+  snprintf(v->name, sizeof v->name, "%s", name);
+  v->value = value;
+}
+
+void tb_result_set_series_every(tb_run_result *r, const char *name, int64_t every) {
+  set_named(&r->series_every, &r->n_series_every, &r->cap_series_every, name, (double)every);
+}
+
+void tb_result_set_counter(tb_run_result *r, const char *name, double value) {
+  set_named(&r->counters, &r->n_counters, &r->cap_counters, name, value);
+}
+
 void tb_result_free(tb_run_result *r) {
   free(r->metrics);
   free(r->epoch_seconds);
+  free(r->series);
+  free(r->series_every);
+  free(r->counters);
   memset(r, 0, sizeof *r);
 }

@@ -13,7 +13,13 @@ eq "metrics for epochs 0..6, 3 splits, 5 names" "$(q "$DB" "SELECT count(*) FROM
 eq "final_metrics has the last epoch" "$(q "$DB" "SELECT count(*) FROM final_metrics f JOIN metrics m ON m.run_id = f.run_id AND m.split = f.split AND m.name = f.name AND m.epoch = 6 AND m.value = f.value")" 120
 eq "timings per training epoch" "$(q "$DB" "SELECT count(*) FROM timings")" 48
 eq "params typed: lr is a real" "$(q "$DB" "SELECT DISTINCT typeof(value) FROM params WHERE component = 'optimizer' AND key = 'lr'")" real
-eq "plugin provenance per run" "$(q "$DB" "SELECT count(*) FROM run_plugins")" 16
+eq "provenance per run: loss, optimizer, schedule" "$(q "$DB" "SELECT count(*) FROM run_plugins")" 24
+eq "one group per configuration, seeds paired" "$(q "$DB" "SELECT count(DISTINCT group_hash) || ' ' || count(*) FROM runs")" "4 8"
+eq "the run's own compute time and CPU time, apart from its wall time" "$(q "$DB" "SELECT count(*) FROM runs WHERE compute_seconds > 0 AND cpu_seconds >= 0 AND compute_seconds <= wall_seconds")" 8
+eq "the training loss series, sampled every step here" "$(q "$DB" "SELECT DISTINCT (SELECT count(*) FROM series s WHERE s.run_id = r.id) || ' ' || (SELECT every FROM series_info i WHERE i.run_id = r.id) FROM runs r")" "36 1"
+eq "time counters" "$(q "$DB" "SELECT count(*) FROM counters WHERE name IN ('time.setup', 'time.train', 'time.eval')")" 24
+eq "the sweep is recorded and referenced" "$(q "$DB" "SELECT count(*) FROM runs r JOIN sweeps s ON s.id = r.sweep_id WHERE s.finished_at >= s.started_at AND s.command LIKE 'trainbench run %small.lua%'")" 8
+eq "results view: one row per run, readable columns" "$(q "$DB" "SELECT count(*) FROM results WHERE \"optimizer.lr\" IN (0.1, 0.01) AND \"test.accuracy\" > 0")" 8
 eq "environment recorded" "$(q "$DB" "SELECT count(*) > 0 FROM environment e JOIN runs r ON r.environment_id = e.id")" 1
 eq "scenario script stored" "$(q "$DB" "SELECT script_text LIKE '%small.lua%' FROM scenarios WHERE name = 'small'")" 1
 # iris train split: 90 rows, batch 16 -> 6 steps per epoch, 36 in all

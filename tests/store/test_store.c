@@ -127,6 +127,7 @@ static void make_cfg(tb_run_config *c, const char *scenario, int64_t seed,
            lr, momentum, opt->name, opt->version, scenario, (long long)seed);
   c->json = strdup(buf);
   tb_hash_bytes(c->hash, c->json, strlen(c->json));
+  tb_config_group_hash(c->json, c->group_hash);
 }
 
 static void make_result(tb_run_result *r, int status) {
@@ -191,11 +192,11 @@ static char *query(tb_store *st, const char *sql, int format, char *err) {
   return text;
 }
 
-static char *summary(tb_store *st, const char *scenario, char *err) {
+static char *summary(tb_store *st, const tb_summary_opts *o, char *err) {
   char *text = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
-  int rc = tb_report_summary(st, scenario, f, err, TB_ERRLEN);
+  int rc = tb_report_summary(st, o, f, err, TB_ERRLEN);
   fclose(f);
   if (rc) {
     free(text);
@@ -226,32 +227,42 @@ static void test_schema_and_runs(void) {
   CHECK_STR(sql_text(st, "PRAGMA journal_mode"), "wal");
   CHECK(sql_int(st, "PRAGMA foreign_keys") == 1);
   CHECK(sql_int(st, "SELECT count(*) FROM sqlite_master WHERE name IN ('meta', 'scenarios',"
-                    " 'runs', 'params', 'metrics', 'final_metrics', 'timings',"
-                    " 'run_plugins', 'environment')") == 9);
-  CHECK(sql_int(st, "SELECT count(*) FROM environment WHERE openblas_threads = 1"
+                    " 'scenario_configs', 'sweeps', 'components', 'component_hparams',"
+                    " 'runs', 'params', 'metrics', 'final_metrics', 'best_metrics', 'timings',"
+                    " 'series', 'series_info', 'counters', 'run_components', 'run_plugins',"
+                    " 'environment', 'results', 'configs', 'current_configs')") == 21);
+  CHECK(sql_int(st, "SELECT count(*) FROM environment WHERE threads = 1"
                     " AND trainbench_version = '" TB_VERSION "' AND cpu <> ''"
-                    " AND openblas_core <> '' AND os LIKE 'Linux %'") == 1);
+                    " AND math_backend = 'openblas' AND math_version GLOB '[0-9]*.[0-9]*'"
+                    " AND math_kernel <> '' AND os LIKE 'Linux %'") == 1);
 
-  /* the lock file names its holder and is not inherited across exec */
-  char lock[600], pidtext[32] = "";
-  snprintf(lock, sizeof lock, "%s.lock", dbpath);
-  FILE *lf = fopen(lock, "r");
-  CHECK(lf != NULL);
-  if (lf) {
-    CHECK(fgets(pidtext, sizeof pidtext, lf) != NULL);
-    fclose(lf);
-  }
-  CHECK(atol(pidtext) == (long)getpid());
+  /* the writer's lock is on the database file itself, not inherited across exec */
   int fd = tb_store_lock_fd(st);
+  struct stat a, b;
   CHECK(fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC));
+  CHECK(fstat(fd, &a) == 0 && stat(dbpath, &b) == 0 && a.st_ino == b.st_ino &&
+        a.st_dev == b.st_dev);
+  char lock[600];
+  snprintf(lock, sizeof lock, "%s.lock", dbpath);
+  CHECK(access(lock, F_OK) != 0); /* no side file to follow a path string */
 
-  /* scenarios: upsert by name */
+  /* scenarios: a version per script text; the configurations of each */
   tb_scenario_info sc = {"sweep", "scripts/a.lua", "-- v1"};
-  CHECK(tb_store_put_scenario(st, &sc, err, sizeof err) == 0);
-  sc.script_text = "-- v2";
-  CHECK(tb_store_put_scenario(st, &sc, err, sizeof err) == 0);
+  tb_sweep sw = {&sc, 1, NULL, 0};
+  tb_sweep_meta meta = {"trainbench run scripts/a.lua", 1, 1};
+  CHECK(tb_store_begin_sweep(st, &sw, &meta, err, sizeof err) == 0);
+  CHECK(tb_store_begin_sweep(st, &sw, &meta, err, sizeof err) == 0);
   CHECK(sql_int(st, "SELECT count(*) FROM scenarios") == 1);
-  CHECK_STR(sql_text(st, "SELECT script_text FROM scenarios WHERE name = 'sweep'"), "-- v2");
+  sc.script_text = "-- v2";
+  CHECK(tb_store_begin_sweep(st, &sw, &meta, err, sizeof err) == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM scenarios") == 2);
+  CHECK_STR(sql_text(st, "SELECT script_text FROM scenarios WHERE name = 'sweep'"
+                         " ORDER BY last_seen DESC, id DESC LIMIT 1"),
+            "-- v2");
+  CHECK(sql_int(st, "SELECT count(*) FROM sweeps WHERE command = 'trainbench run scripts/a.lua'"
+                    " AND shard_index = 1 AND shard_count = 1 AND started_at > 1.7e9") == 3);
+  CHECK(tb_store_end_sweep(st, err, sizeof err) == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM sweeps WHERE finished_at >= started_at") == 1);
 
   /* a run lands with every row */
   tb_run_config cfg;
@@ -271,6 +282,13 @@ static void test_schema_and_runs(void) {
   tb_result_add_metric(&res, 2, "test", "accuracy", 0.625);
   tb_result_add_epoch_time(&res, 1.5);
   tb_result_add_epoch_time(&res, 2.0);
+  tb_result_add_series(&res, "train.loss", 10, 1.5);
+  tb_result_add_series(&res, "train.loss", 20, NAN);
+  tb_result_set_series_every(&res, "train.loss", 10);
+  tb_result_set_counter(&res, "time.train", 2.0);
+  tb_result_set_counter(&res, "time.train", 2.25); /* the last value counts */
+  res.compute_seconds = 3;
+  res.cpu_seconds = 2.5;
   CHECK(tb_store_put_run(st, &cfg, &res, err, sizeof err) == 0);
   CHECK(tb_store_run_status(st, cfg.hash, status, sizeof status) == 1);
   CHECK_STR(status, "complete");
@@ -282,19 +300,18 @@ static void test_schema_and_runs(void) {
                     " ON e.id = r.environment_id") == 1);
   CHECK(sql_int(st, "SELECT error IS NULL FROM runs") == 1);
 
-  /* typed params under the names users write */
+  /* typed params under the names users write: numbers in num, text in text */
   CHECK_STR(sql_text(st, "SELECT typeof(value) || ':' || value FROM params"
                          " WHERE component = 'loss' AND key = 'gamma'"),
             "real:2.0");
   CHECK_STR(sql_text(st, "SELECT typeof(value) || ':' || value FROM params"
                          " WHERE component = 'loss' AND key = 'mode'"),
             "text:sum");
-  CHECK_STR(sql_text(st, "SELECT typeof(value) || ':' || value FROM params"
+  CHECK_STR(sql_text(st, "SELECT typeof(num) || ':' || num FROM params"
                          " WHERE component = 'optimizer' AND key = 'nesterov'"),
-            "integer:1");
-  CHECK_STR(sql_text(st, "SELECT typeof(value) || ':' || value FROM params"
-                         " WHERE component = 'optimizer' AND key = 'accum'"),
-            "integer:4");
+            "real:1.0");
+  CHECK(sql_int(st, "SELECT count(*) FROM params WHERE (num IS NULL) = (text IS NULL)") == 0);
+  CHECK(sql_int(st, "SELECT count(DISTINCT typeof(num)) FROM params WHERE num IS NOT NULL") == 1);
   CHECK_STR(sql_text(st, "SELECT value FROM params WHERE component = 'model'"
                          " AND key = 'hidden'"),
             "[64,32]");
@@ -306,7 +323,7 @@ static void test_schema_and_runs(void) {
                          " (SELECT key, value FROM params WHERE component = 'schedule'"
                          " ORDER BY rowid)"),
             "kind=cosine warmup=0.5 min_factor=0.01");
-  CHECK_STR(sql_text(st, "SELECT group_concat(key || '=' || value, ' ') FROM"
+  CHECK_STR(sql_text(st, "SELECT group_concat(key || '=' || printf('%g', value), ' ') FROM"
                          " (SELECT key, value FROM params WHERE component = 'run'"
                          " ORDER BY rowid)"),
             "epochs=2 batch_size=32 seed=1");
@@ -315,28 +332,65 @@ static void test_schema_and_runs(void) {
   CHECK(sql_int(st, "SELECT value FROM params WHERE component = 'data'"
                     " AND key = 'split_seed'") == 7);
 
-  /* provenance and timings */
-  CHECK_STR(sql_text(st, "SELECT group_concat(kind || ' ' || name || ' ' || version || ' '"
-                         " || file_hash, '; ') FROM (SELECT * FROM run_plugins ORDER BY kind)"),
+  /* the run's group: its configuration without the seed */
+  CHECK_STR(sql_text(st, "SELECT group_hash FROM runs"), cfg.group_hash);
+  CHECK(strlen(cfg.group_hash) == 32 && strcmp(cfg.group_hash, cfg.hash) != 0);
+  CHECK(sql_int(st, "SELECT sweep_id = (SELECT max(id) FROM sweeps) FROM runs") == 1);
+
+  /* provenance per role, components with their hyperparameter tables */
+  CHECK_STR(sql_text(st, "SELECT group_concat(role || ' ' || name || ' ' || version || ' '"
+                         " || file_hash, '; ') FROM (SELECT * FROM run_plugins ORDER BY role)"),
             "loss toy_loss 1.2 0123456789abcdef0123456789abcdef; "
-            "optimizer toy_sgd 3 fedcba9876543210fedcba9876543210");
+            "optimizer toy_sgd 3 fedcba9876543210fedcba9876543210; schedule cosine 1 ");
+  CHECK_STR(sql_text(st, "SELECT group_concat(h.name || ':' || h.type || ':' ||"
+                         " coalesce(h.default_num, h.default_text) || ':' || h.log_scale ||"
+                         " ':' || coalesce(h.choices, '-'), ' ') FROM (SELECT h.* FROM"
+                         " component_hparams h JOIN components c ON c.id = h.component_id"
+                         " WHERE c.name IN ('toy_loss', 'toy_sgd') ORDER BY c.name,"
+                         " h.position) h"),
+            "gamma:real:2.0:0:- mode:choice:mean:0:[\"mean\",\"sum\"] lr:real:0.1:1:-"
+            " momentum:real:0.0:0:- nesterov:bool:0.0:0:- accum:int:1.0:0:-");
   CHECK_STR(sql_text(st, "SELECT group_concat(epoch || ':' || seconds, ' ') FROM"
                          " (SELECT * FROM timings ORDER BY epoch)"),
             "1:1.5 2:2.0");
+  CHECK_STR(sql_text(st, "SELECT printf('%g %g %g', wall_seconds, compute_seconds,"
+                         " cpu_seconds) FROM runs"),
+            "3.5 3 2.5");
 
-  /* NaN and ±inf stay distinguishable and never become NULL */
-  CHECK(sql_int(st, "SELECT count(*) FROM metrics WHERE value IS NULL") == 0);
-  CHECK_STR(sql_text(st, "SELECT group_concat(typeof(value) || ':' || value, ' ') FROM"
-                         " (SELECT value FROM metrics WHERE split = 'train'"
+  /* NaN is NULL with its flag (so no aggregate counts it), ±inf real infinities */
+  CHECK_STR(sql_text(st, "SELECT group_concat(coalesce(typeof(value) || ':' || value, 'null')"
+                         " || ':' || coalesce(flag, '-'), ' ') FROM"
+                         " (SELECT value, flag FROM metrics WHERE split = 'train'"
                          " ORDER BY name, epoch)"),
-            "real:2.5 text:NaN text:Infinity text:-Infinity");
+            "real:2.5:- null:nan real:Inf:inf real:-Inf:-inf");
+  CHECK(sql_int(st, "SELECT avg(value) = 2.5 FROM metrics WHERE split = 'train' AND"
+                    " name = 'loss' AND epoch < 2") == 1);
 
   /* final_metrics: each curve at its last recorded epoch (not its best) */
   CHECK_STR(sql_text(st, "SELECT group_concat(split || '.' || name || '@' || epoch || '='"
-                         " || value, ' ') FROM (SELECT * FROM final_metrics"
-                         " ORDER BY split, name)"),
-            "test.accuracy@2=0.625 train.loss@2=Infinity train.nll@2=-Infinity"
+                         " || coalesce(value, 'null') || coalesce(':' || flag, ''), ' ') FROM"
+                         " (SELECT * FROM final_metrics ORDER BY split, name)"),
+            "test.accuracy@2=0.625 train.loss@2=Inf:inf train.nll@2=-Inf:-inf"
             " val.accuracy@2=0.65");
+  /* best_metrics: every metric at the epoch of the best validation accuracy */
+  CHECK_STR(sql_text(st, "SELECT group_concat(split || '.' || name || '@' || epoch || '='"
+                         " || coalesce(value, 'null') || coalesce(':' || flag, ''), ' ') FROM"
+                         " (SELECT * FROM best_metrics ORDER BY split, name)"),
+            "train.loss@1=null:nan val.accuracy@1=0.7");
+  /* series and counters */
+  CHECK_STR(sql_text(st, "SELECT group_concat(name || '@' || step || '=' ||"
+                         " coalesce(value, flag), ' ') FROM (SELECT * FROM series"
+                         " ORDER BY name, step)"),
+            "train.loss@10=1.5 train.loss@20=nan");
+  CHECK_STR(sql_text(st, "SELECT every FROM series_info WHERE name = 'train.loss'"), "10");
+  CHECK_STR(sql_text(st, "SELECT group_concat(name || '=' || value, ' ') FROM counters"),
+            "time.train=2.25");
+
+  /* the one-row-per-run view: hyperparameters and metrics as columns */
+  CHECK_STR(sql_text(st, "SELECT \"optimizer.lr\" || ' ' || \"loss.mode\" || ' ' ||"
+                         " \"val.accuracy\" || ' ' || \"test.accuracy\" || ' ' || best_epoch"
+                         " || ' ' || \"best.val.accuracy\" FROM results"),
+            "0.01 sum 0.65 0.625 1 0.7");
 
   /* replacing by config hash keeps one row, the new values, no orphans */
   int64_t old_id = sql_int(st, "SELECT id FROM runs");
@@ -353,12 +407,19 @@ static void test_schema_and_runs(void) {
   CHECK_STR(sql_text(st, "SELECT error FROM runs"), "loss is not finite at epoch 1");
   CHECK(sql_int(st, "SELECT count(*) FROM metrics") == 2);
   CHECK(sql_int(st, "SELECT count(*) FROM timings") == 1);
-  CHECK(sql_int(st, "SELECT count(*) FROM run_plugins") == 2);
+  CHECK(sql_int(st, "SELECT count(*) FROM run_plugins") == 3);
+  CHECK(sql_int(st, "SELECT count(*) FROM series") == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM best_metrics") == 0); /* only complete runs */
   CHECK(sql_int(st, "SELECT count(*) FROM params WHERE run_id NOT IN (SELECT id FROM runs)")
         == 0);
   CHECK(sql_int(st, "SELECT count(*) FROM params WHERE component = 'loss'") == 2);
-  CHECK_STR(sql_text(st, "SELECT value FROM final_metrics WHERE split = 'val'"), "0.125");
-  (void)old_id;
+  /* a diverged run's last numbers (here epoch 0) never pass for a result */
+  CHECK_STR(sql_text(st, "SELECT coalesce(value, 'null') || ' ' || flag || ' ' || epoch FROM"
+                         " final_metrics WHERE split = 'val'"),
+            "null diverged 0");
+  CHECK_STR(sql_text(st, "SELECT coalesce(\"val.accuracy\", 'null') || ' ' || status FROM results"),
+            "null diverged");
+  CHECK(sql_int(st, "SELECT min(id) FROM runs") > old_id); /* ids are never reused */
 
   /* one transaction per run: when an insert fails half-way (a trigger makes
    * the timings insert fail), the previous run stays exactly as it was */
@@ -375,7 +436,7 @@ static void test_schema_and_runs(void) {
   CHECK_HAS(err, cfg.hash);
   CHECK(tb_store_run_status(st, cfg.hash, status, sizeof status) == 1);
   CHECK_STR(status, "diverged");
-  CHECK_STR(sql_text(st, "SELECT value FROM final_metrics WHERE split = 'val'"), "0.125");
+  CHECK_STR(sql_text(st, "SELECT flag FROM final_metrics WHERE split = 'val'"), "diverged");
   CHECK(sql_int(st, "SELECT count(*) FROM params") ==
         sql_int(st, "SELECT count(*) FROM params WHERE run_id IN (SELECT id FROM runs)"));
   /* and a new run that fails does not appear at all */
@@ -579,11 +640,11 @@ static void test_query_formats(void) {
   CHECK_STR(t, "[\n{\"s\":\"a\\n\\u0001\\\\\",\"big\":\"Infinity\",\"small\":\"-Infinity\"}\n]\n");
   free(t);
 
-  /* stored non-finite metrics come out as the strings they are */
-  t = query(st, "SELECT value FROM metrics WHERE split = 'train' AND name = 'loss'"
+  /* a stored NaN is a null value with its flag */
+  t = query(st, "SELECT value, flag FROM metrics WHERE split = 'train' AND name = 'loss'"
                 " AND run_id = (SELECT min(id) FROM runs)",
             TB_FMT_JSON, err);
-  CHECK_STR(t, "[\n{\"value\":\"NaN\"}\n]\n");
+  CHECK_STR(t, "[\n{\"value\":null,\"flag\":\"nan\"}\n]\n");
   free(t);
 
   /* empty results, several statements */
@@ -670,12 +731,16 @@ static void test_summary(void) {
   double v1[] = {0.80, 0.82, 0.84};
   for (int s = 0; s < 3; s++)
     put_sweep_run(st, "digits", s + 1, &toy_sgd, 0.1, TB_RUN_COMPLETE, 0.99, v1[s], 0.9, 0.99);
-  /* lr 0.01: final val mean 0.86, so it is chosen; its test accuracies: */
+  /* lr 0.01: final val mean 0.86, so it is the best; its test accuracies: */
   double v2[] = {0.85, 0.86, 0.87}, t2[] = {0.90, 0.92, 0.97};
   for (int s = 0; s < 3; s++)
     put_sweep_run(st, "digits", s + 1, &toy_sgd, 0.01, TB_RUN_COMPLETE, 0.1, v2[s], 0.9, t2[s]);
-  /* a crashed seed of the chosen configuration and a diverged one elsewhere:
-   * both count as failed and neither enters the means */
+  /* lr 0.05 ties lr 0.01 on val */
+  for (int s = 0; s < 3; s++)
+    put_sweep_run(st, "digits", s + 1, &toy_sgd, 0.05, TB_RUN_COMPLETE, 0.1, v2[s], 0.9, 0.5);
+  /* a crashed seed of the best configuration and a diverged one elsewhere:
+   * counted apart, and neither enters the means (the diverged run's val
+   * accuracy of 1.0 would top everything if it did) */
   put_sweep_run(st, "digits", 4, &toy_sgd, 0.01, TB_RUN_CRASHED, NAN, NAN, NAN, NAN);
   put_sweep_run(st, "digits", 4, &toy_sgd, 0.1, TB_RUN_DIVERGED, 1.0, 1.0, NAN, NAN);
   /* toy_adam has no val split: one seed, selection falls back to train */
@@ -690,39 +755,232 @@ static void test_summary(void) {
   snprintf(want_test, sizeof want_test, "%.4f ± %.4f", mean, sd);
   CHECK_STR(want_test, "0.9300 ± 0.0361");
 
-  char *out = summary(st, "digits", err);
+  tb_summary_opts so = {.scenario = "digits"};
+  char *out = summary(st, &so, err);
   CHECK(out != NULL);
   if (!out) fprintf(stderr, "summary: %s\n", err);
   if (getenv("TB_TEST_VERBOSE")) fprintf(stderr, "%s", out ? out : "");
-  /* rows as their fields (columns are separated by two spaces or more) */
+  /* one row per configuration, as fields (columns are two spaces apart) */
   char fields[512];
-  CHECK(line_with(out, "toy_sgd", line, sizeof line) != NULL);
-  snprintf(fields, sizeof fields, "%s|%s|%s|%s|%s|%s|%s|%s", "digits", "toy_loss", "toy_sgd",
-           "lr=0.01", "0.8600", want_test, "3", "2");
+  CHECK(line_with(out, "lr=0.01 ", line, sizeof line) != NULL);
+  snprintf(fields, sizeof fields, "digits|toy_loss|toy_sgd|lr=0.01|0.8600|%s|3|0|0|1|=",
+           want_test);
   CHECK_STR(split_fields(line), fields); /* momentum is the same everywhere: not shown */
+  CHECK(line_with(out, "lr=0.05", line, sizeof line) != NULL);
+  CHECK_STR(split_fields(line), "digits|toy_loss|toy_sgd|lr=0.05|0.8600|0.5000 ± 0.0000|3|0|0|0|=");
+  CHECK(line_with(out, "lr=0.1 ", line, sizeof line) != NULL);
+  CHECK_STR(split_fields(line), "digits|toy_loss|toy_sgd|lr=0.1|0.8200|0.9900 ± 0.0000|3|0|1|0");
   CHECK(line_with(out, "toy_adam", line, sizeof line) != NULL);
-  /* one configuration (nothing to show), selected on train, n = 1: no sd */
-  CHECK_STR(split_fields(line), "digits|toy_loss|toy_adam|0.7500*|0.7000|1|0");
-  CHECK_HAS(out, "* no val split: selected on train accuracy");
-  CHECK(out && strstr(out, "other") == NULL);
-  /* best first: toy_sgd (0.86) before toy_adam (0.75) */
-  CHECK(out && strstr(out, "toy_sgd") && strstr(out, "toy_adam") &&
-        strstr(out, "toy_sgd") < strstr(out, "toy_adam"));
-  /* the header and the exact row layout */
-  CHECK(out && strncmp(out, "scenario  loss      optimizer  best config", 42) == 0);
+  /* selected on train, n = 1: no sd */
+  CHECK_STR(split_fields(line), "digits|toy_loss|toy_adam|lr=0.001|0.7500†|0.7000|1|0|0|0|*");
+  CHECK_HAS(out, "† no validation split: train accuracy instead");
+  CHECK_HAS(out, "= several configurations tie");
+  CHECK(out && strstr(out, "\nother ") == NULL);
+  /* best pairs first: toy_sgd (0.86) before toy_adam (0.75); within, best first */
+  CHECK(out && strstr(out, "lr=0.01 ") && strstr(out, "lr=0.1 ") && strstr(out, "toy_adam") &&
+        strstr(out, "lr=0.01 ") < strstr(out, "lr=0.1 ") &&
+        strstr(out, "lr=0.1 ") < strstr(out, "toy_adam"));
+  CHECK(out && strncmp(out, "scenario  loss      optimizer  config", 37) == 0);
+  free(out);
+
+  /* --best: only the best of each loss and optimizer (ties all shown) */
+  so.best_only = 1;
+  out = summary(st, &so, err);
+  CHECK(out && !strstr(out, "lr=0.1 ") && strstr(out, "lr=0.05") && strstr(out, "lr=0.01 "));
   free(out);
 
   /* unfiltered: both scenarios */
-  out = summary(st, NULL, err);
+  tb_summary_opts all = {0};
+  out = summary(st, &all, err);
   CHECK_HAS(out, "other");
   CHECK_HAS(out, "toy_adam");
   free(out);
 
+  /* the configs view agrees */
+  CHECK_STR(sql_text(st, "SELECT printf('%.4f %.4f %d %d %d %d', val_accuracy, test_accuracy_sd,"
+                         " n_val, complete, diverged, failed) FROM configs c JOIN params p ON"
+                         " p.run_id = c.example_run AND p.component = 'optimizer' AND"
+                         " p.key = 'lr' AND p.num = 0.01"),
+            "0.8600 0.0361 3 3 0 1");
+
   /* a scenario that has no runs is an error the user sees */
-  out = summary(st, "nope", err);
+  tb_summary_opts nope = {.scenario = "nope"};
+  out = summary(st, &nope, err);
   CHECK(out == NULL);
   CHECK_STR(err, "no runs for scenario 'nope'");
   tb_store_close(st);
+}
+
+/* Only the configurations of a scenario's latest script version, unless --all. */
+static void test_summary_versions(void) {
+  char err[TB_ERRLEN] = "", path[600];
+  tb_store *st = NULL;
+  snprintf(path, sizeof path, "%s/versions.db", tmpdir);
+  CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
+  if (!st) return;
+  tb_run_config runs[2];
+  make_cfg(&runs[0], "exp", 1, &toy_sgd, 0.1, 0.9);
+  make_cfg(&runs[1], "exp", 1, &toy_sgd, 0.2, 0.9);
+  tb_scenario_info sc = {"exp", "exp.lua", "-- lr 0.1"};
+  tb_sweep sw = {&sc, 1, runs, 1};
+  CHECK(tb_store_begin_sweep(st, &sw, NULL, err, sizeof err) == 0);
+  put_sweep_run(st, "exp", 1, &toy_sgd, 0.1, TB_RUN_COMPLETE, 0.5, 0.5, 0.5, 0.5);
+  /* the script now says lr 0.2 */
+  sc.script_text = "-- lr 0.2";
+  sw.runs = &runs[1];
+  CHECK(tb_store_begin_sweep(st, &sw, NULL, err, sizeof err) == 0);
+  put_sweep_run(st, "exp", 1, &toy_sgd, 0.2, TB_RUN_COMPLETE, 0.6, 0.6, 0.6, 0.6);
+  tb_summary_opts so = {.scenario = "exp"};
+  char *out = summary(st, &so, err);
+  CHECK(out && strstr(out, "0.6000") && !strstr(out, "0.5000"));
+  free(out);
+  so.all_versions = 1;
+  out = summary(st, &so, err);
+  CHECK(out && strstr(out, "0.6000") && strstr(out, "0.5000") && strstr(out, "lr=0.1"));
+  free(out);
+  free(runs[0].json);
+  free(runs[1].json);
+  tb_store_close(st);
+}
+
+/* A database written by trainbench 0.1.0 (schema 1) is upgraded in place:
+ * every run kept with its identity, non-finite texts become values with
+ * flags, final and best values derived, diverged runs flagged. */
+static void test_migration(void) {
+  char err[TB_ERRLEN] = "", path[600], cmd[1400];
+  snprintf(path, sizeof path, "%s/schema1.db", tmpdir);
+  snprintf(cmd, sizeof cmd, "cp '%s/tests/store/fixtures/schema1.db' '%s'",
+           getenv("TB_SOURCE_ROOT"), path);
+  CHECK(system(cmd) == 0);
+  tb_store *st = NULL;
+  /* readers refuse an old schema with a clear message, and change nothing */
+  CHECK(tb_store_open_read(&st, path, err, sizeof err) != 0);
+  CHECK_HAS(err, "has schema version 1");
+  CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
+  if (!st) {
+    fprintf(stderr, "migration: %s\n", err);
+    return;
+  }
+  CHECK(sql_int(st, "PRAGMA user_version") == 2);
+  CHECK(sql_int(st, "SELECT count(*) FROM runs") == 10);
+  CHECK(sql_int(st, "SELECT count(*) FROM runs WHERE status = 'diverged'") == 2);
+  CHECK(sql_int(st, "SELECT count(*) FROM pragma_foreign_key_check") == 0);
+  CHECK_STR(sql_text(st, "PRAGMA integrity_check"), "ok");
+  /* the group hash agrees with the one computed for new runs */
+  sqlite3_stmt *s;
+  int agree = 0, n = 0;
+  if (sqlite3_prepare_v2(tb_store_db(st), "SELECT config, group_hash FROM runs", -1, &s, NULL) ==
+      SQLITE_OK) {
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      char h[TB_HASHLEN];
+      n++;
+      agree += tb_config_group_hash((const char *)sqlite3_column_text(s, 0), h) == 0 &&
+               strcmp(h, (const char *)sqlite3_column_text(s, 1)) == 0;
+    }
+    sqlite3_finalize(s);
+  }
+  CHECK(n == 10 && agree == 10);
+  CHECK(sql_int(st, "SELECT count(DISTINCT group_hash) FROM runs") == 5);
+  CHECK_STR(sql_text(st, "SELECT group_concat(coalesce(value, 'null') || ':' || flag, ' ') FROM"
+                         " (SELECT value, flag FROM metrics WHERE flag IS NOT NULL"
+                         " ORDER BY flag)"),
+            "Inf:inf null:nan");
+  CHECK(sql_int(st, "SELECT count(*) FROM metrics WHERE typeof(value) = 'text'") == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM final_metrics f JOIN runs r ON r.id = f.run_id"
+                    " WHERE r.status = 'diverged' AND (f.value IS NOT NULL OR"
+                    " f.flag <> 'diverged')") == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM final_metrics WHERE epoch = 3") == 8 * 15);
+  CHECK(sql_int(st, "SELECT count(DISTINCT run_id) FROM best_metrics") == 8);
+  CHECK(sql_int(st, "SELECT count(*) FROM params WHERE typeof(num) NOT IN ('real', 'null')"
+                    " OR typeof(text) NOT IN ('text', 'null')") == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM run_plugins WHERE role IN ('loss', 'optimizer')")
+        == 20);
+  CHECK(sql_int(st, "SELECT count(*) FROM scenario_configs") == 10);
+  CHECK(sql_int(st, "SELECT count(*) FROM environment WHERE math_kernel <> ''") >= 1);
+  /* the migrated runs are in the views */
+  CHECK(sql_int(st, "SELECT count(*) FROM configs") == 5);
+  CHECK(sql_int(st, "SELECT count(*) FROM results WHERE \"optimizer.lr\" = 10") == 4);
+  /* reopening does not migrate again */
+  tb_store_close(st);
+  CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
+  CHECK(st && sql_int(st, "SELECT count(*) FROM runs") == 10);
+  tb_store_close(st);
+}
+
+/* rm: a run and every row that hangs off it, in our connections (foreign
+ * keys) and in another tool's without foreign keys (the trigger); orphans
+ * left by a tool that dropped the trigger are repaired. */
+static void test_delete(void) {
+  char err[TB_ERRLEN] = "", path[600];
+  tb_store *st = NULL;
+  snprintf(path, sizeof path, "%s/rm.db", tmpdir);
+  CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
+  if (!st) return;
+  for (int seed = 1; seed <= 4; seed++)
+    put_sweep_run(st, "rm", seed, &toy_sgd, 0.1, seed == 4 ? TB_RUN_CRASHED : TB_RUN_COMPLETE,
+                  0.5, 0.5, 0.5, 0.5);
+  int64_t n = -1;
+  char *list = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&list, &len);
+  CHECK(tb_store_delete_runs(st, "status = 'crashed'", 1, f, &n, err, sizeof err) == 0);
+  fclose(f);
+  CHECK(n == 1 && sql_int(st, "SELECT count(*) FROM runs") == 4);
+  CHECK_HAS(list, "would delete run 4  rm toy_loss/toy_sgd seed=4 [crashed]");
+  free(list);
+  CHECK(tb_store_delete_runs(st, "status = 'crashed'", 0, NULL, &n, err, sizeof err) == 0);
+  CHECK(n == 1 && sql_int(st, "SELECT count(*) FROM runs") == 3);
+  CHECK(sql_int(st, "SELECT count(*) FROM metrics WHERE run_id = 4") == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM params WHERE run_id = 4") == 0);
+  /* bad conditions are refused, nothing deleted */
+  CHECK(tb_store_delete_runs(st, "nope = 1", 0, NULL, &n, err, sizeof err) != 0);
+  CHECK_HAS(err, "bad --where condition 'nope = 1'");
+  CHECK(tb_store_delete_runs(st, "1; DROP TABLE runs", 0, NULL, &n, err, sizeof err) != 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM runs") == 3);
+  tb_store_close(st);
+
+  /* another tool deletes a run without foreign keys: the trigger cascades */
+  sqlite3 *db;
+  CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+  CHECK(sqlite3_exec(db, "PRAGMA foreign_keys = OFF; DELETE FROM runs WHERE seed = 3",
+                     NULL, NULL, NULL) == SQLITE_OK);
+  /* and one that also dropped the trigger leaves orphans behind */
+  CHECK(sqlite3_exec(db, "DROP TRIGGER runs_cascade; DELETE FROM runs WHERE seed = 2",
+                     NULL, NULL, NULL) == SQLITE_OK);
+  sqlite3_close(db);
+  CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
+  if (!st) return;
+  CHECK(sql_int(st, "SELECT count(*) FROM metrics WHERE run_id = 3") == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM metrics WHERE run_id = 2") > 0);
+  /* a new run never collides with the orphans' ids */
+  put_sweep_run(st, "rm", 5, &toy_sgd, 0.1, TB_RUN_COMPLETE, 0.5, 0.5, 0.5, 0.5);
+  CHECK(sql_int(st, "SELECT max(id) FROM runs") == 5);
+  int64_t removed = 0;
+  CHECK(tb_store_repair_orphans(st, &removed, err, sizeof err) == 0);
+  CHECK(removed > 0 && sql_int(st, "SELECT count(*) FROM metrics WHERE run_id = 2") == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM pragma_foreign_key_check") == 0);
+  tb_store_close(st);
+}
+
+/* One writer per file: a symlink or a hard link to it is the same file. */
+static void test_lock_aliases(void) {
+  char err[TB_ERRLEN] = "", path[600], sym[600], hard[600];
+  snprintf(path, sizeof path, "%s/k.db", tmpdir);
+  snprintf(sym, sizeof sym, "%s/alias.db", tmpdir);
+  snprintf(hard, sizeof hard, "%s/hard.db", tmpdir);
+  tb_store *w = NULL, *w2 = NULL;
+  CHECK(tb_store_open_write(&w, path, err, sizeof err) == 0);
+  CHECK(symlink(path, sym) == 0 && link(path, hard) == 0);
+  CHECK(tb_store_open_write(&w2, sym, err, sizeof err) != 0);
+  CHECK_HAS(err, "is in use by another trainbench run");
+  CHECK(tb_store_open_write(&w2, hard, err, sizeof err) != 0);
+  CHECK_HAS(err, "is in use by another trainbench run");
+  tb_store_close(w);
+  CHECK(tb_store_open_write(&w2, sym, err, sizeof err) == 0);
+  tb_store_close(w2);
+  /* an empty path is an error, not "not an error" */
+  CHECK(tb_store_open_write(&w2, "", err, sizeof err) != 0);
+  CHECK_STR(err, "no database path given (empty --db)");
 }
 
 int main(void) {
@@ -736,6 +994,10 @@ int main(void) {
   test_foreign_and_newer();
   test_query_formats();
   test_summary();
+  test_summary_versions();
+  test_migration();
+  test_delete();
+  test_lock_aliases();
   if (failures == 0) {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
