@@ -13,13 +13,16 @@
  *   Settings of the hyperparameters, each accepted by tb_hparams_check:
  *   the defaults; "all moved" (every hyperparameter moved in table order,
  *   a move kept only if the validate hook still accepts the whole); then
- *   each hyperparameter moved alone — a real one to a value inside its
- *   range (x4, or /4, on a log scale; 0 to a tenth of the range, at most 1;
- *   else x1.5 or x0.5; failing those, halfway to its farther end), an int
- *   by 1, a bool flipped, a choice to each other option. A single move the
- *   validate hook rejects is retried with one other hyperparameter moved too
- *   (the first such pair it accepts: nesterov with momentum). Settings come
- *   in that order until TB_FP_MAXV values are used.
+ *   each hyperparameter moved alone. A real one moves inside its range: x4
+ *   (or /4) on a log scale; a default of 0 to a tenth of the range's top,
+ *   at most 1; else x1.5 (or x0.5); failing those, halfway to its farther
+ *   end. An int moves by 1, a bool flips, a choice takes each other option.
+ *   A single move the validate hook rejects is retried with one other
+ *   hyperparameter moved too, the first such pair it accepts. For sgd:
+ *   the defaults, all moved, lr=0.04, momentum=0.1, dampening=0.1,
+ *   nesterov=true with momentum=0.1, weight_decay=0.1. Settings come in
+ *   that order until TB_FP_MAXV values are used (21 settings for a loss,
+ *   22 for an optimizer).
  *
  *   Losses, per setting, for K = 2, 5, 10 (N = 6 rows, logits of scale 0.5
  *   to 8, uneven priors): created once per K; then (a) training, no
