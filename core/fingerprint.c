@@ -802,7 +802,8 @@ int tb_fingerprint_components(const tb_component *const *cs, int n, double timeo
       else
         tb_wait_status_text(wstatus, how, sizeof how);
       /* a sanitizer reports a SEGV and exits 1: a crash all the same */
-      const int signaled = (reaped > 0 && WIFSIGNALED(wstatus)) || strncmp(tail, "SUMMARY: ", 9) == 0;
+      const int signaled =
+          (reaped > 0 && WIFSIGNALED(wstatus)) || strncmp(tail, "SUMMARY: ", 9) == 0;
       add_failure(err, errlen, &n_failed, cs[cur], "the fingerprint probe %s%s: %s%s%s",
                   signaled ? "crashed" : "ended early", in, how, tail[0] ? "; output: " : "",
                   tail);
