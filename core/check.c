@@ -25,7 +25,8 @@
  *
  * Shapes: N = samples in a batch, K = classes, P = 67 parameters of the
  * optimizer test model (fc1.weight [8][4], fc1.bias [8], fc2.weight [3][8],
- * fc2.bias [3]).
+ * fc2.bias [3]). The loss and optimizer instances, that model, its problem
+ * and the eval/jvp services live in probe.c, shared with the fingerprints.
  *
  * Provides: tb_cmd_check.
  */
@@ -44,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "probe.h"
 #include "tb.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -226,12 +228,6 @@ static void rng_for(tb_rng *r, const char *check, int variant) {
   tb_rng_init(r, SEED, purpose);
 }
 
-/* Bitwise equality of two streams (the struct has padding; compare fields). */
-static int rng_same(const tb_rng *a, const tb_rng *b) {
-  return memcmp(a->s, b->s, sizeof a->s) == 0 && a->has_spare == b->has_spare &&
-         memcmp(&a->spare, &b->spare, sizeof a->spare) == 0;
-}
-
 static void hp_value_text(const tb_hparam *h, double v, char *out, size_t len) {
   switch (h->type) {
   case TB_HP_BOOL: snprintf(out, len, "%s", v != 0 ? "true" : "false"); break;
@@ -250,49 +246,21 @@ static void hp_set(const tb_component *c, double *hp, const char *name, double v
 /* Loss instances                                                           */
 /* ------------------------------------------------------------------------ */
 
-#define MAXK 128
 static const int loss_ks[] = {2, 10, 100};
 static const int loss_ns[] = {1, 64};
 #define N_KS 3
 #define N_NS 2
 
-typedef struct linst {
-  const tb_component *c;
-  void *state;
-  int k, live;
-  double priors[MAXK];
-  /* the stream lent to the plugin, restored before each evaluation so a loss
-   * that draws from it is a deterministic function of its inputs here */
-  tb_rng rng, rng_at;
-  int rng_moved; /* the plugin drew from it */
-} linst;
-
-static int linst_open(linst *in, const tb_component *c, const double *hp, int k, char *err,
-                      size_t errlen) {
-  memset(in, 0, sizeof *in);
-  in->c = c;
-  in->k = k;
-  /* uneven priors (1, 2, 3, 1, 2, 3, ...) so a loss that reads them sees them matter */
-  double s = 0;
-  for (int j = 0; j < k; j++) s += in->priors[j] = 1 + j % 3;
-  for (int j = 0; j < k; j++) in->priors[j] /= s;
-  tb_rng_init(&in->rng, SEED, "check:plugin-stream");
-  in->rng_at = in->rng;
-  tb_loss_init init = {.host = tb_host_api_get(), .hp = hp, .n_classes = k,
-                       .priors = in->priors, .rng = &in->rng};
-  err[0] = 0;
-  if (c->loss->create(&init, &in->state, err, errlen)) {
-    if (!err[0]) tb_errf(err, errlen, "create failed without a message");
-    return -1;
-  }
-  if (!rng_same(&in->rng, &in->rng_at)) in->rng_moved = 1;
-  in->rng_at = in->rng;
-  in->live = 1;
-  return 0;
+/* A loss instance on the checker's stream, or the plugin's message in err. */
+static int linst_open(tb_probe_loss *in, const tb_component *c, const double *hp, int k,
+                      char *err, size_t errlen) {
+  tb_rng stream;
+  tb_rng_init(&stream, SEED, "check:plugin-stream");
+  return tb_probe_loss_open(in, c, hp, k, &stream, err, errlen);
 }
 
 /* An instance with the default hyperparameters, or a FAIL row for `check`. */
-static int linst_open_defaults(linst *in, const tb_component *c, int k, const char *check) {
+static int linst_open_defaults(tb_probe_loss *in, const tb_component *c, int k, const char *check) {
   double hp[TB_MAX_HP];
   char err[TB_ERRLEN];
   tb_hparams_defaults(c, hp);
@@ -303,21 +271,13 @@ static int linst_open_defaults(linst *in, const tb_component *c, int k, const ch
   return 0;
 }
 
-static void linst_close(linst *in) {
-  if (in->live && in->c->loss->destroy) in->c->loss->destroy(in->state);
-  in->live = 0;
-}
-
 /* The mean loss of n rows; dz [n][k] or NULL. */
-static double leval(linst *in, int n, const double *z, const int32_t *y, const double *w,
+static double leval(tb_probe_loss *in, int n, const double *z, const int32_t *y, const double *w,
                     double *dz) {
-  tb_loss_batch b = {.n = n, .k = in->k, .logits = z, .labels = y, .targets = NULL,
-                     .weights = w, .priors = in->priors, .epoch = 0, .n_epochs = 10,
-                     .step = 0, .n_steps = 100, .training = 1, .dlogits = dz};
-  in->rng = in->rng_at;
-  double v = in->c->loss->eval(in->state, &b);
-  if (!rng_same(&in->rng, &in->rng_at)) in->rng_moved = 1;
-  return v;
+  tb_loss_batch b = {.n = n, .logits = z, .labels = y, .targets = NULL, .weights = w,
+                     .epoch = 0, .n_epochs = 10, .step = 0, .n_steps = 100, .training = 1,
+                     .dlogits = dz};
+  return tb_probe_loss_eval(in, &b);
 }
 
 /* ---- inputs ----------------------------------------------------------------- */
@@ -393,176 +353,22 @@ static double max_abs(const double *x, int64_t n) {
 /* Optimizer instances                                                      */
 /* ------------------------------------------------------------------------ */
 
-#define OPT_NT 4
-#define OPT_P 67
-static const struct {
-  const char *name;
-  int ndim;
-  int64_t shape[2];
-} model_tensors[OPT_NT] = {
-    {"fc1.weight", 2, {8, 4}}, {"fc1.bias", 1, {8, 0}},
-    {"fc2.weight", 2, {3, 8}}, {"fc2.bias", 1, {3, 0}},
-};
-
-static int64_t tensor_numel(int t) {
-  return model_tensors[t].shape[0] * (model_tensors[t].ndim > 1 ? model_tensors[t].shape[1] : 1);
-}
-
-/* f(theta) = sum_i 1/2 a_i theta_i^2 + b_i theta_i, so the gradient a_i
- * theta_i + b_i is zero (a = b = 0), constant (a = 0) or a convex quadratic's
- * (b = 0). The eval service evaluates the same f, so a plugin that calls it
- * sees numbers consistent with the gradients it is given. */
-typedef struct problem {
-  double a[OPT_P], b[OPT_P];
-} problem;
-
-typedef struct oinst {
-  const tb_component *c;
-  void *state;
-  int live;
-  tb_tensor params[OPT_NT], grads[OPT_NT]; /* one allocation each, so overruns show */
-  const problem *pb;
-  tb_step_ctx ctx;
-  int64_t t;
-  tb_rng rng, rng_at;
-  int rng_moved;
-  long n_eval, n_jvp, bad_eval, bad_jvp; /* service calls; those without the flag */
-} oinst;
-
-static double f_at(const problem *pb, const float *const *P) {
-  double f = 0;
-  int64_t o = 0;
-  for (int t = 0; t < OPT_NT; t++) {
-    const int64_t n = tensor_numel(t);
-    for (int64_t j = 0; j < n; j++, o++) {
-      double th = P[t][j];
-      f += 0.5 * pb->a[o] * th * th + pb->b[o] * th;
-    }
-  }
-  return f;
-}
-
-static void grad_at(const problem *pb, const float *const *P, float *const *G) {
-  int64_t o = 0;
-  for (int t = 0; t < OPT_NT; t++) {
-    const int64_t n = tensor_numel(t);
-    for (int64_t j = 0; j < n; j++, o++) G[t][j] = (float)(pb->a[o] * P[t][j] + pb->b[o]);
-  }
-}
-
-static double svc_eval(void *hctx, const float *const *params, float *const *grads) {
-  oinst *o = hctx;
-  o->n_eval++;
-  if (!(o->c->services & TB_SERVICE_EVAL)) {
-    o->bad_eval++;
-    return NAN; /* as the core does: an undeclared call fails */
-  }
-  const float *cur[OPT_NT];
-  for (int t = 0; t < OPT_NT; t++) cur[t] = o->params[t].data;
-  const float *const *P = params ? params : cur;
-  if (grads) grad_at(o->pb, P, grads);
-  return f_at(o->pb, P);
-}
-
-static int svc_jvp(void *hctx, const float *const *params, const float *const *dir,
-                   double *out) {
-  oinst *o = hctx;
-  o->n_jvp++;
-  if (!(o->c->services & TB_SERVICE_JVP)) {
-    o->bad_jvp++;
-    return -1;
-  }
-  (void)params; /* logits = theta: the Jacobian is the identity wherever it is taken */
-  int64_t k = 0;
-  for (int t = 0; t < OPT_NT; t++)
-    for (int64_t j = 0; j < o->params[t].numel; j++) out[k++] = dir[t][j];
-  return 0;
-}
-
-static void o_get(const oinst *o, float *flat) {
-  int64_t k = 0;
-  for (int t = 0; t < OPT_NT; t++)
-    for (int64_t j = 0; j < o->params[t].numel; j++) flat[k++] = o->params[t].data[j];
-}
-
-static double o_f(const oinst *o) {
-  const float *cur[OPT_NT];
-  for (int t = 0; t < OPT_NT; t++) cur[t] = o->params[t].data;
-  return f_at(o->pb, cur);
-}
-
-static void oinst_free_tensors(oinst *o) {
-  for (int t = 0; t < OPT_NT; t++) {
-    free(o->params[t].data);
-    free(o->grads[t].data);
-    o->params[t].data = o->grads[t].data = NULL;
-  }
-}
-
-/* Create with hp, parameters theta0 [P] and problem pb (kept, not copied). */
-static int oinst_open(oinst *o, const tb_component *c, const double *hp, const float *theta0,
-                      const problem *pb, char *err, size_t errlen) {
-  memset(o, 0, sizeof *o);
-  o->c = c;
-  o->pb = pb;
-  int64_t k = 0;
-  for (int t = 0; t < OPT_NT; t++) {
-    const int64_t n = tensor_numel(t);
-    for (int pass = 0; pass < 2; pass++) {
-      tb_tensor *x = pass ? &o->grads[t] : &o->params[t];
-      x->name = model_tensors[t].name;
-      x->numel = n;
-      x->ndim = model_tensors[t].ndim;
-      x->shape[0] = model_tensors[t].shape[0];
-      x->shape[1] = model_tensors[t].shape[1];
-      x->data = calloc((size_t)n, sizeof(float));
-      if (!x->data) abort();
-    }
-    for (int64_t j = 0; j < n; j++) o->params[t].data[j] = theta0[k++];
-  }
-  tb_rng_init(&o->rng, SEED, "check:plugin-stream");
-  o->rng_at = o->rng;
-  tb_optimizer_init init = {.host = tb_host_api_get(), .hp = hp, .params = o->params,
-                            .n_params = OPT_NT, .rng = &o->rng};
-  err[0] = 0;
-  if (c->opt->create(&init, &o->state, err, errlen)) {
-    if (!err[0]) tb_errf(err, errlen, "create failed without a message");
-    oinst_free_tensors(o);
-    return -1;
-  }
-  if (!rng_same(&o->rng, &o->rng_at)) o->rng_moved = 1;
-  o->rng_at = o->rng;
-  o->live = 1;
-  o->ctx = (tb_step_ctx){.lr_factor = 1.0, .epoch = 0, .batch_n = 1, .n_classes = OPT_P,
-                         .host_ctx = o, .eval = svc_eval, .jvp = svc_jvp};
-  return 0;
-}
-
-static void oinst_close(oinst *o) {
-  if (o->live && o->c->opt->destroy) o->c->opt->destroy(o->state);
-  o->live = 0;
-  oinst_free_tensors(o);
-}
-
-/* One step with the problem's gradient at the current parameters. */
-static int oinst_step(oinst *o) {
-  const float *cur[OPT_NT];
-  float *g[OPT_NT];
-  for (int t = 0; t < OPT_NT; t++) cur[t] = o->params[t].data, g[t] = o->grads[t].data;
-  grad_at(o->pb, cur, g);
-  o->ctx.step = ++o->t;
-  int rc = o->c->opt->step(o->state, o->params, o->grads, &o->ctx);
-  if (!rng_same(&o->rng, &o->rng_at)) o->rng_moved = 1;
-  o->rng_at = o->rng;
-  return rc;
+/* A fresh optimizer instance on the checker's stream (probe.h has the test
+ * model and its problem). */
+static int oinst_open(tb_probe_opt *o, const tb_component *c, const double *hp,
+                      const float *theta0, const tb_probe_problem *pb, char *err,
+                      size_t errlen) {
+  tb_rng stream;
+  tb_rng_init(&stream, SEED, "check:plugin-stream");
+  return tb_probe_opt_open(o, c, hp, theta0, pb, &stream, err, errlen);
 }
 
 static void random_theta(tb_rng *r, float *theta) {
-  for (int i = 0; i < OPT_P; i++) theta[i] = (float)tb_rng_normal(r);
+  for (int i = 0; i < TB_PROBE_P; i++) theta[i] = (float)tb_rng_normal(r);
 }
 
-static void quadratic(tb_rng *r, problem *pb) {
-  for (int i = 0; i < OPT_P; i++) {
+static void quadratic(tb_rng *r, tb_probe_problem *pb) {
+  for (int i = 0; i < TB_PROBE_P; i++) {
     pb->a[i] = 0.5 + 1.5 * tb_rng_uniform(r);
     pb->b[i] = 0;
   }
@@ -605,21 +411,21 @@ static void chk_defaults(const tb_component *c) {
     return;
   }
   if (c->loss) {
-    linst in;
+    tb_probe_loss in;
     if (linst_open(&in, c, hp, 10, err, sizeof err)) {
       emit(0, "defaults", NULL, NULL, "create with the defaults and K=10 failed: %s", err);
       return;
     }
-    linst_close(&in);
+    tb_probe_loss_close(&in);
   } else {
-    float theta[OPT_P] = {0};
-    problem pb = {{0}, {0}};
-    oinst o;
+    float theta[TB_PROBE_P] = {0};
+    tb_probe_problem pb = {{0}, {0}};
+    tb_probe_opt o;
     if (oinst_open(&o, c, hp, theta, &pb, err, sizeof err)) {
       emit(0, "defaults", NULL, NULL, "create with the defaults failed: %s", err);
       return;
     }
-    oinst_close(&o);
+    tb_probe_opt_close(&o);
   }
   emit(1, "defaults", NULL, NULL, "%d default(s) in range%s; create and destroy ok",
        c->n_hparams, c->validate ? " and validated" : "");
@@ -721,28 +527,28 @@ static void chk_create_edges(const tb_component *c) {
     }
     if (c->loss) {
       for (int a = 0; a < N_KS; a++) {
-        linst in;
+        tb_probe_loss in;
         if (linst_open(&in, c, cs[i].hp, loss_ks[a], err, sizeof err)) {
           emit(0, "create-edges", NULL, NULL, "create with %s and K=%d failed: %s", cs[i].label,
                loss_ks[a], err);
           free(cs);
           return;
         }
-        linst_close(&in);
+        tb_probe_loss_close(&in);
       }
     } else {
-      float theta[OPT_P];
+      float theta[TB_PROBE_P];
       tb_rng r;
       rng_for(&r, "create-edges", 0);
       random_theta(&r, theta);
-      problem pb = {{0}, {0}};
-      oinst o;
+      tb_probe_problem pb = {{0}, {0}};
+      tb_probe_opt o;
       if (oinst_open(&o, c, cs[i].hp, theta, &pb, err, sizeof err)) {
         emit(0, "create-edges", NULL, NULL, "create with %s failed: %s", cs[i].label, err);
         free(cs);
         return;
       }
-      oinst_close(&o);
+      tb_probe_opt_close(&o);
     }
   }
   free(cs);
@@ -779,7 +585,7 @@ static void chk_grad_fd_kind(const tb_component *c, int kind) {
     for (int b = 0; b < N_NS && !problem_text[0]; b++) {
       const int k = loss_ks[a], n = loss_ns[b];
       const int64_t nk = (int64_t)n * k;
-      linst in;
+      tb_probe_loss in;
       if (linst_open(&in, c, hp, k, err, sizeof err)) {
         snprintf(problem_text, sizeof problem_text, "create with K=%d failed: %.300s", k, err);
         break;
@@ -833,7 +639,7 @@ static void chk_grad_fd_kind(const tb_component *c, int kind) {
         }
       }
       lbatch_free(&bt);
-      linst_close(&in);
+      tb_probe_loss_close(&in);
     }
   int pass = !problem_text[0] && worst <= FD_REL && kinks * 4 <= entries;
   char tail[400] = "";
@@ -863,7 +669,7 @@ static void chk_finite(const tb_component *c) {
     for (int a = 0; a < N_KS; a++)
       for (int b = 0; b < N_NS; b++) {
         const int k = loss_ks[a], n = loss_ns[b];
-        linst in;
+        tb_probe_loss in;
         if (linst_open(&in, c, hp, k, err, sizeof err)) {
           emit(0, "finite", NULL, NULL, "create with K=%d failed: %s", k, err);
           return;
@@ -880,7 +686,7 @@ static void chk_finite(const tb_component *c) {
         bad += nb;
         total += 1 + (long)n * k;
         lbatch_free(&bt);
-        linst_close(&in);
+        tb_probe_loss_close(&in);
       }
   }
   emit(bad == 0, "finite", CNT(bad), "0",
@@ -919,7 +725,7 @@ static void track(worst_t *w, double got, double want, double floor_, const char
 
 static void chk_scale(const tb_component *c) {
   enum { N = 8, K = 10 };
-  linst in;
+  tb_probe_loss in;
   if (linst_open_defaults(&in, c, K, "scale-1/N")) return;
   tb_rng r;
   rng_for(&r, "scale", 0);
@@ -957,12 +763,12 @@ static void chk_scale(const tb_component *c) {
        "N=%d K=%d vs each row alone, and doubled%s%s", N, K, pass ? "" : "; worst: ",
        pass ? "" : w.where);
   lbatch_free(&bt);
-  linst_close(&in);
+  tb_probe_loss_close(&in);
 }
 
 static void chk_zero_weight(const tb_component *c) {
   enum { N = 8, K = 10 };
-  linst in;
+  tb_probe_loss in;
   if (linst_open_defaults(&in, c, K, "zero-weight")) return;
   tb_rng r;
   rng_for(&r, "zero-weight", 0);
@@ -1005,7 +811,7 @@ static void chk_zero_weight(const tb_component *c) {
   emit(pass, "zero-weight", FIG(fmax(w.err, zero_max)), FIG(SCALE_REL),
        "2 of N=%d rows (K=%d) weigh 0, their inputs changed%s", N, K, tail);
   lbatch_free(&bt);
-  linst_close(&in);
+  tb_probe_loss_close(&in);
 }
 
 static long count_diff(const void *a, const void *b, size_t elem, long n) {
@@ -1026,7 +832,7 @@ static void chk_loss_deterministic(const tb_component *c) {
   lbatch_make(&bt, &r, IN_NORMAL, N, K);
   double v[3], g[3][N * K];
   for (int pass = 0; pass < 2; pass++) {
-    linst in;
+    tb_probe_loss in;
     if (linst_open(&in, c, hp, K, err, sizeof err)) {
       emit(0, "deterministic", NULL, NULL, "create with K=%d failed: %s", K, err);
       lbatch_free(&bt);
@@ -1034,7 +840,7 @@ static void chk_loss_deterministic(const tb_component *c) {
     }
     v[pass] = leval(&in, N, bt.z, bt.y, bt.w, g[pass]);
     if (pass == 0) v[2] = leval(&in, N, bt.z, bt.y, bt.w, g[2]);
-    linst_close(&in);
+    tb_probe_loss_close(&in);
   }
   /* a loss that draws from its stream may differ between two calls of one
    * instance; two fresh instances on equal streams must agree */
@@ -1061,7 +867,7 @@ static void services_text(uint32_t s, char *out, size_t len) {
 static void chk_loss_services(const tb_component *c) {
   enum { N = 16, K = 10 };
   char decl[32];
-  linst in;
+  tb_probe_loss in;
   if (linst_open_defaults(&in, c, K, "services")) return;
   tb_rng r;
   rng_for(&r, "services", 0);
@@ -1071,7 +877,7 @@ static void chk_loss_services(const tb_component *c) {
     leval(&in, N, bt.z, bt.y, bt.w, bt.dz);
     lbatch_free(&bt);
   }
-  linst_close(&in);
+  tb_probe_loss_close(&in);
   services_text(c->services, decl, sizeof decl);
   const int bad = in.rng_moved && !(c->services & TB_SERVICE_RNG);
   emit(!bad, "services", CNT(bad), "0",
@@ -1095,10 +901,10 @@ static void chk_zero_grad(const tb_component *c) {
   }
   tb_rng r;
   rng_for(&r, "zero-grad", 0);
-  float theta0[OPT_P], theta[OPT_P];
+  float theta0[TB_PROBE_P], theta[TB_PROBE_P];
   random_theta(&r, theta0);
-  problem pb = {{0}, {0}};
-  oinst o;
+  tb_probe_problem pb = {{0}, {0}};
+  tb_probe_opt o;
   if (oinst_open(&o, c, hp, theta0, &pb, err, sizeof err)) {
     emit(0, "zero-grad", NULL, NULL, "create failed: %s", err);
     return;
@@ -1106,15 +912,15 @@ static void chk_zero_grad(const tb_component *c) {
   double moved = 0;
   int changed = 0;
   for (int s = 1; s <= STEPS; s++) {
-    int rc = oinst_step(&o);
+    int rc = tb_probe_opt_step(&o);
     if (rc) {
       emit(0, "zero-grad", NULL, NULL, "step %d returned %d", s, rc);
-      oinst_close(&o);
+      tb_probe_opt_close(&o);
       return;
     }
   }
-  o_get(&o, theta);
-  for (int i = 0; i < OPT_P; i++)
+  tb_probe_opt_get(&o, theta);
+  for (int i = 0; i < TB_PROBE_P; i++)
     if (!(theta[i] == theta0[i])) {
       changed++;
       double d = fabs((double)theta[i] - theta0[i]);
@@ -1122,8 +928,8 @@ static void chk_zero_grad(const tb_component *c) {
     }
   emit(changed == 0, "zero-grad", FIG(moved), "0",
        "%d steps, zero gradients%s: %d of %d parameters moved", STEPS,
-       tb_hparam_index(c, "weight_decay") >= 0 ? ", weight_decay 0" : "", changed, OPT_P);
-  oinst_close(&o);
+       tb_hparam_index(c, "weight_decay") >= 0 ? ", weight_decay 0" : "", changed, TB_PROBE_P);
+  tb_probe_opt_close(&o);
 }
 
 static void chk_grad_size(const tb_component *c, const char *name, double size) {
@@ -1133,37 +939,37 @@ static void chk_grad_size(const tb_component *c, const char *name, double size) 
   tb_hparams_defaults(c, hp);
   tb_rng r;
   rng_for(&r, name, 0);
-  float theta0[OPT_P], theta[OPT_P];
+  float theta0[TB_PROBE_P], theta[TB_PROBE_P];
   random_theta(&r, theta0);
-  problem pb;
-  for (int i = 0; i < OPT_P; i++) {
+  tb_probe_problem pb;
+  for (int i = 0; i < TB_PROBE_P; i++) {
     pb.a[i] = 0;
     pb.b[i] = tb_rng_uniform(&r) < 0.5 ? -size : size;
   }
-  oinst o;
+  tb_probe_opt o;
   if (oinst_open(&o, c, hp, theta0, &pb, err, sizeof err)) {
     emit(0, name, NULL, NULL, "create failed: %s", err);
     return;
   }
   for (int s = 1; s <= STEPS; s++) {
-    int rc = oinst_step(&o);
+    int rc = tb_probe_opt_step(&o);
     if (rc) {
       emit(0, name, NULL, NULL, "step %d returned %d with gradients of +-%g", s, rc, size);
-      oinst_close(&o);
+      tb_probe_opt_close(&o);
       return;
     }
   }
-  o_get(&o, theta);
+  tb_probe_opt_get(&o, theta);
   int bad = 0;
   double biggest = 0;
-  for (int i = 0; i < OPT_P; i++) {
+  for (int i = 0; i < TB_PROBE_P; i++) {
     if (!isfinite(theta[i])) bad++;
     else biggest = fmax(biggest, fabs((double)theta[i]));
   }
   emit(bad == 0, name, CNT(bad), "0",
        "%d steps, gradients +-%g: %d of %d non-finite, max |theta| %.3g", STEPS, size, bad,
-       OPT_P, biggest);
-  oinst_close(&o);
+       TB_PROBE_P, biggest);
+  tb_probe_opt_close(&o);
 }
 
 static void chk_tiny_grad(const tb_component *c) { chk_grad_size(c, "tiny-grad", 1e-30); }
@@ -1173,8 +979,8 @@ static void chk_huge_grad(const tb_component *c) { chk_grad_size(c, "huge-grad",
 #define TRAJ_STEPS 20
 
 typedef struct run_spec {
-  problem pb;
-  float theta0[OPT_P];
+  tb_probe_problem pb;
+  float theta0[TB_PROBE_P];
 } run_spec;
 
 static void run_spec_make(run_spec *s, const char *check, int variant) {
@@ -1182,15 +988,15 @@ static void run_spec_make(run_spec *s, const char *check, int variant) {
   rng_for(&r, check, variant);
   quadratic(&r, &s->pb);
   /* B also gets a linear term, so the two runs see different gradients */
-  for (int i = 0; variant && i < OPT_P; i++) s->pb.b[i] = tb_rng_normal(&r);
+  for (int i = 0; variant && i < TB_PROBE_P; i++) s->pb.b[i] = tb_rng_normal(&r);
   random_theta(&r, s->theta0);
 }
 
 /* Steps an open instance, recording the trajectory; the step's failure in
  * `why` (empty when none). */
-static int record_step(oinst *o, float *traj, int s, char *why, size_t len) {
-  int rc = oinst_step(o);
-  o_get(o, traj + (size_t)s * OPT_P);
+static int record_step(tb_probe_opt *o, float *traj, int s, char *why, size_t len) {
+  int rc = tb_probe_opt_step(o);
+  tb_probe_opt_get(o, traj + (size_t)s * TB_PROBE_P);
   if (rc && !why[0]) snprintf(why, len, "step %d returned %d", s + 1, rc);
   return rc;
 }
@@ -1198,14 +1004,14 @@ static int record_step(oinst *o, float *traj, int s, char *why, size_t len) {
 static int run_alone(const tb_component *c, const double *hp, const run_spec *spec, float *traj,
                      char *why, size_t len) {
   char err[TB_ERRLEN];
-  oinst o;
+  tb_probe_opt o;
   if (oinst_open(&o, c, hp, spec->theta0, &spec->pb, err, sizeof err)) {
     snprintf(why, len, "create failed: %.900s", err);
     return -1;
   }
   for (int s = 0; s < TRAJ_STEPS; s++)
     if (record_step(&o, traj, s, why, len)) break;
-  oinst_close(&o);
+  tb_probe_opt_close(&o);
   return why[0] ? -1 : 0;
 }
 
@@ -1214,17 +1020,17 @@ static void chk_opt_deterministic(const tb_component *c) {
   tb_hparams_defaults(c, hp);
   run_spec spec;
   run_spec_make(&spec, "deterministic", 0);
-  static float t1[TRAJ_STEPS * OPT_P], t2[TRAJ_STEPS * OPT_P];
+  static float t1[TRAJ_STEPS * TB_PROBE_P], t2[TRAJ_STEPS * TB_PROBE_P];
   char why[TB_ERRLEN] = "";
   if (run_alone(c, hp, &spec, t1, why, sizeof why) ||
       run_alone(c, hp, &spec, t2, why, sizeof why)) {
     emit(0, "deterministic", NULL, NULL, "%s", why);
     return;
   }
-  long diff = count_diff(t1, t2, sizeof(float), TRAJ_STEPS * OPT_P);
+  long diff = count_diff(t1, t2, sizeof(float), TRAJ_STEPS * TB_PROBE_P);
   emit(diff == 0, "deterministic", CNT(diff), "0",
        "2 fresh instances x %d steps: %ld of %d values differ", TRAJ_STEPS, diff,
-       TRAJ_STEPS * OPT_P);
+       TRAJ_STEPS * TB_PROBE_P);
 }
 
 static void chk_no_shared_state(const tb_component *c) {
@@ -1234,43 +1040,43 @@ static void chk_no_shared_state(const tb_component *c) {
   run_spec sa, sb;
   run_spec_make(&sa, "no-shared-state", 0);
   run_spec_make(&sb, "no-shared-state", 1);
-  static float ta[TRAJ_STEPS * OPT_P], tb[TRAJ_STEPS * OPT_P];
-  static float ia[TRAJ_STEPS * OPT_P], ib[TRAJ_STEPS * OPT_P];
+  static float ta[TRAJ_STEPS * TB_PROBE_P], tb[TRAJ_STEPS * TB_PROBE_P];
+  static float ia[TRAJ_STEPS * TB_PROBE_P], ib[TRAJ_STEPS * TB_PROBE_P];
   if (run_alone(c, hp, &sa, ta, why, sizeof why) || run_alone(c, hp, &sb, tb, why, sizeof why)) {
     emit(0, "no-shared-state", NULL, NULL, "%s", why);
     return;
   }
-  oinst a, b;
+  tb_probe_opt a, b;
   if (oinst_open(&a, c, hp, sa.theta0, &sa.pb, err, sizeof err)) {
     emit(0, "no-shared-state", NULL, NULL, "create failed: %s", err);
     return;
   }
   if (oinst_open(&b, c, hp, sb.theta0, &sb.pb, err, sizeof err)) {
     emit(0, "no-shared-state", NULL, NULL, "create of a second instance failed: %s", err);
-    oinst_close(&a);
+    tb_probe_opt_close(&a);
     return;
   }
   for (int s = 0; s < TRAJ_STEPS && !why[0]; s++) {
     record_step(&a, ia, s, why, sizeof why);
     record_step(&b, ib, s, why, sizeof why);
   }
-  oinst_close(&b);
-  oinst_close(&a);
+  tb_probe_opt_close(&b);
+  tb_probe_opt_close(&a);
   if (why[0]) {
     emit(0, "no-shared-state", NULL, NULL, "stepping two instances: %s", why);
     return;
   }
-  long da = count_diff(ta, ia, sizeof(float), TRAJ_STEPS * OPT_P);
-  long db = count_diff(tb, ib, sizeof(float), TRAJ_STEPS * OPT_P);
+  long da = count_diff(ta, ia, sizeof(float), TRAJ_STEPS * TB_PROBE_P);
+  long db = count_diff(tb, ib, sizeof(float), TRAJ_STEPS * TB_PROBE_P);
   int first = -1;
-  for (int i = 0; i < TRAJ_STEPS * OPT_P && first < 0; i++)
+  for (int i = 0; i < TRAJ_STEPS * TB_PROBE_P && first < 0; i++)
     if (memcmp(&ta[i], &ia[i], sizeof(float)) || memcmp(&tb[i], &ib[i], sizeof(float)))
-      first = i / OPT_P + 1;
+      first = i / TB_PROBE_P + 1;
   char tail[64] = "";
   if (first > 0) snprintf(tail, sizeof tail, "; they first differ after step %d", first);
   emit(da + db == 0, "no-shared-state", CNT(da + db), "0",
        "A, B alternately vs alone, %d steps: %ld + %ld of %d differ%s", TRAJ_STEPS, da, db,
-       2 * TRAJ_STEPS * OPT_P, tail);
+       2 * TRAJ_STEPS * TB_PROBE_P, tail);
 }
 
 static void chk_quadratic(const tb_component *c) {
@@ -1280,22 +1086,22 @@ static void chk_quadratic(const tb_component *c) {
   tb_hparams_defaults(c, hp);
   run_spec spec;
   run_spec_make(&spec, "quadratic", 0);
-  oinst o;
+  tb_probe_opt o;
   if (oinst_open(&o, c, hp, spec.theta0, &spec.pb, err, sizeof err)) {
     emit(0, "quadratic", NULL, NULL, "create failed: %s", err);
     return;
   }
-  const double f0 = o_f(&o);
+  const double f0 = tb_probe_opt_f(&o);
   for (int s = 1; s <= STEPS; s++) {
-    int rc = oinst_step(&o);
+    int rc = tb_probe_opt_step(&o);
     if (rc) {
       emit(0, "quadratic", NULL, NULL, "step %d returned %d", s, rc);
-      oinst_close(&o);
+      tb_probe_opt_close(&o);
       return;
     }
   }
-  const double f1 = o_f(&o);
-  oinst_close(&o);
+  const double f1 = tb_probe_opt_f(&o);
+  tb_probe_opt_close(&o);
   const double ratio = f1 / f0;
   emit(isfinite(f1) && f1 < f0, "quadratic", FIG(ratio), "< 1",
        "%d steps, defaults: f from %.4g to %.4g", STEPS, f0, f1);
@@ -1308,14 +1114,14 @@ static void chk_opt_services(const tb_component *c) {
   tb_hparams_defaults(c, hp);
   run_spec spec;
   run_spec_make(&spec, "services", 0);
-  oinst o;
+  tb_probe_opt o;
   if (oinst_open(&o, c, hp, spec.theta0, &spec.pb, err, sizeof err)) {
     emit(0, "services", NULL, NULL, "create failed: %s", err);
     return;
   }
   int rc = 0, s;
-  for (s = 1; s <= STEPS && !rc; s++) rc = oinst_step(&o);
-  oinst_close(&o);
+  for (s = 1; s <= STEPS && !rc; s++) rc = tb_probe_opt_step(&o);
+  tb_probe_opt_close(&o);
   services_text(c->services, decl, sizeof decl);
   const int bad_rng = o.rng_moved && !(c->services & TB_SERVICE_RNG);
   const long bad = o.bad_eval + o.bad_jvp + bad_rng;

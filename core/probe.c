@@ -1,0 +1,215 @@
+/*
+ * probe.c — a loss or optimizer instance driven outside any training run, on
+ * inputs the caller makes up (see probe.h): shared by `trainbench check` and
+ * the numeric fingerprints, so both create, feed and step a component the
+ * same way, with the same host services.
+ *
+ * Shapes: K = classes; P = 67 parameters in the 4 tensors of a small mlp.
+ *
+ * Provides: tb_probe_rng_same, tb_probe_loss_open, tb_probe_loss_eval,
+ * tb_probe_loss_close, tb_probe_tensor_name, tb_probe_tensor_numel,
+ * tb_probe_opt_open, tb_probe_opt_step, tb_probe_opt_get, tb_probe_opt_f,
+ * tb_probe_opt_close.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "probe.h"
+
+int tb_probe_rng_same(const tb_rng *a, const tb_rng *b) {
+  return memcmp(a->s, b->s, sizeof a->s) == 0 && a->has_spare == b->has_spare &&
+         memcmp(&a->spare, &b->spare, sizeof a->spare) == 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Losses                                                                   */
+/* ------------------------------------------------------------------------ */
+
+int tb_probe_loss_open(tb_probe_loss *in, const tb_component *c, const double *hp, int k,
+                       const tb_rng *stream, char *err, size_t errlen) {
+  memset(in, 0, sizeof *in);
+  in->c = c;
+  in->k = k;
+  if (k < 1 || k > TB_PROBE_MAXK) {
+    tb_errf(err, errlen, "K=%d is outside 1..%d", k, TB_PROBE_MAXK);
+    return -1;
+  }
+  /* uneven priors (1, 2, 3, 1, 2, 3, ...) so a loss that reads them sees them matter */
+  double s = 0;
+  for (int j = 0; j < k; j++) s += in->priors[j] = 1 + j % 3;
+  for (int j = 0; j < k; j++) in->priors[j] /= s;
+  in->rng = *stream;
+  in->rng_at = in->rng;
+  tb_loss_init init = {.host = tb_host_api_get(), .hp = hp, .n_classes = k,
+                       .priors = in->priors, .rng = &in->rng};
+  err[0] = 0;
+  if (c->loss->create(&init, &in->state, err, errlen)) {
+    if (!err[0]) tb_errf(err, errlen, "create failed without a message");
+    return -1;
+  }
+  if (!tb_probe_rng_same(&in->rng, &in->rng_at)) in->rng_moved = 1;
+  in->rng_at = in->rng;
+  in->live = 1;
+  return 0;
+}
+
+double tb_probe_loss_eval(tb_probe_loss *in, tb_loss_batch *b) {
+  b->k = in->k;
+  b->priors = in->priors;
+  in->rng = in->rng_at;
+  double v = in->c->loss->eval(in->state, b);
+  if (!tb_probe_rng_same(&in->rng, &in->rng_at)) in->rng_moved = 1;
+  return v;
+}
+
+void tb_probe_loss_close(tb_probe_loss *in) {
+  if (in->live && in->c->loss->destroy) in->c->loss->destroy(in->state);
+  in->live = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Optimizers                                                               */
+/* ------------------------------------------------------------------------ */
+
+static const struct {
+  const char *name;
+  int ndim;
+  int64_t shape[2];
+} model_tensors[TB_PROBE_NT] = {
+    {"fc1.weight", 2, {8, 4}}, {"fc1.bias", 1, {8, 0}},
+    {"fc2.weight", 2, {3, 8}}, {"fc2.bias", 1, {3, 0}},
+};
+
+const char *tb_probe_tensor_name(int t) { return model_tensors[t].name; }
+
+int64_t tb_probe_tensor_numel(int t) {
+  return model_tensors[t].shape[0] * (model_tensors[t].ndim > 1 ? model_tensors[t].shape[1] : 1);
+}
+
+static double f_at(const tb_probe_problem *pb, const float *const *P) {
+  double f = 0;
+  int64_t o = 0;
+  for (int t = 0; t < TB_PROBE_NT; t++) {
+    const int64_t n = tb_probe_tensor_numel(t);
+    for (int64_t j = 0; j < n; j++, o++) {
+      double th = P[t][j];
+      f += 0.5 * pb->a[o] * th * th + pb->b[o] * th;
+    }
+  }
+  return f;
+}
+
+static void grad_at(const tb_probe_problem *pb, const float *const *P, float *const *G) {
+  int64_t o = 0;
+  for (int t = 0; t < TB_PROBE_NT; t++) {
+    const int64_t n = tb_probe_tensor_numel(t);
+    for (int64_t j = 0; j < n; j++, o++) G[t][j] = (float)(pb->a[o] * P[t][j] + pb->b[o]);
+  }
+}
+
+static double svc_eval(void *hctx, const float *const *params, float *const *grads) {
+  tb_probe_opt *o = hctx;
+  o->n_eval++;
+  if (!(o->c->services & TB_SERVICE_EVAL)) {
+    o->bad_eval++;
+    return NAN; /* as the core does: an undeclared call fails */
+  }
+  const float *cur[TB_PROBE_NT];
+  for (int t = 0; t < TB_PROBE_NT; t++) cur[t] = o->params[t].data;
+  const float *const *P = params ? params : cur;
+  if (grads) grad_at(o->pb, P, grads);
+  return f_at(o->pb, P);
+}
+
+static int svc_jvp(void *hctx, const float *const *params, const float *const *dir,
+                   double *out) {
+  tb_probe_opt *o = hctx;
+  o->n_jvp++;
+  if (!(o->c->services & TB_SERVICE_JVP)) {
+    o->bad_jvp++;
+    return -1;
+  }
+  (void)params; /* logits = theta: the Jacobian is the identity wherever it is taken */
+  int64_t k = 0;
+  for (int t = 0; t < TB_PROBE_NT; t++)
+    for (int64_t j = 0; j < o->params[t].numel; j++) out[k++] = dir[t][j];
+  return 0;
+}
+
+void tb_probe_opt_get(const tb_probe_opt *o, float *flat) {
+  int64_t k = 0;
+  for (int t = 0; t < TB_PROBE_NT; t++)
+    for (int64_t j = 0; j < o->params[t].numel; j++) flat[k++] = o->params[t].data[j];
+}
+
+double tb_probe_opt_f(const tb_probe_opt *o) {
+  const float *cur[TB_PROBE_NT];
+  for (int t = 0; t < TB_PROBE_NT; t++) cur[t] = o->params[t].data;
+  return f_at(o->pb, cur);
+}
+
+static void free_tensors(tb_probe_opt *o) {
+  for (int t = 0; t < TB_PROBE_NT; t++) {
+    free(o->params[t].data);
+    free(o->grads[t].data);
+    o->params[t].data = o->grads[t].data = NULL;
+  }
+}
+
+int tb_probe_opt_open(tb_probe_opt *o, const tb_component *c, const double *hp,
+                      const float *theta0, const tb_probe_problem *pb, const tb_rng *stream,
+                      char *err, size_t errlen) {
+  memset(o, 0, sizeof *o);
+  o->c = c;
+  o->pb = pb;
+  int64_t k = 0;
+  for (int t = 0; t < TB_PROBE_NT; t++) {
+    const int64_t n = tb_probe_tensor_numel(t);
+    for (int pass = 0; pass < 2; pass++) {
+      tb_tensor *x = pass ? &o->grads[t] : &o->params[t];
+      x->name = model_tensors[t].name;
+      x->numel = n;
+      x->ndim = model_tensors[t].ndim;
+      x->shape[0] = model_tensors[t].shape[0];
+      x->shape[1] = model_tensors[t].shape[1];
+      x->data = calloc((size_t)n, sizeof(float));
+      if (!x->data) abort();
+    }
+    for (int64_t j = 0; j < n; j++) o->params[t].data[j] = theta0[k++];
+  }
+  o->rng = *stream;
+  o->rng_at = o->rng;
+  tb_optimizer_init init = {.host = tb_host_api_get(), .hp = hp, .params = o->params,
+                            .n_params = TB_PROBE_NT, .rng = &o->rng};
+  err[0] = 0;
+  if (c->opt->create(&init, &o->state, err, errlen)) {
+    if (!err[0]) tb_errf(err, errlen, "create failed without a message");
+    free_tensors(o);
+    return -1;
+  }
+  if (!tb_probe_rng_same(&o->rng, &o->rng_at)) o->rng_moved = 1;
+  o->rng_at = o->rng;
+  o->live = 1;
+  o->ctx = (tb_step_ctx){.lr_factor = 1.0, .epoch = 0, .batch_n = 1, .n_classes = TB_PROBE_P,
+                         .host_ctx = o, .eval = svc_eval, .jvp = svc_jvp};
+  return 0;
+}
+
+void tb_probe_opt_close(tb_probe_opt *o) {
+  if (o->live && o->c->opt->destroy) o->c->opt->destroy(o->state);
+  o->live = 0;
+  free_tensors(o);
+}
+
+int tb_probe_opt_step(tb_probe_opt *o) {
+  const float *cur[TB_PROBE_NT];
+  float *g[TB_PROBE_NT];
+  for (int t = 0; t < TB_PROBE_NT; t++) cur[t] = o->params[t].data, g[t] = o->grads[t].data;
+  grad_at(o->pb, cur, g);
+  o->ctx.step = ++o->t;
+  int rc = o->c->opt->step(o->state, o->params, o->grads, &o->ctx);
+  if (!tb_probe_rng_same(&o->rng, &o->rng_at)) o->rng_moved = 1;
+  o->rng_at = o->rng;
+  return rc;
+}

@@ -1,0 +1,92 @@
+/*
+ * probe.h — one loss or optimizer instance driven outside any training run,
+ * on inputs the caller makes up: what `trainbench check` (check.c) and the
+ * numeric fingerprints (fingerprint.c) both need, so the two agree on how a
+ * component is created, fed and stepped.
+ *
+ * A loss instance gets uneven class priors (1, 2, 3, 1, 2, 3, ... normalized)
+ * and a host stream that is put back before each evaluation, so a loss that
+ * draws from it is a deterministic function of its inputs here.
+ *
+ * An optimizer instance steps P = 67 float32 parameters shaped like a small
+ * mlp (fc1.weight [8][4], fc1.bias [8], fc2.weight [3][8], fc2.bias [3]),
+ * with the gradients of the separable problem f = sum_i 1/2 a_i theta_i^2 +
+ * b_i theta_i. Its eval service gives that f (and gradient) at candidate
+ * parameters; its jvp treats the parameters as the logits (batch_n = 1,
+ * n_classes = P), so the JVP is the direction itself. Both count their calls
+ * and, as the core does, fail the calls a component did not declare.
+ *
+ * Provides: tb_probe_rng_same, tb_probe_loss_open, tb_probe_loss_eval,
+ * tb_probe_loss_close, tb_probe_tensor_name, tb_probe_tensor_numel,
+ * tb_probe_opt_open, tb_probe_opt_step, tb_probe_opt_get, tb_probe_opt_f,
+ * tb_probe_opt_close.
+ */
+#ifndef TB_PROBE_H
+#define TB_PROBE_H
+
+#include "tb.h"
+
+/* Bitwise equality of two streams (the struct has padding; compare fields). */
+int tb_probe_rng_same(const tb_rng *a, const tb_rng *b);
+
+/* ---- losses -------------------------------------------------------------- */
+
+#define TB_PROBE_MAXK 128
+
+typedef struct tb_probe_loss {
+  const tb_component *c;
+  void *state;
+  int k, live;
+  double priors[TB_PROBE_MAXK];
+  tb_rng rng, rng_at; /* the stream lent to the plugin, and where it is put back */
+  int rng_moved;      /* the plugin drew from it */
+} tb_probe_loss;
+
+/* Create c with hp and K = k (at most TB_PROBE_MAXK) on a copy of `stream`;
+ * 0, or -1 with the plugin's message (or ours) in err. */
+int tb_probe_loss_open(tb_probe_loss *in, const tb_component *c, const double *hp, int k,
+                       const tb_rng *stream, char *err, size_t errlen);
+/* Evaluate on b with the instance's K and priors filled in (b->k and
+ * b->priors are overwritten); the stream is put back first. */
+double tb_probe_loss_eval(tb_probe_loss *in, tb_loss_batch *b);
+void tb_probe_loss_close(tb_probe_loss *in);
+
+/* ---- optimizers ---------------------------------------------------------- */
+
+#define TB_PROBE_NT 4
+#define TB_PROBE_P 67
+
+typedef struct tb_probe_problem {
+  double a[TB_PROBE_P], b[TB_PROBE_P];
+} tb_probe_problem;
+
+typedef struct tb_probe_opt {
+  const tb_component *c;
+  void *state;
+  int live;
+  tb_tensor params[TB_PROBE_NT], grads[TB_PROBE_NT]; /* one allocation each, so overruns show */
+  const tb_probe_problem *pb;
+  tb_step_ctx ctx; /* lr_factor and epoch may be set before each step */
+  int64_t t;
+  tb_rng rng, rng_at;
+  int rng_moved;
+  long n_eval, n_jvp, bad_eval, bad_jvp; /* service calls; those without the flag */
+} tb_probe_opt;
+
+/* The name and element count of tensor t (0 <= t < TB_PROBE_NT). */
+const char *tb_probe_tensor_name(int t);
+int64_t tb_probe_tensor_numel(int t);
+/* Create c with hp, parameters theta0 [P] and problem pb (kept, not copied),
+ * on a copy of `stream`; 0, or -1 with the message in err. */
+int tb_probe_opt_open(tb_probe_opt *o, const tb_component *c, const double *hp,
+                      const float *theta0, const tb_probe_problem *pb, const tb_rng *stream,
+                      char *err, size_t errlen);
+/* One step with the problem's gradient at the current parameters; the
+ * plugin's return value. */
+int tb_probe_opt_step(tb_probe_opt *o);
+/* The current parameters, flat [P]; f at them. */
+void tb_probe_opt_get(const tb_probe_opt *o, float *flat);
+double tb_probe_opt_f(const tb_probe_opt *o);
+void tb_probe_opt_close(tb_probe_opt *o);
+
+#endif /* TB_PROBE_H */
