@@ -251,6 +251,11 @@ static int cmd_run(int argc, char **argv) {
     rc = EXIT_ERROR;
     goto out;
   }
+  if (tb_sweep_check_components(&sw, st, o.force, !o.dry_run, err, sizeof err)) {
+    fprintf(stderr, "trainbench: %s\n", err);
+    rc = EXIT_ERROR;
+    goto out;
+  }
   tb_sweep_meta meta = {command, 1, 1};
   if (!o.dry_run && tb_store_begin_sweep(st, &sw, &meta, err, sizeof err)) {
     fprintf(stderr, "trainbench: %s\n", err);

@@ -1051,21 +1051,13 @@ int tb_store_register_component(tb_store *st, const tb_component *c, const char 
   return 0;
 }
 
-int tb_store_component_records(tb_store *st, const tb_component *c, tb_component_record **out,
-                               int *n, char *err, size_t errlen) {
+/* Rows of (id, kind, name, version, fingerprint, probe, file, file_hash,
+ * n_runs) from a prepared statement into an array. */
+static int read_records(tb_store *st, sqlite3_stmt *s, tb_component_record **out, int *n,
+                        char *err, size_t errlen) {
+  int cap = 0, rc;
   *out = NULL;
   *n = 0;
-  sqlite3_stmt *s;
-  const char *sql =
-      "SELECT c.id, c.fingerprint, c.probe, c.file, c.file_hash,"
-      " (SELECT count(*) FROM run_components rc WHERE rc.component_id = c.id)"
-      " FROM components c WHERE c.kind = ?1 AND c.name = ?2 AND c.version = ?3 ORDER BY c.id";
-  if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-    return db_fail(err, errlen, st->db, "cannot read the recorded components");
-  sqlite3_bind_text(s, 1, tb_kind_name(c->kind), -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 2, c->name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 3, c->version, -1, SQLITE_STATIC);
-  int cap = 0, rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     if (*n == cap) {
       cap = cap ? 2 * cap : 4;
@@ -1075,15 +1067,17 @@ int tb_store_component_records(tb_store *st, const tb_component *c, tb_component
     tb_component_record *r = &(*out)[(*n)++];
     memset(r, 0, sizeof *r);
     r->id = sqlite3_column_int64(s, 0);
+    snprintf(r->kind, sizeof r->kind, "%s", (const char *)sqlite3_column_text(s, 1));
+    snprintf(r->name, sizeof r->name, "%s", (const char *)sqlite3_column_text(s, 2));
+    snprintf(r->version, sizeof r->version, "%s", (const char *)sqlite3_column_text(s, 3));
     snprintf(r->fingerprint, sizeof r->fingerprint, "%s",
-             (const char *)sqlite3_column_text(s, 1));
-    const char *probe = (const char *)sqlite3_column_text(s, 2);
+             (const char *)sqlite3_column_text(s, 4));
+    const char *probe = (const char *)sqlite3_column_text(s, 5);
     r->probe = probe ? strdup(probe) : NULL;
-    snprintf(r->file, sizeof r->file, "%s", (const char *)sqlite3_column_text(s, 3));
-    snprintf(r->file_hash, sizeof r->file_hash, "%s", (const char *)sqlite3_column_text(s, 4));
-    r->n_runs = sqlite3_column_int64(s, 5);
+    snprintf(r->file, sizeof r->file, "%s", (const char *)sqlite3_column_text(s, 6));
+    snprintf(r->file_hash, sizeof r->file_hash, "%s", (const char *)sqlite3_column_text(s, 7));
+    r->n_runs = sqlite3_column_int64(s, 8);
   }
-  sqlite3_finalize(s);
   if (rc != SQLITE_DONE) {
     tb_component_records_free(*out, *n);
     *out = NULL;
@@ -1091,6 +1085,60 @@ int tb_store_component_records(tb_store *st, const tb_component *c, tb_component
     return db_fail(err, errlen, st->db, "cannot read the recorded components");
   }
   return 0;
+}
+
+int tb_store_component_records(tb_store *st, const tb_component *c, tb_component_record **out,
+                               int *n, char *err, size_t errlen) {
+  *out = NULL;
+  *n = 0;
+  sqlite3_stmt *s;
+  const char *sql =
+      "SELECT c.id, c.kind, c.name, c.version, c.fingerprint, c.probe, c.file, c.file_hash,"
+      " (SELECT count(*) FROM run_components rc WHERE rc.component_id = c.id)"
+      " FROM components c WHERE c.kind = ?1 AND c.name = ?2 AND c.version = ?3 ORDER BY c.id";
+  if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+    return db_fail(err, errlen, st->db, "cannot read the recorded components");
+  sqlite3_bind_text(s, 1, tb_kind_name(c->kind), -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, c->name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, c->version, -1, SQLITE_STATIC);
+  int rc = read_records(st, s, out, n, err, errlen);
+  sqlite3_finalize(s);
+  return rc;
+}
+
+int tb_store_reused_components(tb_store *st, const tb_sweep *sw, tb_component_record **out,
+                               int *n, char *err, size_t errlen) {
+  *out = NULL;
+  *n = 0;
+  /* the sweep's hashes in a temporary table (readers may write the temp schema) */
+  if (exec(st->db,
+           "CREATE TEMP TABLE IF NOT EXISTS sweep_hashes(h TEXT PRIMARY KEY) WITHOUT ROWID;"
+           "DELETE FROM temp.sweep_hashes",
+           err, errlen, "cannot compare the sweep with the database"))
+    return -1;
+  sqlite3_stmt *s;
+  if (sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO temp.sweep_hashes VALUES(?1)", -1, &s,
+                         NULL) != SQLITE_OK)
+    return db_fail(err, errlen, st->db, "cannot compare the sweep with the database");
+  for (int i = 0; i < sw->n_runs; i++) {
+    sqlite3_bind_text(s, 1, sw->runs[i].hash, -1, SQLITE_STATIC);
+    if (step_done(s)) {
+      sqlite3_finalize(s);
+      return db_fail(err, errlen, st->db, "cannot compare the sweep with the database");
+    }
+  }
+  sqlite3_finalize(s);
+  const char *sql =
+      "SELECT c.id, c.kind, c.name, c.version, c.fingerprint, c.probe, c.file, c.file_hash,"
+      " count(*) FROM temp.sweep_hashes h JOIN runs r ON r.config_hash = h.h"
+      " JOIN run_components rc ON rc.run_id = r.id JOIN components c ON c.id = rc.component_id"
+      " WHERE r.status IN ('complete', 'diverged') AND c.kind IN ('loss', 'optimizer')"
+      " GROUP BY c.id ORDER BY c.id";
+  if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+    return db_fail(err, errlen, st->db, "cannot compare the sweep with the database");
+  int rc = read_records(st, s, out, n, err, errlen);
+  sqlite3_finalize(s);
+  return rc;
 }
 
 void tb_component_records_free(tb_component_record *r, int n) {

@@ -23,7 +23,13 @@
  * time (measured by the worker) and its CPU time (wait4's rusage) are kept
  * apart from the parent's wall time, which includes fork and bookkeeping.
  *
- * Provides: tb_sweep_run.
+ * Before a sweep, tb_sweep_check_components probes the numeric fingerprint
+ * of every loss and optimizer the sweep uses (fingerprint.c) and compares it
+ * with the builds the database recorded under the same kind, name and
+ * version: a plugin rebuilt with other numbers would otherwise have its old
+ * runs silently reused, since runs are keyed on name and version.
+ *
+ * Provides: tb_sweep_check_components, tb_sweep_run, tb_run_label.
  */
 #include <cblas.h>
 #include <errno.h>
@@ -39,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fingerprint.h"
 #include "sweep.h"
 #include "train.h"
 
@@ -62,6 +69,124 @@ static double wall(void) {
   struct timeval tv;
   gettimeofday(&tv, NULL);
   return (double)tv.tv_sec + tv.tv_usec * 1e-6;
+}
+
+/* ---- fingerprints ---------------------------------------------------------- */
+
+/* Seconds a fingerprint probe may take per component (a healthy one takes
+ * milliseconds; a hanging plugin must not stall the sweep for long). */
+#define PROBE_TIMEOUT 10.0
+
+/* The fingerprint recorded for this very file (same bytes, same numbers),
+ * so that an unchanged plugin is not probed again; 1 if found. */
+static int cached_fingerprint(const tb_component_record *r, int n, const tb_component *c,
+                              tb_fingerprint *fp) {
+  for (int i = 0; i < n; i++) {
+    char e[TB_ERRLEN];
+    if (r[i].file_hash[0] && strcmp(r[i].file_hash, c->file_hash) == 0 && r[i].probe &&
+        tb_fingerprint_decode(r[i].probe, fp, e, sizeof e) == 0 && fp->version == TB_FP_VERSION)
+      return 1;
+  }
+  return 0;
+}
+
+int tb_sweep_check_components(const tb_sweep *sw, tb_store *st, int force, int record,
+                              char *err, size_t errlen) {
+  if (!st) return 0; /* nothing recorded to compare with */
+  /* the distinct components of the sweep */
+  int n = 0;
+  const tb_component **cs = malloc(sizeof *cs * (size_t)(2 * sw->n_runs + 1));
+  if (!cs) abort();
+  for (int i = 0; i < sw->n_runs; i++) {
+    const tb_component *two[2] = {sw->runs[i].loss, sw->runs[i].opt};
+    for (int k = 0; k < 2; k++) {
+      int seen = !two[k];
+      for (int j = 0; j < n && !seen; j++) seen = cs[j] == two[k];
+      if (!seen) cs[n++] = two[k];
+    }
+  }
+  tb_fingerprint *fps = calloc((size_t)(n ? n : 1), sizeof *fps);
+  tb_component_record **recs = calloc((size_t)(n ? n : 1), sizeof *recs);
+  int *nrecs = calloc((size_t)(n ? n : 1), sizeof *nrecs);
+  const tb_component **probe = malloc(sizeof *probe * (size_t)(n ? n : 1));
+  int *probe_at = malloc(sizeof(int) * (size_t)(n ? n : 1));
+  if (!fps || !recs || !nrecs || !probe || !probe_at) abort();
+  int rc = 0, np = 0;
+  for (int i = 0; i < n && rc == 0; i++) {
+    rc = tb_store_component_records(st, cs[i], &recs[i], &nrecs[i], err, errlen);
+    if (rc == 0 && !cached_fingerprint(recs[i], nrecs[i], cs[i], &fps[i])) {
+      probe[np] = cs[i];
+      probe_at[np++] = i;
+    }
+  }
+  if (rc == 0 && np > 0) {
+    tb_fingerprint *got = calloc((size_t)np, sizeof *got);
+    char *why = malloc(TB_ERRLEN * 4);
+    if (!got || !why) abort();
+    if (tb_fingerprint_components(probe, np, PROBE_TIMEOUT, got, why, TB_ERRLEN * 4))
+      fprintf(stderr, "trainbench: warning: %s; such runs are recorded without a fingerprint\n",
+              why);
+    for (int j = 0; j < np; j++) fps[probe_at[j]] = got[j];
+    free(got);
+    free(why);
+  }
+  /* Compare with the builds that recorded the runs this sweep would skip:
+   * those are the numbers a rerun would reuse. (With --force nothing is
+   * skipped.) Runs of other scripts, or of other settings, are not reused,
+   * so an older build they were made with does not stand in the way. */
+  tb_component_record *used = NULL;
+  int n_used = 0;
+  if (rc == 0 && !force) rc = tb_store_reused_components(st, sw, &used, &n_used, err, errlen);
+  char *msg = NULL;
+  size_t msglen = 0;
+  FILE *m = open_memstream(&msg, &msglen);
+  if (!m) abort();
+  int conflicts = 0;
+  for (int k = 0; k < n_used && rc == 0; k++) {
+    const tb_component_record *r = &used[k];
+    int i = 0;
+    while (i < n && !(strcmp(tb_kind_name(cs[i]->kind), r->kind) == 0 &&
+                      strcmp(cs[i]->name, r->name) == 0 && strcmp(cs[i]->version, r->version) == 0))
+      i++;
+    tb_fingerprint old;
+    char e[TB_ERRLEN];
+    if (i == n || !r->fingerprint[0] || !r->probe ||
+        tb_fingerprint_decode(r->probe, &old, e, sizeof e))
+      continue; /* recorded before fingerprints (schema 1): nothing to compare */
+    if (tb_fingerprint_same(&fps[i], &old) != 0) continue; /* same, or not comparable */
+    char diff[512];
+    tb_fingerprint_diff(&fps[i], &old, diff, sizeof diff);
+    fprintf(m,
+            "%s%s '%s' version %s (%s) computes other numbers than the build that recorded "
+            "%lld of this sweep's runs in '%s' (%s): %s",
+            conflicts++ ? "\n" : "", r->kind, r->name, r->version, cs[i]->file,
+            (long long)r->n_runs, tb_store_path(st), r->file, diff);
+  }
+  tb_component_records_free(used, n_used);
+  fclose(m);
+  if (rc == 0 && conflicts) {
+    tb_errf(err, errlen,
+            "%s\nthose runs would be reused as if nothing had changed: bump the plugin's "
+            "version when its numbers change (runs are keyed on name and version), or rerun "
+            "with --force to redo this sweep's runs with it",
+            msg);
+    rc = -1;
+  }
+  free(msg);
+  for (int i = 0; i < n && rc == 0 && record; i++) {
+    char text[TB_FP_TEXTMAX];
+    int has = fps[i].n > 0 && tb_fingerprint_encode(&fps[i], text, sizeof text) == 0;
+    rc = tb_store_register_component(st, cs[i], has ? fps[i].hash : NULL, has ? text : NULL,
+                                     err, errlen);
+  }
+  for (int i = 0; i < n; i++) tb_component_records_free(recs[i], nrecs[i]);
+  free(recs);
+  free(nrecs);
+  free(fps);
+  free(probe);
+  free(probe_at);
+  free(cs);
+  return rc;
 }
 
 /* ---- waking on SIGCHLD ------------------------------------------------------ */

@@ -20,6 +20,15 @@ typedef struct tb_sweep_stats {
   int failed;      /* crashed, timeout or failed */
 } tb_sweep_stats;
 
+/* Probe the fingerprint of every loss and optimizer the sweep uses and
+ * compare it with the builds `st` recorded under the same name and version
+ * (st NULL: nothing to do). A build that computes other numbers than one
+ * recorded with runs is an error naming both (a warning with force). With
+ * `record`, register the components with their fingerprints for the runs to
+ * come. A component whose probe fails (crash, hang) is a warning: its runs
+ * are recorded without a fingerprint. */
+int tb_sweep_check_components(const tb_sweep *sw, tb_store *st, int force, int record,
+                              char *err, size_t errlen);
 /* st may be NULL only with dry_run. Returns 0 when the sweep ran to the end
  * (whatever the runs' statuses), -1 on an error of the sweep itself. */
 int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sweep_stats *stats,

@@ -318,6 +318,7 @@ int tb_store_end_sweep(tb_store *st, char *err, size_t errlen);
 /* A recorded build of a component (same kind, name and version). */
 typedef struct tb_component_record {
   int64_t id;
+  char kind[16], name[128], version[64];
   char fingerprint[TB_HASHLEN]; /* "" when unknown (recorded by schema 1) */
   char *probe;                  /* the encoded probe values, or NULL */
   char file[1024];
@@ -327,6 +328,11 @@ typedef struct tb_component_record {
 int tb_store_component_records(tb_store *st, const tb_component *c, tb_component_record **out,
                                int *n, char *err, size_t errlen);
 void tb_component_records_free(tb_component_record *r, int n);
+/* The builds of loss and optimizer components that the runs of `sw` already
+ * recorded as complete or diverged — those a rerun would skip — were
+ * recorded with; n_runs counts those runs only. */
+int tb_store_reused_components(tb_store *st, const tb_sweep *sw, tb_component_record **out,
+                               int *n, char *err, size_t errlen);
 /* Record the loaded build of c with its numeric fingerprint (NULL or "" when
  * unknown); runs recorded afterwards point at it. */
 int tb_store_register_component(tb_store *st, const tb_component *c, const char *fingerprint,
