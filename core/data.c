@@ -452,8 +452,8 @@ static int parse_csv(const char *path, char *text, size_t len, int first, int la
 
     /* a data row */
     if ((rows + 1) * (int64_t)d > TB_MAX_DATA_VALUES) {
-      csv_fail(&p, line, "more than %lld values (rows x features): the limit is %lld",
-               (long long)TB_MAX_DATA_VALUES, (long long)TB_MAX_DATA_VALUES);
+      csv_fail(&p, line, "row %lld takes the data past the limit of %lld values (rows x "
+               "features)", (long long)rows + 1, (long long)TB_MAX_DATA_VALUES);
       goto done;
     }
     if (rows == rows_cap) {
