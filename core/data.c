@@ -30,7 +30,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -459,7 +458,7 @@ static int parse_csv(const char *path, char *text, size_t len, int first, int la
     if (rows == rows_cap) {
       /* doubling, but never past the limit: a row may be very wide */
       rows_cap = rows_cap ? 2 * rows_cap : 256;
-      if (rows_cap > TB_MAX_DATA_VALUES / (d ? d : 1)) rows_cap = TB_MAX_DATA_VALUES / (d ? d : 1);
+      if (rows_cap > TB_MAX_DATA_VALUES / d) rows_cap = TB_MAX_DATA_VALUES / d;
       labels = xrealloc(labels, sizeof(label_tok) * (size_t)rows_cap);
       x = xrealloc(x, sizeof(float) * (size_t)rows_cap * (size_t)d);
     }
