@@ -8,8 +8,12 @@
  * Layer l (1-based) maps act[l-1] [B][in] to pre[l] = act[l-1] W_l^T + b_l
  * [B][out]; act[l] = g(pre[l]) for hidden layers, act[L] = pre[L] = logits.
  *
- * Provides: tb_model_create, tb_model_free, tb_model_init, tb_model_views,
- * tb_model_forward, tb_model_backward, tb_model_jvp.
+ * Sizes are checked against tb.h's limits before anything is allocated;
+ * within them every product of rows and widths stays far inside int range,
+ * and buffer offsets are computed in size_t or int64_t.
+ *
+ * Provides: tb_model_size, tb_model_create, tb_model_free, tb_model_init,
+ * tb_model_views, tb_model_forward, tb_model_backward, tb_model_jvp.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -23,12 +27,63 @@ static float *falloc(size_t n) {
   return p;
 }
 
+/* a*b and a+b for sizes >= 0, stuck at INT64_MAX instead of overflowing */
+static int64_t smul(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+static int64_t sadd(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+/* Mirrors what tb_model_create allocates: weights and biases; pre[l] for
+ * every layer and act[l] for hidden ones, [cap][dims[l]] each; five scratch
+ * buffers of [cap][widest]. */
+void tb_model_size(const tb_model_spec *spec, int64_t d, int64_t k, int64_t cap,
+                   int64_t *params, int64_t *workspace, int64_t *widest) {
+  int hidden = spec->kind == TB_MODEL_MLP ? spec->n_hidden : 0;
+  if (hidden > TB_MAX_HIDDEN) hidden = TB_MAX_HIDDEN;
+  int64_t dims[TB_MAX_HIDDEN + 2];
+  dims[0] = d;
+  for (int l = 0; l < hidden; l++) dims[l + 1] = spec->hidden[l];
+  dims[hidden + 1] = k;
+  int64_t p = 0, rows = 0, maxdim = d;
+  for (int l = 1; l <= hidden + 1; l++) {
+    p = sadd(p, sadd(smul(dims[l], dims[l - 1]), dims[l]));
+    rows = sadd(rows, l <= hidden ? smul(2, dims[l]) : dims[l]);
+    if (dims[l] > maxdim) maxdim = dims[l];
+  }
+  *params = p;
+  *workspace = smul(cap, sadd(rows, smul(5, maxdim)));
+  if (widest) *widest = maxdim;
+}
+
 int tb_model_create(tb_model *m, const tb_model_spec *spec, int d, int k, int cap, char *err,
                     size_t errlen) {
   memset(m, 0, sizeof *m);
   int hidden = spec->kind == TB_MODEL_MLP ? spec->n_hidden : 0;
   if (hidden > TB_MAX_HIDDEN) {
     tb_errf(err, errlen, "at most %d hidden layers", TB_MAX_HIDDEN);
+    return -1;
+  }
+  for (int l = 0; l < hidden; l++)
+    if (spec->hidden[l] < 1 || spec->hidden[l] > TB_MAX_WIDTH) {
+      tb_errf(err, errlen, "hidden layer %d has %d units: the limit is 1 to %d", l + 1,
+              spec->hidden[l], TB_MAX_WIDTH);
+      return -1;
+    }
+  int64_t n_params, n_work;
+  tb_model_size(spec, d, k, cap, &n_params, &n_work, NULL);
+  if (n_params > TB_MAX_PARAMS) {
+    tb_errf(err, errlen, "the model has %lld parameters, more than the limit of %lld",
+            (long long)n_params, (long long)TB_MAX_PARAMS);
+    return -1;
+  }
+  if (n_work > TB_MAX_WORKSPACE) {
+    tb_errf(err, errlen,
+            "the model needs %lld floats of workspace for %d rows, more than the limit of %lld",
+            (long long)n_work, cap, (long long)TB_MAX_WORKSPACE);
     return -1;
   }
   m->n_layers = hidden + 1;

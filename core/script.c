@@ -7,9 +7,11 @@
  * keeps its resolved alternatives; tb.scenario takes their cartesian product
  * into a list of runs. The C side lends it the registry (component names,
  * hyperparameter tables, tb_hparams_check), then turns every run into a
- * tb_run_config, resolves its dataset, canonicalizes it and drops duplicates.
- * So every error surfaces before tb_script_load returns, with the file and
- * line of the offending call.
+ * tb_run_config, loads its dataset (each distinct dataset once: read, hashed,
+ * parsed and validated here, in the parent, so that the workers inherit it
+ * through fork), checks the model's sizes against the data, canonicalizes the
+ * run and drops duplicates. So every error surfaces before tb_script_load
+ * returns, with the file and line of the offending call.
  *
  * Provides: tb_script_load, tb_sweep_free.
  */
@@ -25,6 +27,7 @@
 #include <lualib.h>
 
 #include "tb.h"
+#include "train.h"
 
 /* Runs per script. A run config is a few kilobytes and the grids are held in
  * memory while they expand; sweeps beyond this belong in several scripts. */
@@ -490,6 +493,10 @@ static const char module_lua[] =
     "      if r.n < r.classes then\n"
     "        bad(format(\"'n' = %d must be at least 'classes' = %d\", r.n, r.classes))\n"
     "      end\n"
+    "      if r.n * r.dim > host.max_data_values then\n"
+    "        bad(format(\"'n' x 'dim' = %d x %d = %d values, more than the limit of %d\", r.n, r.dim,\n"
+    "                   r.n * r.dim, host.max_data_values))\n"
+    "      end\n"
     "      return data_common(r, a, bad)\n"
     "    end,\n"
     "  },\n"
@@ -523,8 +530,12 @@ static const char module_lua[] =
     "      local hidden = {}\n"
     "      for i = 1, n do\n"
     "        hidden[i] = int_of(h[i])\n"
-    "        if not hidden[i] or hidden[i] < 1 or hidden[i] > INT_MAX then\n"
+    "        if not hidden[i] or hidden[i] < 1 then\n"
     "          bad(format('%s, got %s at position %d', what, show(h[i]), i))\n"
+    "        end\n"
+    "        if hidden[i] > host.max_width then\n"
+    "          bad(format(\"'hidden' = %s at position %d is more than the limit of %d units per layer\",\n"
+    "                     show(h[i]), i, host.max_width))\n"
     "        end\n"
     "      end\n"
     "      return {name = name, hidden = hidden,\n"
@@ -768,10 +779,16 @@ typedef struct script_ctx {
   int cap_runs;
   int *slots;                     /* dedupe: open addressing, run index + 1 */
   size_t n_slots;
-  struct file_hash {              /* dataset files hashed so far */
-    char name[32], path[1024], hash[TB_HASHLEN];
-  } *files;
-  int n_files, cap_files;
+  /* What identifies each of out->datasets (same index): everything that
+   * changes the parsed result. Shipped datasets are known by name. */
+  struct data_key {
+    char name[32], path[1024];
+    int header, label_col;
+    int n, classes, dim;
+    double separation;
+  } *keys;
+  char (*paths)[1024];            /* the file each dataset was read from */
+  int cap_datasets;
   char *err;
   size_t errlen;
   int failed;
@@ -992,6 +1009,10 @@ static int prepare(lua_State *L) {
   lua_setfield(L, -2, "max_runs");
   lua_pushinteger(L, TB_MAX_HIDDEN);
   lua_setfield(L, -2, "max_hidden");
+  lua_pushinteger(L, TB_MAX_WIDTH);
+  lua_setfield(L, -2, "max_width");
+  lua_pushinteger(L, TB_MAX_DATA_VALUES);
+  lua_setfield(L, -2, "max_data_values");
   push_names(L, tb_activation_name);
   lua_setfield(L, -2, "activations");
   push_names(L, tb_init_name);
@@ -1095,32 +1116,58 @@ static int fail(script_ctx *ctx, const char *fmt, ...) {
   return -1;
 }
 
-/* Fill path and content hash, hashing each dataset file once per load. */
-static int resolve_data(script_ctx *ctx, tb_data_spec *d, const char *where) {
-  char msg[TB_ERRLEN];
-  if (strcmp(d->name, "blobs") == 0) {
-    if (tb_data_spec_resolve(d, msg, sizeof msg)) return fail(ctx, "%s: %s", where, msg);
-    return 0;
+static void key_of(const tb_data_spec *d, struct data_key *k) {
+  memset(k, 0, sizeof *k);
+  snprintf(k->name, sizeof k->name, "%s", d->name);
+  if (strcmp(d->name, "csv") == 0) {
+    snprintf(k->path, sizeof k->path, "%s", d->path);
+    k->header = d->header;
+    k->label_col = d->label_col;
+  } else if (strcmp(d->name, "blobs") == 0) {
+    k->n = d->n, k->classes = d->classes, k->dim = d->dim;
+    k->separation = d->separation;
   }
-  int csv = strcmp(d->name, "csv") == 0;
-  for (int i = 0; i < ctx->n_files; i++) {
-    struct file_hash *f = &ctx->files[i];
-    if (strcmp(f->name, d->name) == 0 && (!csv || strcmp(f->path, d->path) == 0)) {
-      snprintf(d->path, sizeof d->path, "%s", f->path);
-      snprintf(d->content_hash, sizeof d->content_hash, "%s", f->hash);
+}
+
+static int same_key(const struct data_key *a, const struct data_key *b) {
+  return strcmp(a->name, b->name) == 0 && strcmp(a->path, b->path) == 0 &&
+         a->header == b->header && a->label_col == b->label_col && a->n == b->n &&
+         a->classes == b->classes && a->dim == b->dim && a->separation == b->separation;
+}
+
+/* Point d at its loaded dataset, loading (reading, hashing, parsing and
+ * validating) each distinct one once per script load. */
+static int resolve_data(script_ctx *ctx, tb_data_spec *d, const char *where, const char *label) {
+  tb_sweep *out = ctx->out;
+  struct data_key key;
+  key_of(d, &key);
+  for (int i = 0; i < out->n_datasets; i++)
+    if (same_key(&ctx->keys[i], &key)) {
+      const tb_dataset *ds = out->datasets[i];
+      if (strcmp(d->name, "csv") != 0 && strcmp(d->name, "blobs") != 0)
+        snprintf(d->path, sizeof d->path, "%s", ctx->paths[i]);
+      memcpy(d->content_hash, ds->content_hash, TB_HASHLEN);
+      d->loaded = ds;
       return 0;
     }
+  tb_dataset *ds = calloc(1, sizeof *ds);
+  if (!ds) abort();
+  char msg[TB_ERRLEN];
+  if (tb_data_load(d, ds, msg, sizeof msg)) {
+    free(ds);
+    return fail(ctx, "%s: %s: %s", where, label, msg);
   }
-  if (tb_data_spec_resolve(d, msg, sizeof msg)) return fail(ctx, "%s: %s", where, msg);
-  if (ctx->n_files == ctx->cap_files) {
-    ctx->cap_files = ctx->cap_files ? 2 * ctx->cap_files : 8;
-    ctx->files = realloc(ctx->files, sizeof *ctx->files * (size_t)ctx->cap_files);
-    if (!ctx->files) abort();
+  if (out->n_datasets == ctx->cap_datasets) {
+    ctx->cap_datasets = ctx->cap_datasets ? 2 * ctx->cap_datasets : 8;
+    out->datasets = realloc(out->datasets, sizeof *out->datasets * (size_t)ctx->cap_datasets);
+    ctx->keys = realloc(ctx->keys, sizeof *ctx->keys * (size_t)ctx->cap_datasets);
+    ctx->paths = realloc(ctx->paths, sizeof *ctx->paths * (size_t)ctx->cap_datasets);
+    if (!out->datasets || !ctx->keys || !ctx->paths) abort();
   }
-  struct file_hash *f = &ctx->files[ctx->n_files++];
-  snprintf(f->name, sizeof f->name, "%s", d->name);
-  snprintf(f->path, sizeof f->path, "%s", d->path);
-  snprintf(f->hash, sizeof f->hash, "%s", d->content_hash);
+  ctx->keys[out->n_datasets] = key;
+  snprintf(ctx->paths[out->n_datasets], sizeof ctx->paths[0], "%s", d->path);
+  out->datasets[out->n_datasets++] = ds;
+  d->loaded = ds;
   return 0;
 }
 
@@ -1150,7 +1197,7 @@ static int read_data(lua_State *L, script_ctx *ctx, int t, tb_data_spec *d) {
   d->has_split_seed = lua_isinteger(L, -1);
   d->split_seed = lua_tointeger(L, -1);
   lua_pop(L, 1);
-  return resolve_data(ctx, d, where);
+  return resolve_data(ctx, d, where, get_str(L, t, "label"));
 }
 
 static void read_model(lua_State *L, int t, tb_model_spec *m) {
@@ -1188,6 +1235,47 @@ static void read_schedule(lua_State *L, int t, tb_sched_spec *s) {
   s->every = get_num(L, t, "every");
   s->gamma = get_num(L, t, "gamma");
   s->min_factor = get_num(L, t, "min_factor");
+}
+
+/* The model's sizes, now that the data gives D and K, against tb.h's limits:
+ * a run past them would fail (or, before the limits, crash) in its worker.
+ * The rows of one pass are bounded as the trainer sets them: the batch, or
+ * an evaluation chunk of a split (at most all rows). */
+static int check_sizes(script_ctx *ctx, const tb_run_config *cfg, const char *model_where,
+                       const char *model_label, const char *scenario_where) {
+  const tb_dataset *ds = cfg->data.loaded;
+  if (strcmp(model_where, "?") == 0) model_where = scenario_where; /* the default model */
+  int64_t n = ds->n;
+  int64_t batch = cfg->batch_size <= 0 || cfg->batch_size > n ? n : cfg->batch_size;
+  int64_t cap = n < TB_EVAL_CHUNK ? n : TB_EVAL_CHUNK;
+  if (batch > cap) cap = batch;
+  int64_t params, work, widest;
+  tb_model_size(&cfg->model, ds->d, ds->k, cap, &params, &work, &widest);
+  if (params > TB_MAX_PARAMS) {
+    char hidden[256] = "";
+    size_t k = 0;
+    for (int i = 0; i < cfg->model.n_hidden && k < sizeof hidden; i++)
+      k += (size_t)snprintf(hidden + k, sizeof hidden - k, "%s%d", i ? ", " : "",
+                            cfg->model.hidden[i]);
+    if (cfg->model.kind == TB_MODEL_MLP)
+      return fail(ctx,
+                  "%s: %s: 'hidden' = {%s} gives %lld parameters on %d features and %d "
+                  "classes, more than the limit of %lld",
+                  model_where, model_label, hidden, (long long)params, ds->d, ds->k,
+                  (long long)TB_MAX_PARAMS);
+    return fail(ctx, "%s: %s: %lld parameters on %d features and %d classes, more than the "
+                "limit of %lld", model_where, model_label, (long long)params, ds->d, ds->k,
+                (long long)TB_MAX_PARAMS);
+  }
+  if (work > TB_MAX_WORKSPACE)
+    return fail(ctx,
+                "%s: scenario '%s': 'batch_size' = %d%s: passes of %lld rows through layers up "
+                "to %lld wide need %lld floats of workspace, more than the limit of %lld (use "
+                "a smaller batch or narrower layers)",
+                scenario_where, cfg->scenario, cfg->batch_size,
+                cfg->batch_size <= 0 ? " (full batch)" : "", (long long)cap,
+                (long long)widest, (long long)work, (long long)TB_MAX_WORKSPACE);
+  return 0;
 }
 
 /* Index of an earlier run with this hash, or -1 after recording run `i`. */
@@ -1232,6 +1320,11 @@ static int add_run(lua_State *L, script_ctx *ctx, const char *scenario, const ch
   cfg.opt = read_component(L, ctx, lua_gettop(L), TB_KIND_OPTIMIZER, cfg.opt_hp);
   lua_getfield(L, t, "data");
   int rc = read_data(L, ctx, lua_gettop(L), &cfg.data);
+  lua_settop(L, t);
+  if (rc) return -1;
+  lua_getfield(L, t, "model");
+  rc = check_sizes(ctx, &cfg, get_str(L, lua_gettop(L), "where"),
+                   get_str(L, lua_gettop(L), "label"), where);
   lua_settop(L, t);
   if (rc) return -1;
 
@@ -1378,7 +1471,8 @@ int tb_script_load(const char *path, const tb_registry *reg, tb_sweep *out, char
 done:
   lua_close(L);
   free(ctx.slots);
-  free(ctx.files);
+  free(ctx.keys);
+  free(ctx.paths);
   free(text);
   if (ctx.failed) {
     tb_sweep_free(out);
@@ -1395,5 +1489,10 @@ void tb_sweep_free(tb_sweep *sw) {
   free(sw->scenarios);
   for (int i = 0; i < sw->n_runs; i++) tb_config_free(&sw->runs[i]);
   free(sw->runs);
+  for (int i = 0; i < sw->n_datasets; i++) {
+    tb_dataset_free(sw->datasets[i]);
+    free(sw->datasets[i]);
+  }
+  free(sw->datasets);
   memset(sw, 0, sizeof *sw);
 }

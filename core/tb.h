@@ -131,6 +131,11 @@ typedef struct tb_data_spec {
   int has_split_seed;
   int64_t split_seed;
   char content_hash[TB_HASHLEN]; /* of the file, or of the blobs parameters */
+  /* The parsed and validated data (data.c's tb_dataset), loaded once by
+   * tb_script_load and owned by its tb_sweep; workers inherit it through
+   * fork. Not part of the run's identity (json.c never reads it). NULL in
+   * configurations built by hand: the trainer then loads the file itself. */
+  const struct tb_dataset *loaded;
 } tb_data_spec;
 
 typedef struct tb_model_spec {
@@ -197,6 +202,21 @@ int tb_data_dir(char *out, size_t outlen);
 /* Fill spec->path for built-in datasets and spec->content_hash (hash of the
  * file's bytes, or of the blobs parameters). */
 int tb_data_spec_resolve(tb_data_spec *spec, char *err, size_t errlen);
+
+/* Size limits, checked when a script is loaded (and again where the memory
+ * is allocated, for configurations built by hand). They keep every index
+ * product of the data and model code far inside int range and a run's
+ * memory within a few GiB, so `-j 2` fits on a 24 GiB machine:
+ *   TB_MAX_DATA_VALUES  rows x features of a dataset (1 GiB of float32)
+ *   TB_MAX_WIDTH        units of one hidden layer
+ *   TB_MAX_PARAMS       parameters of a model (1 GiB; grads and optimizer
+ *                       state are as large again)
+ *   TB_MAX_WORKSPACE    floats of a model's activations and backward scratch
+ *                       for the rows of one pass (batch or evaluation chunk) */
+#define TB_MAX_DATA_VALUES (INT64_C(1) << 28)
+#define TB_MAX_WIDTH 65536
+#define TB_MAX_PARAMS (INT64_C(1) << 28)
+#define TB_MAX_WORKSPACE (INT64_C(1) << 30)
 
 /* ------------------------------------------------------------------------ */
 /* Results of one run, as the worker reports them to the parent             */
@@ -275,6 +295,9 @@ typedef struct tb_sweep {
   int n_scenarios;
   tb_run_config *runs;  /* resolved and canonicalized, in expansion order */
   int n_runs;
+  /* Every dataset the runs use, loaded once (runs[i].data.loaded points here) */
+  struct tb_dataset **datasets;
+  int n_datasets;
 } tb_sweep;
 
 /* Run the script, expand every scenario's grid, resolve and validate every

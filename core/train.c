@@ -1,6 +1,7 @@
 /*
- * train.c — one run: load and split the data, build and initialize the
- * model, create the loss and optimizer plugins, and train with mini-batches,
+ * train.c — one run: split the data (loaded once by the parent, inherited
+ * through fork; loaded here only for configurations built by hand), build
+ * and initialize the model, create the loss and optimizer plugins, and train with mini-batches,
  * evaluating every split after each epoch (and once before, as epoch 0).
  *
  * Randomness: each purpose has its own stream derived from (seed, purpose):
@@ -30,11 +31,10 @@
 
 #include "train.h"
 
-#define EVAL_CHUNK 512
-
 struct tb_trainer {
   const tb_run_config *cfg;
-  tb_dataset ds;
+  tb_dataset own_ds;        /* loaded here when cfg->data.loaded is NULL */
+  const tb_dataset *ds;     /* the data this run splits */
   tb_split sp;
   tb_model model;
   int has_model, has_split, has_ds;
@@ -147,7 +147,7 @@ void tb_trainer_free(tb_trainer *t) {
   if (t->opt_created && t->O->destroy) t->O->destroy(t->opt_state);
   if (t->has_model) tb_model_free(&t->model);
   if (t->has_split) tb_split_free(&t->sp);
-  if (t->has_ds) tb_dataset_free(&t->ds);
+  if (t->has_ds) tb_dataset_free(&t->own_ds);
   free(t->order);
   free(t->xb);
   free(t->yb);
@@ -167,9 +167,13 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
   t->cfg = cfg;
   t->L = cfg->loss->loss;
   t->O = cfg->opt->opt;
-  if (tb_dataset_load(&cfg->data, &t->ds, err, errlen)) return -1;
-  t->has_ds = 1;
-  if (tb_split_make(&t->ds, &cfg->data, cfg->seed, &t->sp, err, errlen)) return -1;
+  t->ds = cfg->data.loaded;
+  if (!t->ds) {
+    if (tb_dataset_load(&cfg->data, &t->own_ds, err, errlen)) return -1;
+    t->has_ds = 1;
+    t->ds = &t->own_ds;
+  }
+  if (tb_split_make(t->ds, &cfg->data, cfg->seed, &t->sp, err, errlen)) return -1;
   t->has_split = 1;
   int n_train = t->sp.part[0].n, K = t->sp.k, D = t->sp.d;
   t->B = (cfg->batch_size <= 0 || cfg->batch_size > n_train) ? n_train : cfg->batch_size;
@@ -178,7 +182,7 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
   int max_split = 0;
   for (int s = 0; s < 3; s++)
     if (t->sp.part[s].n > max_split) max_split = t->sp.part[s].n;
-  int cap = max_split < EVAL_CHUNK ? max_split : EVAL_CHUNK;
+  int cap = max_split < TB_EVAL_CHUNK ? max_split : TB_EVAL_CHUNK;
   if (cap < t->B) cap = t->B;
   if (tb_model_create(&t->model, &cfg->model, D, K, cap, err, errlen)) return -1;
   t->has_model = 1;

@@ -17,6 +17,7 @@ typedef struct tb_dataset {
   int n, d, k;
   float *x;     /* [n][d] */
   int32_t *y;   /* [n] */
+  char content_hash[TB_HASHLEN]; /* of the bytes these values were parsed from */
 } tb_dataset;
 
 typedef struct tb_split_part {
@@ -32,6 +33,12 @@ typedef struct tb_split {
   double *priors;   /* [k] class frequencies of the training part */
 } tb_split;
 
+/* Resolve spec's file, read it once, set spec->content_hash to the hash of
+ * those bytes and parse and validate the same bytes (blobs: generate).
+ * Errors name the place: "FILE:LINE:COLUMN: field F: ...". */
+int tb_data_load(tb_data_spec *spec, tb_dataset *ds, char *err, size_t errlen);
+/* The same for a spec that is already resolved (configurations built by
+ * hand): when spec->content_hash is set, the bytes read must have that hash. */
 int tb_dataset_load(const tb_data_spec *spec, tb_dataset *ds, char *err, size_t errlen);
 void tb_dataset_free(tb_dataset *ds);
 int tb_split_make(const tb_dataset *ds, const tb_data_spec *spec, int64_t seed, tb_split *sp,
@@ -70,6 +77,18 @@ typedef struct tb_model {
   float *tan_pre, *tan_act, *tan_scratch; /* JVP scratch */
 } tb_model;
 
+/* Rows a trainer's model workspace holds: the batch, or an evaluation chunk
+ * of up to TB_EVAL_CHUNK rows of a split, whichever is larger. */
+#define TB_EVAL_CHUNK 512
+
+/* Sizes in floats of a model of this spec on d inputs and k classes: its
+ * parameters and its workspace for `cap` rows (saturating at INT64_MAX, so
+ * any widths can be checked against the limits of tb.h). The widest layer
+ * (d and k included) goes to *widest when widest is not NULL. */
+void tb_model_size(const tb_model_spec *spec, int64_t d, int64_t k, int64_t cap,
+                   int64_t *params, int64_t *workspace, int64_t *widest);
+/* Fails with a message, allocating nothing, past TB_MAX_WIDTH,
+ * TB_MAX_PARAMS or TB_MAX_WORKSPACE. */
 int tb_model_create(tb_model *m, const tb_model_spec *spec, int d, int k, int cap, char *err,
                     size_t errlen);
 void tb_model_free(tb_model *m);

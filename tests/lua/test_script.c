@@ -22,6 +22,7 @@
 #include <lualib.h>
 
 #include "tb.h"
+#include "train.h"
 
 static int failures;
 static const char *root;    /* the source tree */
@@ -324,6 +325,40 @@ static void test_values(void) {
   CHECK(chdir(cwd) == 0, "chdir back");
 }
 
+/* Each distinct dataset is loaded once, in the parent, and every run points
+ * at it with the content hash of the bytes it was parsed from. */
+static void test_data_shared(void) {
+  tb_sweep sw;
+  if (load(script("data_shared.lua"), &sw)) return;
+  CHECK(sw.n_runs == 16, "%d runs, want 16", sw.n_runs);
+  CHECK(sw.n_datasets == 3, "%d datasets loaded, want 3 (small.csv, iris, blobs)",
+        sw.n_datasets);
+  const void *first[4] = {NULL, NULL, NULL, NULL};
+  for (int i = 0; i < sw.n_runs; i++) {
+    const tb_run_config *r = &sw.runs[i];
+    const tb_dataset *ds = r->data.loaded;
+    int owned = 0;
+    for (int j = 0; j < sw.n_datasets; j++) owned |= sw.datasets[j] == ds;
+    CHECK(ds && owned, "run %d: data not loaded by the sweep", i);
+    if (!ds) continue;
+    CHECK(strcmp(ds->content_hash, r->data.content_hash) == 0, "run %d: hash differs", i);
+    int alt = (i / 2) % 4; /* data varies slower than the seed */
+    if (!first[alt]) first[alt] = ds;
+    CHECK(first[alt] == ds, "run %d: another copy of the same dataset", i);
+  }
+  CHECK(first[0] == first[1] && first[1] != first[2] && first[2] != first[3],
+        "splits share one dataset, other files do not");
+  const tb_dataset *csv = first[0];
+  CHECK(csv && csv->n == 10 && csv->d == 2 && csv->k == 2, "small.csv: %d x %d, %d classes",
+        csv ? csv->n : -1, csv ? csv->d : -1, csv ? csv->k : -1);
+  char h[TB_HASHLEN], err[TB_ERRLEN];
+  CHECK(tb_hash_file(h, script("small.csv"), err, sizeof err) == 0 && csv &&
+            strcmp(h, csv->content_hash) == 0,
+        "the dataset's hash is the file's");
+  tb_sweep_free(&sw);
+  CHECK(sw.datasets == NULL && sw.n_datasets == 0, "tb_sweep_free left datasets");
+}
+
 static void test_equivalent(void) {
   tb_sweep a, b, c;
   if (load(script("eq_a.lua"), &a)) return;
@@ -437,6 +472,22 @@ static void test_errors(void) {
                "tb.data.wine: 'split': unknown key 'tset' (valid: test, train, val)");
   expect_error("err_dataset_name.lua", 4,
                "unknown dataset 'mnist' (valid: blobs, breast_cancer, csv, digits, iris, wine)");
+  /* sizes past the limits of tb.h, and data errors, at the line responsible */
+  expect_error("err_hidden_width.lua", 4,
+               "tb.model.mlp: 'hidden' = 2147483647 at position 2 is more than the limit of "
+               "65536 units per layer");
+  expect_error("err_blobs_size.lua", 4,
+               "tb.data.blobs: 'n' x 'dim' = 100000 x 30000 = 3000000000 values, more than the "
+               "limit of 268435456");
+  expect_error("err_params.lua", 4,
+               "tb.model.mlp: 'hidden' = {65536, 65536} gives 4295557123 parameters on 4 "
+               "features and 3 classes, more than the limit of 268435456");
+  expect_error("err_workspace.lua", 4,
+               "scenario 'q': 'batch_size' = 0 (full batch): passes of 20000 rows through "
+               "layers up to 65536 wide need ");
+  expect_error("err_workspace.lua", 4, "floats of workspace, more than the limit of 1073741824");
+  expect_error("err_csv_cell.lua", 4, "tb.data.csv: ");
+  expect_error("err_csv_cell.lua", 4, "/tests/lua/bad_cell.csv:3:5: field 2: 'abc' is not a number");
 
   /* Lua cuts chunk names to LUA_IDSIZE; the message still names the whole path */
   char longpath[PATH_MAX + 256];
@@ -530,6 +581,7 @@ int main(int argc, char **argv) {
     test_depth();
     test_seeds_and_dedupe();
     test_values();
+    test_data_shared();
     test_equivalent();
     test_random();
     test_errors();
