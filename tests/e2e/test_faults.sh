@@ -27,7 +27,7 @@ eq "garbage run has all its epochs" "$(q "$DB" "SELECT max(epoch) FROM metrics m
 eq "NaN loss -> diverged" "$(st sgd fault_nan)" diverged
 has "diverged reason" "$(err sgd fault_nan)" "training loss is NaN"
 eq "crashed runs keep the metrics sent before the crash" "$(q "$DB" "SELECT count(*) > 0 FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.optimizer = 'fault_segv' AND m.epoch = 0")" 1
-eq "no orphan workers" "$(pgrep -f "faults.lua" | wc -l)" 0
+eq "no orphan workers" "$(pgrep -f "$E2E/faults.lua" | wc -l)" 0
 # a diverged run is a result, but its last numbers (epoch 0 here) are not
 eq "diverged: final values are flagged, not numbers" "$(q "$DB" "SELECT group_concat(DISTINCT coalesce(f.value, 'null') || ' ' || f.flag) FROM final_metrics f JOIN runs r ON r.id = f.run_id WHERE r.loss = 'fault_nan'")" "null diverged"
 eq "diverged: no value in the results view" "$(q "$DB" "SELECT coalesce(\"val.accuracy\", 'null') FROM results WHERE loss = 'fault_nan'")" null

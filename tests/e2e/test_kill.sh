@@ -16,7 +16,7 @@ within() {
   done
   return 1
 }
-no_workers() { [ "$(pgrep -f "kill.lua" | wc -l)" -eq 0 ]; }
+no_workers() { [ "$(pgrep -f "$E2E/kill.lua" | wc -l)" -eq 0 ]; }
 
 # a second writer while the first holds the database
 "$TB" run "$E2E/kill.lua" --db "$DB" -j 2 >/dev/null 2>&1 &

@@ -248,7 +248,7 @@ static void test_schema_and_runs(void) {
 
   /* scenarios: a version per script text; the configurations of each */
   tb_scenario_info sc = {"sweep", "scripts/a.lua", "-- v1"};
-  tb_sweep sw = {&sc, 1, NULL, 0};
+  tb_sweep sw = {.scenarios = &sc, .n_scenarios = 1};
   tb_sweep_meta meta = {"trainbench run scripts/a.lua", 1, 1};
   CHECK(tb_store_begin_sweep(st, &sw, &meta, err, sizeof err) == 0);
   CHECK(tb_store_begin_sweep(st, &sw, &meta, err, sizeof err) == 0);
@@ -822,7 +822,7 @@ static void test_summary_versions(void) {
   make_cfg(&runs[0], "exp", 1, &toy_sgd, 0.1, 0.9);
   make_cfg(&runs[1], "exp", 1, &toy_sgd, 0.2, 0.9);
   tb_scenario_info sc = {"exp", "exp.lua", "-- lr 0.1"};
-  tb_sweep sw = {&sc, 1, runs, 1};
+  tb_sweep sw = {.scenarios = &sc, .n_scenarios = 1, .runs = runs, .n_runs = 1};
   CHECK(tb_store_begin_sweep(st, &sw, NULL, err, sizeof err) == 0);
   put_sweep_run(st, "exp", 1, &toy_sgd, 0.1, TB_RUN_COMPLETE, 0.5, 0.5, 0.5, 0.5);
   /* the script now says lr 0.2 */
