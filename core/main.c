@@ -245,7 +245,12 @@ static int cmd_run(int argc, char **argv) {
   int rc = EXIT_OK;
   char *command = command_text(argc, argv);
   if (o.dry_run) {
-    if (access(db, F_OK) == 0 && tb_store_open_read(&st, db, err, sizeof err)) st = NULL;
+    /* no database yet: every run is to do; one that cannot be read is an error */
+    if (access(db, F_OK) == 0 && tb_store_open_read(&st, db, err, sizeof err)) {
+      fprintf(stderr, "trainbench: %s\n", err);
+      rc = EXIT_ERROR;
+      goto out;
+    }
   } else if (tb_store_open_write(&st, db, err, sizeof err)) {
     fprintf(stderr, "trainbench: %s\n", err);
     rc = EXIT_ERROR;
