@@ -63,14 +63,18 @@ static const char *usage_summary =
     "  -h, --help           show this help\n";
 
 static const char *usage_query =
-    "usage: trainbench query SQL [--db PATH] [--csv | --json]\n"
+    "usage: trainbench query SQL [--db PATH] [--csv | --json | --wide] [--timeout SECONDS]\n"
     "\n"
-    "Run SQL on the results database (opened read-only) and print the rows.\n"
+    "Run SQL on the results database and print the rows. Only statements that read\n"
+    "are accepted; anything that could write is refused before any statement runs.\n"
+    "Extra aggregates: stdev(x), variance(x), median(x), quantile(x, q).\n"
     "\n"
-    "      --db PATH   results database (default $TRAINBENCH_DB or " DEFAULT_DB ")\n"
-    "      --csv       comma-separated values, full precision\n"
-    "      --json      a JSON array of objects\n"
-    "  -h, --help      show this help\n";
+    "      --db PATH      results database (default $TRAINBENCH_DB or " DEFAULT_DB ")\n"
+    "      --csv          comma-separated values, full precision\n"
+    "      --json         a JSON array of objects\n"
+    "      --wide         table: never cut long cells (on a terminal they are cut at 40)\n"
+    "      --timeout SEC  stop the query after SEC seconds (default 60; 0: no limit)\n"
+    "  -h, --help         show this help\n";
 
 static const char *usage_plugins =
     "usage: trainbench plugins\n"
@@ -96,6 +100,13 @@ static int want_help(int argc, char **argv) {
 static const char *default_db(void) {
   const char *e = getenv("TRAINBENCH_DB");
   return e && *e ? e : DEFAULT_DB;
+}
+
+/* --db "" would open a private temporary database: say so as a usage error. */
+static int empty_db(const char *cmd, const char *db) {
+  if (*db) return 0;
+  fprintf(stderr, "trainbench %s: --db: empty path\n", cmd);
+  return 1;
 }
 
 static int open_registry(tb_registry **reg, int quiet) {
@@ -155,6 +166,7 @@ static int cmd_run(int argc, char **argv) {
     fprintf(stderr, "trainbench run: expected one SCRIPT\n%s", usage_run);
     return 2;
   }
+  if (empty_db("run", db)) return 2;
   const char *script = argv[optind];
   o.tty = isatty(2);
 
@@ -228,6 +240,7 @@ static int cmd_summary(int argc, char **argv) {
             usage_summary);
     return 2;
   }
+  if (empty_db("summary", db)) return 2;
   tb_store *st;
   char err[TB_ERRLEN];
   if (tb_store_open_read(&st, db, err, sizeof err)) {
@@ -244,15 +257,28 @@ static int cmd_query(int argc, char **argv) {
   static const struct option opts[] = {{"db", required_argument, 0, 'd'},
                                        {"csv", no_argument, 0, 'c'},
                                        {"json", no_argument, 0, 'j'},
+                                       {"wide", no_argument, 0, 'w'},
+                                       {"timeout", required_argument, 0, 't'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   const char *db = default_db();
-  int format = TB_FMT_TABLE, c;
+  tb_query_opts o = {.format = TB_FMT_TABLE, .timeout = 60, .tty = isatty(1)};
+  int c;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    char *end;
     switch (c) {
     case 'd': db = optarg; break;
-    case 'c': format = TB_FMT_CSV; break;
-    case 'j': format = TB_FMT_JSON; break;
+    case 'c': o.format = TB_FMT_CSV; break;
+    case 'j': o.format = TB_FMT_JSON; break;
+    case 'w': o.wide = 1; break;
+    case 't':
+      o.timeout = strtod(optarg, &end);
+      if (end == optarg || *end || !(o.timeout >= 0) || o.timeout > 1e9) {
+        fprintf(stderr, "trainbench query: --timeout expects seconds >= 0, got '%s'\n",
+                optarg);
+        return 2;
+      }
+      break;
     case 'h': fputs(usage_query, stdout); return 0;
     default: fputs(usage_query, stderr); return 2;
     }
@@ -261,13 +287,14 @@ static int cmd_query(int argc, char **argv) {
     fprintf(stderr, "trainbench query: expected one SQL argument\n%s", usage_query);
     return 2;
   }
+  if (empty_db("query", db)) return 2;
   tb_store *st;
   char err[TB_ERRLEN];
   if (tb_store_open_read(&st, db, err, sizeof err)) {
     fprintf(stderr, "trainbench: %s\n", err);
     return 1;
   }
-  int rc = tb_report_query(st, argv[optind], format, stdout, err, sizeof err);
+  int rc = tb_report_query(st, argv[optind], &o, stdout, err, sizeof err);
   if (rc) fprintf(stderr, "trainbench: %s\n", err);
   tb_store_close(st);
   return rc ? 1 : 0;

@@ -283,7 +283,16 @@ int tb_store_put_run(tb_store *st, const tb_run_config *cfg, const tb_run_result
 
 /* report.c — reading results */
 enum tb_format { TB_FMT_TABLE = 1, TB_FMT_CSV = 2, TB_FMT_JSON = 3 };
-int tb_report_query(tb_store *st, const char *sql, int format, FILE *out, char *err,
+/* How `trainbench query` prints, and how long a query may run. */
+typedef struct tb_query_opts {
+  int format;     /* TB_FMT_* */
+  double timeout; /* seconds before the query is stopped; 0: no limit */
+  int wide;       /* table: never cut long cells */
+  int tty;        /* table: the output is a terminal, where long cells are cut unless wide */
+} tb_query_opts;
+/* Run SQL that only reads (anything that could write is refused before any
+ * statement runs) and print each result set. */
+int tb_report_query(tb_store *st, const char *sql, const tb_query_opts *o, FILE *out, char *err,
                     size_t errlen);
 int tb_report_summary(tb_store *st, const char *scenario, FILE *out, char *err, size_t errlen);
 

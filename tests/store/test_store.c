@@ -177,18 +177,24 @@ static char *sql_text(tb_store *st, const char *sql) {
   return buf;
 }
 
-/* Run a report query into a string (caller frees); NULL on failure. */
-static char *query(tb_store *st, const char *sql, int format, char *err) {
+/* Run a report query into a string (caller frees); NULL on failure. The
+ * output is not a terminal unless `tty`. */
+static char *query_tty(tb_store *st, const char *sql, int format, int tty, char *err) {
   char *text = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
-  int rc = tb_report_query(st, sql, format, f, err, TB_ERRLEN);
+  tb_query_opts o = {.format = format, .timeout = 60, .tty = tty};
+  int rc = tb_report_query(st, sql, &o, f, err, TB_ERRLEN);
   fclose(f);
   if (rc) {
     free(text);
     return NULL;
   }
   return text;
+}
+
+static char *query(tb_store *st, const char *sql, int format, char *err) {
+  return query_tty(st, sql, format, 0, err);
 }
 
 static char *summary(tb_store *st, const char *scenario, char *err) {
@@ -455,7 +461,7 @@ static void test_lock_and_readers(void) {
     /* the reader cannot write */
     char *out = query(r, "DELETE FROM runs", TB_FMT_TABLE, err);
     CHECK(out == NULL);
-    CHECK_HAS(err, "query failed: attempt to write a readonly database");
+    CHECK_HAS(err, "query is read-only: refused \"DELETE FROM runs\"");
     free(out);
     tb_result_free(&res);
     free(cfg.json);
@@ -564,12 +570,22 @@ static void test_query_formats(void) {
                "]\n");
   free(t);
 
-  /* long cells are cut, newlines do not break the table, one row is "1 row" */
-  t = query(st, "SELECT printf('%.50c', 'x') || 'END' AS long, 'a' || char(10) || 'b' AS nl",
-            TB_FMT_TABLE, err);
+  /* on a terminal long cells are cut, and a note says which and how to see
+   * them whole; newlines do not break the table, one row is "1 row" */
+  t = query_tty(st, "SELECT printf('%.50c', 'x') || 'END' AS long, 'a' || char(10) || 'b' AS nl",
+                TB_FMT_TABLE, 1, err);
   CHECK_STR(t, "long                                      nl\n"
                "----------------------------------------  ---\n"
                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…  a b\n"
+               "(1 row)\n"
+               "note: long cells cut to fit the terminal in long; see them whole with --wide,"
+               " --csv or --json\n");
+  free(t);
+  /* elsewhere (a file, a pipe) nothing is cut */
+  t = query(st, "SELECT printf('%.50c', 'x') || 'END' AS long", TB_FMT_TABLE, err);
+  CHECK_STR(t, "long\n"
+               "-----------------------------------------------------\n"
+               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxEND\n"
                "(1 row)\n");
   free(t);
 
