@@ -313,8 +313,15 @@ static int past_deadline(void *ud) {
 static void statement_words(const char *sql, const char *end, char *out, size_t len) {
   size_t o = 0;
   int space = 0;
+  char quote = 0; /* inside '...', "..." or `...`: copied as it is */
   const char *p = sql;
   while (p < end && o + 8 < len && o < 50) {
+    if (quote) {
+      unsigned char c = (unsigned char)*p++;
+      if (c == (unsigned char)quote) quote = 0;
+      out[o++] = c < ' ' ? ' ' : (char)c;
+      continue;
+    }
     if (p[0] == '-' && p + 1 < end && p[1] == '-') {
       while (p < end && *p != '\n') p++;
       space = 1;
@@ -333,6 +340,7 @@ static void statement_words(const char *sql, const char *end, char *out, size_t 
     }
     if (space && o) out[o++] = ' ';
     space = 0;
+    if (c == '\'' || c == '"' || c == '`') quote = (char)c;
     out[o++] = (char)c;
   }
   while (o > 0 && (out[o - 1] == ';' || out[o - 1] == ' ')) o--;

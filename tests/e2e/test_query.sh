@@ -33,6 +33,7 @@ refused "ATTACH 'file:$WORK/new.db?mode=rwc' AS n" "ATTACH 'file:$WORK/new.db"
 ok "ATTACH created no file" [ ! -e "$WORK/new.db" ]
 refused "DELETE FROM runs WHERE status <> 'complete'" "DELETE FROM runs WHERE status <> 'complete'\"" \
   "to delete runs use trainbench rm"
+refused "DELETE FROM runs WHERE error = '-- none'" "DELETE FROM runs WHERE error = '-- none'\""
 refused "UPDATE runs SET status = 'complete'" "UPDATE runs SET status = 'complete'\""
 refused "INSERT INTO meta(key, value) VALUES ('x', 1)" "INSERT INTO meta(key, value)"
 refused "REPLACE INTO meta(key, value) VALUES ('x', 1)" "REPLACE INTO meta(key, value)"

@@ -589,6 +589,25 @@ static void test_query_formats(void) {
                "(1 row)\n");
   free(t);
 
+  /* table: numbers in "_at" columns are UTC times cut to the second, as
+   * SQLite's datetime(x, 'unixepoch') gives them (1969-12-31 23:59:58 for
+   * -1.5); out-of-range numbers and text stay as they are; reals that are
+   * not finite print as inf / -inf; CSV and JSON keep the numbers */
+  t = query(st, "SELECT 0 AS a_at, -1.5 AS b_AT, 1e15 AS c_at, 1700000000.999 AS started_at,"
+                " NULL AS finished_at, 'x' AS t_at, 9e999 AS big, -9e999 AS small",
+            TB_FMT_TABLE, err);
+  CHECK_STR(t, "a_at                 b_AT                  c_at  started_at           finished_at"
+               "  t_at  big  small\n"
+               "-------------------  -------------------  -----  -------------------  -----------"
+               "  ----  ---  -----\n"
+               "1970-01-01 00:00:00  1969-12-31 23:59:58  1e+15  2023-11-14 22:13:20             "
+               "  x     inf   -inf\n"
+               "(1 row)\n");
+  free(t);
+  t = query(st, "SELECT 1700000000.999 AS started_at, 9e999 AS big", TB_FMT_CSV, err);
+  CHECK_STR(t, "started_at,big\n1700000000.999,Infinity\n");
+  free(t);
+
   /* JSON escapes control characters; non-finite reals become strings */
   t = query(st, "SELECT 'a' || char(10) || char(1) || '\\' AS s, 9e999 AS big, -9e999 AS small",
             TB_FMT_JSON, err);
