@@ -487,43 +487,53 @@ static void log_problem(const char *path, char *why, size_t len, sqlite3 *db) {
 /* After a read-only open failed with SQLITE_READONLY or SQLITE_CANTOPEN:
  * reopen the database as an immutable file when that is safe (see above). */
 static int open_read_immutable(tb_store *st, char *err, size_t errlen) {
-  size_t n = strlen(st->path) + 16;
+  /* SQLite follows symbolic links: the log is beside the real file */
+  char *real = realpath(st->path, NULL);
+  if (!real) {
+    tb_errf(err, errlen, "no results database at '%s'", st->path);
+    return -1;
+  }
+  size_t n = strlen(real) + 16;
   char *side = malloc(n);
   if (!side) abort();
   off_t wal_size = 0, journal_size = 0;
-  snprintf(side, n, "%s-wal", st->path);
+  snprintf(side, n, "%s-wal", real);
   int has_wal = size_of(side, &wal_size) == 0 && wal_size > 0;
-  snprintf(side, n, "%s-journal", st->path);
+  snprintf(side, n, "%s-journal", real);
   int has_journal = size_of(side, &journal_size) == 0 && journal_size > 0;
   free(side);
   if (has_wal) {
     char why[600];
-    log_problem(st->path, why, sizeof why, st->db);
+    log_problem(real, why, sizeof why, st->db);
     tb_errf(err, errlen,
             "cannot read database '%s' consistently: its write-ahead log '%s-wal' holds "
             "changes not yet in the database file, and %s; reading the file alone would give "
             "stale results (a user who can write the folder can fold the log in with: "
             "sqlite3 '%s' 'PRAGMA wal_checkpoint(TRUNCATE)')",
-            st->path, st->path, why, st->path);
+            st->path, real, why, real);
+    free(real);
     return -1;
   }
   if (has_journal) {
     tb_errf(err, errlen,
             "cannot read database '%s' consistently: '%s-journal' holds an interrupted "
             "transaction that only a user who can write the folder can roll back",
-            st->path, st->path);
+            st->path, real);
+    free(real);
     return -1;
   }
   struct stat sb;
-  if (stat(st->path, &sb) != 0) {
+  if (stat(real, &sb) != 0) {
     tb_errf(err, errlen, "no results database at '%s'", st->path);
+    free(real);
     return -1;
   }
   char query[256];
   snprintf(query, sizeof query, "immutable=1&tb_ino=%llu&tb_size=%lld&tb_mtime_ns=%lld",
            (unsigned long long)sb.st_ino, (long long)sb.st_size,
            (long long)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec);
-  char *uri = file_uri(st->path, query);
+  char *uri = file_uri(real, query);
+  free(real);
   sqlite3_close_v2(st->db);
   st->db = NULL;
   char *path = st->path;

@@ -265,7 +265,8 @@ struct sqlite3;
 /* Open for writing: create or migrate the schema, WAL mode, and take an
  * exclusive lock so a second writer refuses with a clear message. */
 int tb_store_open_write(tb_store **out, const char *path, char *err, size_t errlen);
-/* Open an existing database read-only (query, summary). */
+/* Open an existing database read-only (query, summary), also where this
+ * process cannot write (see store.c), with the SQL functions of sqlfn.h. */
 int tb_store_open_read(tb_store **out, const char *path, char *err, size_t errlen);
 void tb_store_close(tb_store *st);
 struct sqlite3 *tb_store_db(tb_store *st);
