@@ -128,6 +128,33 @@ eq "stdev, variance, median, quantile" \
 out=$("$TB" query --db "$DB" "SELECT stdev(status) FROM runs" 2>&1)
 has "a text value is an error, not 0" "$out" "stdev: non-numeric value 'complete'"
 
+# reading from a folder this user cannot write; root ignores permission
+# bits, so as root the reader is nobody
+mkdir "$WORK/ro" && cp "$DB" "$WORK/ro/r.db"
+chmod 755 "$WORK" "$WORK/ro" && chmod 644 "$WORK/ro/r.db"
+reader=""
+if [ "$(id -u)" != 0 ]; then
+  chmod 555 "$WORK/ro" && chmod 444 "$WORK/ro/r.db" && reader="env"
+elif setpriv --reuid=65534 --regid=65534 --clear-groups "$TB" --version >/dev/null 2>&1; then
+  reader="setpriv --reuid=65534 --regid=65534 --clear-groups"
+fi
+if [ -n "$reader" ]; then
+  ok "the reader cannot write the folder" $reader sh -c "! touch '$WORK/ro/x' 2>/dev/null"
+  eq "a read-only folder: the runs are read" \
+    "$($reader "$TB" query --db "$WORK/ro/r.db" --csv "SELECT count(*) AS n FROM runs" 2>&1)" "n
+8"
+  eq "and nothing was created beside the database" "$(ls -A "$WORK/ro")" "r.db"
+  has "summary works there too" "$($reader "$TB" summary --db "$WORK/ro/r.db" 2>&1)" "cross_entropy"
+  chmod u+w "$WORK/ro" && printf 'a log that is not empty' > "$WORK/ro/r.db-wal"
+  [ "$reader" = env ] && chmod 555 "$WORK/ro"
+  out=$($reader "$TB" query --db "$WORK/ro/r.db" "SELECT count(*) FROM runs" 2>&1)
+  eq "a log that cannot be read: exit 1" "$?" 1
+  has "and never stale results in silence" "$out" "holds changes not yet in the database file"
+  chmod -R u+w "$WORK/ro"
+else
+  echo "skip  read-only folder: as root, setpriv cannot run $TB as nobody here"
+fi
+
 # the README's query examples run as they are written
 awk '/^## Querying results/ { inside = 1; next }
      inside && /^## / { exit }
