@@ -283,10 +283,10 @@ static int authorize(void *ud, int action, const char *a1, const char *a2, const
       return SQLITE_OK;
     break;
   case SQLITE_UPDATE:
-    /* SQLite reports these when it sets up a table-valued pragma such as
-     * pragma_table_info('runs'); a real schema change also reports its own
-     * CREATE, DROP or ALTER, refused below, and writes nothing unless
-     * sqlite3_stmt_readonly() says so */
+    /* SQLite reports updates of its schema table when it sets up a
+     * table-valued pragma such as pragma_table_info('runs'). A real schema
+     * change also reports its CREATE, DROP or ALTER, refused below, and an
+     * UPDATE of sqlite_master written by hand fails sqlite3_stmt_readonly() */
     if (a1 && (strcmp(a1, "sqlite_master") == 0 || strcmp(a1, "sqlite_temp_master") == 0))
       return SQLITE_OK;
     break;
