@@ -113,14 +113,18 @@ static const char *usage_rm =
     "  -h, --help           show this help\n";
 
 static const char *usage_query =
-    "usage: trainbench query SQL [--db PATH] [--csv | --json]\n"
+    "usage: trainbench query SQL [--db PATH] [--csv | --json | --wide] [--timeout SECONDS]\n"
     "\n"
-    "Run SQL on the results database (opened read-only) and print the rows.\n"
+    "Run SQL on the results database and print the rows. Only statements that read\n"
+    "are accepted; anything that could write is refused before any statement runs.\n"
+    "Extra aggregates: stdev(x), variance(x), median(x), quantile(x, q).\n"
     "\n"
-    "      --db PATH   results database (default $TRAINBENCH_DB or " DEFAULT_DB ")\n"
-    "      --csv       comma-separated values, full precision\n"
-    "      --json      a JSON array of objects\n"
-    "  -h, --help      show this help\n";
+    "      --db PATH      results database (default $TRAINBENCH_DB or " DEFAULT_DB ")\n"
+    "      --csv          comma-separated values, full precision\n"
+    "      --json         a JSON array of objects\n"
+    "      --wide         table: never cut long cells (on a terminal they are cut at 40)\n"
+    "      --timeout SEC  stop the query after SEC seconds (default 60; 0: no limit)\n"
+    "  -h, --help         show this help\n";
 
 static const char *usage_plugins =
     "usage: trainbench plugins\n"
@@ -377,7 +381,8 @@ static int cmd_runs(int argc, char **argv) {
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   const char *db = default_db(), *scenario = NULL, *status = NULL;
-  int format = TB_FMT_TABLE, c;
+  tb_query_opts qo = {.format = TB_FMT_TABLE, .timeout = 60, .tty = isatty(1)};
+  int c;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
     case 'd':
@@ -385,8 +390,8 @@ static int cmd_runs(int argc, char **argv) {
       break;
     case 's': scenario = optarg; break;
     case 't': status = optarg; break;
-    case 'c': format = TB_FMT_CSV; break;
-    case 'j': format = TB_FMT_JSON; break;
+    case 'c': qo.format = TB_FMT_CSV; break;
+    case 'j': qo.format = TB_FMT_JSON; break;
     case 'h': fputs(usage_runs, stdout); return EXIT_OK;
     default: fputs(usage_runs, stderr); return EXIT_USAGE;
     }
@@ -412,7 +417,7 @@ static int cmd_runs(int argc, char **argv) {
   char *sql = sqlite3_mprintf(runs_sql, scenario, scenario, status, status);
   if (!sql) abort();
   char err[TB_ERRLEN];
-  int rc = tb_report_query(st, sql, format, stdout, err, sizeof err);
+  int rc = tb_report_query(st, sql, &qo, stdout, err, sizeof err);
   if (rc) fprintf(stderr, "trainbench: %s\n", err);
   sqlite3_free(sql);
   tb_store_close(st);
@@ -478,17 +483,30 @@ static int cmd_query(int argc, char **argv) {
   static const struct option opts[] = {{"db", required_argument, 0, 'd'},
                                        {"csv", no_argument, 0, 'c'},
                                        {"json", no_argument, 0, 'j'},
+                                       {"wide", no_argument, 0, 'w'},
+                                       {"timeout", required_argument, 0, 't'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   const char *db = default_db();
-  int format = TB_FMT_TABLE, c;
+  tb_query_opts o = {.format = TB_FMT_TABLE, .timeout = 60, .tty = isatty(1)};
+  int c;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    char *end;
     switch (c) {
     case 'd':
       if (db_arg("query", optarg, &db)) return EXIT_USAGE;
       break;
-    case 'c': format = TB_FMT_CSV; break;
-    case 'j': format = TB_FMT_JSON; break;
+    case 'c': o.format = TB_FMT_CSV; break;
+    case 'j': o.format = TB_FMT_JSON; break;
+    case 'w': o.wide = 1; break;
+    case 't':
+      o.timeout = strtod(optarg, &end);
+      if (end == optarg || *end || !(o.timeout >= 0) || o.timeout > 1e9) {
+        fprintf(stderr, "trainbench query: --timeout expects seconds >= 0, got '%s'\n",
+                optarg);
+        return 2;
+      }
+      break;
     case 'h': fputs(usage_query, stdout); return 0;
     default: fputs(usage_query, stderr); return 2;
     }
@@ -503,7 +521,7 @@ static int cmd_query(int argc, char **argv) {
     fprintf(stderr, "trainbench: %s\n", err);
     return 1;
   }
-  int rc = tb_report_query(st, argv[optind], format, stdout, err, sizeof err);
+  int rc = tb_report_query(st, argv[optind], &o, stdout, err, sizeof err);
   if (rc) fprintf(stderr, "trainbench: %s\n", err);
   tb_store_close(st);
   return rc ? 1 : 0;

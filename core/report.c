@@ -1,16 +1,30 @@
 /*
- * report.c — reading results: any SQL printed as an aligned table, CSV or
- * JSON (`trainbench query`), and the summary of a sweep (`trainbench
- * summary`): one row per configuration, its mean validation and test
- * accuracy over seeds, the best of each loss and optimizer marked.
+ * report.c — reading results: any read-only SQL printed as an aligned
+ * table, CSV or JSON (`trainbench query`), and the summary of a sweep
+ * (`trainbench summary`): one row per configuration, its mean validation and
+ * test accuracy over seeds, the best of each loss and optimizer marked.
+ *
+ * A query is read-only: every statement is prepared and checked before any
+ * runs. An authorizer refuses ATTACH, DETACH, pragmas that set a value or
+ * act (optimize, wal_checkpoint, ...), and every write, even to TEMP
+ * tables; sqlite3_stmt_readonly() then catches what the authorizer never
+ * sees (VACUUM INTO, BEGIN IMMEDIATE). A progress handler stops a query
+ * that runs past its time limit.
  *
  * Output formats:
- *   table  aligned columns, header and separator line, reals as %.6g, NULL
- *          empty, cells cut at 40 characters with "…", then "(N rows)";
+ *   table  aligned columns, header and separator line, reals as %.6g and
+ *          non-finite reals as inf / -inf, NULL empty, numbers in columns
+ *          named "..._at" as UTC times "2026-11-30 18:21:48" (unix seconds,
+ *          cut to the second); on a terminal, cells longer than 40
+ *          characters are cut with "…" and a note names the cut columns
+ *          (never with --wide, never when the output is a file or a pipe);
+ *          then "(N rows)";
  *   csv    RFC 4180 quoting, header line, reals in their shortest exact text
- *          (tb_fmt_real), NULL as an empty field, lines end with "\n";
+ *          (tb_fmt_real), times as stored, NULL as an empty field, lines end
+ *          with "\n";
  *   json   an array of objects, one per row; finite reals as numbers,
- *          non-finite reals and stored 'NaN'/'Infinity' texts as strings.
+ *          non-finite reals and stored 'NaN'/'Infinity' texts as strings,
+ *          times as stored.
  * A query of several statements prints one result set per statement that
  * returns columns, separated by a blank line (json: one array per line).
  *
@@ -21,6 +35,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "tb.h"
 
@@ -36,6 +53,7 @@ typedef struct table {
   int n, cap;             /* cells used / allocated */
   unsigned char *numeric; /* [ncol] 1 while every non-NULL cell is a number */
   unsigned char *seen;    /* [ncol] a non-NULL body cell was added */
+  unsigned char *cut;     /* [ncol] a cell of this column was cut */
   int truncate;           /* cut cells at CELL_MAX */
 } table;
 
@@ -45,7 +63,8 @@ static void table_init(table *t, int ncol, int truncate) {
   t->truncate = truncate;
   t->numeric = calloc((size_t)ncol, 1);
   t->seen = calloc((size_t)ncol, 1);
-  if (!t->numeric || !t->seen) abort();
+  t->cut = calloc((size_t)ncol, 1);
+  if (!t->numeric || !t->seen || !t->cut) abort();
   memset(t->numeric, 1, (size_t)ncol);
 }
 
@@ -54,6 +73,7 @@ static void table_free(table *t) {
   free(t->cells);
   free(t->numeric);
   free(t->seen);
+  free(t->cut);
   memset(t, 0, sizeof *t);
 }
 
@@ -66,8 +86,8 @@ static size_t utf8_width(const char *s) {
 }
 
 /* Copy for display: control characters become spaces (a newline would break
- * the alignment), and long text is cut at a code point boundary. */
-static char *display_copy(const char *s, int truncate) {
+ * the alignment), and long text is cut at a code point boundary (*cut = 1). */
+static char *display_copy(const char *s, int truncate, int *cut) {
   size_t len = strlen(s), w = 0;
   char *d = malloc(len + 4);
   if (!d) abort();
@@ -78,6 +98,7 @@ static char *display_copy(const char *s, int truncate) {
       if (truncate && w == CELL_MAX - 1 && utf8_width(s + i) > 1) {
         memcpy(d + o, "\xe2\x80\xa6", 3); /* … */
         o += 3;
+        *cut = 1;
         break;
       }
       w++;
@@ -95,12 +116,13 @@ static void table_add(table *t, const char *text, int numeric) {
     t->cells = realloc(t->cells, sizeof(char *) * (size_t)t->cap);
     if (!t->cells) abort();
   }
-  int col = t->n % t->ncol;
+  int col = t->n % t->ncol, cut = 0;
   if (t->n >= t->ncol && text) {
     t->seen[col] = 1;
     if (!numeric) t->numeric[col] = 0;
   }
-  t->cells[t->n++] = text ? display_copy(text, t->truncate) : NULL;
+  t->cells[t->n++] = text ? display_copy(text, t->truncate, &cut) : NULL;
+  if (cut) t->cut[col] = 1;
 }
 
 static void put_padded(FILE *out, const char *s, size_t width, int right, int last) {
@@ -153,10 +175,6 @@ static void table_print(const table *t, FILE *out) {
 /* Values                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static void fmt_nonfinite(char *buf, size_t len, double x) {
-  snprintf(buf, len, "%s", isnan(x) ? "NaN" : x > 0 ? "Infinity" : "-Infinity");
-}
-
 /* Blobs print as hex in every format. Returns a malloc'd string. */
 static char *blob_hex(sqlite3_stmt *s, int c) {
   const unsigned char *b = sqlite3_column_blob(s, c);
@@ -166,6 +184,23 @@ static char *blob_hex(sqlite3_stmt *s, int c) {
   for (int i = 0; i < n; i++) snprintf(h + 2 * i, 3, "%02x", b[i]);
   h[2 * n] = '\0';
   return h;
+}
+
+/* Columns named "..._at" (started_at, finished_at, created_at) hold unix
+ * seconds: 1 for such a name. */
+static int is_time_column(const char *name) {
+  size_t n = name ? strlen(name) : 0;
+  return n > 3 && strcasecmp(name + n - 3, "_at") == 0;
+}
+
+/* Unix seconds as "2026-11-30 18:21:48" UTC, cut to the second like
+ * SQLite's datetime(x, 'unixepoch'). 0 if x is outside years 1..9999. */
+static int fmt_time(char *buf, size_t len, double x) {
+  if (!(x >= -62135596800.0 && x < 253402300800.0)) return 0;
+  time_t t = (time_t)floor(x);
+  struct tm tm;
+  if (!gmtime_r(&t, &tm)) return 0;
+  return strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) > 0;
 }
 
 static void csv_field(FILE *out, const char *s) {
@@ -204,25 +239,217 @@ static void json_string(FILE *out, const char *s) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Query                                                                    */
+/* Query: guards                                                            */
 /* ------------------------------------------------------------------------ */
 
-static int query_fail(char *err, size_t errlen, sqlite3 *db) {
-  tb_errf(err, errlen, "query failed: %s", sqlite3_errmsg(db));
+/* What the authorizer and the progress handler saw, for the messages. */
+typedef struct guard {
+  int denied;         /* the authorizer refused something */
+  int deleting;       /* ... and it was a DELETE from a user table */
+  int timed_out;      /* the progress handler stopped the query */
+  struct timespec deadline;
+} guard;
+
+/* Pragmas that take an argument and only read. */
+static const char *const pragmas_reading_with_arg[] = {
+    "table_info", "table_xinfo",       "index_info",      "index_xinfo",     "index_list",
+    "foreign_key_list", "foreign_key_check", "integrity_check", "quick_check", NULL};
+/* Pragmas that act even without an argument. */
+static const char *const pragmas_acting[] = {"optimize", "shrink_memory", "wal_checkpoint",
+                                              "incremental_vacuum", NULL};
+
+static int in_list(const char *const *list, const char *name) {
+  for (; *list; list++)
+    if (strcasecmp(*list, name) == 0) return 1;
+  return 0;
+}
+
+static int authorize(void *ud, int action, const char *a1, const char *a2, const char *db,
+                     const char *trigger) {
+  (void)db;
+  (void)trigger;
+  guard *g = ud;
+  switch (action) {
+  case SQLITE_SELECT:
+  case SQLITE_READ:
+  case SQLITE_FUNCTION:
+  case SQLITE_RECURSIVE:
+  case SQLITE_TRANSACTION: /* BEGIN IMMEDIATE is caught by sqlite3_stmt_readonly */
+  case SQLITE_SAVEPOINT:
+    return SQLITE_OK;
+  case SQLITE_PRAGMA:
+    if (a2 ? in_list(pragmas_reading_with_arg, a1) : !in_list(pragmas_acting, a1))
+      return SQLITE_OK;
+    break;
+  case SQLITE_UPDATE:
+    /* SQLite reports updates of its schema table when it sets up a
+     * table-valued pragma such as pragma_table_info('runs'). A real schema
+     * change also reports its CREATE, DROP or ALTER, refused below, and an
+     * UPDATE of sqlite_master written by hand fails sqlite3_stmt_readonly() */
+    if (a1 && (strcmp(a1, "sqlite_master") == 0 || strcmp(a1, "sqlite_temp_master") == 0))
+      return SQLITE_OK;
+    break;
+  case SQLITE_DELETE:
+    if (!g->denied && a1 && strncmp(a1, "sqlite_", 7) != 0) g->deleting = 1;
+    break;
+  }
+  g->denied = 1;
+  return SQLITE_DENY;
+}
+
+static int past_deadline(void *ud) {
+  guard *g = ud;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  if (now.tv_sec > g->deadline.tv_sec ||
+      (now.tv_sec == g->deadline.tv_sec && now.tv_nsec >= g->deadline.tv_nsec))
+    g->timed_out = 1;
+  return g->timed_out;
+}
+
+/* The first words of a statement for a message: comments and runs of blanks
+ * dropped, at most about 50 characters. */
+static void statement_words(const char *sql, const char *end, char *out, size_t len) {
+  size_t o = 0;
+  int space = 0;
+  char quote = 0; /* inside '...', "..." or `...`: copied as it is */
+  const char *p = sql;
+  while (p < end && o + 8 < len && o < 50) {
+    if (quote) {
+      unsigned char c = (unsigned char)*p++;
+      if (c == (unsigned char)quote) quote = 0;
+      out[o++] = c < ' ' ? ' ' : (char)c;
+      continue;
+    }
+    if (p[0] == '-' && p + 1 < end && p[1] == '-') {
+      while (p < end && *p != '\n') p++;
+      space = 1;
+      continue;
+    }
+    if (p[0] == '/' && p + 1 < end && p[1] == '*') {
+      const char *close = strstr(p + 2, "*/");
+      p = close && close + 2 <= end ? close + 2 : end;
+      space = 1;
+      continue;
+    }
+    unsigned char c = (unsigned char)*p++;
+    if (c <= ' ') {
+      space = 1;
+      continue;
+    }
+    if (space && o) out[o++] = ' ';
+    space = 0;
+    if (c == '\'' || c == '"' || c == '`') quote = (char)c;
+    out[o++] = (char)c;
+  }
+  while (o > 0 && (out[o - 1] == ';' || out[o - 1] == ' ')) o--;
+  /* more to come (other than the closing ';'): cut at a word, say so */
+  int more = 0;
+  for (const char *q = p; q < end; q++)
+    if ((unsigned char)*q > ' ' && *q != ';') more = 1;
+  if (more) {
+    size_t cut = o;
+    while (cut > 20 && out[cut - 1] != ' ') cut--;
+    if (cut > 20) o = cut - 1;
+    while (o > 0 && ((unsigned char)out[o] & 0xC0) == 0x80) o--; /* whole characters */
+    memcpy(out + o, "…", strlen("…"));
+    o += strlen("…");
+  }
+  out[o] = '\0';
+}
+
+/* The end of the statement that starts at `sql`: after its ';' or at the
+ * end of the text (SQLite stops parsing a statement at its first error). */
+static const char *statement_end(const char *sql) {
+  char *copy = strdup(sql);
+  if (!copy) abort();
+  const char *end = sql + strlen(sql);
+  for (char *p = copy; (p = strchr(p, ';')) != NULL; p++) {
+    char keep = p[1];
+    p[1] = '\0';
+    int complete = sqlite3_complete(copy);
+    p[1] = keep;
+    if (complete) {
+      end = sql + (p + 1 - copy);
+      break;
+    }
+  }
+  free(copy);
+  return end;
+}
+
+static int refuse(char *err, size_t errlen, const guard *g, const char *sql, const char *end,
+                  const char *which) {
+  char words[96];
+  statement_words(sql, end, words, sizeof words);
+  tb_errf(err, errlen, "query is read-only: refused \"%s\"%s%s", words, which,
+          g->deleting ? "; to delete runs use trainbench rm --where \"CONDITION\"" : "");
   return -1;
 }
 
-static int print_table_set(sqlite3 *db, sqlite3_stmt *s, FILE *out, char *err, size_t errlen) {
+/* A database read as an immutable file (tb_store_open_read, when its folder
+ * cannot be written) is read without locks: if a writer changed the file
+ * since it was opened, what was read may mix old and new pages. */
+static int check_unchanged(sqlite3 *db, char *err, size_t errlen) {
+  const char *file = sqlite3_db_filename(db, "main");
+  if (!file || !sqlite3_uri_boolean(file, "immutable", 0)) return 0;
+  struct stat sb;
+  int same = stat(file, &sb) == 0 &&
+             (sqlite3_int64)sb.st_ino == sqlite3_uri_int64(file, "tb_ino", -1) &&
+             (sqlite3_int64)sb.st_size == sqlite3_uri_int64(file, "tb_size", -1) &&
+             (sqlite3_int64)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec ==
+                 sqlite3_uri_int64(file, "tb_mtime_ns", -1);
+  if (same) return 0;
+  tb_errf(err, errlen,
+          "database '%s' changed while it was read (a writer is at work and the folder is "
+          "read-only here); run the query again",
+          file);
+  return -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Query: printing                                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct query_run {
+  sqlite3 *db;
+  const tb_query_opts *o;
+  guard *g;
+  FILE *out;
+  char *err;
+  size_t errlen;
+} query_run;
+
+static int query_fail(const query_run *q) {
+  if (q->g->timed_out)
+    tb_errf(q->err, q->errlen, "query stopped after %g s (--timeout)", q->o->timeout);
+  else
+    tb_errf(q->err, q->errlen, "query failed: %s", sqlite3_errmsg(q->db));
+  return -1;
+}
+
+static int print_table_set(const query_run *q, sqlite3_stmt *s) {
   int ncol = sqlite3_column_count(s), rc;
   table t;
-  table_init(&t, ncol, 1);
-  for (int c = 0; c < ncol; c++) table_add(&t, sqlite3_column_name(s, c), 0);
+  table_init(&t, ncol, q->o->tty && !q->o->wide);
+  unsigned char *time_col = calloc((size_t)ncol, 1);
+  if (!time_col) abort();
+  for (int c = 0; c < ncol; c++) {
+    table_add(&t, sqlite3_column_name(s, c), 0);
+    time_col[c] = (unsigned char)is_time_column(sqlite3_column_name(s, c));
+  }
   long rows = 0;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     rows++;
     for (int c = 0; c < ncol; c++) {
       char buf[64];
-      switch (sqlite3_column_type(s, c)) {
+      int type = sqlite3_column_type(s, c);
+      if (time_col[c] && (type == SQLITE_INTEGER || type == SQLITE_FLOAT) &&
+          fmt_time(buf, sizeof buf, sqlite3_column_double(s, c))) {
+        table_add(&t, buf, 0);
+        continue;
+      }
+      switch (type) {
       case SQLITE_NULL:
         table_add(&t, NULL, 0);
         break;
@@ -235,7 +462,7 @@ static int print_table_set(sqlite3 *db, sqlite3_stmt *s, FILE *out, char *err, s
         if (isfinite(x))
           snprintf(buf, sizeof buf, "%.6g", x);
         else
-          fmt_nonfinite(buf, sizeof buf, x);
+          snprintf(buf, sizeof buf, "%s", isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
         table_add(&t, buf, 1);
         break;
       }
@@ -250,17 +477,26 @@ static int print_table_set(sqlite3 *db, sqlite3_stmt *s, FILE *out, char *err, s
       }
     }
   }
+  free(time_col);
   if (rc != SQLITE_DONE) {
     table_free(&t);
-    return query_fail(err, errlen, db);
+    return query_fail(q);
   }
-  table_print(&t, out);
-  fprintf(out, "(%ld row%s)\n", rows, rows == 1 ? "" : "s");
+  table_print(&t, q->out);
+  fprintf(q->out, "(%ld row%s)\n", rows, rows == 1 ? "" : "s");
+  int ncut = 0;
+  for (int c = 0; c < ncol; c++) {
+    if (!t.cut[c]) continue;
+    fprintf(q->out, "%s%s", ncut++ ? ", " : "note: long cells cut to fit the terminal in ",
+            sqlite3_column_name(s, c));
+  }
+  if (ncut) fputs("; see them whole with --wide, --csv or --json\n", q->out);
   table_free(&t);
   return 0;
 }
 
-static int print_csv_set(sqlite3 *db, sqlite3_stmt *s, FILE *out, char *err, size_t errlen) {
+static int print_csv_set(const query_run *q, sqlite3_stmt *s) {
+  FILE *out = q->out;
   int ncol = sqlite3_column_count(s), rc;
   for (int c = 0; c < ncol; c++) {
     if (c) fputc(',', out);
@@ -293,10 +529,11 @@ static int print_csv_set(sqlite3 *db, sqlite3_stmt *s, FILE *out, char *err, siz
     }
     fputc('\n', out);
   }
-  return rc == SQLITE_DONE ? 0 : query_fail(err, errlen, db);
+  return rc == SQLITE_DONE ? 0 : query_fail(q);
 }
 
-static int print_json_set(sqlite3 *db, sqlite3_stmt *s, FILE *out, char *err, size_t errlen) {
+static int print_json_set(const query_run *q, sqlite3_stmt *s) {
+  FILE *out = q->out;
   int ncol = sqlite3_column_count(s), rc;
   long rows = 0;
   fputc('[', out);
@@ -337,45 +574,127 @@ static int print_json_set(sqlite3 *db, sqlite3_stmt *s, FILE *out, char *err, si
     fputc('}', out);
   }
   fputs(rows ? "\n]\n" : "]\n", out);
-  return rc == SQLITE_DONE ? 0 : query_fail(err, errlen, db);
+  return rc == SQLITE_DONE ? 0 : query_fail(q);
 }
 
-int tb_report_query(tb_store *st, const char *sql, int format, FILE *out, char *err,
-                    size_t errlen) {
-  sqlite3 *db = tb_store_db(st);
-  if (format != TB_FMT_TABLE && format != TB_FMT_CSV && format != TB_FMT_JSON) {
-    tb_errf(err, errlen, "unknown output format %d", format);
-    return -1;
-  }
+/* ------------------------------------------------------------------------ */
+/* Query                                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct prepared {
+  sqlite3_stmt *s;
+  const char *sql, *end; /* its text, for messages */
+} prepared;
+
+/* Prepare every statement of `sql` into *list and check that each only
+ * reads; nothing runs yet. */
+static int prepare_all(const query_run *q, const char *sql, prepared **list, int *n) {
+  int cap = 0;
   const char *tail = sql;
-  int statements = 0, sets = 0;
+  *list = NULL;
+  *n = 0;
   while (tail && *tail) {
     sqlite3_stmt *s = NULL;
     const char *next = NULL;
-    if (sqlite3_prepare_v2(db, tail, -1, &s, &next) != SQLITE_OK)
-      return query_fail(err, errlen, db);
+    int rc = sqlite3_prepare_v2(q->db, tail, -1, &s, &next);
+    if (rc != SQLITE_OK) {
+      if (!q->g->denied) return query_fail(q);
+      const char *end = statement_end(tail);
+      int more = *n > 0;
+      for (const char *p = end; !more && *p; p++) more = (unsigned char)*p > ' ';
+      char which[64] = "";
+      if (more) snprintf(which, sizeof which, " (statement %d; nothing was run)", *n + 1);
+      return refuse(q->err, q->errlen, q->g, tail, end, which);
+    }
+    if (s) {
+      if (*n == cap) {
+        cap = cap ? 2 * cap : 8;
+        *list = realloc(*list, sizeof **list * (size_t)cap);
+        if (!*list) abort();
+      }
+      (*list)[(*n)++] = (prepared){s, tail, next};
+    }
     tail = next;
-    if (!s) continue; /* only whitespace or a comment was left */
-    statements++;
+  }
+  for (int i = 0; i < *n; i++) {
+    if (sqlite3_stmt_readonly((*list)[i].s)) continue;
+    char which[64] = "";
+    if (*n > 1) snprintf(which, sizeof which, " (statement %d; nothing was run)", i + 1);
+    return refuse(q->err, q->errlen, q->g, (*list)[i].sql, (*list)[i].end, which);
+  }
+  if (*n == 0) {
+    tb_errf(q->err, q->errlen, "query failed: no SQL statement given");
+    return -1;
+  }
+  return 0;
+}
+
+static int run_all(const query_run *q, prepared *list, int n) {
+  int sets = 0;
+  for (int i = 0; i < n; i++) {
+    sqlite3_stmt *s = list[i].s;
     int rc = 0;
     if (sqlite3_column_count(s) == 0) {
       int r;
       while ((r = sqlite3_step(s)) == SQLITE_ROW) {}
-      if (r != SQLITE_DONE) rc = query_fail(err, errlen, db);
+      if (r != SQLITE_DONE) rc = query_fail(q);
     } else {
-      if (sets++ && format != TB_FMT_JSON) fputc('\n', out);
-      rc = format == TB_FMT_TABLE ? print_table_set(db, s, out, err, errlen)
-           : format == TB_FMT_CSV ? print_csv_set(db, s, out, err, errlen)
-                                  : print_json_set(db, s, out, err, errlen);
+      if (sets++ && q->o->format != TB_FMT_JSON) fputc('\n', q->out);
+      rc = q->o->format == TB_FMT_TABLE ? print_table_set(q, s)
+           : q->o->format == TB_FMT_CSV ? print_csv_set(q, s)
+                                        : print_json_set(q, s);
     }
-    sqlite3_finalize(s);
-    if (rc) return rc;
-  }
-  if (statements == 0) {
-    tb_errf(err, errlen, "query failed: no SQL statement given");
-    return -1;
+    if (rc) {
+      /* a pragma function such as pragma_journal_mode('delete') is checked
+       * only when it runs */
+      if (q->g->denied) {
+        char which[32] = "";
+        if (n > 1) snprintf(which, sizeof which, " (statement %d)", i + 1);
+        refuse(q->err, q->errlen, q->g, list[i].sql, list[i].end, which);
+      }
+      return rc;
+    }
   }
   return 0;
+}
+
+int tb_report_query(tb_store *st, const char *sql, const tb_query_opts *o, FILE *out, char *err,
+                    size_t errlen) {
+  sqlite3 *db = tb_store_db(st);
+  if (o->format != TB_FMT_TABLE && o->format != TB_FMT_CSV && o->format != TB_FMT_JSON) {
+    tb_errf(err, errlen, "unknown output format %d", o->format);
+    return -1;
+  }
+  if (!(o->timeout >= 0) || isinf(o->timeout)) {
+    tb_errf(err, errlen, "query time limit must be a number of seconds >= 0, got %g",
+            o->timeout);
+    return -1;
+  }
+  guard g = {0};
+  if (o->timeout > 0) {
+    clock_gettime(CLOCK_MONOTONIC, &g.deadline);
+    double whole = floor(o->timeout);
+    g.deadline.tv_sec += (time_t)whole;
+    g.deadline.tv_nsec += (long)((o->timeout - whole) * 1e9);
+    if (g.deadline.tv_nsec >= 1000000000L) {
+      g.deadline.tv_sec++;
+      g.deadline.tv_nsec -= 1000000000L;
+    }
+    /* ~1000 virtual machine steps between clock reads: microseconds */
+    sqlite3_progress_handler(db, 1000, past_deadline, &g);
+  }
+  sqlite3_set_authorizer(db, authorize, &g);
+  query_run q = {db, o, &g, out, err, errlen};
+  prepared *list = NULL;
+  int n = 0;
+  int rc = check_unchanged(db, err, errlen) || prepare_all(&q, sql, &list, &n) ||
+           run_all(&q, list, n) || check_unchanged(db, err, errlen);
+  for (int i = 0; i < n; i++) sqlite3_finalize(list[i].s);
+  free(list);
+  /* leave the connection as it was for whoever uses it next */
+  sqlite3_set_authorizer(db, NULL, NULL);
+  sqlite3_progress_handler(db, 0, NULL, NULL);
+  return rc ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------------ */

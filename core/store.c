@@ -65,6 +65,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sqlfn.h"
 #include "tb.h"
 
 typedef struct comp_id {
@@ -694,6 +695,130 @@ int tb_store_open_write(tb_store **out, const char *path, char *err, size_t errl
   return 0;
 }
 
+/* Reading from a place this process cannot write (a folder or file of
+ * another user, a read-only mount). SQLite 3.40 reads a WAL database opened
+ * read-only when its "-wal" and "-shm" files exist (a writer is running or
+ * died) or when it may create them. A writer that closed cleanly has removed
+ * both, and then SQLite refuses ("attempt to write a readonly database", or
+ * "unable to open database file" on a read-only mount). Without a -wal file,
+ * or with an empty one, the database file holds every committed transaction,
+ * so we read it as an immutable file: no locks, no -shm. Immutable means that
+ * SQLite trusts the file not to change, so the file's identity at open goes
+ * into the URI (tb_ino, tb_size, tb_mtime_ns) and report.c checks it around
+ * each query: a writer that starts meanwhile and folds its log into the file
+ * makes the query fail instead of returning a torn read.
+ * A non-empty -wal that SQLite could not use holds commits that the database
+ * file lacks, and a -journal holds a half-written transaction: reading the
+ * file alone would give stale or broken numbers, so we refuse and say why. */
+
+static int size_of(const char *path, off_t *size) {
+  struct stat sb;
+  if (stat(path, &sb) != 0) return -1;
+  *size = sb.st_size;
+  return 0;
+}
+
+/* "file:" URI naming `path`, with `query` appended after "?" (malloc'd). */
+static char *file_uri(const char *path, const char *query) {
+  size_t n = strlen(path), o = 0;
+  char *u = malloc(3 * n + strlen(query) + 32);
+  if (!u) abort();
+  /* an absolute path gets an explicit authority, so "//x" is not one */
+  o += (size_t)sprintf(u, path[0] == '/' ? "file://localhost" : "file:");
+  for (const char *p = path; *p; p++) {
+    unsigned char c = (unsigned char)*p;
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+        strchr("/-._~", c))
+      u[o++] = (char)c;
+    else
+      o += (size_t)sprintf(u + o, "%%%02X", c);
+  }
+  sprintf(u + o, "?%s", query);
+  return u;
+}
+
+/* Why a non-empty log cannot be used from here, for the error message. */
+static void log_problem(const char *path, char *why, size_t len, sqlite3 *db) {
+  size_t n = strlen(path) + 8;
+  char *wal = malloc(n), *shm = malloc(n);
+  if (!wal || !shm) abort();
+  snprintf(wal, n, "%s-wal", path);
+  snprintf(shm, n, "%s-shm", path);
+  if (access(wal, R_OK) != 0)
+    snprintf(why, len, "the log cannot be read: %s", strerror(errno));
+  else if (access(shm, F_OK) != 0)
+    snprintf(why, len, "its index '%s' is missing and cannot be created here", shm);
+  else if (access(shm, R_OK) != 0)
+    snprintf(why, len, "its index '%s' cannot be read: %s", shm, strerror(errno));
+  else
+    snprintf(why, len, "%s", sqlite3_errmsg(db));
+  free(wal);
+  free(shm);
+}
+
+/* After a read-only open failed with SQLITE_READONLY or SQLITE_CANTOPEN:
+ * reopen the database as an immutable file when that is safe (see above). */
+static int open_read_immutable(tb_store *st, char *err, size_t errlen) {
+  /* SQLite follows symbolic links: the log is beside the real file */
+  char *real = realpath(st->path, NULL);
+  if (!real) {
+    tb_errf(err, errlen, "no results database at '%s'", st->path);
+    return -1;
+  }
+  size_t n = strlen(real) + 16;
+  char *side = malloc(n);
+  if (!side) abort();
+  off_t wal_size = 0, journal_size = 0;
+  snprintf(side, n, "%s-wal", real);
+  int has_wal = size_of(side, &wal_size) == 0 && wal_size > 0;
+  snprintf(side, n, "%s-journal", real);
+  int has_journal = size_of(side, &journal_size) == 0 && journal_size > 0;
+  free(side);
+  if (has_wal) {
+    char why[600];
+    log_problem(real, why, sizeof why, st->db);
+    tb_errf(err, errlen,
+            "cannot read database '%s' consistently: its write-ahead log '%s-wal' holds "
+            "changes not yet in the database file, and %s; reading the file alone would give "
+            "stale results (a user who can write the folder can fold the log in with: "
+            "sqlite3 '%s' 'PRAGMA wal_checkpoint(TRUNCATE)')",
+            st->path, real, why, real);
+    free(real);
+    return -1;
+  }
+  if (has_journal) {
+    tb_errf(err, errlen,
+            "cannot read database '%s' consistently: '%s-journal' holds an interrupted "
+            "transaction that only a user who can write the folder can roll back",
+            st->path, real);
+    free(real);
+    return -1;
+  }
+  struct stat sb;
+  if (stat(real, &sb) != 0) {
+    tb_errf(err, errlen, "no results database at '%s'", st->path);
+    free(real);
+    return -1;
+  }
+  char query[256];
+  snprintf(query, sizeof query, "immutable=1&tb_ino=%llu&tb_size=%lld&tb_mtime_ns=%lld",
+           (unsigned long long)sb.st_ino, (long long)sb.st_size,
+           (long long)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec);
+  char *uri = file_uri(real, query);
+  free(real);
+  sqlite3_close_v2(st->db);
+  st->db = NULL;
+  char *path = st->path;
+  st->path = uri; /* open_db opens st->path */
+  int rc = open_db(st, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, err, errlen);
+  st->path = path;
+  free(uri);
+  if (rc) /* open_db named the URI: name the file instead */
+    tb_errf(err, errlen, "cannot open database '%s': %s", path,
+            st->db ? sqlite3_errmsg(st->db) : "out of memory");
+  return rc;
+}
+
 int tb_store_open_read(tb_store **out, const char *path, char *err, size_t errlen) {
   *out = NULL;
   struct stat sb;
@@ -703,8 +828,14 @@ int tb_store_open_read(tb_store **out, const char *path, char *err, size_t errle
   }
   tb_store *st = store_new(path);
   int64_t version = 0;
-  if (open_db(st, SQLITE_OPEN_READONLY, err, errlen) ||
-      check_version(st, &version, err, errlen)) {
+  int rc = open_db(st, SQLITE_OPEN_READONLY, err, errlen) ||
+           check_version(st, &version, err, errlen);
+  if (rc && st->db) {
+    int code = sqlite3_extended_errcode(st->db) & 0xff;
+    if (code == SQLITE_READONLY || code == SQLITE_CANTOPEN)
+      rc = open_read_immutable(st, err, errlen) || check_version(st, &version, err, errlen);
+  }
+  if (rc) {
     tb_store_close(st);
     return -1;
   }
@@ -718,6 +849,11 @@ int tb_store_open_read(tb_store **out, const char *path, char *err, size_t errle
             "database '%s' has schema version %lld; a `trainbench run` on it upgrades it "
             "to %d (every run is kept)",
             path, (long long)version, TB_SCHEMA_VERSION);
+    tb_store_close(st);
+    return -1;
+  }
+  if (tb_sql_register(st->db) != SQLITE_OK) {
+    db_fail(err, errlen, st->db, "cannot register the SQL functions");
     tb_store_close(st);
     return -1;
   }

@@ -318,7 +318,8 @@ struct sqlite3;
  * exclusive flock on the database file itself so a second writer — under
  * any path to the same file — refuses with a clear message. */
 int tb_store_open_write(tb_store **out, const char *path, char *err, size_t errlen);
-/* Open an existing database read-only (query, summary, runs). */
+/* Open an existing database read-only (query, summary, runs), also where this
+ * process cannot write (see store.c), with the SQL functions of sqlfn.h. */
 int tb_store_open_read(tb_store **out, const char *path, char *err, size_t errlen);
 void tb_store_close(tb_store *st);
 struct sqlite3 *tb_store_db(tb_store *st);
@@ -381,7 +382,16 @@ int tb_store_refresh_views(tb_store *st, char *err, size_t errlen);
 
 /* report.c — reading results */
 enum tb_format { TB_FMT_TABLE = 1, TB_FMT_CSV = 2, TB_FMT_JSON = 3 };
-int tb_report_query(tb_store *st, const char *sql, int format, FILE *out, char *err,
+/* How `trainbench query` prints, and how long a query may run. */
+typedef struct tb_query_opts {
+  int format;     /* TB_FMT_* */
+  double timeout; /* seconds before the query is stopped; 0: no limit */
+  int wide;       /* table: never cut long cells */
+  int tty;        /* table: the output is a terminal, where long cells are cut unless wide */
+} tb_query_opts;
+/* Run SQL that only reads (anything that could write is refused before any
+ * statement runs) and print each result set. */
+int tb_report_query(tb_store *st, const char *sql, const tb_query_opts *o, FILE *out, char *err,
                     size_t errlen);
 typedef struct tb_summary_opts {
   const char *scenario;  /* NULL: every scenario */

@@ -58,5 +58,5 @@ eq "integrity_check" "$(q "$DB" "PRAGMA integrity_check")" ok
 out=$(TRAINBENCH_DB="$DB" "$TB" query "SELECT count(*) AS n FROM runs")
 has "TRAINBENCH_DB selects the database" "$out" "8"
 out=$("$TB" query --db "$DB" "DELETE FROM runs" 2>&1)
-has "query opens the database read-only" "$out" "readonly"
+has "query opens the database read-only" "$out" "read-only"
 done_checks

@@ -178,18 +178,24 @@ static char *sql_text(tb_store *st, const char *sql) {
   return buf;
 }
 
-/* Run a report query into a string (caller frees); NULL on failure. */
-static char *query(tb_store *st, const char *sql, int format, char *err) {
+/* Run a report query into a string (caller frees); NULL on failure. The
+ * output is not a terminal unless `tty`. */
+static char *query_tty(tb_store *st, const char *sql, int format, int tty, char *err) {
   char *text = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
-  int rc = tb_report_query(st, sql, format, f, err, TB_ERRLEN);
+  tb_query_opts o = {.format = format, .timeout = 60, .tty = tty};
+  int rc = tb_report_query(st, sql, &o, f, err, TB_ERRLEN);
   fclose(f);
   if (rc) {
     free(text);
     return NULL;
   }
   return text;
+}
+
+static char *query(tb_store *st, const char *sql, int format, char *err) {
+  return query_tty(st, sql, format, 0, err);
 }
 
 static char *summary(tb_store *st, const tb_summary_opts *o, char *err) {
@@ -516,7 +522,7 @@ static void test_lock_and_readers(void) {
     /* the reader cannot write */
     char *out = query(r, "DELETE FROM runs", TB_FMT_TABLE, err);
     CHECK(out == NULL);
-    CHECK_HAS(err, "query failed: attempt to write a readonly database");
+    CHECK_HAS(err, "query is read-only: refused \"DELETE FROM runs\"");
     free(out);
     tb_result_free(&res);
     free(cfg.json);
@@ -625,13 +631,42 @@ static void test_query_formats(void) {
                "]\n");
   free(t);
 
-  /* long cells are cut, newlines do not break the table, one row is "1 row" */
-  t = query(st, "SELECT printf('%.50c', 'x') || 'END' AS long, 'a' || char(10) || 'b' AS nl",
-            TB_FMT_TABLE, err);
+  /* on a terminal long cells are cut, and a note says which and how to see
+   * them whole; newlines do not break the table, one row is "1 row" */
+  t = query_tty(st, "SELECT printf('%.50c', 'x') || 'END' AS long, 'a' || char(10) || 'b' AS nl",
+                TB_FMT_TABLE, 1, err);
   CHECK_STR(t, "long                                      nl\n"
                "----------------------------------------  ---\n"
                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…  a b\n"
+               "(1 row)\n"
+               "note: long cells cut to fit the terminal in long; see them whole with --wide,"
+               " --csv or --json\n");
+  free(t);
+  /* elsewhere (a file, a pipe) nothing is cut */
+  t = query(st, "SELECT printf('%.50c', 'x') || 'END' AS long", TB_FMT_TABLE, err);
+  CHECK_STR(t, "long\n"
+               "-----------------------------------------------------\n"
+               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxEND\n"
                "(1 row)\n");
+  free(t);
+
+  /* table: numbers in "_at" columns are UTC times cut to the second, as
+   * SQLite's datetime(x, 'unixepoch') gives them (1969-12-31 23:59:58 for
+   * -1.5); out-of-range numbers and text stay as they are; reals that are
+   * not finite print as inf / -inf; CSV and JSON keep the numbers */
+  t = query(st, "SELECT 0 AS a_at, -1.5 AS b_AT, 1e15 AS c_at, 1700000000.999 AS started_at,"
+                " NULL AS finished_at, 'x' AS t_at, 9e999 AS big, -9e999 AS small",
+            TB_FMT_TABLE, err);
+  CHECK_STR(t, "a_at                 b_AT                  c_at  started_at           finished_at"
+               "  t_at  big  small\n"
+               "-------------------  -------------------  -----  -------------------  -----------"
+               "  ----  ---  -----\n"
+               "1970-01-01 00:00:00  1969-12-31 23:59:58  1e+15  2023-11-14 22:13:20             "
+               "  x     inf   -inf\n"
+               "(1 row)\n");
+  free(t);
+  t = query(st, "SELECT 1700000000.999 AS started_at, 9e999 AS big", TB_FMT_CSV, err);
+  CHECK_STR(t, "started_at,big\n1700000000.999,Infinity\n");
   free(t);
 
   /* JSON escapes control characters; non-finite reals become strings */
