@@ -855,6 +855,8 @@ int tb_report_summary(tb_store *st, const tb_summary_opts *opts, FILE *out, char
   }
   if (rc != SQLITE_DONE) {
     tb_errf(err, errlen, "cannot summarize: %s", sqlite3_errmsg(db));
+  } else if (check_unchanged(db, err, errlen)) {
+    rc = SQLITE_ERROR;
   } else if (rows == 0 && opts->scenario) {
     tb_errf(err, errlen, "no runs for scenario '%s'", opts->scenario);
     rc = SQLITE_ERROR;

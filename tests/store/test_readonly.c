@@ -66,8 +66,9 @@ static void add_runs(tb_store *w, int n) {
   for (int i = 0; i < n; i++) {
     char *msg = NULL;
     if (sqlite3_exec(tb_store_db(w),
-                     "INSERT INTO runs(scenario, status, config, config_hash, started_at)"
-                     " VALUES ('ro', 'complete', '{}', lower(hex(randomblob(16))), 1.7e9)",
+                     "INSERT INTO runs(scenario, status, config, config_hash, group_hash,"
+                     " started_at) VALUES ('ro', 'complete', '{}', lower(hex(randomblob(16))),"
+                     " 'g', 1.7e9)",
                      NULL, NULL, &msg) != SQLITE_OK) {
       fprintf(stderr, "cannot add a run: %s\n", msg);
       exit(1);
