@@ -838,6 +838,26 @@ static void test_summary(void) {
                          " p.key = 'lr' AND p.num = 0.01"),
             "0.8600 0.0361 3 3 0 1");
 
+  /* a NaN next to a number: the mean is of the number, with n = 1 and the
+   * non-finite value counted beside it (never averaged as 0) */
+  for (int seed = 1; seed <= 2; seed++) {
+    tb_run_config cfg;
+    tb_run_result res;
+    make_cfg(&cfg, "nonfinite", seed, &toy_sgd, 0.1, 0.9);
+    make_result(&res, TB_RUN_COMPLETE);
+    tb_result_add_metric(&res, 1, "val", "loss", seed == 1 ? 0.5 : NAN);
+    tb_result_add_metric(&res, 1, "val", "accuracy", 0.75);
+    CHECK(tb_store_put_run(st, &cfg, &res, err, sizeof err) == 0);
+    tb_result_free(&res);
+    free(cfg.json);
+  }
+  CHECK_STR(sql_text(st, "SELECT printf('%g %d %d', val_loss, n_val_loss, val_loss_nonfinite)"
+                         " FROM configs WHERE scenario = 'nonfinite'"),
+            "0.5 1 1");
+  CHECK_STR(sql_text(st, "SELECT printf('%g', avg(\"val.loss\")) FROM results WHERE"
+                         " scenario = 'nonfinite'"),
+            "0.5");
+
   /* a scenario that has no runs is an error the user sees */
   tb_summary_opts nope = {.scenario = "nope"};
   out = summary(st, &nope, err);
