@@ -149,16 +149,6 @@ static void add_row(int pass, const char *kind, const char *name, const char *ch
 
 static int g_fd = -1;
 
-static void send_all(const char *s, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(g_fd, s, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) _exit(3); /* the parent is gone */
-    s += w;
-    n -= (size_t)w;
-  }
-}
-
 static void sendf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void sendf(const char *fmt, ...) {
   char line[256];
@@ -166,7 +156,7 @@ static void sendf(const char *fmt, ...) {
   va_start(ap, fmt);
   int n = vsnprintf(line, sizeof line, fmt, ap);
   va_end(ap);
-  if (n > 0) send_all(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+  if (n > 0) tb_child_send(g_fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
 static void one_line(char *s) {
@@ -192,7 +182,7 @@ static void emit(int pass, const char *check, const char *measured, const char *
     n = (int)sizeof line - 1;
     line[n - 1] = '\n';
   }
-  send_all(line, (size_t)n);
+  tb_child_send(g_fd, line, (size_t)n);
 }
 
 /* A figure for the measured / tolerance columns. */

@@ -5,8 +5,8 @@
  * the reason of a crash), its stdin is /dev/null, and it gets SIGKILL when
  * the parent dies so no orphan survives a kill -9.
  *
- * Provides: tb_child_fork, tb_wait_status_text, tb_child_read_msg,
- * tb_child_read_out, tb_child_tail_text, tb_child_close.
+ * Provides: tb_child_fork, tb_child_send, tb_wait_status_text,
+ * tb_child_read_msg, tb_child_read_out, tb_child_tail_text, tb_child_close.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -66,6 +66,16 @@ int tb_child_fork(tb_child *ch, int *msg_fd, const int *close_fds, int n_close, 
   ch->fd_msg = pm[0];
   ch->fd_out = po[0];
   return 1;
+}
+
+void tb_child_send(int fd, const char *s, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, s, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) _exit(3); /* the parent is gone */
+    s += w;
+    n -= (size_t)w;
+  }
 }
 
 void tb_wait_status_text(int wstatus, char *out, size_t len) {

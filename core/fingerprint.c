@@ -293,16 +293,6 @@ void tb_fingerprint_diff(const tb_fingerprint *a, const tb_fingerprint *b, char 
 
 static int g_fd = -1;
 
-static void send_all(const char *s, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(g_fd, s, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) _exit(3); /* the parent is gone */
-    s += w;
-    n -= (size_t)w;
-  }
-}
-
 /* Say which plugin call comes next, so a crash in it can be named. */
 static void where(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void where(const char *fmt, ...) {
@@ -316,7 +306,7 @@ static void where(const char *fmt, ...) {
     if (*s == '\t' || *s == '\n') *s = ' ';
   size_t n = strlen(line);
   line[n++] = '\n';
-  send_all(line, n);
+  tb_child_send(g_fd, line, n);
 }
 
 typedef struct setting {
@@ -617,15 +607,15 @@ static void child_main(const tb_component *const *cs, int first, int n, int fd) 
   for (int i = first; i < n; i++) {
     char line[32];
     int k = snprintf(line, sizeof line, "S\t%d\n", i);
-    send_all(line, (size_t)k);
+    tb_child_send(g_fd, line, (size_t)k);
     probe(cs[i], fp);
     k = snprintf(text, 64, "F\t%d\t", i);
     if (tb_fingerprint_encode(fp, text + k, TB_FP_TEXTMAX)) _exit(6);
     size_t len = strlen(text);
     text[len++] = '\n';
-    send_all(text, len);
+    tb_child_send(g_fd, text, len);
   }
-  send_all("E\n", 2);
+  tb_child_send(g_fd, "E\n", 2);
   close(fd);
 }
 

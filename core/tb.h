@@ -424,6 +424,9 @@ typedef struct tb_child {
  * report pipe's write end and return 0. -1 on failure (message in err). */
 int tb_child_fork(tb_child *ch, int *msg_fd, const int *close_fds, int n_close, char *err,
                   size_t errlen);
+/* In the child: write all of s to the report pipe; _exit(3) if the parent
+ * is gone (nobody is left to read the report). */
+void tb_child_send(int fd, const char *s, size_t n);
 typedef void (*tb_line_fn)(void *ud, char *line);
 /* One read of what fd_msg has ready, calling on_line for each complete line.
  * Returns the bytes read: 0 when nothing is ready, or at the end (then the

@@ -30,25 +30,9 @@
 
 #include "tb.h"
 
-static int failures;
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                              \
-    }                                                                          \
-  } while (0)
-
-#define CHECK_HAS(hay, needle)                                                       \
-  do {                                                                               \
-    const char *h_ = (hay), *n_ = (needle);                                          \
-    if (!h_ || !strstr(h_, n_)) {                                                    \
-      fprintf(stderr, "%s:%d: [%s/%s] '%s' not found in:\n%s\n", __FILE__, __LINE__, \
-              method_name[method], case_name, n_, h_ ? h_ : "(null)");               \
-      failures++;                                                                    \
-    }                                                                                \
-  } while (0)
+static const char *check_context(void);
+#define CHECK_CONTEXT check_context()
+#include "store_check.h"
 
 enum { M_UID, M_CHMOD, M_MOUNT, N_METHODS };
 static const char *const method_name[] = {"uid", "chmod", "mount"};
@@ -57,6 +41,13 @@ static const char *case_name = "";
 static char root[] = "/tmp/tb-readonly-XXXXXX";
 static char dir[600], db[700];
 static const char *read_path = db; /* what the reader opens */
+
+/* "[uid/clean] ": the method and case a failed check ran under */
+static const char *check_context(void) {
+  static char buf[128];
+  snprintf(buf, sizeof buf, "[%s/%s] ", method_name[method], case_name);
+  return buf;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Writing with the real store                                              */

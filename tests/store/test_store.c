@@ -23,36 +23,7 @@
 #include <unistd.h>
 
 #include "tb.h"
-
-static int failures;
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                              \
-    }                                                                          \
-  } while (0)
-
-#define CHECK_STR(got, want)                                                        \
-  do {                                                                              \
-    const char *g_ = (got), *w_ = (want);                                           \
-    if (!g_ || strcmp(g_, w_) != 0) {                                               \
-      fprintf(stderr, "%s:%d: got\n---\n%s\n---\nwant\n---\n%s\n---\n", __FILE__,   \
-              __LINE__, g_ ? g_ : "(null)", w_);                                    \
-      failures++;                                                                   \
-    }                                                                               \
-  } while (0)
-
-#define CHECK_HAS(hay, needle)                                                       \
-  do {                                                                               \
-    const char *h_ = (hay), *n_ = (needle);                                          \
-    if (!h_ || !strstr(h_, n_)) {                                                    \
-      fprintf(stderr, "%s:%d: '%s' not found in:\n%s\n", __FILE__, __LINE__, n_,     \
-              h_ ? h_ : "(null)");                                                   \
-      failures++;                                                                    \
-    }                                                                                \
-  } while (0)
+#include "store_check.h"
 
 /* ------------------------------------------------------------------------ */
 /* Fake components                                                          */
