@@ -76,13 +76,14 @@ static const char *usage_summary =
     "One row per configuration (every setting but the seed): its mean validation\n"
     "accuracy and test accuracy mean +- sd over complete seeds, the counts of complete,\n"
     "diverged and failed runs and of non-finite values; the best configuration of each\n"
-    "(loss, optimizer) on validation marked * (= when tied).\n"
+    "loss (with its own settings) and optimizer on validation marked * (= when tied).\n"
     "\n"
     "      --db PATH        results database (default $TRAINBENCH_DB or " DEFAULT_DB ")\n"
     "      --scenario NAME  only this scenario\n"
     "      --all            every recorded run, not only the configurations of the\n"
     "                       latest version of each scenario's script\n"
-    "      --best           only the best configuration(s) of each loss and optimizer\n"
+    "      --best           only the best configuration(s) of each loss (with its own\n"
+    "                       settings) and optimizer: the optimizer's settings are tuned\n"
     "  -h, --help           show this help\n";
 
 static const char *usage_runs =

@@ -702,25 +702,31 @@ int tb_report_query(tb_store *st, const char *sql, const tb_query_opts *o, FILE 
 /* ------------------------------------------------------------------------ */
 
 /* One row per configuration (scenario, group_hash: everything but the seed)
- * from the views `current_configs` (the configurations the latest version
- * of each scenario expands to) or `configs` (every run). A configuration is
+ * from the SELECTs behind the views `current_configs` (the configurations
+ * the latest version of each scenario expands to) or `configs` (every run). A configuration is
  * scored by its mean validation accuracy over complete seeds (train accuracy
- * when the scenario has no validation split; never test); within each
- * (scenario, loss, optimizer) the best score is marked, and every
- * configuration that ties it. */
+ * when the scenario has no validation split; never test). Within each
+ * method — a scenario's loss with its own hyperparameters (label smoothing
+ * 0.1 and 0.2 are two losses) and an optimizer by name (its hyperparameters
+ * are what is tuned) — the best score is marked, and every configuration
+ * that ties it. */
 static const char summary_sql[] =
-    "WITH c AS (SELECT *, CASE WHEN n_val > 0 THEN val_accuracy ELSE train_accuracy END"
-    "   AS score, n_val > 0 AS on_val FROM %s WHERE ?1 IS NULL OR scenario = ?1),"
+    "WITH run_scores AS (%s), cfg AS (%s),"
+    " c AS (SELECT *, CASE WHEN n_val > 0 THEN val_accuracy ELSE train_accuracy END"
+    "   AS score, n_val > 0 AS on_val FROM cfg WHERE ?1 IS NULL OR scenario = ?1),"
     " k AS (SELECT *, max(score) OVER w AS top, count(*) OVER (PARTITION BY scenario) AS"
-    "   in_scenario FROM c WINDOW w AS (PARTITION BY scenario, loss, optimizer))"
+    "   in_scenario FROM c WINDOW w AS (PARTITION BY scenario, loss_config, optimizer))"
     " SELECT scenario, coalesce(loss, ''), coalesce(optimizer, ''), example_run, on_val, score,"
     "  test_accuracy, n_test, test_accuracy_sd, complete, diverged, failed,"
     "  coalesce(val_accuracy_nonfinite, 0) + coalesce(test_accuracy_nonfinite, 0),"
     "  score IS NOT NULL AND score = top,"
-    "  (SELECT count(*) FROM k k2 WHERE k2.scenario = k.scenario AND k2.loss IS k.loss"
+    "  (SELECT count(*) FROM k k2 WHERE k2.scenario = k.scenario"
+    "   AND k2.loss_config IS k.loss_config"
     "   AND k2.optimizer IS k.optimizer AND k2.score = k.top), in_scenario"
-    " FROM k ORDER BY scenario, max(top) OVER (PARTITION BY scenario, loss, optimizer)"
-    "  IS NULL, max(top) OVER (PARTITION BY scenario, loss, optimizer) DESC, loss, optimizer,"
+    " FROM k ORDER BY scenario,"
+    "  max(top) OVER (PARTITION BY scenario, loss_config, optimizer) IS NULL,"
+    "  max(top) OVER (PARTITION BY scenario, loss_config, optimizer) DESC, loss_config,"
+    "  optimizer,"
     "  score IS NULL, score DESC, example_run";
 
 /* Settings of the representative run `rep` that take another value in some
@@ -728,10 +734,11 @@ static const char summary_sql[] =
  * the seed and content hashes aside: loss and optimizer hyperparameters
  * first, in table order, then the rest. */
 static const char varying_sql[] =
-    "SELECT p.component, p.key, p.value FROM params p"
+    "WITH run_scores AS (%s), cfg AS (%s)"
+    " SELECT p.component, p.key, p.value FROM params p"
     " WHERE p.run_id = ?1 AND NOT (p.component = 'run' AND p.key = 'seed')"
     "  AND p.key <> 'content_hash'"
-    "  AND EXISTS (SELECT 1 FROM %s o JOIN params q ON q.run_id = o.example_run"
+    "  AND EXISTS (SELECT 1 FROM cfg o JOIN params q ON q.run_id = o.example_run"
     "   AND q.component = p.component AND q.key = p.key"
     "   WHERE o.scenario = ?2 AND q.value IS NOT p.value)"
     " ORDER BY CASE p.component WHEN 'loss' THEN 0 WHEN 'optimizer' THEN 1 ELSE 2 END,"
@@ -784,9 +791,11 @@ static int describe_config(sqlite3_stmt *v, int64_t rep, const char *scenario, c
 int tb_report_summary(tb_store *st, const tb_summary_opts *opts, FILE *out, char *err,
                       size_t errlen) {
   sqlite3 *db = tb_store_db(st);
-  const char *view = opts->all_versions ? "configs" : "current_configs";
-  char *ssql = sqlite3_mprintf(summary_sql, view);
-  char *vsql = sqlite3_mprintf(varying_sql, view);
+  char *configs = sqlite3_mprintf(tb_sql_configs, opts->all_versions ? "" : "WHERE current");
+  if (!configs) abort();
+  char *ssql = sqlite3_mprintf(summary_sql, tb_sql_run_scores, configs);
+  char *vsql = sqlite3_mprintf(varying_sql, tb_sql_run_scores, configs);
+  sqlite3_free(configs);
   if (!ssql || !vsql) abort();
   sqlite3_stmt *s = NULL, *v = NULL;
   int rc = SQLITE_ERROR;
@@ -867,7 +876,7 @@ int tb_report_summary(tb_store *st, const tb_summary_opts *opts, FILE *out, char
     fputs("one row per configuration (all settings but the seed); val acc: mean final "
           "validation accuracy over its complete seeds; n: complete seeds in the means; "
           "nan/inf: non-finite values left out of them; best: * the highest val acc of its "
-          "loss and optimizer, = tied with another\n",
+          "loss (with the loss's own settings) and optimizer, = tied with another\n",
           out);
     if (ties) fputs("= several configurations tie for the best val acc of their loss and "
                     "optimizer\n", out);

@@ -931,12 +931,14 @@ static int cmp_col(const void *a, const void *b) {
   return strcmp(x, y);
 }
 
-/* Per run, the numbers the summary and the `configs` views aggregate, and
+/* Per run, the numbers the summary and the `configs` views aggregate (the
+ * summary uses this text itself, so that it reads any schema-2 database
+ * whatever view definitions an older build left in it), and
  * whether the run belongs to the latest version of its scenario (a run of a
  * scenario never recorded in `scenarios` counts as current). */
-static const char run_scores_view[] =
-    "DROP VIEW IF EXISTS run_scores;"
-    "CREATE VIEW run_scores AS SELECT r.id AS run_id, r.scenario, r.group_hash, r.loss,"
+const char tb_sql_run_scores[] =
+    "SELECT r.id AS run_id, r.scenario, r.group_hash, r.loss,"
+    " json_extract(r.config, '$.loss') AS loss_config,"
     " r.optimizer, r.status,"
     " (NOT EXISTS (SELECT 1 FROM scenarios s WHERE s.name = r.scenario)"
     "  OR EXISTS (SELECT 1 FROM scenario_configs c WHERE c.config_hash = r.config_hash"
@@ -958,16 +960,16 @@ static const char run_scores_view[] =
     " LEFT JOIN best_metrics ba ON ba.run_id = r.id AND ba.split = 'val'"
     "  AND ba.name = 'accuracy'"
     " LEFT JOIN best_metrics bt ON bt.run_id = r.id AND bt.split = 'test'"
-    "  AND bt.name = 'accuracy';";
+    "  AND bt.name = 'accuracy'";
 
 /* Per configuration (scenario, group_hash): statuses, and the mean (and sd)
  * over seeds of each number with n and the count of non-finite values beside
  * it; a run that is not complete has no final values, so means are over
  * complete runs. `configs` covers every run, `current_configs` the current
  * versions of the scenarios (what `trainbench summary` shows). */
-static const char configs_view[] =
-    "DROP VIEW IF EXISTS %s;"
-    "CREATE VIEW %s AS SELECT scenario, group_hash, min(loss) AS loss,"
+const char tb_sql_configs[] =
+    "SELECT scenario, group_hash, min(loss) AS loss,"
+    " min(loss_config) AS loss_config,"
     " min(optimizer) AS optimizer, min(run_id) AS example_run, count(*) AS runs,"
     " sum(status = 'complete') AS complete, sum(status = 'diverged') AS diverged,"
     " sum(status NOT IN ('complete', 'diverged')) AS failed,"
@@ -983,7 +985,7 @@ static const char configs_view[] =
     " sum(val_loss_flag IN ('nan', 'inf', '-inf')) AS val_loss_nonfinite,"
     " avg(best_val_accuracy) AS best_val_accuracy,"
     " avg(best_test_accuracy) AS best_test_accuracy, count(best_test_accuracy) AS n_best"
-    " FROM run_scores %s GROUP BY scenario, group_hash;";
+    " FROM run_scores %s GROUP BY scenario, group_hash";
 
 int tb_store_refresh_views(tb_store *st, char *err, size_t errlen) {
   qsort(st->view_cols, (size_t)st->n_view_cols, sizeof(char *), cmp_col);
@@ -991,9 +993,13 @@ int tb_store_refresh_views(tb_store *st, char *err, size_t errlen) {
   size_t len = 0;
   FILE *f = open_memstream(&sql, &len);
   if (!f) abort();
-  fputs(run_scores_view, f);
-  fprintf(f, configs_view, "configs", "configs", "");
-  fprintf(f, configs_view, "current_configs", "current_configs", "WHERE current");
+  fprintf(f, "DROP VIEW IF EXISTS run_scores; CREATE VIEW run_scores AS %s;", tb_sql_run_scores);
+  static const char *const views[2][2] = {{"configs", ""}, {"current_configs", "WHERE current"}};
+  for (int i = 0; i < 2; i++) {
+    fprintf(f, "DROP VIEW IF EXISTS %s; CREATE VIEW %s AS ", views[i][0], views[i][0]);
+    fprintf(f, tb_sql_configs, views[i][1]);
+    fputc(';', f);
+  }
   fputs("DROP VIEW IF EXISTS results;"
         "CREATE VIEW results AS SELECT r.id, r.scenario, r.status, r.seed, r.loss,"
         " r.optimizer, r.model, r.dataset, r.group_hash, r.config_hash, r.sweep_id,"

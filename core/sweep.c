@@ -75,7 +75,7 @@ static double wall(void) {
 
 /* Seconds a fingerprint probe may take per component (a healthy one takes
  * milliseconds; a hanging plugin must not stall the sweep for long). */
-#define PROBE_TIMEOUT 10.0
+#define PROBE_TIMEOUT 5.0
 
 /* The fingerprint recorded for this very file (same bytes, same numbers),
  * so that an unchanged plugin is not probed again; 1 if found. */

@@ -377,6 +377,11 @@ int tb_store_delete_runs(tb_store *st, const char *where, int dry_run, FILE *lis
 /* Delete rows whose run no longer exists (left by a tool that deleted runs
  * without foreign keys and triggers); the number removed in *removed. */
 int tb_store_repair_orphans(tb_store *st, int64_t *removed, char *err, size_t errlen);
+/* The SELECTs behind the views `run_scores` (one row per run) and
+ * `configs` (one per configuration; a printf format whose %s is a WHERE
+ * clause on run_scores, "" for every run). */
+extern const char tb_sql_run_scores[];
+extern const char tb_sql_configs[];
 /* Rebuild the `results` view from the columns the database holds. */
 int tb_store_refresh_views(tb_store *st, char *err, size_t errlen);
 

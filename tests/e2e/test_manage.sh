@@ -21,6 +21,9 @@ has "every run recorded by schema 1 is kept and skipped" "$out" "0 runs to do, 1
 eq "schema 2" "$(q "$DB" "PRAGMA user_version")" 2
 has "the summary shows label-smoothing variants as rows of their own" "$out" "label_smoothing=0.1 lr=0.1"
 has "and marks the tie between two of them" "$out" "= several configurations tie"
+out=$("$TB" summary --db "$DB" --scenario v1 --best | tr -s ' ')
+has "--best: the best of label smoothing 0" "$out" "label_smoothing=0 lr=0.1 momentum=0 0.6833"
+has "--best: and of label smoothing 0.1, tuned apart" "$out" "label_smoothing=0.1 lr=0.1 momentum=0 0.7000"
 
 # ---- runs and rm ---------------------------------------------------------------
 DB="$WORK/r.db"
