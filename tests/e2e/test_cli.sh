@@ -2,7 +2,7 @@
 # The command line: --help everywhere, --version, plugins, describe, and the
 # errors a user meets first.
 . "$(dirname "$0")/lib.sh"
-for c in run summary query plugins describe; do
+for c in run summary query runs rm plugins describe; do
   out=$("$TB" $c --help 2>&1)
   has "$c --help" "$out" "usage: trainbench $c"
 done
