@@ -18,7 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tb.h"
+#include "child.h"
+#include "util.h"
 
 int tb_child_fork(tb_child *ch, int *msg_fd, const int *close_fds, int n_close, char *err,
                   size_t errlen) {

@@ -31,14 +31,18 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
-#include "tb.h"
+#include "config.h"
+#include "hash.h"
+#include "rng.h"
 #include "train.h"
+#include "util.h"
 
 #ifndef TB_SOURCE_DATA_DIR
 #define TB_SOURCE_DATA_DIR "data"

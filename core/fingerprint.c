@@ -104,14 +104,22 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
+#include "config.h"
 #include "fingerprint.h"
+#include "hash.h"
 #include "probe.h"
+#include "registry.h"
+#include "rng.h"
+#include "trainbench/plugin.h"
+#include "util.h"
 
 #define TB_FP_SEED 0x66696e6765727072ull /* "fingerpr" */
 #define FP_RTOL 1e-5

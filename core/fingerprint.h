@@ -12,7 +12,10 @@
 #ifndef TB_FINGERPRINT_H
 #define TB_FINGERPRINT_H
 
-#include "tb.h"
+#include <stddef.h>
+
+#include "hash.h"
+#include "registry.h"
 
 /* The probe's version: bump it whenever the probe inputs or the summary
  * values change, since fingerprints of two versions cannot be compared. */

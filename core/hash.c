@@ -7,7 +7,8 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "tb.h"
+#include "hash.h"
+#include "util.h"
 
 static void hex128(char out[TB_HASHLEN], XXH128_hash_t h) {
   snprintf(out, TB_HASHLEN, "%016llx%016llx", (unsigned long long)h.high64,

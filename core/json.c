@@ -10,7 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tb.h"
+#include "config.h"
+#include "hash.h"
+#include "registry.h"
+#include "trainbench/plugin.h"
+#include "util.h"
 
 void tb_fmt_real(char *out, size_t outlen, double x) {
   if (isnan(x)) {

@@ -14,8 +14,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd.h"
+#include "config.h"
+#include "registry.h"
+#include "report.h"
+#include "script.h"
+#include "store.h"
 #include "sweep.h"
-#include "tb.h"
+#include "trainbench/plugin.h"
+#include "util.h"
 
 #define DEFAULT_DB "results/trainbench.db"
 

@@ -6,7 +6,9 @@
  */
 #include <math.h>
 
-#include "tb.h"
+#include "host.h"
+#include "rng.h"
+#include "trainbench/plugin.h"
 
 static double h_logsumexp(const double *z, int k) {
   double m = -INFINITY;

@@ -14,7 +14,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "host.h"
 #include "train.h"
+#include "trainbench/plugin.h"
 
 void tb_eval_acc_reset(tb_eval_acc *a) { memset(a, 0, sizeof *a); }
 

@@ -8,7 +8,7 @@
  * Layer l (1-based) maps act[l-1] [B][in] to pre[l] = act[l-1] W_l^T + b_l
  * [B][out]; act[l] = g(pre[l]) for hidden layers, act[L] = pre[L] = logits.
  *
- * Sizes are checked against tb.h's limits before anything is allocated;
+ * Sizes are checked against util.h's limits before anything is allocated;
  * within them every product of rows and widths stays far inside int range,
  * and buffer offsets are computed in size_t or int64_t.
  *
@@ -16,10 +16,16 @@
  * tb_model_views, tb_model_forward, tb_model_backward, tb_model_jvp.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
+#include "rng.h"
+#include "tensor.h"
 #include "train.h"
+#include "trainbench/plugin.h"
+#include "util.h"
 
 static float *falloc(size_t n) {
   float *p = calloc(n ? n : 1, sizeof(float));

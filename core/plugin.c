@@ -21,12 +21,17 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tb.h"
+#include "config.h"
+#include "hash.h"
+#include "registry.h"
+#include "trainbench/plugin.h"
+#include "util.h"
 
 #ifndef TB_PLUGINDIR_REL
 #define TB_PLUGINDIR_REL "../lib/trainbench/plugins"

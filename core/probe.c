@@ -15,7 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host.h"
 #include "probe.h"
+#include "registry.h"
+#include "rng.h"
+#include "trainbench/plugin.h"
+#include "util.h"
 
 int tb_probe_rng_same(const tb_rng *a, const tb_rng *b) {
   return memcmp(a->s, b->s, sizeof a->s) == 0 && a->has_spare == b->has_spare &&

@@ -24,7 +24,12 @@
 #ifndef TB_PROBE_H
 #define TB_PROBE_H
 
-#include "tb.h"
+#include <stdint.h>
+#include <stddef.h>
+
+#include "registry.h"
+#include "rng.h"
+#include "trainbench/plugin.h"
 
 /* Bitwise equality of two streams (the struct has padding; compare fields). */
 int tb_probe_rng_same(const tb_rng *a, const tb_rng *b);

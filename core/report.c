@@ -39,7 +39,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "tb.h"
+#include "config.h"
+#include "report.h"
+#include "store.h"
+#include "util.h"
 
 #define CELL_MAX 40 /* display columns of a table cell before it is cut */
 

@@ -16,12 +16,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tb.h"
+#include "cmd.h"
+#include "registry.h"
+#include "util.h"
 
 #define MAX_NAME 64
 

@@ -26,8 +26,13 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "tb.h"
+#include "config.h"
+#include "hash.h"
+#include "registry.h"
+#include "script.h"
 #include "train.h"
+#include "trainbench/plugin.h"
+#include "util.h"
 
 /* Runs per script. A run config is a few kilobytes and the grids are held in
  * memory while they expand; sweeps beyond this belong in several scripts. */
@@ -968,7 +973,7 @@ static int h_fmt(lua_State *L) {
   return 1;
 }
 
-/* Names of an enum of tb.h, from its name function (which says "?" past the end). */
+/* Names of an enum of config.h, from its name function (which says "?" past the end). */
 static void push_names(lua_State *L, const char *(*name)(int)) {
   lua_newtable(L);
   for (int i = 1; strcmp(name(i), "?") != 0; i++) {
@@ -1237,7 +1242,7 @@ static void read_schedule(lua_State *L, int t, tb_sched_spec *s) {
   s->min_factor = get_num(L, t, "min_factor");
 }
 
-/* The model's sizes, now that the data gives D and K, against tb.h's limits:
+/* The model's sizes, now that the data gives D and K, against util.h's limits:
  * a run past them would fail (or, before the limits, crash) in its worker.
  * The rows of one pass are bounded as the trainer sets them: the batch, or
  * an evaluation chunk of a split (at most all rows). */

@@ -65,8 +65,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
+#include "hash.h"
+#include "registry.h"
+#include "script.h"
 #include "sqlfn.h"
-#include "tb.h"
+#include "store.h"
+#include "trainbench/plugin.h"
+#include "util.h"
 
 typedef struct comp_id {
   const tb_component *c; /* NULL for built-in components (schedules) */

@@ -45,9 +45,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
+#include "config.h"
 #include "fingerprint.h"
+#include "registry.h"
+#include "script.h"
+#include "store.h"
 #include "sweep.h"
 #include "train.h"
+#include "trainbench/plugin.h"
+#include "util.h"
 
 typedef struct slot {
   int busy;

@@ -4,7 +4,11 @@
 #ifndef TB_SWEEP_H
 #define TB_SWEEP_H
 
-#include "tb.h"
+#include <stddef.h>
+
+#include "config.h"
+#include "script.h"
+#include "store.h"
 
 typedef struct tb_sweep_opts {
   int jobs;        /* worker processes */

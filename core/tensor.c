@@ -6,7 +6,7 @@
  */
 #include <cblas.h>
 
-#include "train.h"
+#include "tensor.h"
 
 /* C[m][n] = alpha * op(A)[m][k] op(B)[k][n] + beta * C */
 void tb_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,

@@ -29,7 +29,12 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "config.h"
+#include "host.h"
+#include "rng.h"
 #include "train.h"
+#include "trainbench/plugin.h"
+#include "util.h"
 
 struct tb_trainer {
   const tb_run_config *cfg;

@@ -1,7 +1,8 @@
 /*
- * train.h — the training engine's internal types: datasets and splits,
- * the model (linear / MLP with float32 parameters and OpenBLAS sgemm), the
- * metrics of an evaluation pass, and one run's trainer.
+ * train.h — the training engine's internal types: datasets and splits
+ * (data.c), the model (model.c: linear / MLP with float32 parameters and the
+ * matrix products of tensor.h), the metrics of an evaluation pass
+ * (metrics.c), and one run's trainer (train.c).
  *
  * Shapes: B = rows in a batch, D = input features, K = classes,
  * H_l = width of hidden layer l. Parameters of layer l: W_l [out][in]
@@ -10,7 +11,14 @@
 #ifndef TB_TRAIN_H
 #define TB_TRAIN_H
 
-#include "tb.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "hash.h"
+#include "rng.h"
+#include "trainbench/plugin.h"
+#include "util.h"
 
 /* ---- data.c ---- */
 typedef struct tb_dataset {
@@ -33,6 +41,13 @@ typedef struct tb_split {
   double *priors;   /* [k] class frequencies of the training part */
 } tb_split;
 
+/* The folder of shipped datasets (source tree's data/ for a build tree,
+ * <prefix>/share/trainbench/data when installed). */
+int tb_data_dir(char *out, size_t outlen);
+/* Fill spec->path for built-in datasets and spec->content_hash (hash of the
+ * file's bytes, or of the blobs parameters). */
+int tb_data_spec_resolve(tb_data_spec *spec, char *err, size_t errlen);
+
 /* Resolve spec's file, read it once, set spec->content_hash to the hash of
  * those bytes and parse and validate the same bytes (blobs: generate).
  * Errors name the place: "FILE:LINE:COLUMN: field F: ...". */
@@ -44,14 +59,6 @@ void tb_dataset_free(tb_dataset *ds);
 int tb_split_make(const tb_dataset *ds, const tb_data_spec *spec, int64_t seed, tb_split *sp,
                   char *err, size_t errlen);
 void tb_split_free(tb_split *sp);
-
-/* ---- tensor.c: matrix products ---- */
-/* C[m][n] = alpha * op(A) op(B) + beta * C, row-major; op = transpose if t*. */
-void tb_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
-              const float *b, int ldb, float beta, float *c, int ldc);
-/* The naive triple loop, kept as the test oracle (double accumulation). */
-void tb_sgemm_naive(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
-                    const float *b, int ldb, float beta, float *c, int ldc);
 
 /* ---- model.c ---- */
 #define TB_MAX_LAYERS (TB_MAX_HIDDEN + 1)
@@ -83,7 +90,7 @@ typedef struct tb_model {
 
 /* Sizes in floats of a model of this spec on d inputs and k classes: its
  * parameters and its workspace for `cap` rows (saturating at INT64_MAX, so
- * any widths can be checked against the limits of tb.h). The widest layer
+ * any widths can be checked against the limits of util.h). The widest layer
  * (d and k included) goes to *widest when widest is not NULL. */
 void tb_model_size(const tb_model_spec *spec, int64_t d, int64_t k, int64_t cap,
                    int64_t *params, int64_t *workspace, int64_t *widest);

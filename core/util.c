@@ -4,7 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "tb.h"
+#include "util.h"
 
 void tb_errf(char *err, size_t errlen, const char *fmt, ...) {
   if (!err || errlen == 0) return;

@@ -8,7 +8,10 @@
 #include <string.h>
 
 #include "../unit/check.h"
+#include "config.h"
+#include "registry.h"
 #include "train.h"
+#include "util.h"
 
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);

@@ -15,7 +15,11 @@
 #include <string.h>
 
 #include "../unit/check.h"
-#include "tb.h"
+#include "host.h"
+#include "registry.h"
+#include "rng.h"
+#include "trainbench/plugin.h"
+#include "util.h"
 
 enum { N = 9, K = 5 };
 

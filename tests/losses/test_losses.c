@@ -26,7 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tb.h"
+#include "host.h"
+#include "registry.h"
+#include "rng.h"
+#include "trainbench/plugin.h"
+#include "util.h"
 
 static tb_registry *reg;
 static const tb_host_api *host;

@@ -21,8 +21,12 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "tb.h"
+#include "config.h"
+#include "hash.h"
+#include "registry.h"
+#include "script.h"
 #include "train.h"
+#include "util.h"
 
 static int failures;
 static const char *root;    /* the source tree */
@@ -472,7 +476,7 @@ static void test_errors(void) {
                "tb.data.wine: 'split': unknown key 'tset' (valid: test, train, val)");
   expect_error("err_dataset_name.lua", 4,
                "unknown dataset 'mnist' (valid: blobs, breast_cancer, csv, digits, iris, wine)");
-  /* sizes past the limits of tb.h, and data errors, at the line responsible */
+  /* sizes past the limits of util.h, and data errors, at the line responsible */
   expect_error("err_hidden_width.lua", 4,
                "tb.model.mlp: 'hidden' = 2147483647 at position 2 is more than the limit of "
                "65536 units per layer");

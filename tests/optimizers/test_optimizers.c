@@ -19,7 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tb.h"
+#include "host.h"
+#include "registry.h"
+#include "trainbench/plugin.h"
+#include "util.h"
 
 /* Agreement with torch: float32 on both sides, the same operations in the
  * same order, but torch may fuse multiply-adds in its vector kernels, so a

@@ -14,7 +14,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
+#include "registry.h"
+#include "tensor.h"
 #include "train.h"
+#include "util.h"
 
 static double now(void) {
   struct timespec ts;

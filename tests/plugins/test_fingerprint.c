@@ -28,7 +28,8 @@
 
 #include "../unit/check.h"
 #include "fingerprint.h"
-#include "tb.h"
+#include "registry.h"
+#include "util.h"
 
 #define TIMEOUT 60.0
 

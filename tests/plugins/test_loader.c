@@ -10,7 +10,8 @@
 #include <unistd.h>
 
 #include "../unit/check.h"
-#include "tb.h"
+#include "registry.h"
+#include "util.h"
 
 static char tmp[] = "/tmp/tb-loader-XXXXXX";
 

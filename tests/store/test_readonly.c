@@ -28,7 +28,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tb.h"
+#include "report.h"
+#include "store.h"
+#include "util.h"
 
 static const char *check_context(void);
 #define CHECK_CONTEXT check_context()

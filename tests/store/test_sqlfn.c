@@ -16,8 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report.h"
 #include "sqlfn.h"
-#include "tb.h"
+#include "store.h"
+#include "util.h"
 #include "store_check.h"
 
 static sqlite3 *db;

@@ -22,7 +22,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tb.h"
+#include "config.h"
+#include "hash.h"
+#include "registry.h"
+#include "report.h"
+#include "script.h"
+#include "store.h"
+#include "trainbench/plugin.h"
+#include "util.h"
 #include "store_check.h"
 
 /* ------------------------------------------------------------------------ */

@@ -4,7 +4,11 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "config.h"
+#include "registry.h"
 #include "train.h"
+#include "trainbench/plugin.h"
+#include "util.h"
 
 static const tb_hparam hp_a[] = {
     {"lr", TB_HP_REAL, 0.01, 0, 10, 1, NULL, "step size"},

@@ -6,7 +6,10 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "config.h"
+#include "hash.h"
 #include "train.h"
+#include "util.h"
 
 static tb_data_spec spec_of(const char *name) {
   tb_data_spec s;

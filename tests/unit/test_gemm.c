@@ -4,7 +4,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "train.h"
+#include "rng.h"
+#include "tensor.h"
 
 int main(void) {
   openblas_set_num_threads(1);

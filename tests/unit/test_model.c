@@ -5,7 +5,10 @@
 #include <string.h>
 
 #include "check.h"
+#include "config.h"
+#include "rng.h"
 #include "train.h"
+#include "util.h"
 
 /* A smooth scalar of the logits in double: L = sum_ij c_ij z_ij + 0.25 z_ij^2 */
 static double objective(const float *z, const double *c, int n) {

@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "tb.h"
+#include "rng.h"
 
 int main(void) {
   tb_rng a, b, c, d;
