@@ -43,7 +43,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -1201,12 +1200,6 @@ static void child_main(const tb_component *c, int first, int fd) {
 /* The parent: one child at a time per component                            */
 /* ------------------------------------------------------------------------ */
 
-static double mono(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 typedef struct child {
   tb_child t;    /* the process, its pipes (fd_msg carries the rows), its output's tail */
   const tb_component *c;
@@ -1256,7 +1249,7 @@ static void run_component(const tb_component *c, double timeout) {
   const check_def *cs;
   const int n = checks_for(c, &cs);
   const char *kind = tb_kind_name(c->kind);
-  const double deadline = mono() + timeout;
+  const double deadline = tb_now_mono() + timeout;
   int next = 0;
   while (next < n) {
     child ch;
@@ -1281,7 +1274,7 @@ static void run_component(const tb_component *c, double timeout) {
       int np = 0;
       if (ch.t.fd_msg >= 0) pf[np++] = (struct pollfd){.fd = ch.t.fd_msg, .events = POLLIN};
       if (ch.t.fd_out >= 0) pf[np++] = (struct pollfd){.fd = ch.t.fd_out, .events = POLLIN};
-      double left = deadline - mono();
+      double left = deadline - tb_now_mono();
       if (left <= 0) {
         timed_out = 1;
         break;

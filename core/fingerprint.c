@@ -631,12 +631,6 @@ static void child_main(const tb_component *const *cs, int first, int n, int fd) 
 /* The parent                                                               */
 /* ------------------------------------------------------------------------ */
 
-static double mono(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 typedef struct run {
   tb_child ch;
   const tb_component *const *cs;
@@ -656,7 +650,7 @@ static void on_line(void *ud, char *line) {
     int i = atoi(line + 2);
     if (i >= 0 && i < r->n) {
       r->cur = i;
-      r->started = mono();
+      r->started = tb_now_mono();
       r->where[0] = 0;
     }
   } else if (line[0] == 'W' && line[1] == '\t') {
@@ -714,7 +708,7 @@ int tb_fingerprint_components(const tb_component *const *cs, int n, double timeo
   while (next < n) {
     run r;
     memset(&r, 0, sizeof r);
-    r.cs = cs, r.n = n, r.out = out, r.ok = ok, r.cur = -1, r.started = mono();
+    r.cs = cs, r.n = n, r.out = out, r.ok = ok, r.cur = -1, r.started = tb_now_mono();
     int msg_fd;
     char ferr[TB_ERRLEN];
     int rc = tb_child_fork(&r.ch, &msg_fd, NULL, 0, ferr, sizeof ferr);
@@ -740,7 +734,7 @@ int tb_fingerprint_components(const tb_component *const *cs, int n, double timeo
         }
         break;
       }
-      double left = timeout > 0 ? r.started + timeout - mono() : 1;
+      double left = timeout > 0 ? r.started + timeout - tb_now_mono() : 1;
       if (left <= 0) {
         timed_out = 1;
         break;
@@ -768,7 +762,7 @@ int tb_fingerprint_components(const tb_component *const *cs, int n, double timeo
           reaped = w == r.ch.pid ? 1 : -1;
           break;
         }
-        if (timeout > 0 && mono() > r.started + timeout) timed_out = 1;
+        if (timeout > 0 && tb_now_mono() > r.started + timeout) timed_out = 1;
         else nanosleep(&(struct timespec){0, 5000000}, NULL);
       }
     }

@@ -250,7 +250,7 @@ typedef struct guard {
   int denied;         /* the authorizer refused something */
   int deleting;       /* ... and it was a DELETE from a user table */
   int timed_out;      /* the progress handler stopped the query */
-  struct timespec deadline;
+  double deadline;    /* on the tb_now_mono() clock */
 } guard;
 
 /* Pragmas that take an argument and only read. */
@@ -302,11 +302,7 @@ static int authorize(void *ud, int action, const char *a1, const char *a2, const
 
 static int past_deadline(void *ud) {
   guard *g = ud;
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  if (now.tv_sec > g->deadline.tv_sec ||
-      (now.tv_sec == g->deadline.tv_sec && now.tv_nsec >= g->deadline.tv_nsec))
-    g->timed_out = 1;
+  if (tb_now_mono() >= g->deadline) g->timed_out = 1;
   return g->timed_out;
 }
 
@@ -675,14 +671,7 @@ int tb_report_query(tb_store *st, const char *sql, const tb_query_opts *o, FILE 
   }
   guard g = {0};
   if (o->timeout > 0) {
-    clock_gettime(CLOCK_MONOTONIC, &g.deadline);
-    double whole = floor(o->timeout);
-    g.deadline.tv_sec += (time_t)whole;
-    g.deadline.tv_nsec += (long)((o->timeout - whole) * 1e9);
-    if (g.deadline.tv_nsec >= 1000000000L) {
-      g.deadline.tv_sec++;
-      g.deadline.tv_nsec -= 1000000000L;
-    }
+    g.deadline = tb_now_mono() + o->timeout;
     /* ~1000 virtual machine steps between clock reads: microseconds */
     sqlite3_progress_handler(db, 1000, past_deadline, &g);
   }

@@ -62,7 +62,6 @@
 #include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -307,12 +306,6 @@ static const char schema2[] =
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                            */
 /* ------------------------------------------------------------------------ */
-
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int db_fail(char *err, size_t errlen, sqlite3 *db, const char *what) {
   tb_errf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
@@ -1138,7 +1131,7 @@ static int component_row(tb_store *st, const char *kind, const char *name, const
   bind_text_or_null(s, 8, c ? c->summary : NULL);
   bind_text_or_null(s, 9, c ? c->reference : NULL);
   sqlite3_bind_text(s, 10, services, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_double(s, 11, now_seconds());
+  sqlite3_bind_double(s, 11, tb_now_wall());
   int rc = sqlite3_step(s), n_hp = 0;
   if (rc == SQLITE_ROW) {
     *id = sqlite3_column_int64(s, 0);
@@ -1325,7 +1318,7 @@ int tb_store_begin_sweep(tb_store *st, const tb_sweep *sw, const tb_sweep_meta *
   snprintf(what, sizeof what, "cannot record the sweep in '%s'", st->path);
   if (exec(st->db, "BEGIN IMMEDIATE", err, errlen, what)) return -1;
   sqlite3_stmt *s = NULL, *sc = NULL, *cfg = NULL;
-  double now = now_seconds();
+  double now = tb_now_wall();
   char script_hash[TB_HASHLEN] = "";
   if (sw->n_scenarios > 0 && sw->scenarios[0].script_text)
     tb_hash_bytes(script_hash, sw->scenarios[0].script_text,
@@ -1405,7 +1398,7 @@ int tb_store_end_sweep(tb_store *st, char *err, size_t errlen) {
   if (sqlite3_prepare_v2(st->db, "UPDATE sweeps SET finished_at = ?1 WHERE id = ?2", -1, &s,
                          NULL) != SQLITE_OK)
     return db_fail(err, errlen, st->db, "cannot record the end of the sweep");
-  sqlite3_bind_double(s, 1, now_seconds());
+  sqlite3_bind_double(s, 1, tb_now_wall());
   sqlite3_bind_int64(s, 2, st->sweep_id);
   int rc = sqlite3_step(s);
   sqlite3_finalize(s);

@@ -40,9 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/time.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -65,18 +63,6 @@ typedef struct slot {
   int got_end;
   tb_run_result res;
 } slot;
-
-static double mono(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static double wall(void) {
-  struct timeval tv;
-  gettimeofday(&tv, NULL);
-  return (double)tv.tv_sec + tv.tv_usec * 1e-6;
-}
 
 /* ---- fingerprints ---------------------------------------------------------- */
 
@@ -360,9 +346,9 @@ static void finish_status(slot *s, int wstatus, const struct rusage *ru, double 
              WIFEXITED(wstatus) ? " before the end of the run" : "", tail[0] ? "; output: " : "",
              tail);
   }
-  if (r->started_at == 0) r->started_at = wall() - (mono() - s->started);
-  r->finished_at = wall();
-  r->wall_seconds = mono() - s->started;
+  if (r->started_at == 0) r->started_at = tb_now_wall() - (tb_now_mono() - s->started);
+  r->finished_at = tb_now_wall();
+  r->wall_seconds = tb_now_mono() - s->started;
 }
 
 static int start_worker(slot *slots, int nslots, slot *s, const tb_sweep *sw, int run,
@@ -386,7 +372,7 @@ static int start_worker(slot *slots, int nslots, slot *s, const tb_sweep *sw, in
   memset(&s->res, 0, sizeof s->res);
   s->busy = 1;
   s->run = run;
-  s->started = mono();
+  s->started = tb_now_mono();
   s->timed_out = 0;
   s->got_end = 0;
   return 0;
@@ -499,7 +485,7 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
   slot *slots = calloc((size_t)nslots, sizeof(slot));
   if (!slots) abort();
   int next = 0, running = 0, rc = 0;
-  double t0 = mono();
+  double t0 = tb_now_mono();
   int lock_fd = st ? tb_store_lock_fd(st) : -1;
   struct sigaction old_chld;
   if (chld_open(&old_chld, err, errlen)) {
@@ -539,7 +525,7 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
       }
       double limit = run_limit(&sw->runs[slots[i].run], o);
       if (limit > 0 && !slots[i].timed_out) {
-        double left = slots[i].started + limit - mono();
+        double left = slots[i].started + limit - tb_now_mono();
         if (left < wait) wait = left;
       }
     }
@@ -564,7 +550,7 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
       if (!s->busy) continue;
       const tb_run_config *cfg = &sw->runs[s->run];
       double limit = run_limit(cfg, o);
-      if (limit > 0 && !s->timed_out && mono() - s->started >= limit) {
+      if (limit > 0 && !s->timed_out && tb_now_mono() - s->started >= limit) {
         s->timed_out = 1;
         kill(s->ch.pid, SIGKILL);
       }
@@ -609,10 +595,11 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
       tb_child_close(&s->ch);
     }
     progress(o, stats->done, stats->total, running, stats->failed + stats->diverged,
-             mono() - t0, 0);
+             tb_now_mono() - t0, 0);
   }
   chld_close(&old_chld);
-  progress(o, stats->done, stats->total, 0, stats->failed + stats->diverged, mono() - t0, 1);
+  progress(o, stats->done, stats->total, 0, stats->failed + stats->diverged, tb_now_mono() - t0,
+           1);
   free(slots);
   free(todo);
   return rc;

@@ -26,8 +26,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 
 #include "config.h"
 #include "host.h"
@@ -327,25 +325,13 @@ int tb_trainer_evaluate(tb_trainer *t, int epoch, tb_run_result *res, char *err,
 
 /* ---- a whole run ------------------------------------------------------------------- */
 
-static double now_wall(void) {
-  struct timeval tv;
-  gettimeofday(&tv, NULL);
-  return (double)tv.tv_sec + tv.tv_usec * 1e-6;
-}
-
-static double now_mono(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* The training loss is kept as a per-step series, sampled so that a run
  * keeps at most about this many points. */
 #define SERIES_POINTS 200
 
 int tb_train_run(const tb_run_config *cfg, tb_run_result *res, tb_epoch_cb cb, void *ud) {
-  double t0 = now_mono(), t_train = 0, t_eval = 0, t_setup = 0;
-  res->started_at = now_wall();
+  double t0 = tb_now_mono(), t_train = 0, t_eval = 0, t_setup = 0;
+  res->started_at = tb_now_wall();
   tb_trainer *t = NULL;
   char *err = res->error;
   size_t errlen = sizeof res->error;
@@ -354,16 +340,16 @@ int tb_train_run(const tb_run_config *cfg, tb_run_result *res, tb_epoch_cb cb, v
     status = TB_RUN_FAILED;
     goto done;
   }
-  t_setup = now_mono() - t0;
+  t_setup = tb_now_mono() - t0;
   int64_t every = (t->total_steps + SERIES_POINTS - 1) / SERIES_POINTS;
   if (every < 1) every = 1;
   tb_result_set_series_every(res, "train.loss", every);
-  double te = now_mono();
+  double te = tb_now_mono();
   tb_trainer_evaluate(t, 0, res, err, errlen);
-  t_eval += now_mono() - te;
+  t_eval += tb_now_mono() - te;
   if (cb) cb(ud, 0, res);
   for (int e = 1; e <= cfg->epochs && status == TB_RUN_COMPLETE; e++) {
-    te = now_mono();
+    te = tb_now_mono();
     t->epoch = e - 1;
     for (int64_t s = 0; s < t->steps_per_epoch; s++) {
       int rc = tb_trainer_step(t, err, errlen);
@@ -375,13 +361,13 @@ int tb_train_run(const tb_run_config *cfg, tb_run_result *res, tb_epoch_cb cb, v
         break;
       }
     }
-    double tr = now_mono() - te;
+    double tr = tb_now_mono() - te;
     t_train += tr;
     if (status != TB_RUN_COMPLETE) break;
     tb_result_add_epoch_time(res, tr);
-    te = now_mono();
+    te = tb_now_mono();
     tb_trainer_evaluate(t, e, res, err, errlen);
-    t_eval += now_mono() - te;
+    t_eval += tb_now_mono() - te;
     if (cb) cb(ud, e, res);
   }
   tb_result_set_counter(res, "time.setup", t_setup);
@@ -397,7 +383,7 @@ done:
   tb_trainer_free(t);
   res->status = status;
   if (status == TB_RUN_COMPLETE) res->error[0] = 0;
-  res->finished_at = now_wall();
-  res->compute_seconds = now_mono() - t0;
+  res->finished_at = tb_now_wall();
+  res->compute_seconds = tb_now_mono() - t0;
   return status == TB_RUN_COMPLETE ? 0 : -1;
 }

@@ -1,8 +1,10 @@
 /*
- * util.c — small shared helpers of the core: error formatting.
+ * util.c — small shared helpers of the core: error formatting, the clocks,
+ * status names and the growing arrays of a run's result.
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -13,6 +15,15 @@ void tb_errf(char *err, size_t errlen, const char *fmt, ...) {
   vsnprintf(err, errlen, fmt, ap);
   va_end(ap);
 }
+
+static double clock_seconds(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double tb_now_mono(void) { return clock_seconds(CLOCK_MONOTONIC); }
+double tb_now_wall(void) { return clock_seconds(CLOCK_REALTIME); }
 
 #include <stdlib.h>
 #include <string.h>

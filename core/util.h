@@ -1,14 +1,14 @@
 /*
  * util.h — what every file of the core needs: the version and limit macros,
- * error formatting, run statuses and the result of one run as a worker
- * reports it (util.c).
+ * error formatting, the clocks, run statuses and the result of one run as a
+ * worker reports it (util.c).
  *
  * Conventions of the core: functions return 0 on success and non-zero on
  * failure, writing a lowercase message without a trailing period into (err,
  * errlen). Only main.c exits. Plugins never see the core's headers (they see
  * trainbench/plugin.h only).
  *
- * Provides: tb_errf, tb_status_name, tb_result_add_metric,
+ * Provides: tb_errf, tb_now_mono, tb_now_wall, tb_status_name, tb_result_add_metric,
  * tb_result_add_epoch_time, tb_result_add_series, tb_result_set_series_every,
  * tb_result_set_counter, tb_result_free.
  */
@@ -42,6 +42,12 @@
 
 void tb_errf(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Seconds on the monotonic clock, for durations and deadlines (it never
+ * jumps when the system's time is set). */
+double tb_now_mono(void);
+/* Unix time in seconds, for the timestamps recorded with runs and sweeps. */
+double tb_now_wall(void);
 
 /* ------------------------------------------------------------------------ */
 /* Results of one run, as the worker reports them to the parent             */
