@@ -51,7 +51,6 @@
  * tb_store_run_status, tb_store_put_run, tb_store_delete_runs,
  * tb_store_repair_orphans, tb_store_refresh_views.
  */
-#include <cblas.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -70,6 +69,7 @@
 #include "script.h"
 #include "sqlfn.h"
 #include "store.h"
+#include "tensor.h"
 #include "trainbench/plugin.h"
 #include "util.h"
 
@@ -580,25 +580,15 @@ static void read_cpu_model(char *out, size_t len) {
   }
 }
 
-/* "0.3.21" from OpenBLAS's configuration string "OpenBLAS 0.3.21 DYNAMIC_ARCH ..." */
-static void openblas_version(char *out, size_t len) {
-  const char *c = openblas_get_config();
-  snprintf(out, len, "unknown");
-  if (c && strncmp(c, "OpenBLAS ", 9) == 0) {
-    size_t n = strcspn(c + 9, " ");
-    if (n > 0 && n < len) snprintf(out, len, "%.*s", (int)n, c + 9);
-  }
-}
-
 static int record_environment(tb_store *st, char *err, size_t errlen) {
   struct utsname u;
-  char cpu[256], os[400], version[64];
+  char cpu[256], os[400];
   if (uname(&u) != 0) memset(&u, 0, sizeof u);
   read_cpu_model(cpu, sizeof cpu);
   if (!cpu[0]) snprintf(cpu, sizeof cpu, "%s", u.machine[0] ? u.machine : "unknown");
   snprintf(os, sizeof os, "%s %s %s", u.sysname, u.release, u.machine);
-  openblas_version(version, sizeof version);
-  const char *core = openblas_get_corename();
+  tb_blas_desc blas;
+  tb_blas_describe(&blas);
 #if defined(__clang__)
   const char *compiler = __VERSION__;
 #elif defined(__GNUC__)
@@ -611,17 +601,18 @@ static int record_environment(tb_store *st, char *err, size_t errlen) {
   const char *sql =
       "INSERT INTO environment(cpu, math_backend, math_version, math_kernel, threads,"
       " compiler, trainbench_version, host, os)"
-      " VALUES(?1, 'openblas', ?2, ?3, 1, ?4, ?5, ?6, ?7)"
+      " VALUES(?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8)"
       " ON CONFLICT DO UPDATE SET cpu = excluded.cpu RETURNING id";
   if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
     return db_fail(err, errlen, st->db, "cannot record the environment");
   sqlite3_bind_text(s, 1, cpu, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(s, 2, version, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(s, 3, core ? core : "unknown", -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(s, 4, compiler, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 5, TB_VERSION, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 6, u.nodename, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(s, 7, os, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 2, blas.backend, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 3, blas.version, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 4, blas.kernel, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 5, compiler, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 6, TB_VERSION, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 7, u.nodename, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 8, os, -1, SQLITE_TRANSIENT);
   int rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) st->env_id = sqlite3_column_int64(s, 0);
   int fail = rc != SQLITE_ROW;

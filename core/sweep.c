@@ -31,7 +31,6 @@
  *
  * Provides: tb_sweep_check_components, tb_sweep_run, tb_run_label.
  */
-#include <cblas.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -50,6 +49,7 @@
 #include "script.h"
 #include "store.h"
 #include "sweep.h"
+#include "tensor.h"
 #include "train.h"
 #include "trainbench/plugin.h"
 #include "util.h"
@@ -255,7 +255,7 @@ static void on_epoch(void *ud, int epoch, const tb_run_result *res) {
 }
 
 static void worker_main(const tb_run_config *cfg, int fd_res) {
-  openblas_set_num_threads(1);
+  tb_blas_set_threads(1);
   FILE *out = fdopen(fd_res, "w");
   if (!out) _exit(3);
   worker_ctx w = {out, 0, 0, 0};
@@ -480,7 +480,7 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
     fprintf(stderr, "sweep: %d runs to do, %d already recorded, %d workers\n", ntodo,
             stats->skipped, o->jobs);
 
-  openblas_set_num_threads(1);
+  tb_blas_set_threads(1);
   int nslots = o->jobs < 1 ? 1 : o->jobs;
   slot *slots = calloc((size_t)nslots, sizeof(slot));
   if (!slots) abort();

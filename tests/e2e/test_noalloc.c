@@ -4,12 +4,12 @@
  * while tb_trainer_step runs, for several losses, optimizers and models, with
  * the real plugins. Not built under sanitizers (they own malloc).
  */
-#include <cblas.h>
 #include <string.h>
 
 #include "../unit/check.h"
 #include "config.h"
 #include "registry.h"
+#include "tensor.h"
 #include "train.h"
 #include "util.h"
 
@@ -44,7 +44,7 @@ void *aligned_alloc(size_t align, size_t n) {
 }
 
 int main(void) {
-  openblas_set_num_threads(1);
+  tb_blas_set_threads(1);
   char err[TB_ERRLEN];
   tb_registry *reg;
   if (!getenv("TB_BUILD_PLUGINS")) {

@@ -9,7 +9,7 @@
  * products is free. Ratios, not absolute times, are the result: the machine
  * is shared and noisy. Run: meson test -C build --benchmark
  */
-#include <cblas.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -41,7 +41,7 @@ static void floor_step(const int *dims, int L, int B, float **w, float **a, floa
 }
 
 int main(void) {
-  openblas_set_num_threads(1);
+  tb_blas_set_threads(1);
   char err[TB_ERRLEN];
   tb_registry *reg;
   if (tb_registry_open(&reg, getenv("TB_BUILD_PLUGINS"), err, sizeof err)) {

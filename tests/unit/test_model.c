@@ -1,12 +1,12 @@
 /* test_model.c — the model's backward pass and Jacobian-vector product
  * against central finite differences, for linear and every MLP activation,
  * and the adjoint identity <u, J v> = <J^T u, v>; initialization bounds. */
-#include <cblas.h>
 #include <string.h>
 
 #include "check.h"
 #include "config.h"
 #include "rng.h"
+#include "tensor.h"
 #include "train.h"
 #include "util.h"
 
@@ -88,7 +88,7 @@ static void run_case(const char *label, tb_model_spec spec) {
 }
 
 int main(void) {
-  openblas_set_num_threads(1);
+  tb_blas_set_threads(1);
   tb_model_spec lin = {.kind = TB_MODEL_LINEAR};
   run_case("linear", lin);
   const char *names[] = {"", "relu", "tanh", "gelu"};
