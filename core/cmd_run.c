@@ -1,0 +1,170 @@
+/*
+ * cmd_run.c — `trainbench run`: load the script, open (or create) the
+ * database, compare the plugins' fingerprints with the recorded ones, run the
+ * sweep and print the summary of the scenarios it ran.
+ *
+ * Provides: tb_cmd_run.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "registry.h"
+#include "report.h"
+#include "script.h"
+#include "store.h"
+#include "sweep.h"
+#include "util.h"
+
+static const char *usage_run =
+    "usage: trainbench run SCRIPT [-j N] [--db PATH] [--force] [--dry-run] [--timeout SECONDS]\n"
+    "\n"
+    "Expand the scenarios of SCRIPT into runs, skip those already recorded as complete\n"
+    "or diverged, train the others in worker processes and record them.\n"
+    "\n"
+    "  -j, --jobs N         worker processes (default: number of cores)\n"
+    "      --db PATH        results database (default $TRAINBENCH_DB or " TB_DEFAULT_DB ")\n"
+    "      --force          rerun every run, replacing the recorded ones; also run when a\n"
+    "                       plugin's numbers differ from those recorded for its version\n"
+    "      --dry-run        list the runs and whether they would run; train nothing\n"
+    "      --timeout SEC    stop a run after SEC seconds and record it as timeout\n"
+    "                       (a scenario's own `timeout` wins)\n"
+    "  -h, --help           show this help\n"
+    "\n"
+    "exit status: 0 every run complete or diverged, 1 error before or during the sweep\n"
+    "(nothing is trained after a script, data or plugin error), 2 usage error, 3 some\n"
+    "runs crashed, timed out or failed (they are recorded, and retried by a rerun)\n";
+
+static char *command_text(int argc, char **argv) {
+  size_t n = 16;
+  for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
+  char *t = malloc(n);
+  if (!t) abort();
+  size_t o = (size_t)snprintf(t, n, "trainbench");
+  for (int i = 0; i < argc; i++) o += (size_t)snprintf(t + o, n - o, " %s", argv[i]);
+  return t;
+}
+
+int tb_cmd_run(int argc, char **argv) {
+  static const struct option opts[] = {{"jobs", required_argument, 0, 'j'},
+                                       {"db", required_argument, 0, 'd'},
+                                       {"force", no_argument, 0, 'f'},
+                                       {"dry-run", no_argument, 0, 'n'},
+                                       {"timeout", required_argument, 0, 't'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+  tb_sweep_opts o = {0};
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  o.jobs = ncpu > 0 ? (int)ncpu : 1;
+  const char *db = tb_cmd_default_db();
+  int c;
+  while ((c = getopt_long(argc, argv, "j:h", opts, NULL)) != -1) {
+    char *end;
+    switch (c) {
+    case 'j':
+      o.jobs = (int)strtol(optarg, &end, 10);
+      if (*end || o.jobs < 1 || o.jobs > 64) {
+        fprintf(stderr, "trainbench run: -j expects a number of workers in 1..64, got '%s'\n",
+                optarg);
+        return TB_EXIT_USAGE;
+      }
+      break;
+    case 'd':
+      if (tb_cmd_db_arg("run", optarg, &db)) return TB_EXIT_USAGE;
+      break;
+    case 'f': o.force = 1; break;
+    case 'n': o.dry_run = 1; break;
+    case 't':
+      o.timeout = strtod(optarg, &end);
+      if (*end || !(o.timeout > 0)) {
+        fprintf(stderr, "trainbench run: --timeout expects seconds > 0, got '%s'\n", optarg);
+        return TB_EXIT_USAGE;
+      }
+      break;
+    case 'h': fputs(usage_run, stdout); return TB_EXIT_OK;
+    default: fputs(usage_run, stderr); return TB_EXIT_USAGE;
+    }
+  }
+  if (optind != argc - 1) {
+    fprintf(stderr, "trainbench run: expected one SCRIPT\n%s", usage_run);
+    return TB_EXIT_USAGE;
+  }
+  const char *script = argv[optind];
+  o.tty = isatty(2);
+
+  tb_registry *reg = NULL;
+  if (tb_cmd_open_registry(&reg, 0)) return TB_EXIT_ERROR;
+  tb_sweep sw;
+  memset(&sw, 0, sizeof sw);
+  char err[TB_ERRLEN];
+  if (tb_script_load(script, reg, &sw, err, sizeof err)) {
+    fprintf(stderr, "trainbench: %s\n", err);
+    tb_registry_close(reg);
+    return TB_EXIT_ERROR;
+  }
+  tb_store *st = NULL;
+  int rc = TB_EXIT_OK;
+  char *command = command_text(argc, argv);
+  if (o.dry_run) {
+    /* no database yet: every run is to do; one that cannot be read is an error */
+    if (access(db, F_OK) == 0 && tb_store_open_read(&st, db, err, sizeof err)) {
+      fprintf(stderr, "trainbench: %s\n", err);
+      rc = TB_EXIT_ERROR;
+      goto out;
+    }
+  } else if (tb_store_open_write(&st, db, err, sizeof err)) {
+    fprintf(stderr, "trainbench: %s\n", err);
+    rc = TB_EXIT_ERROR;
+    goto out;
+  }
+  if (tb_sweep_check_components(&sw, st, o.force, !o.dry_run, err, sizeof err)) {
+    fprintf(stderr, "trainbench: %s\n", err);
+    rc = TB_EXIT_ERROR;
+    goto out;
+  }
+  tb_sweep_meta meta = {command, 1, 1};
+  if (!o.dry_run && tb_store_begin_sweep(st, &sw, &meta, err, sizeof err)) {
+    fprintf(stderr, "trainbench: %s\n", err);
+    rc = TB_EXIT_ERROR;
+    goto out;
+  }
+  tb_sweep_stats stats;
+  int swrc = tb_sweep_run(&sw, st, &o, &stats, err, sizeof err);
+  if (swrc) {
+    fprintf(stderr, "trainbench: %s\n", err);
+    rc = TB_EXIT_ERROR;
+  }
+  if (!o.dry_run && tb_store_end_sweep(st, err, sizeof err)) {
+    fprintf(stderr, "trainbench: %s\n", err);
+    rc = TB_EXIT_ERROR;
+  }
+  if (!o.dry_run && !swrc) {
+    fprintf(stderr,
+            "sweep: %d runs done (%d complete, %d diverged, %d crashed, timed out or failed), "
+            "%d already recorded; database %s\n",
+            stats.done, stats.complete, stats.diverged, stats.failed, stats.skipped, db);
+    for (int i = 0; i < sw.n_scenarios; i++) {
+      tb_summary_opts so = {.scenario = sw.scenarios[i].name, .max_rows = 30};
+      if (tb_report_summary(st, &so, stdout, err, sizeof err)) {
+        fprintf(stderr, "trainbench: %s\n", err);
+        rc = TB_EXIT_ERROR;
+      }
+    }
+    if (stats.failed > 0) {
+      fprintf(stderr,
+              "trainbench: %d run%s crashed, timed out or failed (see `trainbench runs "
+              "--status ...`); a rerun retries them\n",
+              stats.failed, stats.failed == 1 ? "" : "s");
+      if (rc == TB_EXIT_OK) rc = TB_EXIT_RUNS_FAILED;
+    }
+  }
+out:
+  free(command);
+  if (st) tb_store_close(st);
+  tb_sweep_free(&sw);
+  tb_registry_close(reg);
+  return rc;
+}
