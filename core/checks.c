@@ -1,0 +1,1069 @@
+/*
+ * checks.c — the conformance suite of `trainbench check`: what is checked,
+ * one function per check, and the tables of checks per kind (check.c runs
+ * them in child processes and prints the rows they emit).
+ *
+ * Checks of every component: meta, defaults, unique, create-edges. Losses
+ * (the ABI is double): grad-fd (three rows: random, near-one-hot, +-50
+ * logits), finite, scale-1/N, zero-weight, deterministic, services.
+ * Optimizers: zero-grad, tiny-grad, huge-grad, deterministic,
+ * no-shared-state, quadratic, services. `tb_checks_help` below says what each
+ * one asserts; the comments above each check say why its tolerance is what
+ * it is.
+ *
+ * Inputs are drawn from host streams seeded per check, so a check sees the
+ * same numbers whichever checks ran before it (a restarted child included).
+ *
+ * Shapes: N = samples in a batch, K = classes, P = 67 parameters of the
+ * optimizer test model (fc1.weight [8][4], fc1.bias [8], fc2.weight [3][8],
+ * fc2.bias [3]). The loss and optimizer instances, that model, its problem
+ * and the eval/jvp services live in probe.c, shared with the fingerprints.
+ *
+ * Provides: tb_checks_help, tb_checks_for, tb_checks_set_registries.
+ */
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checks.h"
+#include "config.h"
+#include "probe.h"
+#include "registry.h"
+#include "rng.h"
+#include "trainbench/plugin.h"
+#include "util.h"
+
+#define SEED 20240611u
+
+const char tb_checks_help[] =
+    "every component:\n"
+    "  meta             non-empty version, summary, reference; help on every hyperparameter\n"
+    "  defaults         defaults in range and accepted by the validate hook; create and\n"
+    "                   destroy with them\n"
+    "  unique           no other loaded or given file provides the same kind and name\n"
+    "  create-edges     create and destroy with each real/int hyperparameter at its min\n"
+    "                   and max, each bool both ways, each choice option (the others at\n"
+    "                   their defaults); combinations the validate hook rejects are\n"
+    "                   skipped and named; losses with K = 2, 10 and 100\n"
+    "losses (default hyperparameters, K = 2, 10, 100 and N = 1, 64):\n"
+    "  grad-fd          analytic gradient vs central differences, h = 1e-5 max(1, |z|),\n"
+    "                   on random (sd 3), near-one-hot (+12) and +-50 logits; measured:\n"
+    "                   worst |analytic - fd| / max(|fd|, floor), floor = 1e-4 max(1, |L|,\n"
+    "                   max |z|) (rounding of L over 2h); 200 sampled entries at N=64\n"
+    "                   K=100; at a kink (the one-sided differences disagree) the\n"
+    "                   analytic value must lie between them\n"
+    "  finite           value and gradient finite on all those logits and at +-1e3\n"
+    "  scale-1/N        a batch of 8 rows vs each row alone: loss = mean, gradient rows\n"
+    "                   = single-row gradient / N; the batch doubled: same loss, half\n"
+    "                   the gradient\n"
+    "  zero-weight      rows of weight 0 change neither the loss nor the other rows'\n"
+    "                   gradients, and their own gradient rows are exactly 0\n"
+    "  deterministic    the same batch twice and on a fresh instance: bit-identical\n"
+    "  services         the loss draws from the host rng only if it declares it\n"
+    "optimizers (67 float32 parameters shaped like a small mlp):\n"
+    "  zero-grad        5 steps with zero gradients (weight_decay 0) change nothing\n"
+    "  tiny-grad        10 steps with gradients of +-1e-30 keep parameters finite\n"
+    "  huge-grad        10 steps with gradients of +-1e30 keep parameters finite\n"
+    "  deterministic    two fresh instances, 20 steps: bit-identical trajectories\n"
+    "  no-shared-state  instances A and B stepped alternately follow bit for bit the\n"
+    "                   trajectories each follows alone\n"
+    "  quadratic        300 steps with the defaults on f = 1/2 sum a_i theta_i^2\n"
+    "                   (a_i in [0.5, 2]) lower f; measured: f_end / f_start\n"
+    "  services         host services called were declared; the checker's eval gives\n"
+    "                   f and its gradient at the candidate parameters, its jvp treats\n"
+    "                   the parameters as the logits (batch_n = 1, n_classes = 67), so\n"
+    "                   the JVP is the direction itself\n";
+
+/* A figure for the measured / tolerance columns. */
+static const char *fig(char *buf, size_t len, double x) {
+  if (isnan(x))
+    snprintf(buf, len, "nan");
+  else if (isinf(x))
+    snprintf(buf, len, "%sinf", x < 0 ? "-" : "");
+  else
+    snprintf(buf, len, "%.3g", x);
+  return buf;
+}
+#define FIG(x) fig((char[32]){0}, 32, (x))
+/* A count for the measured column. */
+#define CNT(x) cnt((char[32]){0}, 32, (long)(x))
+static const char *cnt(char *buf, size_t len, long x) {
+  snprintf(buf, len, "%ld", x);
+  return buf;
+}
+
+/* ------------------------------------------------------------------------ */
+/* What every check knows                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Every registry the command opened (check.c lends them): the loaded set
+ * first, then one per plugin file given (the unique check looks at all). */
+static tb_registry *const *g_regs;
+static int g_n_regs;
+
+void tb_checks_set_registries(tb_registry *const *regs, int n) {
+  g_regs = regs;
+  g_n_regs = n;
+}
+
+static void rng_for(tb_rng *r, const char *check, int variant) {
+  char purpose[64];
+  snprintf(purpose, sizeof purpose, "check:%s:%d", check, variant);
+  tb_rng_init(r, SEED, purpose);
+}
+
+static void hp_value_text(const tb_hparam *h, double v, char *out, size_t len) {
+  switch (h->type) {
+  case TB_HP_BOOL: snprintf(out, len, "%s", v != 0 ? "true" : "false"); break;
+  case TB_HP_CHOICE: snprintf(out, len, "%s", h->choices[(int)v]); break;
+  default: tb_fmt_real(out, len, v);
+  }
+}
+
+/* Set a hyperparameter by name if the component has it. */
+static void hp_set(const tb_component *c, double *hp, const char *name, double v) {
+  int i = tb_hparam_index(c, name);
+  if (i >= 0) hp[i] = v;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loss instances                                                           */
+/* ------------------------------------------------------------------------ */
+
+static const int loss_ks[] = {2, 10, 100};
+static const int loss_ns[] = {1, 64};
+#define N_KS 3
+#define N_NS 2
+
+/* A loss instance on the checker's stream, or the plugin's message in err. */
+static int linst_open(tb_probe_loss *in, const tb_component *c, const double *hp, int k,
+                      char *err, size_t errlen) {
+  tb_rng stream;
+  tb_rng_init(&stream, SEED, "check:plugin-stream");
+  return tb_probe_loss_open(in, c, hp, k, &stream, err, errlen);
+}
+
+/* An instance with the default hyperparameters, or a FAIL row for `check`. */
+static int linst_open_defaults(tb_probe_loss *in, const tb_component *c, int k, const char *check) {
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN];
+  tb_hparams_defaults(c, hp);
+  if (linst_open(in, c, hp, k, err, sizeof err)) {
+    tb_check_emit(0, check, NULL, NULL, "create with K=%d failed: %s", k, err);
+    return -1;
+  }
+  return 0;
+}
+
+/* The mean loss of n rows; dz [n][k] or NULL. */
+static double leval(tb_probe_loss *in, int n, const double *z, const int32_t *y, const double *w,
+                    double *dz) {
+  tb_loss_batch b = {.n = n, .logits = z, .labels = y, .targets = NULL, .weights = w,
+                     .epoch = 0, .n_epochs = 10, .step = 0, .n_steps = 100, .training = 1,
+                     .dlogits = dz};
+  return tb_probe_loss_eval(in, &b);
+}
+
+/* ---- inputs ----------------------------------------------------------------- */
+
+enum { IN_NORMAL, IN_ONEHOT, IN_EXTREME, IN_HUGE, N_INPUTS };
+static const char *input_short[N_INPUTS] = {"random", "near-one-hot", "+-50", "+-1e3"};
+
+typedef struct lbatch {
+  int n, k;
+  double *z, *w, *dz; /* [N][K], [N], [N][K]; w NULL for N = 1 */
+  int32_t *y;         /* [N] */
+} lbatch;
+
+static void lbatch_make(lbatch *b, tb_rng *r, int kind, int n, int k) {
+  b->n = n, b->k = k;
+  b->z = malloc(sizeof *b->z * (size_t)n * (size_t)k);
+  b->dz = malloc(sizeof *b->dz * (size_t)n * (size_t)k);
+  b->y = malloc(sizeof *b->y * (size_t)n);
+  b->w = n > 1 ? malloc(sizeof *b->w * (size_t)n) : NULL;
+  if (!b->z || !b->dz || !b->y || (n > 1 && !b->w)) abort();
+  for (int i = 0; i < n; i++) b->y[i] = (int32_t)tb_rng_below(r, (uint64_t)k);
+  for (int i = 0; b->w && i < n; i++) b->w[i] = 0.5 + tb_rng_uniform(r);
+  for (int i = 0; i < n; i++) {
+    double *z = b->z + (size_t)i * k;
+    const int y = b->y[i];
+    for (int j = 0; j < k; j++) {
+      switch (kind) {
+      case IN_NORMAL: z[j] = 3 * tb_rng_normal(r); break;
+      case IN_ONEHOT: z[j] = 0.1 * tb_rng_normal(r); break;
+      case IN_EXTREME:
+        /* the jitter keeps logits apart: ties would put a max-based loss on a kink */
+        z[j] = (tb_rng_uniform(r) < 0.5 ? -50 : 50) + tb_rng_uniform(r) - 0.5;
+        break;
+      default:
+        switch (i % 5) {
+        case 0: z[j] = tb_rng_uniform(r) < 0.5 ? -1e3 : 1e3; break;
+        case 1: z[j] = j == y ? 1e3 : -1e3; break; /* the label alone on top */
+        case 2: z[j] = j == y ? -1e3 : 1e3; break; /* the label alone at the bottom */
+        case 3: z[j] = 1e3; break;                 /* all tied */
+        default: z[j] = j % 2 ? 1e3 : -1e3;
+        }
+      }
+    }
+    /* near-one-hot: the peak on the label, on a wrong class every third row */
+    if (kind == IN_ONEHOT) z[i % 3 == 2 ? (y + 1) % k : y] = 12;
+    /* +-50: the first row has the label alone on top (p_y = 1 - O(e^-100)) */
+    if (kind == IN_EXTREME && i == 0) {
+      for (int j = 0; j < k; j++) z[j] = -50 + tb_rng_uniform(r) - 0.5;
+      z[y] = 50;
+    }
+  }
+}
+
+static void lbatch_free(lbatch *b) {
+  free(b->z), free(b->w), free(b->dz), free(b->y);
+  memset(b, 0, sizeof *b);
+}
+
+static int all_finite(const double *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    if (!isfinite(x[i])) return 0;
+  return 1;
+}
+
+static double max_abs(const double *x, int64_t n) {
+  double m = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (fabs(x[i]) > m) m = fabs(x[i]);
+  return m;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Optimizer instances                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* A fresh optimizer instance on the checker's stream (probe.h has the test
+ * model and its problem). */
+static int oinst_open(tb_probe_opt *o, const tb_component *c, const double *hp,
+                      const float *theta0, const tb_probe_problem *pb, char *err,
+                      size_t errlen) {
+  tb_rng stream;
+  tb_rng_init(&stream, SEED, "check:plugin-stream");
+  return tb_probe_opt_open(o, c, hp, theta0, pb, &stream, err, errlen);
+}
+
+static void random_theta(tb_rng *r, float *theta) {
+  for (int i = 0; i < TB_PROBE_P; i++) theta[i] = (float)tb_rng_normal(r);
+}
+
+static void quadratic(tb_rng *r, tb_probe_problem *pb) {
+  for (int i = 0; i < TB_PROBE_P; i++) {
+    pb->a[i] = 0.5 + 1.5 * tb_rng_uniform(r);
+    pb->b[i] = 0;
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Checks of every component                                                */
+/* ------------------------------------------------------------------------ */
+
+static void chk_meta(const tb_component *c) {
+  const char *version, *summary, *reference;
+  if (c->loss)
+    version = c->loss->version, summary = c->loss->summary, reference = c->loss->reference;
+  else
+    version = c->opt->version, summary = c->opt->summary, reference = c->opt->reference;
+  char missing[600] = "";
+  size_t k = 0;
+#define MISSING(...) \
+  k += (size_t)snprintf(missing + k, k < sizeof missing ? sizeof missing - k : 0, __VA_ARGS__)
+  if (!version || !*version) MISSING("%sversion", k ? ", " : "");
+  if (!summary || !*summary) MISSING("%ssummary", k ? ", " : "");
+  if (!reference || !*reference) MISSING("%sreference", k ? ", " : "");
+  for (int i = 0; i < c->n_hparams; i++)
+    if (!c->hparams[i].help || !*c->hparams[i].help)
+      MISSING("%shelp of '%s'", k ? ", " : "", c->hparams[i].name);
+#undef MISSING
+  if (k)
+    tb_check_emit(0, "meta", NULL, NULL, "missing: %s", missing);
+  else
+    tb_check_emit(1, "meta", NULL, NULL,
+                  "version, summary, reference, help of %d hyperparameter(s)", c->n_hparams);
+}
+
+static void chk_defaults(const tb_component *c) {
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN];
+  tb_hparams_defaults(c, hp);
+  if (tb_hparams_check(c, hp, err, sizeof err)) {
+    tb_check_emit(0, "defaults", NULL, NULL, "defaults refused: %s", err);
+    return;
+  }
+  if (c->loss) {
+    tb_probe_loss in;
+    if (linst_open(&in, c, hp, 10, err, sizeof err)) {
+      tb_check_emit(0, "defaults", NULL, NULL, "create with the defaults and K=10 failed: %s", err);
+      return;
+    }
+    tb_probe_loss_close(&in);
+  } else {
+    float theta[TB_PROBE_P] = {0};
+    tb_probe_problem pb = {{0}, {0}};
+    tb_probe_opt o;
+    if (oinst_open(&o, c, hp, theta, &pb, err, sizeof err)) {
+      tb_check_emit(0, "defaults", NULL, NULL, "create with the defaults failed: %s", err);
+      return;
+    }
+    tb_probe_opt_close(&o);
+  }
+  tb_check_emit(1, "defaults", NULL, NULL, "%d default(s) in range%s; create and destroy ok",
+                c->n_hparams, c->validate ? " and validated" : "");
+}
+
+/* Files are compared by their real paths: the loaded set names them as
+ * scanned, a file argument as given. */
+static int same_file(const char *a, const char *b) {
+  char ra[PATH_MAX], rb[PATH_MAX];
+  if (!realpath(a, ra)) snprintf(ra, sizeof ra, "%s", a);
+  if (!realpath(b, rb)) snprintf(rb, sizeof rb, "%s", b);
+  return strcmp(ra, rb) == 0;
+}
+
+static void chk_unique(const tb_component *c) {
+  char others[800] = "";
+  size_t k = 0;
+  int n_others = 0;
+  const char *seen[64];
+  int n_seen = 0;
+  for (int r = 0; r < g_n_regs; r++) {
+    const tb_component *d = tb_registry_find(g_regs[r], c->kind, c->name);
+    if (!d) continue;
+    for (int s = -1; s < d->n_shadows; s++) {
+      const char *f = s < 0 ? d->file : d->shadows[s];
+      if (same_file(f, c->file)) continue;
+      int dup = 0;
+      for (int i = 0; i < n_seen; i++) dup |= same_file(seen[i], f);
+      if (dup) continue;
+      if (n_seen < 64) seen[n_seen++] = f;
+      n_others++;
+      if (k < sizeof others)
+        k += (size_t)snprintf(others + k, sizeof others - k, "%s%s", k ? ", " : "", f);
+    }
+  }
+  if (n_others)
+    tb_check_emit(0, "unique", CNT(n_others), "0", "%s '%s' is also provided by %s",
+                  tb_kind_name(c->kind), c->name, others);
+  else
+    tb_check_emit(1, "unique", "0", "0", "no other file provides %s '%s'", tb_kind_name(c->kind),
+                  c->name);
+}
+
+/* Each hyperparameter at its edges, the others at their defaults. */
+typedef struct combo {
+  double hp[TB_MAX_HP];
+  char label[160];
+} combo;
+
+static int edge_combos(const tb_component *c, combo **out) {
+  int cap = 1, n = 0;
+  for (int i = 0; i < c->n_hparams; i++) cap += c->hparams[i].type == TB_HP_CHOICE ? 64 : 2;
+  combo *cs = calloc((size_t)cap, sizeof *cs);
+  if (!cs) abort();
+  tb_hparams_defaults(c, cs[0].hp);
+  snprintf(cs[0].label, sizeof cs[0].label, "the defaults");
+  n = 1;
+  for (int i = 0; i < c->n_hparams; i++) {
+    const tb_hparam *h = &c->hparams[i];
+    double vals[64];
+    int nv = 0;
+    if (h->type == TB_HP_REAL || h->type == TB_HP_INT) {
+      vals[nv++] = h->min;
+      if (h->max != h->min) vals[nv++] = h->max;
+    } else if (h->type == TB_HP_BOOL) {
+      vals[nv++] = 0, vals[nv++] = 1;
+    } else {
+      for (int j = 0; h->choices[j] && nv < 64; j++) vals[nv++] = j;
+    }
+    for (int v = 0; v < nv; v++) {
+      combo *x = &cs[n++];
+      tb_hparams_defaults(c, x->hp);
+      x->hp[i] = vals[v];
+      char text[64];
+      hp_value_text(h, vals[v], text, sizeof text);
+      snprintf(x->label, sizeof x->label, "%s=%s", h->name, text);
+    }
+  }
+  *out = cs;
+  return n;
+}
+
+static void chk_create_edges(const tb_component *c) {
+  combo *cs;
+  int n = edge_combos(c, &cs), skipped = 0;
+  char skips[600] = "", err[TB_ERRLEN];
+  size_t k = 0;
+  for (int i = 0; i < n; i++) {
+    if (tb_hparams_check(c, cs[i].hp, err, sizeof err)) {
+      skipped++;
+      /* the message starts "kind 'name': ", which the row says already */
+      char prefix[160];
+      snprintf(prefix, sizeof prefix, "%s '%s': ", tb_kind_name(c->kind), c->name);
+      const char *why = strncmp(err, prefix, strlen(prefix)) ? err : err + strlen(prefix);
+      if (k < sizeof skips)
+        k += (size_t)snprintf(skips + k, sizeof skips - k, "%s%s (%s)", k ? "; " : "",
+                              cs[i].label, why);
+      continue;
+    }
+    if (c->loss) {
+      for (int a = 0; a < N_KS; a++) {
+        tb_probe_loss in;
+        if (linst_open(&in, c, cs[i].hp, loss_ks[a], err, sizeof err)) {
+          tb_check_emit(0, "create-edges", NULL, NULL, "create with %s and K=%d failed: %s",
+                        cs[i].label, loss_ks[a], err);
+          free(cs);
+          return;
+        }
+        tb_probe_loss_close(&in);
+      }
+    } else {
+      float theta[TB_PROBE_P];
+      tb_rng r;
+      rng_for(&r, "create-edges", 0);
+      random_theta(&r, theta);
+      tb_probe_problem pb = {{0}, {0}};
+      tb_probe_opt o;
+      if (oinst_open(&o, c, cs[i].hp, theta, &pb, err, sizeof err)) {
+        tb_check_emit(0, "create-edges", NULL, NULL, "create with %s failed: %s", cs[i].label, err);
+        free(cs);
+        return;
+      }
+      tb_probe_opt_close(&o);
+    }
+  }
+  free(cs);
+  tb_check_emit(1, "create-edges", NULL, NULL, "%d combination(s)%s created and destroyed%s%s",
+                n - skipped, c->loss ? " x K=2,10,100" : "",
+                skipped ? "; skipped (the validate hook rejects them): " : "",
+                skipped ? skips : "");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loss checks                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Central differences L(z + h) - L(z - h) over 2h have truncation error
+ * O(h^2 L''') and rounding error ~ eps (|L| + max |z|) / h: the log-sum-exp
+ * of logits of size |z| carries an absolute error of eps |z|. With h = 1e-5
+ * max(1, |z|) both stay far below FD_NOISE max(1, |L|, max |z|), which acts
+ * as the absolute part of the tolerance (the floor of the relative error). */
+#define FD_STEP 1e-5
+#define FD_REL 1e-5
+#define FD_NOISE 1e-9
+#define FD_SAMPLE 200     /* entries checked when N K exceeds FD_ALL */
+#define FD_ALL 1000
+#define FD_KINK 1e-2      /* one-sided slopes this far apart (relative) mark a kink */
+
+static void chk_grad_fd_kind(const tb_component *c, int kind) {
+  double hp[TB_MAX_HP];
+  tb_hparams_defaults(c, hp);
+  tb_rng r;
+  rng_for(&r, "grad-fd", kind);
+  double worst = 0;
+  int entries = 0, kinks = 0;
+  char where[300] = "", problem_text[400] = "", err[TB_ERRLEN];
+  for (int a = 0; a < N_KS && !problem_text[0]; a++)
+    for (int b = 0; b < N_NS && !problem_text[0]; b++) {
+      const int k = loss_ks[a], n = loss_ns[b];
+      const int64_t nk = (int64_t)n * k;
+      tb_probe_loss in;
+      if (linst_open(&in, c, hp, k, err, sizeof err)) {
+        snprintf(problem_text, sizeof problem_text, "create with K=%d failed: %.300s", k, err);
+        break;
+      }
+      lbatch bt;
+      lbatch_make(&bt, &r, kind, n, k);
+      const double L0 = leval(&in, n, bt.z, bt.y, bt.w, bt.dz);
+      if (!isfinite(L0) || !all_finite(bt.dz, nk)) {
+        snprintf(problem_text, sizeof problem_text, "non-finite %s at K=%d N=%d",
+                 isfinite(L0) ? "gradient" : "value", k, n);
+        worst = INFINITY;
+      } else {
+        const double atol = FD_NOISE * fmax(1, fmax(fabs(L0), max_abs(bt.z, nk)));
+        const double floor_ = atol / FD_REL;
+        const int count = nk > FD_ALL ? FD_SAMPLE : (int)nk;
+        for (int e = 0; e < count; e++) {
+          const int64_t idx = nk > FD_ALL ? (int64_t)tb_rng_below(&r, (uint64_t)nk) : e;
+          double *zj = &bt.z[idx];
+          const double z0 = *zj, h = FD_STEP * fmax(1, fabs(z0));
+          const double zp = z0 + h, zm = z0 - h;
+          *zj = zp;
+          const double Lp = leval(&in, n, bt.z, bt.y, bt.w, NULL);
+          *zj = zm;
+          const double Lm = leval(&in, n, bt.z, bt.y, bt.w, NULL);
+          *zj = z0;
+          const double fwd = (Lp - L0) / (zp - z0), bwd = (L0 - Lm) / (z0 - zm);
+          const double cen = (Lp - Lm) / (zp - zm), an = bt.dz[idx];
+          const double big = fmax(fabs(fwd), fabs(bwd));
+          double e_rel;
+          const int kink = fabs(fwd - bwd) > FD_KINK * big + 4 * atol;
+          if (kink) {
+            /* not differentiable here: a subgradient lies between the slopes */
+            double lo = fmin(fwd, bwd), hi = fmax(fwd, bwd);
+            double d = an < lo ? lo - an : an > hi ? an - hi : 0;
+            e_rel = d / fmax(big, floor_);
+            kinks++;
+          } else {
+            e_rel = fabs(an - cen) / fmax(fabs(cen), floor_);
+          }
+          if (isnan(e_rel)) e_rel = INFINITY;
+          entries++;
+          if (e_rel > worst) {
+            worst = e_rel;
+            snprintf(where, sizeof where,
+                     "worst at K=%d N=%d row %d class %d: analytic %.3g, %s %.3g", k, n,
+                     (int)(idx / k), (int)(idx % k), an,
+                     kink ? "one-sided differences" : "central difference", kink ? fwd : cen);
+            if (kink)
+              snprintf(where + strlen(where), sizeof where - strlen(where), " and %.3g", bwd);
+          }
+        }
+      }
+      lbatch_free(&bt);
+      tb_probe_loss_close(&in);
+    }
+  int pass = !problem_text[0] && worst <= FD_REL && kinks * 4 <= entries;
+  char tail[400] = "";
+  if (problem_text[0])
+    snprintf(tail, sizeof tail, "; %s", problem_text);
+  else if (kinks * 4 > entries)
+    snprintf(tail, sizeof tail, "; more than a quarter of the entries look like kinks (a "
+             "noisy or non-smooth value)");
+  else if (worst > FD_REL)
+    snprintf(tail, sizeof tail, "; %s", where);
+  tb_check_emit(pass, "grad-fd", FIG(worst), FIG(FD_REL), "%s logits: %d entries, %d at kinks%s",
+                input_short[kind], entries, kinks, tail);
+}
+
+static void chk_grad_fd(const tb_component *c) {
+  for (int kind = IN_NORMAL; kind <= IN_EXTREME; kind++) chk_grad_fd_kind(c, kind);
+}
+
+static void chk_finite(const tb_component *c) {
+  double hp[TB_MAX_HP];
+  tb_hparams_defaults(c, hp);
+  char err[TB_ERRLEN], first[300] = "";
+  long bad = 0, total = 0;
+  for (int kind = 0; kind < N_INPUTS; kind++) {
+    tb_rng r;
+    rng_for(&r, "finite", kind);
+    for (int a = 0; a < N_KS; a++)
+      for (int b = 0; b < N_NS; b++) {
+        const int k = loss_ks[a], n = loss_ns[b];
+        tb_probe_loss in;
+        if (linst_open(&in, c, hp, k, err, sizeof err)) {
+          tb_check_emit(0, "finite", NULL, NULL, "create with K=%d failed: %s", k, err);
+          return;
+        }
+        lbatch bt;
+        lbatch_make(&bt, &r, kind, n, k);
+        const double v = leval(&in, n, bt.z, bt.y, bt.w, bt.dz);
+        long nb = !isfinite(v);
+        for (int64_t i = 0; i < (int64_t)n * k; i++) nb += !isfinite(bt.dz[i]);
+        if (nb && !first[0])
+          snprintf(first, sizeof first, "; first at %s logits, K=%d N=%d: value %s%s",
+                   input_short[kind], k, n, FIG(v),
+                   isfinite(v) ? ", non-finite gradient entries" : "");
+        bad += nb;
+        total += 1 + (long)n * k;
+        lbatch_free(&bt);
+        tb_probe_loss_close(&in);
+      }
+  }
+  tb_check_emit(bad == 0, "finite", CNT(bad), "0",
+                "up to +-1e3 logits: %ld of %ld numbers non-finite%s", bad, total, first);
+}
+
+/* Rows are evaluated one by one and as a batch: the same arithmetic up to
+ * the order of a sum, so 1e-9 is generous; entries far below the largest
+ * gradient are compared with a floor of 1e-3 of it (their rounding is that
+ * of the larger terms they are computed from). */
+#define SCALE_REL 1e-9
+
+typedef struct worst_t {
+  double err;
+  char where[300];
+} worst_t;
+
+static void track(worst_t *w, double got, double want, double floor_, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void track(worst_t *w, double got, double want, double floor_, const char *fmt, ...) {
+  double e = fabs(got - want) / fmax(fabs(want), fmax(floor_, DBL_MIN));
+  if (isnan(e)) e = INFINITY;
+  if (e > w->err || (e == INFINITY && !w->where[0])) {
+    w->err = e;
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(w->where, sizeof w->where, fmt, ap);
+    va_end(ap);
+    size_t used = m < 0 ? 0 : strlen(w->where);
+    snprintf(w->where + used, sizeof w->where - used, ": %.6g, expected %.6g", got, want);
+    used = strlen(w->where);
+    if (want != 0 && isfinite(got / want))
+      snprintf(w->where + used, sizeof w->where - used, " (ratio %.4g)", got / want);
+  }
+}
+
+static void chk_scale(const tb_component *c) {
+  enum { N = 8, K = 10 };
+  tb_probe_loss in;
+  if (linst_open_defaults(&in, c, K, "scale-1/N")) return;
+  tb_rng r;
+  rng_for(&r, "scale", 0);
+  lbatch bt;
+  lbatch_make(&bt, &r, IN_NORMAL, N, K);
+  double gb[N * K], g1[N * K], z2[2 * N * K], g2[2 * N * K], l1[N];
+  int32_t y2[2 * N];
+  const double Lb = leval(&in, N, bt.z, bt.y, NULL, gb);
+  double mean = 0;
+  for (int i = 0; i < N; i++) {
+    l1[i] = leval(&in, 1, bt.z + i * K, bt.y + i, NULL, g1 + i * K);
+    mean += l1[i] / N;
+  }
+  for (int i = 0; i < 2 * N; i++) {
+    memcpy(z2 + i * K, bt.z + (i % N) * K, sizeof(double) * K);
+    y2[i] = bt.y[i % N];
+  }
+  const double L2 = leval(&in, 2 * N, z2, y2, NULL, g2);
+  double scale = 0;
+  for (int i = 0; i < N * K; i++) scale = fmax(scale, fabs(g1[i]) / N);
+  const double floor_ = 1e-3 * scale;
+  worst_t w = {0, ""};
+  track(&w, Lb, mean, 0, "batch loss vs mean of single rows");
+  for (int i = 0; i < N; i++)
+    for (int j = 0; j < K; j++)
+      track(&w, gb[i * K + j], g1[i * K + j] / N, floor_,
+            "batch gradient row %d class %d vs single-row gradient / N", i, j);
+  track(&w, L2, Lb, 0, "doubled batch loss vs batch loss");
+  for (int i = 0; i < 2 * N; i++)
+    for (int j = 0; j < K; j++)
+      track(&w, g2[i * K + j], gb[(i % N) * K + j] / 2, floor_ / 2,
+            "doubled batch gradient row %d class %d vs half the batch's", i, j);
+  const int pass = w.err <= SCALE_REL;
+  tb_check_emit(pass, "scale-1/N", FIG(w.err), FIG(SCALE_REL),
+                "N=%d K=%d vs each row alone, and doubled%s%s", N, K, pass ? "" : "; worst: ",
+                pass ? "" : w.where);
+  lbatch_free(&bt);
+  tb_probe_loss_close(&in);
+}
+
+static void chk_zero_weight(const tb_component *c) {
+  enum { N = 8, K = 10 };
+  tb_probe_loss in;
+  if (linst_open_defaults(&in, c, K, "zero-weight")) return;
+  tb_rng r;
+  rng_for(&r, "zero-weight", 0);
+  lbatch bt;
+  lbatch_make(&bt, &r, IN_NORMAL, N, K);
+  bt.w[1] = bt.w[5] = 0;
+  /* B: the zero-weight rows replaced by other logits (+-50) and labels */
+  double zb[N * K], ga[N * K], gb[N * K];
+  int32_t yb[N];
+  memcpy(zb, bt.z, sizeof zb);
+  memcpy(yb, bt.y, sizeof yb);
+  for (int i = 1; i < N; i += 4) {
+    for (int j = 0; j < K; j++) zb[i * K + j] = tb_rng_uniform(&r) < 0.5 ? -50 : 50;
+    yb[i] = (yb[i] + 1) % K;
+  }
+  const double La = leval(&in, N, bt.z, bt.y, bt.w, ga);
+  const double Lb = leval(&in, N, zb, yb, bt.w, gb);
+  double scale = max_abs(ga, N * K);
+  worst_t w = {0, ""};
+  double zero_max = 0;
+  int zero_row = -1;
+  track(&w, Lb, La, 0, "loss with other zero-weight rows");
+  for (int i = 0; i < N; i++)
+    for (int j = 0; j < K; j++) {
+      if (bt.w[i] == 0) {
+        double m = fmax(fabs(ga[i * K + j]), fabs(gb[i * K + j]));
+        if (!(m <= zero_max)) zero_max = isnan(m) ? INFINITY : m, zero_row = i;
+        continue;
+      }
+      track(&w, gb[i * K + j], ga[i * K + j], 1e-3 * scale,
+            "gradient row %d class %d with other zero-weight rows", i, j);
+    }
+  const int pass = w.err <= SCALE_REL && zero_max == 0;
+  char tail[400] = "";
+  if (zero_max != 0)
+    snprintf(tail, sizeof tail, "; the gradient row of zero-weight row %d is not 0 (|entry| up "
+             "to %.3g)", zero_row, zero_max);
+  else if (!pass)
+    snprintf(tail, sizeof tail, "; worst: %s", w.where);
+  tb_check_emit(pass, "zero-weight", FIG(fmax(w.err, zero_max)), FIG(SCALE_REL),
+                "2 of N=%d rows (K=%d) weigh 0, their inputs changed%s", N, K, tail);
+  lbatch_free(&bt);
+  tb_probe_loss_close(&in);
+}
+
+static long count_diff(const void *a, const void *b, size_t elem, long n) {
+  long d = 0;
+  for (long i = 0; i < n; i++)
+    d += memcmp((const char *)a + (size_t)i * elem, (const char *)b + (size_t)i * elem, elem) != 0;
+  return d;
+}
+
+static void chk_loss_deterministic(const tb_component *c) {
+  enum { N = 64, K = 10 };
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN];
+  tb_hparams_defaults(c, hp);
+  tb_rng r;
+  rng_for(&r, "deterministic", 0);
+  lbatch bt;
+  lbatch_make(&bt, &r, IN_NORMAL, N, K);
+  double v[3], g[3][N * K];
+  for (int pass = 0; pass < 2; pass++) {
+    tb_probe_loss in;
+    if (linst_open(&in, c, hp, K, err, sizeof err)) {
+      tb_check_emit(0, "deterministic", NULL, NULL, "create with K=%d failed: %s", K, err);
+      lbatch_free(&bt);
+      return;
+    }
+    v[pass] = leval(&in, N, bt.z, bt.y, bt.w, g[pass]);
+    if (pass == 0) v[2] = leval(&in, N, bt.z, bt.y, bt.w, g[2]);
+    tb_probe_loss_close(&in);
+  }
+  /* a loss that draws from its stream may differ between two calls of one
+   * instance; two fresh instances on equal streams must agree */
+  const int same_instance = !(c->services & TB_SERVICE_RNG);
+  long diff = count_diff(&v[0], &v[1], sizeof(double), 1) +
+              count_diff(g[0], g[1], sizeof(double), N * K);
+  if (same_instance)
+    diff += count_diff(&v[0], &v[2], sizeof(double), 1) +
+            count_diff(g[0], g[2], sizeof(double), N * K);
+  tb_check_emit(diff == 0, "deterministic", CNT(diff), "0",
+                "N=%d K=%d %s fresh instance: %ld of %d differ", N, K,
+                same_instance ? "twice + a" : "on a", diff, (same_instance ? 2 : 1) * (1 + N * K));
+  lbatch_free(&bt);
+}
+
+static void services_text(uint32_t s, char *out, size_t len) {
+  snprintf(out, len, "%s%s%s%s", s & TB_SERVICE_RNG ? "rng " : "",
+           s & TB_SERVICE_EVAL ? "eval " : "", s & TB_SERVICE_JVP ? "jvp " : "",
+           s & 7u ? "" : "none ");
+  size_t n = strlen(out);
+  if (n && out[n - 1] == ' ') out[n - 1] = 0;
+}
+
+static void chk_loss_services(const tb_component *c) {
+  enum { N = 16, K = 10 };
+  char decl[32];
+  tb_probe_loss in;
+  if (linst_open_defaults(&in, c, K, "services")) return;
+  tb_rng r;
+  rng_for(&r, "services", 0);
+  for (int kind = IN_NORMAL; kind <= IN_EXTREME; kind++) {
+    lbatch bt;
+    lbatch_make(&bt, &r, kind, N, K);
+    leval(&in, N, bt.z, bt.y, bt.w, bt.dz);
+    lbatch_free(&bt);
+  }
+  tb_probe_loss_close(&in);
+  services_text(c->services, decl, sizeof decl);
+  const int bad = in.rng_moved && !(c->services & TB_SERVICE_RNG);
+  tb_check_emit(!bad, "services", CNT(bad), "0",
+                "declares %s; drew from the rng: %s%s", decl, in.rng_moved ? "yes" : "no",
+                bad ? " (undeclared: TB_SERVICE_RNG)" : "");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Optimizer checks                                                         */
+/* ------------------------------------------------------------------------ */
+
+static void chk_zero_grad(const tb_component *c) {
+  enum { STEPS = 5 };
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN];
+  tb_hparams_defaults(c, hp);
+  hp_set(c, hp, "weight_decay", 0);
+  if (tb_hparams_check(c, hp, err, sizeof err)) {
+    tb_check_emit(0, "zero-grad", NULL, NULL, "the defaults with weight_decay 0 are refused: %s",
+                  err);
+    return;
+  }
+  tb_rng r;
+  rng_for(&r, "zero-grad", 0);
+  float theta0[TB_PROBE_P], theta[TB_PROBE_P];
+  random_theta(&r, theta0);
+  tb_probe_problem pb = {{0}, {0}};
+  tb_probe_opt o;
+  if (oinst_open(&o, c, hp, theta0, &pb, err, sizeof err)) {
+    tb_check_emit(0, "zero-grad", NULL, NULL, "create failed: %s", err);
+    return;
+  }
+  double moved = 0;
+  int changed = 0;
+  for (int s = 1; s <= STEPS; s++) {
+    int rc = tb_probe_opt_step(&o);
+    if (rc) {
+      tb_check_emit(0, "zero-grad", NULL, NULL, "step %d returned %d", s, rc);
+      tb_probe_opt_close(&o);
+      return;
+    }
+  }
+  tb_probe_opt_get(&o, theta);
+  for (int i = 0; i < TB_PROBE_P; i++)
+    if (!(theta[i] == theta0[i])) {
+      changed++;
+      double d = fabs((double)theta[i] - theta0[i]);
+      moved = isnan(d) ? INFINITY : fmax(moved, d);
+    }
+  tb_check_emit(changed == 0, "zero-grad", FIG(moved), "0",
+                "%d steps, zero gradients%s: %d of %d parameters moved", STEPS,
+                tb_hparam_index(c, "weight_decay") >= 0 ? ", weight_decay 0" : "", changed,
+                TB_PROBE_P);
+  tb_probe_opt_close(&o);
+}
+
+static void chk_grad_size(const tb_component *c, const char *name, double size) {
+  enum { STEPS = 10 };
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN];
+  tb_hparams_defaults(c, hp);
+  tb_rng r;
+  rng_for(&r, name, 0);
+  float theta0[TB_PROBE_P], theta[TB_PROBE_P];
+  random_theta(&r, theta0);
+  tb_probe_problem pb;
+  for (int i = 0; i < TB_PROBE_P; i++) {
+    pb.a[i] = 0;
+    pb.b[i] = tb_rng_uniform(&r) < 0.5 ? -size : size;
+  }
+  tb_probe_opt o;
+  if (oinst_open(&o, c, hp, theta0, &pb, err, sizeof err)) {
+    tb_check_emit(0, name, NULL, NULL, "create failed: %s", err);
+    return;
+  }
+  for (int s = 1; s <= STEPS; s++) {
+    int rc = tb_probe_opt_step(&o);
+    if (rc) {
+      tb_check_emit(0, name, NULL, NULL, "step %d returned %d with gradients of +-%g", s, rc, size);
+      tb_probe_opt_close(&o);
+      return;
+    }
+  }
+  tb_probe_opt_get(&o, theta);
+  int bad = 0;
+  double biggest = 0;
+  for (int i = 0; i < TB_PROBE_P; i++) {
+    if (!isfinite(theta[i])) bad++;
+    else biggest = fmax(biggest, fabs((double)theta[i]));
+  }
+  tb_check_emit(bad == 0, name, CNT(bad), "0",
+                "%d steps, gradients +-%g: %d of %d non-finite, max |theta| %.3g", STEPS, size, bad,
+                TB_PROBE_P, biggest);
+  tb_probe_opt_close(&o);
+}
+
+static void chk_tiny_grad(const tb_component *c) { chk_grad_size(c, "tiny-grad", 1e-30); }
+static void chk_huge_grad(const tb_component *c) { chk_grad_size(c, "huge-grad", 1e30); }
+
+/* Runs of STEPS steps recorded as [STEPS][P] trajectories. */
+#define TRAJ_STEPS 20
+
+typedef struct run_spec {
+  tb_probe_problem pb;
+  float theta0[TB_PROBE_P];
+} run_spec;
+
+static void run_spec_make(run_spec *s, const char *check, int variant) {
+  tb_rng r;
+  rng_for(&r, check, variant);
+  quadratic(&r, &s->pb);
+  /* B also gets a linear term, so the two runs see different gradients */
+  for (int i = 0; variant && i < TB_PROBE_P; i++) s->pb.b[i] = tb_rng_normal(&r);
+  random_theta(&r, s->theta0);
+}
+
+/* Steps an open instance, recording the trajectory; the step's failure in
+ * `why` (empty when none). */
+static int record_step(tb_probe_opt *o, float *traj, int s, char *why, size_t len) {
+  int rc = tb_probe_opt_step(o);
+  tb_probe_opt_get(o, traj + (size_t)s * TB_PROBE_P);
+  if (rc && !why[0]) snprintf(why, len, "step %d returned %d", s + 1, rc);
+  return rc;
+}
+
+static int run_alone(const tb_component *c, const double *hp, const run_spec *spec, float *traj,
+                     char *why, size_t len) {
+  char err[TB_ERRLEN];
+  tb_probe_opt o;
+  if (oinst_open(&o, c, hp, spec->theta0, &spec->pb, err, sizeof err)) {
+    snprintf(why, len, "create failed: %.900s", err);
+    return -1;
+  }
+  for (int s = 0; s < TRAJ_STEPS; s++)
+    if (record_step(&o, traj, s, why, len)) break;
+  tb_probe_opt_close(&o);
+  return why[0] ? -1 : 0;
+}
+
+static void chk_opt_deterministic(const tb_component *c) {
+  double hp[TB_MAX_HP];
+  tb_hparams_defaults(c, hp);
+  run_spec spec;
+  run_spec_make(&spec, "deterministic", 0);
+  static float t1[TRAJ_STEPS * TB_PROBE_P], t2[TRAJ_STEPS * TB_PROBE_P];
+  char why[TB_ERRLEN] = "";
+  if (run_alone(c, hp, &spec, t1, why, sizeof why) ||
+      run_alone(c, hp, &spec, t2, why, sizeof why)) {
+    tb_check_emit(0, "deterministic", NULL, NULL, "%s", why);
+    return;
+  }
+  long diff = count_diff(t1, t2, sizeof(float), TRAJ_STEPS * TB_PROBE_P);
+  tb_check_emit(diff == 0, "deterministic", CNT(diff), "0",
+                "2 fresh instances x %d steps: %ld of %d values differ", TRAJ_STEPS, diff,
+                TRAJ_STEPS * TB_PROBE_P);
+}
+
+static void chk_no_shared_state(const tb_component *c) {
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN], why[TB_ERRLEN] = "";
+  tb_hparams_defaults(c, hp);
+  run_spec sa, sb;
+  run_spec_make(&sa, "no-shared-state", 0);
+  run_spec_make(&sb, "no-shared-state", 1);
+  static float ta[TRAJ_STEPS * TB_PROBE_P], tb[TRAJ_STEPS * TB_PROBE_P];
+  static float ia[TRAJ_STEPS * TB_PROBE_P], ib[TRAJ_STEPS * TB_PROBE_P];
+  if (run_alone(c, hp, &sa, ta, why, sizeof why) || run_alone(c, hp, &sb, tb, why, sizeof why)) {
+    tb_check_emit(0, "no-shared-state", NULL, NULL, "%s", why);
+    return;
+  }
+  tb_probe_opt a, b;
+  if (oinst_open(&a, c, hp, sa.theta0, &sa.pb, err, sizeof err)) {
+    tb_check_emit(0, "no-shared-state", NULL, NULL, "create failed: %s", err);
+    return;
+  }
+  if (oinst_open(&b, c, hp, sb.theta0, &sb.pb, err, sizeof err)) {
+    tb_check_emit(0, "no-shared-state", NULL, NULL, "create of a second instance failed: %s", err);
+    tb_probe_opt_close(&a);
+    return;
+  }
+  for (int s = 0; s < TRAJ_STEPS && !why[0]; s++) {
+    record_step(&a, ia, s, why, sizeof why);
+    record_step(&b, ib, s, why, sizeof why);
+  }
+  tb_probe_opt_close(&b);
+  tb_probe_opt_close(&a);
+  if (why[0]) {
+    tb_check_emit(0, "no-shared-state", NULL, NULL, "stepping two instances: %s", why);
+    return;
+  }
+  long da = count_diff(ta, ia, sizeof(float), TRAJ_STEPS * TB_PROBE_P);
+  long db = count_diff(tb, ib, sizeof(float), TRAJ_STEPS * TB_PROBE_P);
+  int first = -1;
+  for (int i = 0; i < TRAJ_STEPS * TB_PROBE_P && first < 0; i++)
+    if (memcmp(&ta[i], &ia[i], sizeof(float)) || memcmp(&tb[i], &ib[i], sizeof(float)))
+      first = i / TB_PROBE_P + 1;
+  char tail[64] = "";
+  if (first > 0) snprintf(tail, sizeof tail, "; they first differ after step %d", first);
+  tb_check_emit(da + db == 0, "no-shared-state", CNT(da + db), "0",
+                "A, B alternately vs alone, %d steps: %ld + %ld of %d differ%s", TRAJ_STEPS, da, db,
+                2 * TRAJ_STEPS * TB_PROBE_P, tail);
+}
+
+static void chk_quadratic(const tb_component *c) {
+  enum { STEPS = 300 };
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN];
+  tb_hparams_defaults(c, hp);
+  run_spec spec;
+  run_spec_make(&spec, "quadratic", 0);
+  tb_probe_opt o;
+  if (oinst_open(&o, c, hp, spec.theta0, &spec.pb, err, sizeof err)) {
+    tb_check_emit(0, "quadratic", NULL, NULL, "create failed: %s", err);
+    return;
+  }
+  const double f0 = tb_probe_opt_f(&o);
+  for (int s = 1; s <= STEPS; s++) {
+    int rc = tb_probe_opt_step(&o);
+    if (rc) {
+      tb_check_emit(0, "quadratic", NULL, NULL, "step %d returned %d", s, rc);
+      tb_probe_opt_close(&o);
+      return;
+    }
+  }
+  const double f1 = tb_probe_opt_f(&o);
+  tb_probe_opt_close(&o);
+  const double ratio = f1 / f0;
+  tb_check_emit(isfinite(f1) && f1 < f0, "quadratic", FIG(ratio), "< 1",
+                "%d steps, defaults: f from %.4g to %.4g", STEPS, f0, f1);
+}
+
+static void chk_opt_services(const tb_component *c) {
+  enum { STEPS = 20 };
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN], decl[32];
+  tb_hparams_defaults(c, hp);
+  run_spec spec;
+  run_spec_make(&spec, "services", 0);
+  tb_probe_opt o;
+  if (oinst_open(&o, c, hp, spec.theta0, &spec.pb, err, sizeof err)) {
+    tb_check_emit(0, "services", NULL, NULL, "create failed: %s", err);
+    return;
+  }
+  int rc = 0, s;
+  for (s = 1; s <= STEPS && !rc; s++) rc = tb_probe_opt_step(&o);
+  tb_probe_opt_close(&o);
+  services_text(c->services, decl, sizeof decl);
+  const int bad_rng = o.rng_moved && !(c->services & TB_SERVICE_RNG);
+  const long bad = o.bad_eval + o.bad_jvp + bad_rng;
+  char undeclared[96] = "";
+  if (bad)
+    snprintf(undeclared, sizeof undeclared, "; undeclared:%s%s%s",
+             o.bad_eval ? " TB_SERVICE_EVAL" : "", o.bad_jvp ? " TB_SERVICE_JVP" : "",
+             bad_rng ? " TB_SERVICE_RNG" : "");
+  char rc_text[64] = "";
+  if (rc) snprintf(rc_text, sizeof rc_text, "; step %d returned %d", s - 1, rc);
+  tb_check_emit(bad == 0 && rc == 0, "services", CNT(bad), "0",
+                "declares %s; %d steps: eval %ld, jvp %ld, rng %s%s%s", decl, STEPS, o.n_eval,
+                o.n_jvp, o.rng_moved ? "yes" : "no", undeclared, rc_text);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The tables of checks                                                     */
+/* ------------------------------------------------------------------------ */
+
+static const tb_check_def loss_checks[] = {
+    {"meta", chk_meta},
+    {"defaults", chk_defaults},
+    {"unique", chk_unique},
+    {"create-edges", chk_create_edges},
+    {"grad-fd", chk_grad_fd},
+    {"finite", chk_finite},
+    {"scale-1/N", chk_scale},
+    {"zero-weight", chk_zero_weight},
+    {"deterministic", chk_loss_deterministic},
+    {"services", chk_loss_services},
+};
+
+static const tb_check_def opt_checks[] = {
+    {"meta", chk_meta},
+    {"defaults", chk_defaults},
+    {"unique", chk_unique},
+    {"create-edges", chk_create_edges},
+    {"zero-grad", chk_zero_grad},
+    {"tiny-grad", chk_tiny_grad},
+    {"huge-grad", chk_huge_grad},
+    {"deterministic", chk_opt_deterministic},
+    {"no-shared-state", chk_no_shared_state},
+    {"quadratic", chk_quadratic},
+    {"services", chk_opt_services},
+};
+
+int tb_checks_for(const tb_component *c, const tb_check_def **out) {
+  if (c->kind == TB_KIND_LOSS) {
+    *out = loss_checks;
+    return (int)(sizeof loss_checks / sizeof loss_checks[0]);
+  }
+  *out = opt_checks;
+  return (int)(sizeof opt_checks / sizeof opt_checks[0]);
+}
