@@ -1,5 +1,6 @@
 /*
- * script.h — Lua scenario scripts (script.c): a script becomes the list of
+ * script.h — Lua scenario scripts (script.c, script_runs.c and the
+ * `trainbench` module in trainbench.lua): a script becomes the list of
  * resolved, validated runs of its scenarios.
  *
  * Provides: tb_script_load, tb_sweep_free.

@@ -1,0 +1,342 @@
+/*
+ * script_runs.c — from the run tables a scenario script leaves to resolved
+ * runs: each run's data set (each distinct one loaded once: read, hashed,
+ * parsed and validated here, in the parent, so that the workers inherit it
+ * through fork), model, components with their hyperparameters and schedule
+ * become a tb_run_config; the model's sizes are checked against the data
+ * and the limits of util.h; the run is canonicalized and duplicates dropped.
+ * Errors name the script line of the offending call (script.c runs the
+ * script; trainbench.lua builds the tables).
+ *
+ * Provides: tb_script_convert, tb_sweep_free.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "config.h"
+#include "hash.h"
+#include "registry.h"
+#include "script.h"
+#include "script_int.h"
+#include "train.h"
+#include "util.h"
+
+static lua_Integer get_int(lua_State *L, int t, const char *k) {
+  lua_getfield(L, t, k);
+  lua_Integer v = lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+static double get_num(lua_State *L, int t, const char *k) {
+  lua_getfield(L, t, k);
+  double v = lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+static int get_bool(lua_State *L, int t, const char *k) {
+  lua_getfield(L, t, k);
+  int v = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+/* The string stays valid while the table holds it. */
+static const char *get_str(lua_State *L, int t, const char *k) {
+  lua_getfield(L, t, k);
+  const char *v = lua_tostring(L, -1);
+  lua_pop(L, 1);
+  return v ? v : "";
+}
+
+static int enum_of(const char *(*name)(int), const char *s) {
+  for (int i = 1; strcmp(name(i), "?") != 0; i++)
+    if (strcmp(name(i), s) == 0) return i;
+  return 0;
+}
+
+static void key_of(const tb_data_spec *d, struct data_key *k) {
+  memset(k, 0, sizeof *k);
+  snprintf(k->name, sizeof k->name, "%s", d->name);
+  if (strcmp(d->name, "csv") == 0) {
+    snprintf(k->path, sizeof k->path, "%s", d->path);
+    k->header = d->header;
+    k->label_col = d->label_col;
+  } else if (strcmp(d->name, "blobs") == 0) {
+    k->n = d->n, k->classes = d->classes, k->dim = d->dim;
+    k->separation = d->separation;
+  }
+}
+
+static int same_key(const struct data_key *a, const struct data_key *b) {
+  return strcmp(a->name, b->name) == 0 && strcmp(a->path, b->path) == 0 &&
+         a->header == b->header && a->label_col == b->label_col && a->n == b->n &&
+         a->classes == b->classes && a->dim == b->dim && a->separation == b->separation;
+}
+
+/* Point d at its loaded dataset, loading (reading, hashing, parsing and
+ * validating) each distinct one once per script load. */
+static int resolve_data(tb_script_ctx *ctx, tb_data_spec *d, const char *where, const char *label) {
+  tb_sweep *out = ctx->out;
+  struct data_key key;
+  key_of(d, &key);
+  for (int i = 0; i < out->n_datasets; i++)
+    if (same_key(&ctx->keys[i], &key)) {
+      const tb_dataset *ds = out->datasets[i];
+      if (strcmp(d->name, "csv") != 0 && strcmp(d->name, "blobs") != 0)
+        snprintf(d->path, sizeof d->path, "%s", ctx->paths[i]);
+      memcpy(d->content_hash, ds->content_hash, TB_HASHLEN);
+      d->loaded = ds;
+      return 0;
+    }
+  tb_dataset *ds = calloc(1, sizeof *ds);
+  if (!ds) abort();
+  char msg[TB_ERRLEN];
+  if (tb_data_load(d, ds, msg, sizeof msg)) {
+    free(ds);
+    return tb_script_fail(ctx, "%s: %s: %s", where, label, msg);
+  }
+  if (out->n_datasets == ctx->cap_datasets) {
+    ctx->cap_datasets = ctx->cap_datasets ? 2 * ctx->cap_datasets : 8;
+    out->datasets = realloc(out->datasets, sizeof *out->datasets * (size_t)ctx->cap_datasets);
+    ctx->keys = realloc(ctx->keys, sizeof *ctx->keys * (size_t)ctx->cap_datasets);
+    ctx->paths = realloc(ctx->paths, sizeof *ctx->paths * (size_t)ctx->cap_datasets);
+    if (!out->datasets || !ctx->keys || !ctx->paths) abort();
+  }
+  ctx->keys[out->n_datasets] = key;
+  snprintf(ctx->paths[out->n_datasets], sizeof ctx->paths[0], "%s", d->path);
+  out->datasets[out->n_datasets++] = ds;
+  d->loaded = ds;
+  return 0;
+}
+
+static int read_data(lua_State *L, tb_script_ctx *ctx, int t, tb_data_spec *d) {
+  const char *where = get_str(L, t, "where");
+  const char *name = get_str(L, t, "name"), *path = get_str(L, t, "path");
+  if (strlen(path) >= sizeof d->path)
+    return tb_script_fail(ctx, "%s: %s: 'path' is longer than %zu bytes", where,
+                          get_str(L, t, "label"), sizeof d->path - 1);
+  snprintf(d->name, sizeof d->name, "%s", name);
+  snprintf(d->path, sizeof d->path, "%s", path);
+  d->label_col = (int)get_int(L, t, "label_col");
+  d->header = get_bool(L, t, "header");
+  d->n = (int)get_int(L, t, "n");
+  d->classes = (int)get_int(L, t, "classes");
+  d->dim = (int)get_int(L, t, "dim");
+  d->separation = get_num(L, t, "separation");
+  lua_getfield(L, t, "split");
+  for (int i = 0; i < 3; i++) {
+    lua_rawgeti(L, -1, i + 1);
+    d->split[i] = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  d->standardize = get_bool(L, t, "standardize");
+  lua_getfield(L, t, "split_seed");
+  d->has_split_seed = lua_isinteger(L, -1);
+  d->split_seed = lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return resolve_data(ctx, d, where, get_str(L, t, "label"));
+}
+
+static void read_model(lua_State *L, int t, tb_model_spec *m) {
+  m->kind = strcmp(get_str(L, t, "name"), "mlp") == 0 ? TB_MODEL_MLP : TB_MODEL_LINEAR;
+  lua_getfield(L, t, "hidden");
+  m->n_hidden = (int)luaL_len(L, -1);
+  if (m->n_hidden > TB_MAX_HIDDEN) m->n_hidden = TB_MAX_HIDDEN; /* checked in Lua */
+  for (int i = 0; i < m->n_hidden; i++) {
+    lua_rawgeti(L, -1, i + 1);
+    m->hidden[i] = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  m->activation = enum_of(tb_activation_name, get_str(L, t, "activation"));
+  m->init = enum_of(tb_init_name, get_str(L, t, "init"));
+}
+
+static const tb_component *read_component(lua_State *L, tb_script_ctx *ctx, int t, int kind,
+                                          double *hp) {
+  const tb_component *c = tb_registry_find(ctx->reg, kind, get_str(L, t, "name"));
+  if (!c) return NULL;
+  lua_getfield(L, t, "hp");
+  for (int i = 0; i < c->n_hparams; i++) {
+    lua_rawgeti(L, -1, i + 1);
+    hp[i] = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return c;
+}
+
+static void read_schedule(lua_State *L, int t, tb_sched_spec *s) {
+  s->kind = enum_of(tb_sched_name, get_str(L, t, "name"));
+  s->warmup = get_num(L, t, "warmup");
+  s->every = get_num(L, t, "every");
+  s->gamma = get_num(L, t, "gamma");
+  s->min_factor = get_num(L, t, "min_factor");
+}
+
+/* The model's sizes, now that the data gives D and K, against util.h's limits:
+ * a run past them would fail (or, before the limits, crash) in its worker.
+ * The rows of one pass are bounded as the trainer sets them: the batch, or
+ * an evaluation chunk of a split (at most all rows). */
+static int check_sizes(tb_script_ctx *ctx, const tb_run_config *cfg, const char *model_where,
+                       const char *model_label, const char *scenario_where) {
+  const tb_dataset *ds = cfg->data.loaded;
+  if (strcmp(model_where, "?") == 0) model_where = scenario_where; /* the default model */
+  int64_t n = ds->n;
+  int64_t batch = cfg->batch_size <= 0 || cfg->batch_size > n ? n : cfg->batch_size;
+  int64_t cap = n < TB_EVAL_CHUNK ? n : TB_EVAL_CHUNK;
+  if (batch > cap) cap = batch;
+  int64_t params, work, widest;
+  tb_model_size(&cfg->model, ds->d, ds->k, cap, &params, &work, &widest);
+  if (params > TB_MAX_PARAMS) {
+    char hidden[256] = "";
+    size_t k = 0;
+    for (int i = 0; i < cfg->model.n_hidden && k < sizeof hidden; i++)
+      k += (size_t)snprintf(hidden + k, sizeof hidden - k, "%s%d", i ? ", " : "",
+                            cfg->model.hidden[i]);
+    if (cfg->model.kind == TB_MODEL_MLP)
+      return tb_script_fail(ctx,
+                            "%s: %s: 'hidden' = {%s} gives %lld parameters on %d features and %d "
+                            "classes, more than the limit of %lld",
+                            model_where, model_label, hidden, (long long)params, ds->d, ds->k,
+                            (long long)TB_MAX_PARAMS);
+    return tb_script_fail(ctx,
+                          "%s: %s: %lld parameters on %d features and %d classes, more than the "
+                          "limit of %lld",
+                          model_where, model_label, (long long)params, ds->d, ds->k,
+                          (long long)TB_MAX_PARAMS);
+  }
+  if (work > TB_MAX_WORKSPACE)
+    return tb_script_fail(ctx,
+                          "%s: scenario '%s': 'batch_size' = %d%s: passes of %lld rows "
+                          "through layers up to %lld wide need %lld floats of workspace, "
+                          "more than the limit of %lld (use a smaller batch or narrower "
+                          "layers)",
+                          scenario_where, cfg->scenario, cfg->batch_size,
+                          cfg->batch_size <= 0 ? " (full batch)" : "", (long long)cap,
+                          (long long)widest, (long long)work, (long long)TB_MAX_WORKSPACE);
+  return 0;
+}
+
+/* Index of an earlier run with this hash, or -1 after recording run `i`. */
+static int dedupe(tb_script_ctx *ctx, const char *hash, int i) {
+  if ((size_t)(i + 1) * 2 > ctx->n_slots) {
+    size_t n = ctx->n_slots ? 2 * ctx->n_slots : 256;
+    while (n < (size_t)(i + 1) * 2) n *= 2;
+    free(ctx->slots);
+    ctx->slots = calloc(n, sizeof *ctx->slots);
+    if (!ctx->slots) abort();
+    ctx->n_slots = n;
+    for (int j = 0; j < i; j++) dedupe(ctx, ctx->out->runs[j].hash, j);
+  }
+  char head[17];
+  memcpy(head, hash, 16);
+  head[16] = 0;
+  size_t mask = ctx->n_slots - 1, s = (size_t)strtoull(head, NULL, 16) & mask;
+  for (; ctx->slots[s]; s = (s + 1) & mask)
+    if (strcmp(ctx->out->runs[ctx->slots[s] - 1].hash, hash) == 0) return ctx->slots[s] - 1;
+  ctx->slots[s] = i + 1;
+  return -1;
+}
+
+/* Turn the run table at the top of the stack into ctx->out's next run. */
+static int add_run(lua_State *L, tb_script_ctx *ctx, const char *scenario, const char *where) {
+  int t = lua_gettop(L);
+  tb_run_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  snprintf(cfg.scenario, sizeof cfg.scenario, "%s", scenario);
+  cfg.seed = get_int(L, t, "seed");
+  cfg.epochs = (int)get_int(L, t, "epochs");
+  cfg.batch_size = (int)get_int(L, t, "batch_size");
+  cfg.timeout = get_num(L, t, "timeout");
+
+  lua_getfield(L, t, "model");
+  read_model(L, lua_gettop(L), &cfg.model);
+  lua_getfield(L, t, "schedule");
+  read_schedule(L, lua_gettop(L), &cfg.sched);
+  lua_getfield(L, t, "loss");
+  cfg.loss = read_component(L, ctx, lua_gettop(L), TB_KIND_LOSS, cfg.loss_hp);
+  lua_getfield(L, t, "optimizer");
+  cfg.opt = read_component(L, ctx, lua_gettop(L), TB_KIND_OPTIMIZER, cfg.opt_hp);
+  lua_getfield(L, t, "data");
+  int rc = read_data(L, ctx, lua_gettop(L), &cfg.data);
+  lua_settop(L, t);
+  if (rc) return -1;
+  lua_getfield(L, t, "model");
+  rc = check_sizes(ctx, &cfg, get_str(L, lua_gettop(L), "where"),
+                   get_str(L, lua_gettop(L), "label"), where);
+  lua_settop(L, t);
+  if (rc) return -1;
+
+  char msg[TB_ERRLEN];
+  if (tb_config_canonicalize(&cfg, msg, sizeof msg))
+    return tb_script_fail(ctx, "%s: %s", where, msg);
+  tb_sweep *out = ctx->out;
+  if (dedupe(ctx, cfg.hash, out->n_runs) >= 0) {
+    tb_config_free(&cfg);
+    return 0;
+  }
+  if (out->n_runs == ctx->cap_runs) {
+    ctx->cap_runs = ctx->cap_runs ? 2 * ctx->cap_runs : 64;
+    out->runs = realloc(out->runs, sizeof *out->runs * (size_t)ctx->cap_runs);
+    if (!out->runs) abort();
+  }
+  out->runs[out->n_runs++] = cfg;
+  return 0;
+}
+
+/* Read the scenarios the script declared into ctx->out (protected). */
+int tb_script_convert(lua_State *L) {
+  tb_script_ctx *ctx = lua_touserdata(L, 1);
+  tb_sweep *out = ctx->out;
+  lua_getfield(L, LUA_REGISTRYINDEX, "trainbench.scenarios");
+  int all = lua_gettop(L);
+  int n = (int)luaL_len(L, all);
+  if (n == 0) {
+    tb_script_fail(ctx, "%s: the script declares no scenario (see tb.scenario)", ctx->path);
+    return 0;
+  }
+  out->scenarios = calloc((size_t)n, sizeof *out->scenarios);
+  if (!out->scenarios) abort();
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, all, i);
+    int s = lua_gettop(L);
+    tb_scenario_info *info = &out->scenarios[out->n_scenarios++];
+    snprintf(info->name, sizeof info->name, "%s", get_str(L, s, "name"));
+    info->script_path = strdup(ctx->path);
+    info->script_text = strdup(ctx->text);
+    const char *where = get_str(L, s, "where");
+    lua_getfield(L, s, "runs");
+    int runs = lua_gettop(L), m = (int)luaL_len(L, runs);
+    for (int j = 1; j <= m; j++) {
+      lua_rawgeti(L, runs, j);
+      if (add_run(L, ctx, info->name, where)) return 0;
+      lua_pop(L, 1);
+    }
+    lua_settop(L, all);
+  }
+  return 0;
+}
+
+void tb_sweep_free(tb_sweep *sw) {
+  for (int i = 0; i < sw->n_scenarios; i++) {
+    free(sw->scenarios[i].script_path);
+    free(sw->scenarios[i].script_text);
+  }
+  free(sw->scenarios);
+  for (int i = 0; i < sw->n_runs; i++) tb_config_free(&sw->runs[i]);
+  free(sw->runs);
+  for (int i = 0; i < sw->n_datasets; i++) {
+    tb_dataset_free(sw->datasets[i]);
+    free(sw->datasets[i]);
+  }
+  free(sw->datasets);
+  memset(sw, 0, sizeof *sw);
+}
