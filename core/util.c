@@ -4,6 +4,8 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "util.h"
@@ -24,9 +26,6 @@ static double clock_seconds(clockid_t id) {
 
 double tb_now_mono(void) { return clock_seconds(CLOCK_MONOTONIC); }
 double tb_now_wall(void) { return clock_seconds(CLOCK_REALTIME); }
-
-#include <stdlib.h>
-#include <string.h>
 
 const char *tb_status_name(int status) {
   switch (status) {
