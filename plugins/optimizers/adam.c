@@ -36,34 +36,27 @@ enum { HP_LR, HP_BETA1, HP_BETA2, HP_EPS, HP_WEIGHT_DECAY, HP_AMSGRAD, N_HP };
  * inclusive range stops just short of it. */
 #define BETA_MAX 0.999999999
 
-static const tb_hparam adam_hparams[N_HP] = {
-    [HP_LR] = TBU_HP_REAL("lr", 1e-3, 0, 10, 1, "learning rate"),
-    [HP_BETA1] = TBU_HP_REAL("beta1", 0.9, 0, BETA_MAX, 0,
-                             "decay rate of the gradient average m (PyTorch betas[0]), below 1"),
-    [HP_BETA2] = TBU_HP_REAL("beta2", 0.999, 0, BETA_MAX, 0,
-                             "decay rate of the squared-gradient average v (PyTorch betas[1]), "
-                             "below 1"),
-    [HP_EPS] = TBU_HP_REAL("eps", 1e-8, 0, 1, 1,
-                           "added to the bias-corrected sqrt(v) in the denominator"),
-    [HP_WEIGHT_DECAY] = TBU_HP_REAL("weight_decay", 0, 0, 1, 1,
-                                    "L2 penalty coefficient added to the gradient (coupled)"),
-    [HP_AMSGRAD] = TBU_HP_BOOL("amsgrad", 0, "normalize by the running maximum of v (AMSGrad)"),
-};
+/* adam and adamw share the table but for the default and meaning of
+ * weight_decay. */
+#define ADAM_HPARAMS(wd_def, wd_help)                                                          \
+  {                                                                                            \
+    [HP_LR] = TBU_HP_REAL("lr", 1e-3, 0, 10, 1, "learning rate"),                              \
+    [HP_BETA1] = TBU_HP_REAL("beta1", 0.9, 0, BETA_MAX, 0,                                     \
+                             "decay rate of the gradient average m (PyTorch betas[0]), "       \
+                             "below 1"),                                                       \
+    [HP_BETA2] = TBU_HP_REAL("beta2", 0.999, 0, BETA_MAX, 0,                                   \
+                             "decay rate of the squared-gradient average v (PyTorch "          \
+                             "betas[1]), below 1"),                                            \
+    [HP_EPS] = TBU_HP_REAL("eps", 1e-8, 0, 1, 1,                                               \
+                           "added to the bias-corrected sqrt(v) in the denominator"),          \
+    [HP_WEIGHT_DECAY] = TBU_HP_REAL("weight_decay", wd_def, 0, 1, 1, wd_help),                 \
+    [HP_AMSGRAD] = TBU_HP_BOOL("amsgrad", 0, "normalize by the running maximum of v (AMSGrad)"), \
+  }
 
-/* AdamW: the same table but for the default and meaning of weight_decay */
-static const tb_hparam adamw_hparams[N_HP] = {
-    [HP_LR] = TBU_HP_REAL("lr", 1e-3, 0, 10, 1, "learning rate"),
-    [HP_BETA1] = TBU_HP_REAL("beta1", 0.9, 0, BETA_MAX, 0,
-                             "decay rate of the gradient average m (PyTorch betas[0]), below 1"),
-    [HP_BETA2] = TBU_HP_REAL("beta2", 0.999, 0, BETA_MAX, 0,
-                             "decay rate of the squared-gradient average v (PyTorch betas[1]), "
-                             "below 1"),
-    [HP_EPS] = TBU_HP_REAL("eps", 1e-8, 0, 1, 1,
-                           "added to the bias-corrected sqrt(v) in the denominator"),
-    [HP_WEIGHT_DECAY] = TBU_HP_REAL("weight_decay", 1e-2, 0, 1, 1,
-                                    "decoupled decay: theta shrinks by lr * weight_decay each step"),
-    [HP_AMSGRAD] = TBU_HP_BOOL("amsgrad", 0, "normalize by the running maximum of v (AMSGrad)"),
-};
+static const tb_hparam adam_hparams[N_HP] =
+    ADAM_HPARAMS(0, "L2 penalty coefficient added to the gradient (coupled)");
+static const tb_hparam adamw_hparams[N_HP] =
+    ADAM_HPARAMS(1e-2, "decoupled decay: theta shrinks by lr * weight_decay each step");
 
 /* One allocation (TBU_OPT_ALLOC): this header, then the slots m, v and (with
  * amsgrad) v_max of every element. */

@@ -94,56 +94,22 @@ extern "C" {
 #define TBU_RESTRICT restrict
 #endif
 
-#define TBU_SPECIALIZE1(mode, RUN)                                                         \
-  do {                                                                                     \
-    if ((mode) & 1u)                                                                       \
-      RUN(1u);                                                                             \
-    else                                                                                   \
-      RUN(0u);                                                                             \
-  } while (0)
-#define TBU_SPECIALIZE2(mode, RUN)                                                         \
-  do {                                                                                     \
-    switch ((mode) & 3u) {                                                                 \
-    case 0: RUN(0u); break;                                                                \
-    case 1: RUN(1u); break;                                                                \
-    case 2: RUN(2u); break;                                                                \
-    default: RUN(3u); break;                                                               \
-    }                                                                                      \
-  } while (0)
-#define TBU_SPECIALIZE3(mode, RUN)                                                         \
-  do {                                                                                     \
-    switch ((mode) & 7u) {                                                                 \
-    case 0: RUN(0u); break;                                                                \
-    case 1: RUN(1u); break;                                                                \
-    case 2: RUN(2u); break;                                                                \
-    case 3: RUN(3u); break;                                                                \
-    case 4: RUN(4u); break;                                                                \
-    case 5: RUN(5u); break;                                                                \
-    case 6: RUN(6u); break;                                                                \
-    default: RUN(7u); break;                                                               \
-    }                                                                                      \
-  } while (0)
-#define TBU_SPECIALIZE4(mode, RUN)                                                         \
-  do {                                                                                     \
-    switch ((mode) & 15u) {                                                                \
-    case 0: RUN(0u); break;                                                                \
-    case 1: RUN(1u); break;                                                                \
-    case 2: RUN(2u); break;                                                                \
-    case 3: RUN(3u); break;                                                                \
-    case 4: RUN(4u); break;                                                                \
-    case 5: RUN(5u); break;                                                                \
-    case 6: RUN(6u); break;                                                                \
-    case 7: RUN(7u); break;                                                                \
-    case 8: RUN(8u); break;                                                                \
-    case 9: RUN(9u); break;                                                                \
-    case 10: RUN(10u); break;                                                              \
-    case 11: RUN(11u); break;                                                              \
-    case 12: RUN(12u); break;                                                              \
-    case 13: RUN(13u); break;                                                              \
-    case 14: RUN(14u); break;                                                              \
-    default: RUN(15u); break;                                                              \
-    }                                                                                      \
-  } while (0)
+/* case labels b .. b + 2^n - 1, each calling RUN with its mode as a constant */
+#define TBU_CASES1_(b, RUN)                                                                  \
+  case (b):                                                                                 \
+    RUN((b));                                                                               \
+    break;                                                                                  \
+  case (b) + 1u:                                                                            \
+    RUN((b) + 1u);                                                                          \
+    break;
+#define TBU_CASES2_(b, RUN) TBU_CASES1_(b, RUN) TBU_CASES1_((b) + 2u, RUN)
+#define TBU_CASES3_(b, RUN) TBU_CASES2_(b, RUN) TBU_CASES2_((b) + 4u, RUN)
+#define TBU_CASES4_(b, RUN) TBU_CASES3_(b, RUN) TBU_CASES3_((b) + 8u, RUN)
+/* RUN(m) once, m = the low n bits of mode, a constant in each copy */
+#define TBU_SPECIALIZE1(mode, RUN) do { switch ((mode) & 1u) { TBU_CASES1_(0u, RUN) } } while (0)
+#define TBU_SPECIALIZE2(mode, RUN) do { switch ((mode) & 3u) { TBU_CASES2_(0u, RUN) } } while (0)
+#define TBU_SPECIALIZE3(mode, RUN) do { switch ((mode) & 7u) { TBU_CASES3_(0u, RUN) } } while (0)
+#define TBU_SPECIALIZE4(mode, RUN) do { switch ((mode) & 15u) { TBU_CASES4_(0u, RUN) } } while (0)
 
 /* Round a header size up so the arrays after it start on a cache line. */
 static inline size_t tbu_align64(size_t n) { return (n + 63) & ~(size_t)63; }
