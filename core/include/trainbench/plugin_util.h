@@ -76,7 +76,7 @@ extern "C" {
  *     branch-free, and the arithmetic of each element is exactly the one
  *     written (vectorized float +, *, / and sqrt round like scalar ones).
  *
- *   #define RUN(m) adam_tensor(v.p, v.g, m1, v1, vmax, v.n, &c, m)
+ *   #define RUN(md) adam_tensor(t.p, t.g, m, v, vmax, t.n, &k, md)
  *   TBU_SPECIALIZE3(mode, RUN);
  *   #undef RUN
  *
@@ -95,12 +95,12 @@ extern "C" {
 #endif
 
 /* case labels b .. b + 2^n - 1, each calling RUN with its mode as a constant */
-#define TBU_CASES1_(b, RUN)                                                                  \
-  case (b):                                                                                 \
-    RUN((b));                                                                               \
-    break;                                                                                  \
-  case (b) + 1u:                                                                            \
-    RUN((b) + 1u);                                                                          \
+#define TBU_CASES1_(b, RUN)                                                                \
+  case (b):                                                                                \
+    RUN((b));                                                                              \
+    break;                                                                                 \
+  case (b) + 1u:                                                                           \
+    RUN((b) + 1u);                                                                         \
     break;
 #define TBU_CASES2_(b, RUN) TBU_CASES1_(b, RUN) TBU_CASES1_((b) + 2u, RUN)
 #define TBU_CASES3_(b, RUN) TBU_CASES2_(b, RUN) TBU_CASES2_((b) + 4u, RUN)
@@ -125,6 +125,12 @@ static inline size_t tbu_align64(size_t n) { return (n + 63) & ~(size_t)63; }
  * one s lie back to back over the tensors, in init->params order:
  *
  *   data [n_slots][total],  total = sum_i numel[i],  offset[i] = sum_{j<i} numel[j]
+ *
+ * In create:  adam_state *s = TBU_OPT_ALLOC(adam_state, slots, init, 2, err, errlen);
+ *             if (!s) return 1;                      (and .destroy = free)
+ * In step:    if (tbu_step_check(&s->slots, params, grads, ctx)) return 1;
+ *             for i: tbu_view t = tbu_view_at(params, grads, ctx, i);
+ *                    float *m = tbu_slot(&s->slots, 0, i), *v = tbu_slot(&s->slots, 1, i);
  */
 typedef struct tbu_slots {
   int n_params;          /* tensors the state was created for */
