@@ -2,16 +2,15 @@
  * hinge.c — the multiclass hinge loss of Crammer and Singer (the margin of
  * the true class over the best other class, clipped at 0).
  *
- * Provides: tb_plugin_entry, with one loss, "hinge".
+ * Provides: tb_plugin_entry, with one loss, "hinge" (row-wise form).
  *
  * Shapes: N = samples in the batch, K = classes; z = one row of logits [K].
  */
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "trainbench/plugin.h"
+#include "trainbench/plugin_util.h"
 
 /*
  * Source: Crammer & Singer, "On the Algorithmic Implementation of Multiclass
@@ -27,70 +26,56 @@
  * distribution: with soft targets it uses the label (their argmax). With
  * K = 1 there is no other class and the loss is 0.
  */
-static const tb_hparam hparams[] = {
-  {"margin", TB_HP_REAL, 1.0, 0.0, 100.0, 0, NULL,
-   "required gap between the true class logit and the best other logit"},
+enum { HP_MARGIN, N_HP };
+
+static const tb_hparam hparams[N_HP] = {
+  [HP_MARGIN] = TBU_HP_REAL("margin", 1.0, 0.0, 100.0, 0,
+    "required gap between the true class logit and the best other logit"),
 };
 
 typedef struct hinge_state {
-  int k;
   double margin;
+  tbu_scratch rows; /* no rows: K, to refuse a row of another K */
 } hinge_state;
 
 static int hinge_create(const tb_loss_init *init, void **state, char *err, size_t errlen) {
-  if (init->n_classes < 1) {
-    snprintf(err, errlen, "loss 'hinge' needs at least 1 class, got %d", init->n_classes);
-    return -1;
-  }
-  hinge_state *st = calloc(1, sizeof *st);
-  if (!st) {
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
-  st->k = init->n_classes;
-  st->margin = init->hp[0];
+  hinge_state *st = TBU_LOSS_ALLOC(hinge_state, rows, init, "hinge", 0, err, errlen);
+  if (!st) return -1;
+  st->margin = init->hp[HP_MARGIN];
   *state = st;
   return 0;
 }
 
-static void hinge_destroy(void *state) { free(state); }
-
-/* A zero-weight row is skipped (zero gradient) so it cannot add even a NaN. */
-static double hinge_eval(void *state, const tb_loss_batch *b) {
+/* One row: the core skips zero-weight rows (zero gradient), so not even a NaN
+ * of theirs reaches the mean. */
+static double hinge_row(void *state, const tb_loss_row *r) {
   hinge_state *st = state;
-  const int n = b->n, k = b->k;
-  if (k != st->k) return NAN; /* not the K this state was created for */
-  if (n <= 0) return 0;
-  double total = 0;
-  for (int i = 0; i < n; i++) {
-    const double *z = b->logits + (size_t)i * k;
-    double *dz = b->dlogits ? b->dlogits + (size_t)i * k : NULL;
-    const double w = b->weights ? b->weights[i] : 1.0;
-    const int y = b->labels[i];
-    if (dz) memset(dz, 0, sizeof *dz * (size_t)k);
-    if (w == 0) continue;
-    if (y < 0 || y >= k) return NAN;
-    int m = -1, bad = isnan(z[y]);
-    for (int j = 0; j < k; j++) {
-      if (j == y) continue;
-      bad |= isnan(z[j]); /* a NaN logit must not vanish in the comparisons */
-      if (m < 0 || z[j] > z[m]) m = j; /* strict: ties keep the lowest index */
-    }
-    if (bad) return NAN;
-    if (m < 0) continue;
-    const double h = st->margin + z[m] - z[y];
-    if (isnan(h)) return NAN; /* +inf logits on both sides */
-    if (h <= 0) continue;     /* at or past the margin: loss and subgradient 0 */
-    total += w * h;
-    if (dz) {
-      dz[m] = w / n;
-      dz[y] = -w / n;
-    }
+  const int k = r->k, y = r->y;
+  double *dz = r->dz;
+  const double *z = r->z;
+  if (dz) memset(dz, 0, sizeof *dz * (size_t)k);
+  /* the label, even with soft targets: it is all the formula reads */
+  if (!tbu_row_ok(&st->rows, r) || y < 0 || y >= k) return NAN;
+  int m = -1, bad = isnan(z[y]);
+  for (int j = 0; j < k; j++) {
+    if (j == y) continue;
+    bad |= isnan(z[j]); /* a NaN logit must not vanish in the comparisons */
+    if (m < 0 || z[j] > z[m]) m = j; /* strict: ties keep the lowest index */
   }
-  return total / n;
+  if (bad) return NAN;
+  if (m < 0) return 0;
+  const double h = st->margin + z[m] - z[y];
+  if (isnan(h)) return NAN; /* +inf logits on both sides */
+  if (h <= 0) return 0;     /* at or past the margin: loss and subgradient 0 */
+  if (dz) {
+    dz[m] = r->scale;
+    dz[y] = -r->scale;
+  }
+  return h;
 }
 
 static const tb_loss_def hinge = {
+  TB_DEF_SIZES(tb_loss_def),
   .name = "hinge",
   .version = "1",
   .summary = "multiclass hinge loss (Crammer-Singer): margin of the true class over the best other",
@@ -98,14 +83,15 @@ static const tb_loss_def hinge = {
                "Kernel-based Vector Machines\", 2001",
   .services = 0,
   .hparams = hparams,
-  .n_hparams = (int)(sizeof hparams / sizeof hparams[0]),
+  .n_hparams = N_HP,
   .validate = NULL,
   .create = hinge_create,
-  .eval = hinge_eval,
-  .destroy = hinge_destroy,
+  .eval = NULL, /* the row-wise form: the core walks the batch */
+  .row = hinge_row,
+  .destroy = free, /* one allocation (TBU_LOSS_ALLOC) */
 };
 
 static const tb_loss_def *const losses[] = {&hinge, NULL};
-static const tb_plugin plugin = {TB_PLUGIN_HEADER, losses, NULL};
+static const tb_plugin plugin = {TB_PLUGIN_HEADER, .losses = losses};
 
 TB_EXPORT const tb_plugin *tb_plugin_entry(void) { return &plugin; }

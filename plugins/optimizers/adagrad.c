@@ -7,10 +7,9 @@
  */
 #include <math.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 #include "trainbench/plugin.h"
+#include "trainbench/plugin_util.h"
 
 /*
  * Duchi, Hazan & Singer, "Adaptive Subgradient Methods for Online Learning
@@ -21,65 +20,61 @@
  *   clr <- lr_t / (1 + (t - 1) * lr_decay)
  *   S <- S + g^2                     (S starts at initial_accumulator_value)
  *   theta <- theta - clr * g / (sqrt(S) + eps)
+ *
+ * A tensor marked TB_TENSOR_NO_DECAY gets weight_decay 0.
  */
 enum { HP_LR, HP_LR_DECAY, HP_EPS, HP_INITIAL_ACCUMULATOR_VALUE, HP_WEIGHT_DECAY, N_HP };
 
 static const tb_hparam hparams[N_HP] = {
-    [HP_LR] = {"lr", TB_HP_REAL, 1e-2, 0, 10, 1, NULL, "learning rate"},
-    [HP_LR_DECAY] = {"lr_decay", TB_HP_REAL, 0, 0, 1, 1, NULL,
-                     "step t uses lr / (1 + (t - 1) * lr_decay)"},
-    [HP_EPS] = {"eps", TB_HP_REAL, 1e-10, 0, 1, 1, NULL,
-                "added to the root of the accumulated squared gradients"},
-    [HP_INITIAL_ACCUMULATOR_VALUE] = {"initial_accumulator_value", TB_HP_REAL, 0, 0, 10, 0,
-                                      NULL, "starting value of the squared-gradient sum"},
-    [HP_WEIGHT_DECAY] = {"weight_decay", TB_HP_REAL, 0, 0, 1, 1, NULL,
-                         "L2 penalty coefficient added to the gradient"},
+    [HP_LR] = TBU_HP_REAL("lr", 1e-2, 0, 10, 1, "learning rate"),
+    [HP_LR_DECAY] = TBU_HP_REAL("lr_decay", 0, 0, 1, 1,
+                                "step t uses lr / (1 + (t - 1) * lr_decay)"),
+    [HP_EPS] = TBU_HP_REAL("eps", 1e-10, 0, 1, 1,
+                           "added to the root of the accumulated squared gradients"),
+    [HP_INITIAL_ACCUMULATOR_VALUE] = TBU_HP_REAL("initial_accumulator_value", 0, 0, 10, 0,
+                                                 "starting value of the squared-gradient sum"),
+    [HP_WEIGHT_DECAY] = TBU_HP_REAL("weight_decay", 0, 0, 1, 1,
+                                    "L2 penalty coefficient added to the gradient"),
 };
 
-/* One allocation: this header, numel[n_params], then the sums of every
- * tensor back to back. */
+/* One allocation (TBU_OPT_ALLOC): this header, then the sum S of every
+ * element. */
 typedef struct adagrad_state {
   double lr, lr_decay, eps, weight_decay;
-  int n_params;
-  int64_t t;      /* steps taken by this instance (PyTorch's state step) */
-  int64_t *numel; /* [n_params] */
-  float *sum;     /* [sum numel] */
+  int64_t t; /* steps taken by this instance (PyTorch's state step) */
+  tbu_slots slots;
 } adagrad_state;
 
 static int adagrad_create(const tb_optimizer_init *init, void **state, char *err,
                           size_t errlen) {
   const double *hp = init->hp;
-  int64_t total = 0;
-  for (int i = 0; i < init->n_params; i++) {
-    int64_t n = init->params[i].numel;
-    if (n < 0 || n > INT64_MAX / 16 - total) {
-      snprintf(err, errlen, "tensor '%s' has an impossible size %lld", init->params[i].name,
-               (long long)n);
-      return 1;
-    }
-    total += n;
-  }
-  size_t bytes = sizeof(adagrad_state) + (size_t)init->n_params * sizeof(int64_t) +
-                 (size_t)total * sizeof(float);
-  adagrad_state *s = malloc(bytes);
-  if (!s) {
-    snprintf(err, errlen, "out of memory for the squared-gradient sums (%lld floats)",
-             (long long)total);
-    return 1;
-  }
+  adagrad_state *s = TBU_OPT_ALLOC(adagrad_state, slots, init, 1, err, errlen);
+  if (!s) return 1;
   s->lr = hp[HP_LR];
   s->lr_decay = hp[HP_LR_DECAY];
   s->eps = hp[HP_EPS];
   s->weight_decay = hp[HP_WEIGHT_DECAY];
-  s->n_params = init->n_params;
-  s->t = 0;
-  s->numel = (int64_t *)(s + 1);
-  for (int i = 0; i < init->n_params; i++) s->numel[i] = init->params[i].numel;
-  s->sum = (float *)(s->numel + init->n_params);
   const float s0 = (float)hp[HP_INITIAL_ACCUMULATOR_VALUE];
-  for (int64_t j = 0; j < total; j++) s->sum[j] = s0;
+  for (int64_t j = 0; j < s->slots.total; j++) s->slots.data[j] = s0;
   *state = s;
   return 0;
+}
+
+enum { DECAY = 1u };
+
+/* One tensor's update, p, g, sum [n]; `mode` is a constant at each call
+ * (TBU_SPECIALIZE1), so the loop is branch-free. */
+TBU_INLINE void adagrad_tensor(float *TBU_RESTRICT p, const float *TBU_RESTRICT g,
+                               float *TBU_RESTRICT sum, int64_t n, float neg_clr, float eps,
+                               float wd, unsigned mode) {
+  for (int64_t j = 0; j < n; j++) {
+    float gj = g[j];
+    if (mode & DECAY) gj = gj + wd * p[j];
+    const float sj = sum[j] + gj * gj;
+    sum[j] = sj;
+    const float r = sqrtf(sj) + eps;
+    p[j] = p[j] + neg_clr * gj / r;
+  }
 }
 
 /* Arithmetic follows PyTorch's single-tensor path in float32, scalars
@@ -88,32 +83,23 @@ static int adagrad_create(const tb_optimizer_init *init, void **state, char *err
 static int adagrad_step(void *state, tb_tensor *params, const tb_tensor *grads,
                         const tb_step_ctx *ctx) {
   adagrad_state *s = state;
-  for (int i = 0; i < s->n_params; i++)
-    if (params[i].numel != s->numel[i] || grads[i].numel != s->numel[i]) return 1;
+  if (tbu_step_check(&s->slots, params, grads, ctx)) return 1;
   s->t++;
   const double clr = s->lr * ctx->lr_factor / (1.0 + (double)(s->t - 1) * s->lr_decay);
-  const float neg_clr = (float)-clr;
-  const float eps = (float)s->eps, wd = (float)s->weight_decay;
-  const int decay = s->weight_decay != 0;
-  float *sum = s->sum;
-  for (int i = 0; i < s->n_params; i++) {
-    float *p = params[i].data;
-    const float *g = grads[i].data;
-    for (int64_t j = 0; j < s->numel[i]; j++) {
-      float gj = g[j];
-      if (decay) gj = gj + wd * p[j];
-      sum[j] = sum[j] + gj * gj;
-      float r = sqrtf(sum[j]) + eps;
-      p[j] = p[j] + neg_clr * gj / r;
-    }
-    sum += s->numel[i];
+  const float neg_clr = (float)-clr, eps = (float)s->eps;
+  for (int i = 0; i < s->slots.n_params; i++) {
+    const tbu_view t = tbu_view_at(params, grads, ctx, i);
+    const double wd = tbu_weight_decay(s->weight_decay, t.t);
+    float *sum = tbu_slot(&s->slots, 0, i);
+#define RUN(md) adagrad_tensor(t.p, t.g, sum, t.n, neg_clr, eps, (float)wd, md)
+    TBU_SPECIALIZE1(wd != 0 ? DECAY : 0u, RUN);
+#undef RUN
   }
   return 0;
 }
 
-static void adagrad_destroy(void *state) { free(state); }
-
 static const tb_optimizer_def adagrad_def = {
+    TB_DEF_SIZES(tb_optimizer_def),
     .name = "adagrad",
     .version = "1",
     .summary = "Adagrad with lr decay, initial accumulator and L2 weight decay (PyTorch "
@@ -126,11 +112,11 @@ static const tb_optimizer_def adagrad_def = {
     .validate = NULL,
     .create = adagrad_create,
     .step = adagrad_step,
-    .destroy = adagrad_destroy,
+    .destroy = free, /* one allocation (TBU_OPT_ALLOC) */
 };
 
 static const tb_optimizer_def *const optimizers[] = {&adagrad_def, NULL};
 
-static const tb_plugin plugin = {TB_PLUGIN_HEADER, NULL, optimizers};
+static const tb_plugin plugin = {TB_PLUGIN_HEADER, .optimizers = optimizers};
 
 TB_EXPORT const tb_plugin *tb_plugin_entry(void) { return &plugin; }

@@ -44,7 +44,8 @@
  * (each variant breaks this in the one way named above)
  */
 static const tb_hparam hparams[] = {
-  {"scale", TB_HP_REAL, 1.0, 0.5, 2.0, 0, NULL, "factor on the loss and its gradient"},
+  {.name = "scale", .type = TB_HP_REAL, .def = 1.0, .min = 0.5, .max = 2.0,
+   .help = "factor on the loss and its gradient"},
 };
 
 typedef struct bstate {
@@ -125,6 +126,7 @@ static double b_eval(void *state, const tb_loss_batch *b) {
 }
 
 static const tb_loss_def loss = {
+  TB_DEF_SIZES(tb_loss_def),
   .name = LOSS_NAME,
   .version = "1",
   .summary = "softmax cross-entropy, broken on purpose for the checker's tests",
@@ -140,6 +142,6 @@ static const tb_loss_def loss = {
 };
 
 static const tb_loss_def *const losses[] = {&loss, NULL};
-static const tb_plugin plugin = {TB_PLUGIN_HEADER, losses, NULL};
+static const tb_plugin plugin = {TB_PLUGIN_HEADER, .losses = losses};
 
 TB_EXPORT const tb_plugin *tb_plugin_entry(void) { return &plugin; }

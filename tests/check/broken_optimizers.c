@@ -63,8 +63,10 @@
  * while eval says the candidate is worse than the current parameters.
  */
 static const tb_hparam hparams[] = {
-    {"lr", TB_HP_REAL, 0.01, 0, 1, 1, NULL, "learning rate"},
-    {"momentum", TB_HP_REAL, 0.9, 0, 0.99, 0, NULL, "momentum factor"},
+    {.name = "lr", .type = TB_HP_REAL, .def = 0.01, .min = 0, .max = 1, .log_scale = 1,
+     .help = "learning rate"},
+    {.name = "momentum", .type = TB_HP_REAL, .def = 0.9, .min = 0, .max = 0.99,
+     .help = "momentum factor"},
 };
 
 #define MAXP 64 /* tensors */
@@ -92,7 +94,8 @@ static int hb_create(const tb_optimizer_init *init, void **state, char *err, siz
     return 1;
   }
   int64_t total = 0;
-  for (int i = 0; i < init->n_params; i++) total += init->params[i].numel;
+  for (int i = 0; i < init->n_params; i++)
+    total += TB_CTENSOR_AT(init->params, init->tensor_size, i)->numel;
 #ifdef SHARED_STATE
   if (total > 4096) {
     snprintf(err, errlen, "at most 4096 parameters");
@@ -119,7 +122,8 @@ static int hb_create(const tb_optimizer_init *init, void **state, char *err, siz
   s->momentum = init->hp[1];
   s->n = init->n_params;
   s->total = total;
-  for (int i = 0; i < s->n; i++) s->numel[i] = init->params[i].numel;
+  for (int i = 0; i < s->n; i++)
+    s->numel[i] = TB_CTENSOR_AT(init->params, init->tensor_size, i)->numel;
   *state = s;
   return 0;
 }
@@ -137,6 +141,10 @@ static void hb_destroy(void *state) {
 #endif
 }
 
+/* Tensor i of a step's params and grads (stride ctx->tensor_size). */
+#define PARAM(i) TB_TENSOR_AT(params, ctx->tensor_size, i)
+#define GRAD(i) TB_CTENSOR_AT(grads, ctx->tensor_size, i)
+
 #ifdef SVC_USER
 /* Per-tensor views of a flat buffer. */
 static void views(const hb_state *s, float *flat, float **out) {
@@ -153,14 +161,14 @@ static int probe_services(hb_state *s, tb_tensor *params, const tb_tensor *grads
   if (f0 != f0) return 2;
   for (int i = 0; i < s->n; i++)
     for (int64_t j = 0; j < s->numel[i]; j++)
-      if (G[i][j] != grads[i].data[j]) return 3; /* eval must reproduce the lent gradient */
+      if (G[i][j] != GRAD(i)->data[j]) return 3; /* eval must reproduce the lent gradient */
   const float *D[MAXP];
-  for (int i = 0; i < s->n; i++) D[i] = grads[i].data;
+  for (int i = 0; i < s->n; i++) D[i] = GRAD(i)->data;
   if (ctx->jvp(ctx->host_ctx, NULL, D, s->jv)) return 4;
   int64_t o = 0;
   for (int i = 0; i < s->n; i++)
     for (int64_t j = 0; j < s->numel[i]; j++, o++)
-      if (s->jv[o] != (double)grads[i].data[j]) return 5; /* jvp of the identity */
+      if (s->jv[o] != (double)GRAD(i)->data[j]) return 5; /* jvp of the identity */
   (void)params;
   return 0;
 }
@@ -180,12 +188,12 @@ static int hb_step(void *state, tb_tensor *params, const tb_tensor *grads,
   (void)ctx->eval(ctx->host_ctx, NULL, NULL); /* undeclared */
 #endif
   for (int i = 0; i < s->n; i++)
-    if (params[i].numel != s->numel[i] || grads[i].numel != s->numel[i]) return 1;
+    if (PARAM(i)->numel != s->numel[i] || GRAD(i)->numel != s->numel[i]) return 1;
   double lr = s->lr * ctx->lr_factor;
   const float mu = (float)s->momentum;
   float *b = s->buf;
   for (int i = 0; i < s->n; i++) {
-    for (int64_t j = 0; j < s->numel[i]; j++) b[j] = mu * b[j] + grads[i].data[j];
+    for (int64_t j = 0; j < s->numel[i]; j++) b[j] = mu * b[j] + GRAD(i)->data[j];
     b += s->numel[i];
   }
 #ifdef SVC_USER
@@ -198,7 +206,7 @@ static int hb_step(void *state, tb_tensor *params, const tb_tensor *grads,
   for (int tries = 0; tries < 20; tries++, lr *= 0.5) {
     b = s->buf;
     for (int i = 0; i < s->n; i++) {
-      for (int64_t j = 0; j < s->numel[i]; j++) C[i][j] = params[i].data[j] - (float)lr * b[j];
+      for (int64_t j = 0; j < s->numel[i]; j++) C[i][j] = PARAM(i)->data[j] - (float)lr * b[j];
       b += s->numel[i];
     }
     if (ctx->eval(ctx->host_ctx, (const float *const *)C, NULL) <= f0) break;
@@ -206,13 +214,14 @@ static int hb_step(void *state, tb_tensor *params, const tb_tensor *grads,
 #endif
   b = s->buf;
   for (int i = 0; i < s->n; i++) {
-    for (int64_t j = 0; j < s->numel[i]; j++) params[i].data[j] -= (float)lr * b[j];
+    for (int64_t j = 0; j < s->numel[i]; j++) PARAM(i)->data[j] -= (float)lr * b[j];
     b += s->numel[i];
   }
   return 0;
 }
 
 static const tb_optimizer_def opt = {
+    TB_DEF_SIZES(tb_optimizer_def),
     .name = OPT_NAME,
     .version = "1",
     .summary = "heavy-ball SGD, broken on purpose for the checker's tests",
@@ -228,7 +237,7 @@ static const tb_optimizer_def opt = {
 };
 
 static const tb_optimizer_def *const optimizers[] = {&opt, NULL};
-static const tb_plugin plugin = {TB_PLUGIN_HEADER, NULL, optimizers};
+static const tb_plugin plugin = {TB_PLUGIN_HEADER, .optimizers = optimizers};
 
 #ifndef NO_ENTRY
 TB_EXPORT const tb_plugin *tb_plugin_entry(void) { return &plugin; }

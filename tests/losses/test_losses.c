@@ -2,8 +2,12 @@
  * test_losses.c — conformance of the bundled losses (cross_entropy, focal,
  * brier, hinge), loaded from the build tree through the real registry.
  *
+ * The four losses have only the row-wise form (ABI 2.0): they are evaluated
+ * through plugin_util.h's tbu_loss_eval, the row loop the core runs too.
+ *
  * Checks, one output line each, exit status 1 if any fails:
- *   descriptor  name, version, summary, reference, services, hyperparameters
+ *   descriptor  name, version, summary, reference, services, hyperparameters,
+ *               the row-wise form (eval NULL, row set)
  *   reference   every case of reference.txt (PyTorch float64, gen_losses.py):
  *               |a - b| <= 1e-9 |b| for the value; for a gradient entry
  *               |a - b| <= 1e-9 |b| + 1e-13 (w_i / N) (p_ij + t_ij), so even
@@ -31,6 +35,7 @@
 #include "rng.h"
 #include "trainbench/plugin.h"
 #include "util.h"
+#include "trainbench/plugin_util.h"
 
 static tb_registry *reg;
 static const tb_host_api *host;
@@ -58,7 +63,17 @@ typedef struct inst {
   void *state;
   int k;
   double *priors;
+  int64_t *counts; /* [K] class counts of a made-up training split of 10 K rows */
 } inst;
+
+/* The values of scalar hyperparameters as 2.0 hands them over beside hp. */
+static void values_of(const tb_component *c, const double *hp, tb_value *v) {
+  for (int i = 0; i < c->n_hparams; i++) {
+    memset(&v[i], 0, sizeof v[i]);
+    v[i].num = hp[i];
+    if (c->hparams[i].type == TB_HP_CHOICE) v[i].text = c->hparams[i].choices[(int)hp[i]];
+  }
+}
 
 /* Create `name` for K classes with defaults, overridden by hp_names/hp_vals. */
 static int inst_open(inst *in, const char *name, int k, int n_hp, const char *const *hp_names,
@@ -86,12 +101,18 @@ static int inst_open(inst *in, const char *name, int k, int n_hp, const char *co
   }
   in->k = k;
   in->priors = malloc(sizeof *in->priors * (size_t)k);
-  for (int j = 0; j < k; j++) in->priors[j] = 1.0 / k;
-  tb_loss_init init = {.host = host, .hp = hp, .n_classes = k, .priors = in->priors, .rng = NULL};
+  in->counts = malloc(sizeof *in->counts * (size_t)k);
+  for (int j = 0; j < k; j++) in->priors[j] = 1.0 / k, in->counts[j] = 10;
+  tb_value values[TB_MAX_HP];
+  values_of(in->c, hp, values);
+  tb_loss_init init = {.host = host, .hp = hp, .values = values, .n_classes = k,
+                       .priors = in->priors, .rng = NULL, .class_counts = in->counts,
+                       .train_size = 10 * (int64_t)k};
   err[0] = 0;
   if (in->c->loss->create(&init, &in->state, err, sizeof err)) {
     check(0, "open %s: create failed: %s", name, err);
     free(in->priors);
+    free(in->counts);
     in->c = NULL;
     return -1;
   }
@@ -105,15 +126,22 @@ static int inst_open1(inst *in, const char *name, int k, const char *hp_name, do
 static void inst_close(inst *in) {
   if (in->c && in->c->loss->destroy) in->c->loss->destroy(in->state);
   free(in->priors);
+  free(in->counts);
   memset(in, 0, sizeof *in);
+}
+
+/* A training step's batch, through the loss's form (the row loop for these). */
+static double inst_eval_k(const inst *in, int n, int k, const double *z, const int32_t *y,
+                          const double *t, const double *w, double *dz) {
+  tb_loss_batch b = {.n = n, .k = k, .logits = z, .labels = y, .targets = t, .weights = w,
+                     .priors = in->priors, .epoch = 0, .n_epochs = 1, .step = 0, .n_steps = 1,
+                     .phase = TB_PHASE_TRAIN, .dlogits = dz, .tensor_size = sizeof(tb_tensor)};
+  return tbu_loss_eval(in->c->loss, in->state, &b);
 }
 
 static double inst_eval(const inst *in, int n, const double *z, const int32_t *y, const double *t,
                         const double *w, double *dz) {
-  tb_loss_batch b = {.n = n, .k = in->k, .logits = z, .labels = y, .targets = t, .weights = w,
-                     .priors = in->priors, .epoch = 0, .n_epochs = 1, .step = 0, .n_steps = 1,
-                     .training = 1, .dlogits = dz};
-  return in->c->loss->eval(in->state, &b);
+  return inst_eval_k(in, n, in->k, z, y, t, w, dz);
 }
 
 /* ---- the losses and the hyperparameter values exercised ---------------------- */
@@ -170,7 +198,8 @@ static void test_descriptors(void) {
       continue;
     }
     int ok = strcmp(c->version, "1") == 0 && c->summary[0] && has_year(c->reference) &&
-             c->services == 0 && c->loss->destroy;
+             c->services == 0 && c->loss->destroy && !c->loss->eval && c->loss->row &&
+             c->loss->flags == 0 && c->loss->requires == 0;
     for (int h = 0; h < c->n_hparams; h++) ok = ok && c->hparams[h].help && c->hparams[h].help[0];
     if (want[i].hp) {
       ok = ok && c->n_hparams == 1 && strcmp(c->hparams[0].name, want[i].hp) == 0 &&
@@ -179,8 +208,9 @@ static void test_descriptors(void) {
     } else {
       ok = ok && c->n_hparams == 0;
     }
-    check(ok, "descriptor %s: version '%s', services %u, %d hyperparameter(s), reference '%s'",
-          c->name, c->version, c->services, c->n_hparams, c->reference);
+    check(ok, "descriptor %s: version '%s', services %u, %d hyperparameter(s), reference '%s', "
+          "row-wise form%s", c->name, c->version, c->services, c->n_hparams, c->reference,
+          c->loss->eval ? " (but eval set)" : c->loss->row ? "" : " missing");
   }
 }
 
@@ -754,9 +784,8 @@ static void test_hinge_exact(void) {
   check(ok, "exact hinge: ties pick the lowest index, hinge point has loss and gradient 0 "
         "(loss %.17g, want 4)", v);
   /* a batch of another K than create's is refused with NaN, not read out of bounds */
-  tb_loss_batch b = {.n = 1, .k = 3, .logits = z, .labels = y, .dlogits = NULL};
-  check(isnan(in.c->loss->eval(in.state, &b)), "exact hinge: a batch with K=3 on a K=4 state "
-        "returns NaN");
+  check(isnan(inst_eval_k(&in, 1, 3, z, y, NULL, NULL, NULL)), "exact hinge: a batch with K=3 "
+        "on a K=4 state returns NaN");
   inst_close(&in);
 }
 

@@ -10,8 +10,11 @@
  * values, gradient coefficients and the schedule factors; see
  * gen_optimizers.py); sgd's nesterov rule; zero gradients without weight
  * decay leave parameters unchanged; two instances stepped alternately follow
- * the same trajectories as each alone; a step on tensors of another size is
- * refused. One line per check; exit status 1 if any fails.
+ * the same trajectories as each alone; a step on tensors of another size or
+ * count is refused; a tensor marked TB_TENSOR_NO_DECAY follows the trajectory
+ * of weight_decay 0 while the others keep their decay. Tensors reach the
+ * plugins as ABI 2.0 arrays with a stride (tensor_size). One line per check;
+ * exit status 1 if any fails.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -214,6 +217,15 @@ typedef struct run {
   tb_tensor params[MAX_TENSORS], grads[MAX_TENSORS];
 } run;
 
+/* The values of scalar hyperparameters as 2.0 hands them over beside hp. */
+static void values_of(const tb_component *c, const double *hp, tb_value *v) {
+  for (int i = 0; i < c->n_hparams; i++) {
+    memset(&v[i], 0, sizeof v[i]);
+    v[i].num = hp[i];
+    if (c->hparams[i].type == TB_HP_CHOICE) v[i].text = c->hparams[i].choices[(int)hp[i]];
+  }
+}
+
 /* Defaults, then the settings by name, then tb_hparams_check. */
 static int fill_hparams(const tb_component *c, const settings *s, double *hp, char *err,
                         size_t errlen) {
@@ -229,12 +241,16 @@ static int fill_hparams(const tb_component *c, const settings *s, double *hp, ch
   return tb_hparams_check(c, hp, err, errlen);
 }
 
-static int run_start(run *r, const tb_component *c, const settings *s, const float *init,
-                     char *err, size_t errlen) {
+/* `flags` for every tensor (no_decay: only tensor no_decay - 1 gets
+ * TB_TENSOR_NO_DECAY; 0: none). */
+static int run_start_flags(run *r, const tb_component *c, const settings *s, const float *init,
+                           int no_decay, char *err, size_t errlen) {
   memset(r, 0, sizeof *r);
   r->comp = c;
   double hp[TB_MAX_HP];
   if (fill_hparams(c, s, hp, err, errlen)) return -1;
+  tb_value values[TB_MAX_HP];
+  values_of(c, hp, values);
   memcpy(r->theta, init, sizeof(float) * (size_t)pb.total);
   for (int i = 0; i < pb.n_tensors; i++) {
     tb_tensor *p = &r->params[i], *g = &r->grads[i];
@@ -245,15 +261,24 @@ static int run_start(run *r, const tb_component *c, const settings *s, const flo
     p->ndim = g->ndim = pb.ndim[i];
     memcpy(p->shape, pb.shape[i], sizeof p->shape);
     memcpy(g->shape, pb.shape[i], sizeof g->shape);
+    p->layer = g->layer = 0;
+    p->role = g->role = p->ndim == 1 ? TB_ROLE_BIAS : TB_ROLE_HEAD;
+    p->flags = g->flags = i == no_decay - 1 ? TB_TENSOR_NO_DECAY : 0;
   }
-  tb_optimizer_init oi = {.host = tb_host_api_get(), .hp = hp, .params = r->params,
-                          .n_params = pb.n_tensors, .rng = NULL};
+  tb_optimizer_init oi = {.host = tb_host_api_get(), .hp = hp, .values = values,
+                          .params = r->params, .n_params = pb.n_tensors,
+                          .tensor_size = sizeof(tb_tensor), .rng = NULL};
   err[0] = 0;
   if (c->opt->create(&oi, &r->state, err, errlen)) {
     if (!err[0]) snprintf(err, errlen, "create failed without a message");
     return -1;
   }
   return 0;
+}
+
+static int run_start(run *r, const tb_component *c, const settings *s, const float *init,
+                     char *err, size_t errlen) {
+  return run_start_flags(r, c, s, init, 0, err, errlen);
 }
 
 /* g = float32(a * th + c + 0.1 * sin(th * t)) in double, as gen_optimizers.py. */
@@ -264,16 +289,22 @@ static void gradient(float *g, const float *theta, int64_t t) {
   }
 }
 
-static int run_step(run *r, int zero_grad) {
+/* One step with n_params in the context (a step on another count of
+ * tensors must be refused). */
+static int run_step_n(run *r, int zero_grad, int n_params) {
   r->t++;
   if (zero_grad)
     memset(r->grad, 0, sizeof r->grad);
   else
     gradient(r->grad, r->theta, r->t);
   tb_step_ctx ctx = {.step = r->t, .lr_factor = pb.factors[(r->t - 1) % pb.n_steps],
-                     .epoch = 0, .batch_n = 1, .n_classes = 2};
+                     .epoch = 0, .batch_n = 1, .n_classes = 2, .n_params = n_params,
+                     .tensor_size = sizeof(tb_tensor), .n_steps = pb.n_steps,
+                     .steps_per_epoch = pb.n_steps, .train_size = 1};
   return r->comp->opt->step(r->state, r->params, r->grads, &ctx);
 }
+
+static int run_step(run *r, int zero_grad) { return run_step_n(r, zero_grad, pb.n_tensors); }
 
 static void run_end(run *r) {
   if (r->state && r->comp->opt->destroy) r->comp->opt->destroy(r->state);
@@ -504,7 +535,64 @@ static void check_size_mismatch(const tb_registry *reg) {
     int rc = run_step(&r, 0);
     check(rc != 0 && memcmp(r.theta, pb.init, sizeof(float) * (size_t)pb.total) == 0,
           "%s: a step on tensors of another size is refused and changes nothing", c->name);
+    r.params[0].numel++;
+    r.grads[0].numel++;
+    rc = run_step_n(&r, 0, pb.n_tensors - 1);
+    check(rc != 0 && memcmp(r.theta, pb.init, sizeof(float) * (size_t)pb.total) == 0,
+          "%s: a step on fewer tensors than create's is refused and changes nothing", c->name);
     run_end(&r);
+  }
+}
+
+/* TB_TENSOR_NO_DECAY: with weight decay on, the marked tensor follows the
+ * trajectory it has with weight_decay 0 and every other tensor the one it has
+ * unmarked, bit for bit (the updates are element-wise); and the decay does
+ * move the marked tensor when it is not marked, so the check can fail. */
+static void check_no_decay(const tb_registry *reg) {
+  static const struct {
+    const char *opt, *decay, *none;
+  } pairs[] = {
+      {"sgd", "weight_decay=0.1 momentum=0.9", "momentum=0.9"},
+      {"adam", "weight_decay=0.1 amsgrad=1", "amsgrad=1"},
+      {"adamw", "weight_decay=0.1", "weight_decay=0"},
+      {"rmsprop", "weight_decay=0.1 momentum=0.9 centered=1", "momentum=0.9 centered=1"},
+      {"adagrad", "weight_decay=0.1 lr_decay=0.5", "lr_decay=0.5"},
+  };
+  const int mark = pb.n_tensors > 1 ? 2 : 1; /* tensor 1 (the second) when there is one */
+  for (size_t k = 0; k < sizeof pairs / sizeof *pairs; k++) {
+    const tb_component *c = tb_registry_find(reg, TB_KIND_OPTIMIZER, pairs[k].opt);
+    if (!c) continue;
+    settings sd, sn;
+    settings_from(&sd, pairs[k].decay);
+    settings_from(&sn, pairs[k].none);
+    static run marked, decayed, plain;
+    char err[TB_ERRLEN] = "";
+    int failed = run_start_flags(&marked, c, &sd, pb.init, mark, err, sizeof err) ||
+                 run_start(&decayed, c, &sd, pb.init, err, sizeof err) ||
+                 run_start(&plain, c, &sn, pb.init, err, sizeof err);
+    for (int t = 0; !failed && t < pb.n_steps; t++)
+      failed |= run_step(&marked, 0) | run_step(&decayed, 0) | run_step(&plain, 0);
+    const int64_t o = pb.offset[mark - 1], n = pb.numel[mark - 1];
+    int ok_marked = 1, ok_others = 1;
+    for (int64_t j = 0; j < pb.total; j++) {
+      const int in_marked = j >= o && j < o + n;
+      const float want = in_marked ? plain.theta[j] : decayed.theta[j];
+      if (memcmp(&marked.theta[j], &want, sizeof want) != 0) {
+        if (in_marked)
+          ok_marked = 0;
+        else
+          ok_others = 0;
+      }
+    }
+    const int moved = memcmp(decayed.theta + o, plain.theta + o, sizeof(float) * (size_t)n) != 0;
+    check(!failed && ok_marked && ok_others && moved,
+          "%s {%s}: '%s' marked TB_TENSOR_NO_DECAY follows {%s} bit for bit (%s), the other "
+          "tensors keep their decay (%s), and unmarked it decays (%s)%s%s", c->name,
+          pairs[k].decay, pb.names[mark - 1], pairs[k].none, ok_marked ? "yes" : "no",
+          ok_others ? "yes" : "no", moved ? "yes" : "no", err[0] ? ": " : "", err);
+    run_end(&marked);
+    run_end(&decayed);
+    run_end(&plain);
   }
 }
 
@@ -541,6 +629,7 @@ int main(int argc, char **argv) {
   check_zero_gradient(reg);
   check_independent(reg);
   check_size_mismatch(reg);
+  check_no_decay(reg);
 
   tb_registry_close(reg);
   printf("%d failure%s\n", failures, failures == 1 ? "" : "s");

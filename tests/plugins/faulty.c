@@ -18,7 +18,8 @@
 enum { SEGV, ABORT, EXIT0, HANG, GARBAGE, OVERFLOW };
 
 static const tb_hparam opt_hp[] = {
-    {"lr", TB_HP_REAL, 0.1, 0, 10, 1, NULL, "step size"},
+    {.name = "lr", .type = TB_HP_REAL, .def = 0.1, .min = 0, .max = 10, .log_scale = 1,
+     .help = "step size"},
 };
 
 typedef struct {
@@ -81,16 +82,22 @@ static int step_sgd(void *state, tb_tensor *params, const tb_tensor *grads, cons
   fstate *s = state;
   if (ctx->step == 3) fault(s->mode);
   float a = (float)(s->lr * ctx->lr_factor);
-  for (int t = 0; t < s->n; t++)
-    for (int64_t i = 0; i < params[t].numel; i++) params[t].data[i] -= a * grads[t].data[i];
+  for (int t = 0; t < s->n; t++) {
+    tb_tensor *p = TB_TENSOR_AT(params, ctx->tensor_size, t);
+    const tb_tensor *g = TB_CTENSOR_AT(grads, ctx->tensor_size, t);
+    for (int64_t i = 0; i < p->numel; i++) p->data[i] -= a * g->data[i];
+  }
   return 0;
 }
 
 static void destroy(void *state) { free(state); }
 
 #define OPT(VAR, NAME, CREATE_FN, SUMMARY)                                                    \
-  static const tb_optimizer_def VAR = {NAME, "1", SUMMARY, "test plugin (no paper)", 0, opt_hp, \
-                                       1, NULL, CREATE_FN, step_sgd, destroy};
+  static const tb_optimizer_def VAR = {TB_DEF_SIZES(tb_optimizer_def), .name = NAME,            \
+                                       .version = "1", .summary = SUMMARY,                      \
+                                       .reference = "test plugin (no paper)", .hparams = opt_hp, \
+                                       .n_hparams = 1, .create = CREATE_FN, .step = step_sgd,   \
+                                       .destroy = destroy};
 OPT(o_segv, "fault_segv", create_segv, "segfaults at step 3")
 OPT(o_abort, "fault_abort", create_abort, "aborts at step 3")
 OPT(o_exit0, "fault_exit0", create_exit0, "calls exit(0) at step 3")
@@ -107,7 +114,7 @@ static int nan_create(const tb_loss_init *init, void **state, char *err, size_t 
 
 static double nan_eval(void *state, const tb_loss_batch *b) {
   const tb_host_api *h = state;
-  if (b->training && b->step >= 1) return 0.0 / 0.0;
+  if (b->phase == TB_PHASE_TRAIN && b->step >= 1) return 0.0 / 0.0;
   double total = 0, p[1024];
   for (int i = 0; i < b->n; i++) {
     const double *z = b->logits + (size_t)i * b->k;
@@ -122,13 +129,14 @@ static double nan_eval(void *state, const tb_loss_batch *b) {
   return total / b->n;
 }
 
-static const tb_loss_def l_nan = {"fault_nan", "1", "cross-entropy that turns NaN at step 2",
-                                  "test plugin (no paper)", 0, NULL, 0, NULL, nan_create, nan_eval,
-                                  NULL};
+static const tb_loss_def l_nan = {TB_DEF_SIZES(tb_loss_def), .name = "fault_nan", .version = "1",
+                                  .summary = "cross-entropy that turns NaN at step 2",
+                                  .reference = "test plugin (no paper)", .create = nan_create,
+                                  .eval = nan_eval};
 
 static const tb_loss_def *const losses[] = {&l_nan, NULL};
 static const tb_optimizer_def *const optimizers[] = {&o_segv, &o_abort, &o_exit0, &o_hang,
                                                      &o_garbage, &o_overflow, NULL};
-static const tb_plugin plugin = {TB_PLUGIN_HEADER, losses, optimizers};
+static const tb_plugin plugin = {TB_PLUGIN_HEADER, .losses = losses, .optimizers = optimizers};
 
 TB_EXPORT const tb_plugin *tb_plugin_entry(void) { return &plugin; }

@@ -20,7 +20,8 @@
 
 #define MAXT 34
 
-static const tb_hparam hp[] = {{"lr", TB_HP_REAL, 0.05, 0, 10, 1, NULL, "step size"}};
+static const tb_hparam hp[] = {{.name = "lr", .type = TB_HP_REAL, .def = 0.05, .min = 0, .max = 10,
+                                .log_scale = 1, .help = "step size"}};
 
 typedef struct {
   int n;
@@ -39,7 +40,8 @@ static int create(const tb_optimizer_init *init, void **state, char *err, size_t
     free(s);
     return 1;
   }
-  for (int t = 0; t < s->n; t++) s->total += init->params[t].numel;
+  for (int t = 0; t < s->n; t++)
+    s->total += TB_CTENSOR_AT(init->params, init->tensor_size, t)->numel;
   s->lr = init->hp[0];
   float **bufs[] = {&s->g0, &s->g1, &s->cand, &s->v, &s->p0};
   for (int i = 0; i < 5; i++) *bufs[i] = calloc((size_t)s->total, sizeof(float));
@@ -55,12 +57,17 @@ static void destroy(void *state) {
   free(s);
 }
 
+/* Tensor t of a step's array (stride ctx->tensor_size). */
+#define AT(arr, t) TB_TENSOR_AT(arr, ctx->tensor_size, t)
+#define CAT(arr, t) TB_CTENSOR_AT(arr, ctx->tensor_size, t)
+
 /* per-tensor pointer arrays into a flat buffer shaped like params */
-static void views(const probe *s, const tb_tensor *params, float *flat, float **out) {
+static void views(const probe *s, const tb_tensor *params, const tb_step_ctx *ctx, float *flat,
+                  float **out) {
   int64_t off = 0;
   for (int t = 0; t < s->n; t++) {
     out[t] = flat + off;
-    off += params[t].numel;
+    off += CAT(params, t)->numel;
   }
 }
 
@@ -76,15 +83,16 @@ static int step(void *state, tb_tensor *params, const tb_tensor *grads, const tb
   probe *s = state;
   float *G1[MAXT], *C[MAXT], *V[MAXT];
   const float *P[MAXT];
-  views(s, params, s->g1, G1);
-  views(s, params, s->cand, C);
-  views(s, params, s->v, V);
+  views(s, params, ctx, s->g1, G1);
+  views(s, params, ctx, s->cand, C);
+  views(s, params, ctx, s->v, V);
   int64_t off = 0;
   for (int t = 0; t < s->n; t++) {
-    P[t] = params[t].data;
-    memcpy(s->g0 + off, grads[t].data, sizeof(float) * (size_t)params[t].numel);
-    memcpy(s->p0 + off, params[t].data, sizeof(float) * (size_t)params[t].numel);
-    off += params[t].numel;
+    const size_t bytes = sizeof(float) * (size_t)CAT(params, t)->numel;
+    P[t] = CAT(params, t)->data;
+    memcpy(s->g0 + off, CAT(grads, t)->data, bytes);
+    memcpy(s->p0 + off, CAT(params, t)->data, bytes);
+    off += CAT(params, t)->numel;
   }
   /* 1. eval at the lent parameters reproduces the lent gradient */
   double l0 = ctx->eval(ctx->host_ctx, P, G1);
@@ -107,10 +115,11 @@ static int step(void *state, tb_tensor *params, const tb_tensor *grads, const tb
   /* 3. nothing lent was overwritten */
   off = 0;
   for (int t = 0; t < s->n; t++) {
-    if (memcmp(grads[t].data, s->g0 + off, sizeof(float) * (size_t)params[t].numel) ||
-        memcmp(params[t].data, s->p0 + off, sizeof(float) * (size_t)params[t].numel))
-      FAIL("a service overwrote the lent buffers of '%s'", params[t].name);
-    off += params[t].numel;
+    const size_t bytes = sizeof(float) * (size_t)CAT(params, t)->numel;
+    if (memcmp(CAT(grads, t)->data, s->g0 + off, bytes) ||
+        memcmp(CAT(params, t)->data, s->p0 + off, bytes))
+      FAIL("a service overwrote the lent buffers of '%s'", CAT(params, t)->name);
+    off += CAT(params, t)->numel;
   }
   /* 4. jvp: linear in the direction, finite */
   int nk = ctx->batch_n * ctx->n_classes;
@@ -130,7 +139,8 @@ static int step(void *state, tb_tensor *params, const tb_tensor *grads, const tb
   if (l1 != l0) FAIL("eval is not deterministic: %.17g vs %.17g", l1, l0);
   float a = (float)(s->lr * ctx->lr_factor);
   for (int t = 0; t < s->n; t++)
-    for (int64_t i = 0; i < params[t].numel; i++) params[t].data[i] -= a * grads[t].data[i];
+    for (int64_t i = 0; i < CAT(params, t)->numel; i++)
+      AT(params, t)->data[i] -= a * CAT(grads, t)->data[i];
   return 0;
 }
 
@@ -138,19 +148,22 @@ static int step_undeclared(void *state, tb_tensor *params, const tb_tensor *grad
                            const tb_step_ctx *ctx) {
   probe *s = state;
   const float *P[MAXT];
-  for (int t = 0; t < s->n; t++) P[t] = params[t].data;
+  for (int t = 0; t < s->n; t++) P[t] = CAT(params, t)->data;
   ctx->eval(ctx->host_ctx, P, NULL);
   (void)grads;
   return 0;
 }
 
 static const tb_optimizer_def probe_def = {
-    "svc_probe", "1", "checks the host services from inside step, then SGD",
-    "test plugin (no paper)", TB_SERVICE_EVAL | TB_SERVICE_JVP, hp, 1, NULL, create, step, destroy};
+    TB_DEF_SIZES(tb_optimizer_def), .name = "svc_probe", .version = "1",
+    .summary = "checks the host services from inside step, then SGD",
+    .reference = "test plugin (no paper)", .services = TB_SERVICE_EVAL | TB_SERVICE_JVP,
+    .hparams = hp, .n_hparams = 1, .create = create, .step = step, .destroy = destroy};
 static const tb_optimizer_def undeclared_def = {
-    "svc_undeclared", "1", "calls eval without declaring it", "test plugin (no paper)", 0, hp, 1,
-    NULL, create, step_undeclared, destroy};
+    TB_DEF_SIZES(tb_optimizer_def), .name = "svc_undeclared", .version = "1",
+    .summary = "calls eval without declaring it", .reference = "test plugin (no paper)",
+    .hparams = hp, .n_hparams = 1, .create = create, .step = step_undeclared, .destroy = destroy};
 static const tb_optimizer_def *const optimizers[] = {&probe_def, &undeclared_def, NULL};
-static const tb_plugin plugin = {TB_PLUGIN_HEADER, NULL, optimizers};
+static const tb_plugin plugin = {TB_PLUGIN_HEADER, .optimizers = optimizers};
 
 TB_EXPORT const tb_plugin *tb_plugin_entry(void) { return &plugin; }

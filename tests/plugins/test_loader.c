@@ -57,6 +57,7 @@ int main(void) {
   copy("variant_shadow", "first");
   copy("variant_ok", "first");
   copy("bad_major", "broken");
+  copy("bad_abi1", "broken");
   copy("bad_minor", "broken");
   copy("bad_short", "broken");
   copy("bad_noentry", "broken");
@@ -77,16 +78,18 @@ int main(void) {
 
   const char *p;
   p = problem_for(reg, "bad_major.so");
-  CHECK(strstr(p, "ABI mismatch: plugin built for ABI 2.0, host speaks 1.0") != NULL, "wrong major: %s", p);
+  CHECK(strstr(p, "ABI mismatch: plugin built for ABI 3.0, host speaks 2.0") != NULL, "wrong major: %s", p);
+  p = problem_for(reg, "bad_abi1.so");
+  CHECK(strstr(p, "ABI 1.0: rebuild against 2.0") != NULL, "a 1.0 plugin: %s", p);
   p = problem_for(reg, "bad_minor.so");
-  CHECK(strstr(p, "ABI mismatch: plugin built for ABI 1.99") != NULL, "newer minor: %s", p);
+  CHECK(strstr(p, "ABI mismatch: plugin built for ABI 2.99") != NULL, "newer minor: %s", p);
   p = problem_for(reg, "bad_short.so");
   CHECK(strstr(p, "struct tb_loss_def too short") != NULL, "short struct: %s", p);
   p = problem_for(reg, "bad_noentry.so");
   CHECK(strstr(p, "no entry point") && strstr(p, "tb_plugin_entry"), "missing entry symbol: %s", p);
   p = problem_for(reg, "notes.so");
   CHECK(strstr(p, "not a shared object") != NULL, "not a shared object: %s", p);
-  CHECK(tb_registry_problem_count(reg) == 5, "exactly the five broken files are rejected (%d)",
+  CHECK(tb_registry_problem_count(reg) == 6, "exactly the six broken files are rejected (%d)",
         tb_registry_problem_count(reg));
   tb_registry_close(reg);
 

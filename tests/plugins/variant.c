@@ -1,10 +1,13 @@
 /*
  * variant.c — one small test-only loss compiled several ways to exercise the
  * loader: a valid plugin under any name (LOSS_NAME), and broken builds that
- * declare another ABI major (BAD_MAJOR), a newer minor (BAD_MINOR), a struct
- * size shorter than its ABI says (SHORT_STRUCT), or export no entry point
- * (NO_ENTRY). Never installed.
+ * declare another ABI major (BAD_MAJOR), a newer minor (BAD_MINOR), a loss
+ * definition shorter than its ABI says (SHORT_STRUCT), or export no entry
+ * point (NO_ENTRY); ABI1 is what a plugin built against ABI 1.0 hands over
+ * (its descriptor carried major 1 and the 1.0 struct sizes), which the
+ * loader must refuse from the version alone. Never installed.
  */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "trainbench/plugin.h"
@@ -32,10 +35,30 @@ static double eval(void *state, const tb_loss_batch *b) {
   return total / b->n;
 }
 
-static const tb_loss_def loss = {LOSS_NAME, "1", "test loss (" LOSS_NAME ")", "test plugin (no paper)",
-                                 0, NULL, 0, NULL, create, eval, NULL};
+static const tb_loss_def loss = {
+#if defined(SHORT_STRUCT)
+    (uint32_t)sizeof(tb_loss_def) - 8, (uint32_t)sizeof(tb_hparam),
+#else
+    TB_DEF_SIZES(tb_loss_def),
+#endif
+    .name = LOSS_NAME,
+    .version = "1",
+    .summary = "test loss (" LOSS_NAME ")",
+    .reference = "test plugin (no paper)",
+    .create = create,
+    .eval = eval,
+};
 static const tb_loss_def *const losses[] = {&loss, NULL};
 
+#if defined(ABI1)
+/* The 1.0 descriptor: major, minor, then the sizes of tb_plugin, tb_hparam,
+ * tb_loss_def and tb_optimizer_def as 1.0 had them, then the arrays. */
+static const struct {
+  uint32_t abi_major, abi_minor, plugin_size, hparam_size, loss_size, optimizer_size;
+  const void *losses, *optimizers;
+} plugin_1_0 = {1, 0, 40, 64, 88, 88, losses, NULL}; /* never read past abi_major */
+#define PLUGIN ((const tb_plugin *)(const void *)&plugin_1_0)
+#else
 static const tb_plugin plugin = {
 #if defined(BAD_MAJOR)
     TB_ABI_MAJOR + 1, 0,
@@ -44,16 +67,12 @@ static const tb_plugin plugin = {
 #else
     TB_ABI_MAJOR, TB_ABI_MINOR,
 #endif
-    sizeof(tb_plugin), sizeof(tb_hparam),
-#if defined(SHORT_STRUCT)
-    (uint32_t)sizeof(tb_loss_def) - 8,
-#else
-    sizeof(tb_loss_def),
+    (uint32_t)sizeof(tb_plugin), .losses = losses};
+#define PLUGIN (&plugin)
 #endif
-    sizeof(tb_optimizer_def), losses, NULL};
 
 #ifndef NO_ENTRY
-TB_EXPORT const tb_plugin *tb_plugin_entry(void) { return &plugin; }
+TB_EXPORT const tb_plugin *tb_plugin_entry(void) { return PLUGIN; }
 #else
-TB_EXPORT const tb_plugin *tb_plugin_entry_misspelled(void) { return &plugin; }
+TB_EXPORT const tb_plugin *tb_plugin_entry_misspelled(void) { return PLUGIN; }
 #endif

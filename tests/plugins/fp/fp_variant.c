@@ -38,7 +38,8 @@
 /* ---- fp_loss ---------------------------------------------------------------- */
 
 static const tb_hparam loss_hp[] = {
-    {"smoothing", TB_HP_REAL, 0, 0, 1, 0, NULL, "label smoothing epsilon"},
+    {.name = "smoothing", .type = TB_HP_REAL, .def = 0, .min = 0, .max = 1,
+     .help = "label smoothing epsilon"},
 };
 
 typedef struct {
@@ -94,18 +95,23 @@ static void loss_destroy(void *state) {
 }
 
 static const tb_loss_def fp_loss = {
-    "fp_loss", "1", "scaled cross-entropy with label smoothing (fingerprint tests)",
-    "test plugin (no paper)", 0, loss_hp, 1, NULL, loss_create, loss_eval, loss_destroy};
+    TB_DEF_SIZES(tb_loss_def), .name = "fp_loss", .version = "1",
+    .summary = "scaled cross-entropy with label smoothing (fingerprint tests)",
+    .reference = "test plugin (no paper)", .hparams = loss_hp, .n_hparams = 1,
+    .create = loss_create, .eval = loss_eval, .destroy = loss_destroy};
 
 /* ---- fp_opt ----------------------------------------------------------------- */
 
 enum { HP_LR, HP_BETA1, HP_BETA2, HP_EPS, HP_BC, N_HP };
+#define REAL(n, d, lo, hi, lg, h) \
+  {.name = n, .type = TB_HP_REAL, .def = d, .min = lo, .max = hi, .log_scale = lg, .help = h}
 static const tb_hparam opt_hp[N_HP] = {
-    [HP_LR] = {"lr", TB_HP_REAL, DEF_LR, 0, 10, 1, NULL, "learning rate"},
-    [HP_BETA1] = {"beta1", TB_HP_REAL, 0.9, 0, 0.999, 0, NULL, "first-moment decay"},
-    [HP_BETA2] = {"beta2", TB_HP_REAL, 0.999, 0, 0.9999, 0, NULL, "second-moment decay"},
-    [HP_EPS] = {"eps", TB_HP_REAL, 1e-8, 0, 1, 1, NULL, "denominator epsilon"},
-    [HP_BC] = {"bias_correction", TB_HP_BOOL, 1, 0, 1, 0, NULL, "correct the moments' bias"},
+    [HP_LR] = REAL("lr", DEF_LR, 0, 10, 1, "learning rate"),
+    [HP_BETA1] = REAL("beta1", 0.9, 0, 0.999, 0, "first-moment decay"),
+    [HP_BETA2] = REAL("beta2", 0.999, 0, 0.9999, 0, "second-moment decay"),
+    [HP_EPS] = REAL("eps", 1e-8, 0, 1, 1, "denominator epsilon"),
+    [HP_BC] = {.name = "bias_correction", .type = TB_HP_BOOL, .def = 1, .min = 0, .max = 1,
+               .help = "correct the moments' bias"},
 };
 
 typedef struct {
@@ -121,7 +127,8 @@ static int opt_create(const tb_optimizer_init *init, void **state, char *err, si
     snprintf(err, errlen, "out of memory");
     return 1;
   }
-  for (int i = 0; i < init->n_params; i++) s->total += init->params[i].numel;
+  for (int i = 0; i < init->n_params; i++)
+    s->total += TB_CTENSOR_AT(init->params, init->tensor_size, i)->numel;
   s->m = calloc((size_t)s->total, sizeof(float));
   s->v = calloc((size_t)s->total, sizeof(float));
   if (!s->m || !s->v) {
@@ -149,21 +156,25 @@ static int opt_step(void *state, tb_tensor *params, const tb_tensor *grads,
   const float k1 = 1 - b1;
 #endif
   int64_t o = 0;
-  for (int i = 0; i < s->n; i++)
-    for (int64_t j = 0; j < params[i].numel; j++, o++) {
-      const float g = grads[i].data[j];
+  for (int i = 0; i < s->n; i++) {
+    float *p = TB_TENSOR_AT(params, ctx->tensor_size, i)->data;
+    const float *gi = TB_CTENSOR_AT(grads, ctx->tensor_size, i)->data;
+    for (int64_t j = 0; j < TB_CTENSOR_AT(params, ctx->tensor_size, i)->numel; j++, o++) {
+      const float g = gi[j];
       s->m[o] = b1 * s->m[o] + k1 * g;
       s->v[o] = b2 * s->v[o] + (1 - b2) * g * g;
       const double mh = s->m[o] / c1;
 #if defined(SIGN_RULE)
       const double d = (mh > 0) - (mh < 0);
+      (void)c2;
 #elif defined(EPS_INSIDE)
       const double d = mh / sqrt(s->v[o] / c2 + s->eps);
 #else
       const double d = mh / (sqrt(s->v[o] / c2) + s->eps);
 #endif
-      params[i].data[j] = (float)(params[i].data[j] - lr * d);
+      p[j] = (float)(p[j] - lr * d);
     }
+  }
   return 0;
 }
 
@@ -173,12 +184,14 @@ static void opt_destroy(void *state) {
 }
 
 static const tb_optimizer_def fp_opt = {
-    "fp_opt", "1", "Adam with optional bias correction (fingerprint tests)",
-    "Kingma & Ba, Adam: A Method for Stochastic Optimization, 2015", 0, opt_hp, N_HP, NULL,
-    opt_create, opt_step, opt_destroy};
+    TB_DEF_SIZES(tb_optimizer_def), .name = "fp_opt", .version = "1",
+    .summary = "Adam with optional bias correction (fingerprint tests)",
+    .reference = "Kingma & Ba, Adam: A Method for Stochastic Optimization, 2015",
+    .hparams = opt_hp, .n_hparams = N_HP, .create = opt_create, .step = opt_step,
+    .destroy = opt_destroy};
 
 static const tb_loss_def *const losses[] = {&fp_loss, NULL};
 static const tb_optimizer_def *const optimizers[] = {&fp_opt, NULL};
-static const tb_plugin plugin = {TB_PLUGIN_HEADER, losses, optimizers};
+static const tb_plugin plugin = {TB_PLUGIN_HEADER, .losses = losses, .optimizers = optimizers};
 
 TB_EXPORT const tb_plugin *tb_plugin_entry(void) { return &plugin; }
