@@ -719,7 +719,7 @@ static const char summary_sql[] =
     "  max(top) OVER (PARTITION BY scenario, loss_config, optimizer) IS NULL,"
     "  max(top) OVER (PARTITION BY scenario, loss_config, optimizer) DESC, loss_config,"
     "  optimizer,"
-    "  score IS NULL, score DESC, example_run";
+    "  score IS NULL, score DESC, group_hash";
 
 /* Settings of the representative run `rep` that take another value in some
  * other configuration of its scenario (among those that have the setting),

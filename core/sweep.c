@@ -361,6 +361,9 @@ static int start_worker(slot *slots, int nslots, slot *s, const tb_sweep *sw, in
   for (int i = 0; i < nslots && n + 2 <= (int)(sizeof fds / sizeof *fds); i++)
     if (slots[i].busy) fds[n++] = slots[i].ch.fd_msg, fds[n++] = slots[i].ch.fd_out;
   int msg_fd;
+  /* read the clock before the fork: the worker's own compute time must fit
+   * inside the wall time the parent records */
+  double started = tb_now_mono();
   int rc = tb_child_fork(&s->ch, &msg_fd, fds, n, err, errlen);
   if (rc < 0) return -1;
   if (rc == 0) {
@@ -372,7 +375,7 @@ static int start_worker(slot *slots, int nslots, slot *s, const tb_sweep *sw, in
   memset(&s->res, 0, sizeof s->res);
   s->busy = 1;
   s->run = run;
-  s->started = tb_now_mono();
+  s->started = started;
   s->timed_out = 0;
   s->got_end = 0;
   return 0;
