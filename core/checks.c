@@ -163,7 +163,7 @@ static int linst_open_defaults(tb_probe_loss *in, const tb_component *c, int k, 
 static double leval(tb_probe_loss *in, int n, const double *z, const int32_t *y, const double *w,
                     double *dz) {
   tb_loss_batch b = {.n = n, .logits = z, .labels = y, .targets = NULL, .weights = w,
-                     .epoch = 0, .n_epochs = 10, .step = 0, .n_steps = 100, .training = 1,
+                     .epoch = 0, .n_epochs = 10, .step = 0, .n_steps = 100, .phase = TB_PHASE_TRAIN,
                      .dlogits = dz};
   return tb_probe_loss_eval(in, &b);
 }
@@ -294,7 +294,7 @@ static void chk_defaults(const tb_component *c) {
   double hp[TB_MAX_HP];
   char err[TB_ERRLEN];
   tb_hparams_defaults(c, hp);
-  if (tb_hparams_check(c, hp, err, sizeof err)) {
+  if (tb_hparams_check(c, hp, -1, err, sizeof err)) {
     tb_check_emit(0, "defaults", NULL, NULL, "defaults refused: %s", err);
     return;
   }
@@ -402,7 +402,7 @@ static void chk_create_edges(const tb_component *c) {
   char skips[600] = "", err[TB_ERRLEN];
   size_t k = 0;
   for (int i = 0; i < n; i++) {
-    if (tb_hparams_check(c, cs[i].hp, err, sizeof err)) {
+    if (tb_hparams_check(c, cs[i].hp, -1, err, sizeof err)) {
       skipped++;
       /* the message starts "kind 'name': ", which the row says already */
       char prefix[160];
@@ -784,7 +784,7 @@ static void chk_zero_grad(const tb_component *c) {
   char err[TB_ERRLEN];
   tb_hparams_defaults(c, hp);
   hp_set(c, hp, "weight_decay", 0);
-  if (tb_hparams_check(c, hp, err, sizeof err)) {
+  if (tb_hparams_check(c, hp, -1, err, sizeof err)) {
     tb_check_emit(0, "zero-grad", NULL, NULL, "the defaults with weight_decay 0 are refused: %s",
                   err);
     return;

@@ -28,7 +28,7 @@
  *   to 8, uneven priors): created once per K; then (a) training, no
  *   weights, with dlogits, at epoch 0 step 0; (b) training, weights in
  *   [0.25, 2], with dlogits, at epoch 6 step 137; (c) an evaluation pass
- *   (training 0) without dlogits, at epoch 9 step 200. Values per K:
+ *   (an evaluation pass) without dlogits, at epoch 9 step 200. Values per K:
  *   status (1 created, -1 create refused: the rest NaN), L_a, G+_a, G-_a,
  *   L_b, G+_b, G-_b, L_c, where G+ = sum_j r_j max(g_j, 0) and G- = sum_j
  *   r'_j max(-g_j, 0) over the gradient's N K entries, with fixed r, r' in
@@ -369,7 +369,7 @@ static int moves(const tb_hparam *h, double *vals, int max) {
 
 static int accepted(const tb_component *c, const double *hp) {
   char err[TB_ERRLEN];
-  return tb_hparams_check(c, hp, err, sizeof err) == 0;
+  return tb_hparams_check(c, hp, -1, err, sizeof err) == 0;
 }
 
 /* The settings to probe, at most max (see the top of the file). */
@@ -494,7 +494,7 @@ static void probe_loss(const tb_component *c, const setting *s, tb_fingerprint *
       memset(dz, 0, sizeof dz);
       tb_loss_batch bt = {.n = FP_N, .logits = in.z, .labels = in.y,
                           .weights = b ? in.w : NULL, .epoch = b ? 6 : 0, .n_epochs = 10,
-                          .step = b ? 137 : 0, .n_steps = 200, .training = 1, .dlogits = dz};
+                          .step = b ? 137 : 0, .n_steps = 200, .phase = TB_PHASE_TRAIN, .dlogits = dz};
       where("%s, K=%d: eval (training%s)", s->label, k, b ? ", weighted" : "");
       push(fp, tb_probe_loss_eval(&li, &bt));
       push(fp, part(dz, in.r, nk, 1));
@@ -502,7 +502,7 @@ static void probe_loss(const tb_component *c, const setting *s, tb_fingerprint *
     }
     /* (c): an evaluation pass, value only */
     tb_loss_batch bt = {.n = FP_N, .logits = in.z, .labels = in.y, .epoch = 9, .n_epochs = 10,
-                        .step = 200, .n_steps = 200, .training = 0, .dlogits = NULL};
+                        .step = 200, .n_steps = 200, .phase = TB_PHASE_EVAL, .dlogits = NULL};
     where("%s, K=%d: eval (evaluation pass)", s->label, k);
     push(fp, tb_probe_loss_eval(&li, &bt));
     where("%s, K=%d: destroy", s->label, k);

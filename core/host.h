@@ -1,9 +1,9 @@
 /*
  * host.h — the helper table the host hands to plugins (mathx.c): stable
  * softmax / log-softmax / logsumexp, draws from host random streams, small
- * float32 vector ops.
+ * float32 vector ops, sgemm, a symmetric eigendecomposition.
  *
- * Provides: tb_host_api_get.
+ * Provides: tb_host_api_get, tb_host_misuse, tb_host_misuse_clear.
  */
 #ifndef TB_HOST_H
 #define TB_HOST_H
@@ -11,5 +11,11 @@
 #include "trainbench/plugin.h"
 
 const tb_host_api *tb_host_api_get(void);
+/* What a plugin did with the helper table that it had not declared (a
+ * random draw from the NULL stream of a component without TB_SERVICE_RNG),
+ * or NULL; cleared by tb_host_misuse_clear. Per process: a worker runs one
+ * run, the checker one component per child. */
+const char *tb_host_misuse(void);
+void tb_host_misuse_clear(void);
 
 #endif /* TB_HOST_H */

@@ -1,14 +1,54 @@
 /*
  * mathx.c — the helper table the host hands to plugins (tb_host_api):
  * numerically stable softmax / log-softmax / logsumexp over one row of
- * logits, draws from host random streams, and small float32 vector ops whose
- * reductions accumulate in double.
+ * logits, draws from host random streams, small float32 vector ops whose
+ * reductions accumulate in double, sgemm and a symmetric eigendecomposition
+ * (LAPACK's dsyev, from OpenBLAS).
+ *
+ * A component that did not declare TB_SERVICE_RNG is handed a NULL stream;
+ * a draw from it returns 0 and records the misuse, which the caller of the
+ * plugin turns into a failed run (tb_host_misuse).
+ *
+ * Provides: tb_host_api_get, tb_host_misuse, tb_host_misuse_clear.
  */
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "host.h"
 #include "rng.h"
+#include "tensor.h"
 #include "trainbench/plugin.h"
+
+static char misuse[256];
+
+const char *tb_host_misuse(void) { return misuse[0] ? misuse : NULL; }
+void tb_host_misuse_clear(void) { misuse[0] = 0; }
+
+static int rng_declared(tb_rng *r) {
+  if (r) return 1;
+  if (!misuse[0])
+    snprintf(misuse, sizeof misuse,
+             "drew a random number without declaring TB_SERVICE_RNG");
+  return 0;
+}
+
+static uint64_t h_rng_u64(tb_rng *r) { return rng_declared(r) ? tb_rng_u64(r) : 0; }
+static double h_rng_uniform(tb_rng *r) { return rng_declared(r) ? tb_rng_uniform(r) : 0; }
+static double h_rng_normal(tb_rng *r) { return rng_declared(r) ? tb_rng_normal(r) : 0; }
+
+/* LAPACK (in OpenBLAS): eigenvalues and eigenvectors of a symmetric matrix */
+extern void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
+                   double *w, double *work, const int *lwork, int *info);
+
+/* a[n][n] row-major and symmetric is its own column-major transpose; the
+ * eigenvectors come back in LAPACK's columns, i.e. our rows */
+static int h_syev(int n, double *a, double *w, double *work, int64_t work_n) {
+  if (n < 1 || work_n < 3 * (int64_t)n || work_n > 0x7fffffff) return -1;
+  int lwork = (int)work_n, info = 0;
+  dsyev_("V", "U", &n, a, &n, w, work, &lwork, &info);
+  return info;
+}
 
 static double h_logsumexp(const double *z, int k) {
   double m = -INFINITY;
@@ -74,13 +114,15 @@ static const tb_host_api host_api = {
     .softmax = h_softmax,
     .log_softmax = h_log_softmax,
     .logsumexp = h_logsumexp,
-    .rng_u64 = tb_rng_u64,
-    .rng_uniform = tb_rng_uniform,
-    .rng_normal = tb_rng_normal,
+    .rng_u64 = h_rng_u64,
+    .rng_uniform = h_rng_uniform,
+    .rng_normal = h_rng_normal,
     .dot = h_dot,
     .nrm2 = h_nrm2,
     .axpy = h_axpy,
     .scal = h_scal,
+    .sgemm = tb_sgemm,
+    .syev = h_syev,
 };
 
 const tb_host_api *tb_host_api_get(void) { return &host_api; }

@@ -120,6 +120,9 @@ int tb_model_create(tb_model *m, const tb_model_spec *spec, int d, int k, int ca
       pt->ndim = gt->ndim = w ? 1 : 2;
       pt->shape[0] = gt->shape[0] = out;
       if (!w) pt->shape[1] = gt->shape[1] = in;
+      pt->layer = gt->layer = l - 1;
+      pt->role = gt->role = w ? TB_ROLE_BIAS : l == m->n_layers ? TB_ROLE_HEAD : TB_ROLE_WEIGHT;
+      pt->flags = gt->flags = 0;
       pt->data = m->params + off;
       gt->data = m->grads + off;
       off += pt->numel;

@@ -8,9 +8,16 @@
  * one kind and name in the same folder are an error.
  *
  * Loading one file is a chain of checks that stops at the first failure and
- * says which: cannot open / no entry point / ABI mismatch / struct too short /
- * bad component. Rejected files are kept as "problems" with the file and the
- * reason; they do not stop the other plugins from loading.
+ * says which: cannot open / no entry point / ABI mismatch (a 1.x plugin:
+ * "ABI 1.0: rebuild against 2.0") / struct too short / bad component.
+ * Rejected files are kept as "problems" with the file and the reason; they
+ * do not stop the other plugins from loading.
+ *
+ * ABI 2.0 growth: every definition a plugin hands over starts with its size,
+ * and each is copied into a zeroed host-sized struct (so fields a later minor
+ * appends read as 0/NULL from an older plugin); hyperparameter tables are
+ * copied row by row from the plugin's stride into host rows. The minimum
+ * sizes per minor are the frozen literals of plugin.h.
  *
  * Provides: tb_registry_* (tb_registry_new: an empty one), tb_default_plugin_dir, tb_hparams_*, tb_kind_name.
  */
@@ -46,16 +53,29 @@ struct tb_registry {
   int n_handles, cap_handles;
 };
 
-/* Minimum struct sizes for each minor version of ABI major 1. */
+/* Minimum sizes per minor version of ABI major 2: the frozen literals. */
 static const struct {
-  uint32_t plugin, hparam, loss, opt;
+  uint32_t plugin, hparam, loss, opt, sched;
 } min_sizes[TB_ABI_MINOR + 1] = {
-    /* 1.0 */ {sizeof(tb_plugin), sizeof(tb_hparam), sizeof(tb_loss_def),
-               sizeof(tb_optimizer_def)},
+    /* 2.0 */ {TB_PLUGIN_SIZE_2_0, TB_HPARAM_SIZE_2_0, TB_LOSS_DEF_SIZE_2_0,
+               TB_OPTIMIZER_DEF_SIZE_2_0, TB_SCHEDULE_DEF_SIZE_2_0},
 };
 
 const char *tb_kind_name(int kind) {
-  return kind == TB_KIND_LOSS ? "loss" : kind == TB_KIND_OPTIMIZER ? "optimizer" : "?";
+  switch (kind) {
+  case TB_KIND_LOSS: return "loss";
+  case TB_KIND_OPTIMIZER: return "optimizer";
+  case TB_KIND_SCHEDULE: return "schedule";
+  }
+  return "?";
+}
+
+/* A zeroed host-sized copy of a definition of `have` bytes. */
+static void *host_copy(const void *def, uint32_t have, size_t host_size) {
+  void *c = calloc(1, host_size);
+  if (!c) abort();
+  memcpy(c, def, have < host_size ? have : host_size);
+  return c;
 }
 
 static void *xgrow(void *p, int *cap, int need, size_t elem) {
@@ -148,7 +168,19 @@ static int check_value(const tb_hparam *h, double v, char *err, size_t errlen) {
   return -1;
 }
 
-int tb_hparams_check(const tb_component *c, const double *hp, char *err, size_t errlen) {
+void tb_hparams_values(const tb_component *c, const double *hp, tb_value *out) {
+  for (int i = 0; i < c->n_hparams; i++) {
+    const tb_hparam *h = &c->hparams[i];
+    memset(&out[i], 0, sizeof out[i]);
+    out[i].num = hp[i];
+    if (h->type == TB_HP_CHOICE) {
+      long idx = lround(hp[i]);
+      if (idx >= 0 && idx < n_choices(h)) out[i].text = h->choices[idx];
+    }
+  }
+}
+
+int tb_hparams_check(const tb_component *c, const double *hp, int k, char *err, size_t errlen) {
   char msg[TB_ERRLEN];
   for (int i = 0; i < c->n_hparams; i++)
     if (check_value(&c->hparams[i], hp[i], msg, sizeof msg)) {
@@ -157,7 +189,9 @@ int tb_hparams_check(const tb_component *c, const double *hp, char *err, size_t 
     }
   if (c->validate) {
     msg[0] = 0;
-    if (c->validate(hp, msg, sizeof msg)) {
+    tb_value values[TB_MAX_HP];
+    tb_hparams_values(c, hp, values);
+    if (c->validate(values, k, msg, sizeof msg)) {
       tb_errf(err, errlen, "%s '%s': %s", tb_kind_name(c->kind), c->name,
               msg[0] ? msg : "invalid combination of hyperparameters");
       return -1;
@@ -179,7 +213,8 @@ static int copy_hparams(tb_component *c, const void *table, int n, uint32_t stri
   c->n_hparams = n;
   for (int i = 0; i < n; i++) {
     tb_hparam *h = &c->hparams[i];
-    memcpy(h, (const char *)table + (size_t)i * stride, sizeof(tb_hparam));
+    memcpy(h, (const char *)table + (size_t)i * stride,
+           stride < sizeof(tb_hparam) ? stride : sizeof(tb_hparam));
     if (!valid_identifier(h->name)) {
       tb_errf(err, errlen, "hyperparameter #%d has no valid name", i + 1);
       return -1;
@@ -190,7 +225,10 @@ static int copy_hparams(tb_component *c, const void *table, int n, uint32_t stri
         return -1;
       }
     if (h->type < TB_HP_REAL || h->type > TB_HP_CHOICE) {
-      tb_errf(err, errlen, "hyperparameter '%s' has unknown type %d", h->name, h->type);
+      /* STRING, LIST, RECORD, MATRIX and COMPONENT are in the 2.0 header;
+       * this host does not yet carry values of those types to plugins */
+      tb_errf(err, errlen, "hyperparameter '%s' has type %d, which this trainbench does not "
+              "support yet", h->name, h->type);
       return -1;
     }
     if (h->type == TB_HP_CHOICE && n_choices(h) == 0) {
@@ -213,6 +251,9 @@ static int copy_hparams(tb_component *c, const void *table, int n, uint32_t stri
 static void free_component(tb_component *c) {
   if (!c) return;
   free(c->hparams);
+  free((void *)c->loss);
+  free((void *)c->opt);
+  free((void *)c->sched);
   free((char *)c->file);
   for (int i = 0; i < c->n_shadows; i++) free(c->shadows[i]);
   free(c->shadows);
@@ -221,16 +262,18 @@ static void free_component(tb_component *c) {
 
 static tb_component *make_component(int kind, const char *name, const char *version,
                                     const char *summary, const char *reference,
-                                    uint32_t services, const void *hparams, int n_hparams,
-                                    uint32_t stride, tb_validate_fn validate, int has_fns,
+                                    uint32_t services, uint32_t flags, uint32_t requires,
+                                    const void *hparams, int n_hparams, uint32_t stride,
+                                    tb_validate_fn validate, const char *missing,
                                     const char *file, const char *hash, char *err,
                                     size_t errlen) {
   if (!valid_identifier(name)) {
     tb_errf(err, errlen, "%s has no valid name", tb_kind_name(kind));
     return NULL;
   }
-  if (!has_fns) {
-    tb_errf(err, errlen, "%s '%s' lacks a required function", tb_kind_name(kind), name);
+  if (missing) {
+    tb_errf(err, errlen, "%s '%s' lacks a required function: %s", tb_kind_name(kind), name,
+            missing);
     return NULL;
   }
   tb_component *c = calloc(1, sizeof *c);
@@ -240,6 +283,8 @@ static tb_component *make_component(int kind, const char *name, const char *vers
   c->summary = summary ? summary : "";
   c->reference = reference ? reference : "";
   c->services = services;
+  c->flags = flags;
+  c->requires = requires;
   c->validate = validate;
   c->file = strdup(file);
   snprintf(c->file_hash, sizeof c->file_hash, "%s", hash);
@@ -287,28 +332,28 @@ static int load_file(tb_registry *reg, const char *path, tb_component ***out, in
     dlclose(h);
     return -1;
   }
+  if (p->abi_major == 1) {
+    /* a 1.x descriptor is laid out differently: read nothing past the version */
+    tb_errf(err, errlen, "ABI %u.%u: rebuild against 2.0 (trainbench/plugin.h)", p->abi_major,
+            p->abi_minor);
+    dlclose(h);
+    return -1;
+  }
   if (p->abi_major != TB_ABI_MAJOR || p->abi_minor > TB_ABI_MINOR) {
     tb_errf(err, errlen, "ABI mismatch: plugin built for ABI %u.%u, host speaks %d.%d",
             p->abi_major, p->abi_minor, TB_ABI_MAJOR, TB_ABI_MINOR);
     dlclose(h);
     return -1;
   }
-  const char *which = NULL;
-  uint32_t have = 0, need = 0;
-  if (p->plugin_size < min_sizes[p->abi_minor].plugin)
-    which = "tb_plugin", have = p->plugin_size, need = min_sizes[p->abi_minor].plugin;
-  else if (p->hparam_size < min_sizes[p->abi_minor].hparam)
-    which = "tb_hparam", have = p->hparam_size, need = min_sizes[p->abi_minor].hparam;
-  else if (p->loss_size < min_sizes[p->abi_minor].loss)
-    which = "tb_loss_def", have = p->loss_size, need = min_sizes[p->abi_minor].loss;
-  else if (p->optimizer_size < min_sizes[p->abi_minor].opt)
-    which = "tb_optimizer_def", have = p->optimizer_size, need = min_sizes[p->abi_minor].opt;
-  if (which) {
-    tb_errf(err, errlen, "struct %s too short: %u bytes, ABI %u.%u needs at least %u", which,
-            have, p->abi_major, p->abi_minor, need);
+  if (p->size < min_sizes[p->abi_minor].plugin) {
+    tb_errf(err, errlen, "struct tb_plugin too short: %u bytes, ABI %u.%u needs at least %u",
+            p->size, p->abi_major, p->abi_minor, min_sizes[p->abi_minor].plugin);
     dlclose(h);
     return -1;
   }
+  tb_plugin desc;
+  memset(&desc, 0, sizeof desc);
+  memcpy(&desc, p, p->size < sizeof desc ? p->size : sizeof desc);
   char hash[TB_HASHLEN];
   if (tb_hash_file(hash, path, err, errlen)) {
     dlclose(h);
@@ -316,25 +361,83 @@ static int load_file(tb_registry *reg, const char *path, tb_component ***out, in
   }
   tb_component **items = NULL;
   int n = 0, cap = 0;
-  for (int pass = 0; pass < 2; pass++) {
-    for (int i = 0;; i++) {
-      const tb_loss_def *l = NULL;
-      const tb_optimizer_def *o = NULL;
-      if (pass == 0) {
-        if (!p->losses || !(l = p->losses[i])) break;
-      } else {
-        if (!p->optimizers || !(o = p->optimizers[i])) break;
-      }
+  const void *const *lists[TB_N_PLUGIN_KINDS] = {(const void *const *)desc.losses,
+                                                 (const void *const *)desc.optimizers,
+                                                 (const void *const *)desc.schedules};
+  static const char *const struct_names[TB_N_PLUGIN_KINDS] = {"tb_loss_def", "tb_optimizer_def",
+                                                              "tb_schedule_def"};
+  const uint32_t need[TB_N_PLUGIN_KINDS] = {min_sizes[p->abi_minor].loss,
+                                            min_sizes[p->abi_minor].opt,
+                                            min_sizes[p->abi_minor].sched};
+  for (int kind = TB_KIND_LOSS; kind <= TB_KIND_SCHEDULE; kind++) {
+    const void *const *list = lists[kind - 1];
+    for (int i = 0; list && list[i]; i++) {
+      /* every definition opens with its size and its hyperparameter rows' size */
+      const uint32_t *sizes = list[i];
       char msg[TB_ERRLEN];
-      tb_component *c =
-          l ? make_component(TB_KIND_LOSS, l->name, l->version, l->summary, l->reference,
-                             l->services, l->hparams, l->n_hparams, p->hparam_size, l->validate,
-                             l->create && l->eval, path, hash, msg, sizeof msg)
-            : make_component(TB_KIND_OPTIMIZER, o->name, o->version, o->summary, o->reference,
-                             o->services, o->hparams, o->n_hparams, p->hparam_size, o->validate,
-                             o->create && o->step, path, hash, msg, sizeof msg);
-      if (c && o && tb_hparam_index(c, "lr") < 0) {
-        snprintf(msg, sizeof msg, "optimizer '%s' declares no 'lr' hyperparameter", o->name);
+      tb_component *c = NULL;
+      if (sizes[0] < need[kind - 1]) {
+        snprintf(msg, sizeof msg, "struct %s too short: %u bytes, ABI %u.%u needs at least %u",
+                 struct_names[kind - 1], sizes[0], p->abi_major, p->abi_minor, need[kind - 1]);
+        tb_errf(err, errlen, "%s", msg);
+        goto reject;
+      }
+      if (sizes[1] < min_sizes[p->abi_minor].hparam) {
+        tb_errf(err, errlen, "struct tb_hparam too short: %u bytes, ABI %u.%u needs at least %u",
+                sizes[1], p->abi_major, p->abi_minor, min_sizes[p->abi_minor].hparam);
+        goto reject;
+      }
+      if (kind == TB_KIND_LOSS) {
+        tb_loss_def *l = host_copy(list[i], sizes[0], sizeof *l);
+        const char *missing = !l->create                ? "create"
+                              : !l->eval && !l->row     ? "eval or row"
+                              : (l->flags & TB_LOSS_NOT_MEAN) && !l->eval
+                                  ? "eval (a loss that is not a mean has no row form)"
+                                  : NULL;
+        c = make_component(kind, l->name, l->version, l->summary, l->reference, l->services,
+                           l->flags, l->requires, l->hparams, l->n_hparams, l->hparam_size,
+                           l->validate, missing, path, hash, msg, sizeof msg);
+        if (c) c->loss = l; else free(l);
+      } else if (kind == TB_KIND_OPTIMIZER) {
+        tb_optimizer_def *o = host_copy(list[i], sizes[0], sizeof *o);
+        const char *missing = !o->create ? "create" : !o->step ? "step" : NULL;
+        c = make_component(kind, o->name, o->version, o->summary, o->reference, o->services,
+                           o->flags, 0, o->hparams, o->n_hparams, o->hparam_size, o->validate,
+                           missing, path, hash, msg, sizeof msg);
+        if (c) c->opt = o; else free(o);
+        /* the schedule scales `lr`; a wrapper's base has its own */
+        int wraps = 0;
+        for (int j = 0; c && j < c->n_hparams; j++)
+          wraps |= c->hparams[j].type == TB_HP_COMPONENT &&
+                   c->hparams[j].component_kind == TB_KIND_OPTIMIZER;
+        if (c && !wraps && tb_hparam_index(c, "lr") < 0) {
+          snprintf(msg, sizeof msg, "optimizer '%s' declares no 'lr' hyperparameter", c->name);
+          free_component(c);
+          c = NULL;
+        }
+      } else {
+        tb_schedule_def *sd = host_copy(list[i], sizes[0], sizeof *sd);
+        const char *missing = !sd->factor ? "factor" : NULL;
+        c = make_component(kind, sd->name, sd->version, sd->summary, sd->reference,
+                           sd->services, sd->flags, 0, sd->hparams, sd->n_hparams,
+                           sd->hparam_size, sd->validate, missing, path, hash, msg, sizeof msg);
+        if (c) c->sched = sd; else free(sd);
+      }
+      /* services of the 2.0 header this host does not provide yet */
+      const uint32_t unsupported = TB_SERVICE_NEXT_BATCH | TB_SERVICE_REPORT | TB_SERVICE_BASE;
+      if (c && (c->services & unsupported)) {
+        snprintf(msg, sizeof msg,
+                 "%s '%s' declares services this trainbench does not provide yet (%s%s%s)",
+                 tb_kind_name(c->kind), c->name,
+                 c->services & TB_SERVICE_NEXT_BATCH ? "next_batch " : "",
+                 c->services & TB_SERVICE_REPORT ? "report " : "",
+                 c->services & TB_SERVICE_BASE ? "base" : "");
+        free_component(c);
+        c = NULL;
+      }
+      if (c && c->kind == TB_KIND_LOSS && c->requires) {
+        snprintf(msg, sizeof msg, "loss '%s' requires what no scenario provides yet (flags %#x)",
+                 c->name, c->requires);
         free_component(c);
         c = NULL;
       }
@@ -346,13 +449,8 @@ static int load_file(tb_registry *reg, const char *path, tb_component ***out, in
         }
       if (!c) {
         tb_errf(err, errlen, "bad component: %s", msg);
-        for (int j = 0; j < n; j++) free_component(items[j]);
-        free(items);
-        dlclose(h);
-        return -1;
+        goto reject;
       }
-      c->loss = l;
-      c->opt = o;
       items = xgrow(items, &cap, n + 1, sizeof *items);
       items[n++] = c;
     }
@@ -362,6 +460,11 @@ static int load_file(tb_registry *reg, const char *path, tb_component ***out, in
   *out = items;
   *n_out = n;
   return 0;
+reject:
+  for (int j = 0; j < n; j++) free_component(items[j]);
+  free(items);
+  dlclose(h);
+  return -1;
 }
 
 /* ---- the registry ---------------------------------------------------------- */

@@ -17,6 +17,7 @@
 
 #include "host.h"
 #include "probe.h"
+#include "trainbench/plugin_util.h"
 #include "registry.h"
 #include "rng.h"
 #include "trainbench/plugin.h"
@@ -30,6 +31,15 @@ int tb_probe_rng_same(const tb_rng *a, const tb_rng *b) {
 /* ------------------------------------------------------------------------ */
 /* Losses                                                                   */
 /* ------------------------------------------------------------------------ */
+
+/* A component without TB_SERVICE_RNG gets a NULL stream; a draw from it
+ * is recorded by the host table (as in a run, where it fails the run). */
+static void note_misuse(int *drew) {
+  if (tb_host_misuse()) {
+    *drew = 1;
+    tb_host_misuse_clear();
+  }
+}
 
 int tb_probe_loss_open(tb_probe_loss *in, const tb_component *c, const double *hp, int k,
                        const tb_rng *stream, char *err, size_t errlen) {
@@ -46,13 +56,23 @@ int tb_probe_loss_open(tb_probe_loss *in, const tb_component *c, const double *h
   for (int j = 0; j < k; j++) in->priors[j] /= s;
   in->rng = *stream;
   in->rng_at = in->rng;
-  tb_loss_init init = {.host = tb_host_api_get(), .hp = hp, .n_classes = k,
-                       .priors = in->priors, .rng = &in->rng};
+  for (int j = 0; j < k; j++) {
+    in->counts[j] = 1 + j % 3;
+    in->means[2 * j] = (float)j;
+    in->means[2 * j + 1] = (float)-j;
+  }
+  tb_hparams_values(c, hp, in->values);
+  tb_loss_init init = {.host = tb_host_api_get(), .hp = hp, .values = in->values,
+                       .n_classes = k, .priors = in->priors,
+                       .rng = c->services & TB_SERVICE_RNG ? &in->rng : NULL,
+                       .class_counts = in->counts, .train_size = 2 * k, .n_features = 2,
+                       .class_means = in->means};
   err[0] = 0;
   if (c->loss->create(&init, &in->state, err, errlen)) {
     if (!err[0]) tb_errf(err, errlen, "create failed without a message");
     return -1;
   }
+  note_misuse(&in->rng_moved);
   if (!tb_probe_rng_same(&in->rng, &in->rng_at)) in->rng_moved = 1;
   in->rng_at = in->rng;
   in->live = 1;
@@ -63,7 +83,8 @@ double tb_probe_loss_eval(tb_probe_loss *in, tb_loss_batch *b) {
   b->k = in->k;
   b->priors = in->priors;
   in->rng = in->rng_at;
-  double v = in->c->loss->eval(in->state, b);
+  double v = tbu_loss_eval(in->c->loss, in->state, b);
+  note_misuse(&in->rng_moved);
   if (!tb_probe_rng_same(&in->rng, &in->rng_at)) in->rng_moved = 1;
   return v;
 }
@@ -121,7 +142,7 @@ static double svc_eval(void *hctx, const float *const *params, float *const *gra
     return NAN; /* as the core does: an undeclared call fails */
   }
   const float *cur[TB_PROBE_NT];
-  for (int t = 0; t < TB_PROBE_NT; t++) cur[t] = o->params[t].data;
+  for (int t = 0; t < TB_PROBE_NT; t++) cur[t] = o->params[t].t.data;
   const float *const *P = params ? params : cur;
   if (grads) grad_at(o->pb, P, grads);
   return f_at(o->pb, P);
@@ -138,27 +159,27 @@ static int svc_jvp(void *hctx, const float *const *params, const float *const *d
   (void)params; /* logits = theta: the Jacobian is the identity wherever it is taken */
   int64_t k = 0;
   for (int t = 0; t < TB_PROBE_NT; t++)
-    for (int64_t j = 0; j < o->params[t].numel; j++) out[k++] = dir[t][j];
+    for (int64_t j = 0; j < o->params[t].t.numel; j++) out[k++] = dir[t][j];
   return 0;
 }
 
 void tb_probe_opt_get(const tb_probe_opt *o, float *flat) {
   int64_t k = 0;
   for (int t = 0; t < TB_PROBE_NT; t++)
-    for (int64_t j = 0; j < o->params[t].numel; j++) flat[k++] = o->params[t].data[j];
+    for (int64_t j = 0; j < o->params[t].t.numel; j++) flat[k++] = o->params[t].t.data[j];
 }
 
 double tb_probe_opt_f(const tb_probe_opt *o) {
   const float *cur[TB_PROBE_NT];
-  for (int t = 0; t < TB_PROBE_NT; t++) cur[t] = o->params[t].data;
+  for (int t = 0; t < TB_PROBE_NT; t++) cur[t] = o->params[t].t.data;
   return f_at(o->pb, cur);
 }
 
 static void free_tensors(tb_probe_opt *o) {
   for (int t = 0; t < TB_PROBE_NT; t++) {
-    free(o->params[t].data);
-    free(o->grads[t].data);
-    o->params[t].data = o->grads[t].data = NULL;
+    free(o->params[t].t.data);
+    free(o->grads[t].t.data);
+    o->params[t].t.data = o->grads[t].t.data = NULL;
   }
 }
 
@@ -172,7 +193,11 @@ int tb_probe_opt_open(tb_probe_opt *o, const tb_component *c, const double *hp,
   for (int t = 0; t < TB_PROBE_NT; t++) {
     const int64_t n = tb_probe_tensor_numel(t);
     for (int pass = 0; pass < 2; pass++) {
-      tb_tensor *x = pass ? &o->grads[t] : &o->params[t];
+      tb_probe_tensor *px = pass ? &o->grads[t] : &o->params[t];
+      memset(px->pad, 0xA5, sizeof px->pad);
+      tb_tensor *x = &px->t;
+      x->layer = t / 2;
+      x->role = t % 2 ? TB_ROLE_BIAS : t == TB_PROBE_NT - 2 ? TB_ROLE_HEAD : TB_ROLE_WEIGHT;
       x->name = model_tensors[t].name;
       x->numel = n;
       x->ndim = model_tensors[t].ndim;
@@ -181,23 +206,29 @@ int tb_probe_opt_open(tb_probe_opt *o, const tb_component *c, const double *hp,
       x->data = calloc((size_t)n, sizeof(float));
       if (!x->data) abort();
     }
-    for (int64_t j = 0; j < n; j++) o->params[t].data[j] = theta0[k++];
+    for (int64_t j = 0; j < n; j++) o->params[t].t.data[j] = theta0[k++];
   }
   o->rng = *stream;
   o->rng_at = o->rng;
-  tb_optimizer_init init = {.host = tb_host_api_get(), .hp = hp, .params = o->params,
-                            .n_params = TB_PROBE_NT, .rng = &o->rng};
+  tb_hparams_values(c, hp, o->values);
+  tb_optimizer_init init = {.host = tb_host_api_get(), .hp = hp, .values = o->values,
+                            .params = &o->params[0].t, .n_params = TB_PROBE_NT,
+                            .tensor_size = sizeof(tb_probe_tensor),
+                            .rng = c->services & TB_SERVICE_RNG ? &o->rng : NULL};
   err[0] = 0;
   if (c->opt->create(&init, &o->state, err, errlen)) {
     if (!err[0]) tb_errf(err, errlen, "create failed without a message");
     free_tensors(o);
     return -1;
   }
+  note_misuse(&o->rng_moved);
   if (!tb_probe_rng_same(&o->rng, &o->rng_at)) o->rng_moved = 1;
   o->rng_at = o->rng;
   o->live = 1;
   o->ctx = (tb_step_ctx){.lr_factor = 1.0, .epoch = 0, .batch_n = 1, .n_classes = TB_PROBE_P,
-                         .host_ctx = o, .eval = svc_eval, .jvp = svc_jvp};
+                         .host_ctx = o, .eval = svc_eval, .jvp = svc_jvp,
+                         .n_params = TB_PROBE_NT, .tensor_size = sizeof(tb_probe_tensor),
+                         .n_steps = 100, .steps_per_epoch = 10, .train_size = 1};
   return 0;
 }
 
@@ -210,10 +241,11 @@ void tb_probe_opt_close(tb_probe_opt *o) {
 int tb_probe_opt_step(tb_probe_opt *o) {
   const float *cur[TB_PROBE_NT];
   float *g[TB_PROBE_NT];
-  for (int t = 0; t < TB_PROBE_NT; t++) cur[t] = o->params[t].data, g[t] = o->grads[t].data;
+  for (int t = 0; t < TB_PROBE_NT; t++) cur[t] = o->params[t].t.data, g[t] = o->grads[t].t.data;
   grad_at(o->pb, cur, g);
   o->ctx.step = ++o->t;
-  int rc = o->c->opt->step(o->state, o->params, o->grads, &o->ctx);
+  int rc = o->c->opt->step(o->state, &o->params[0].t, &o->grads[0].t, &o->ctx);
+  note_misuse(&o->rng_moved);
   if (!tb_probe_rng_same(&o->rng, &o->rng_at)) o->rng_moved = 1;
   o->rng_at = o->rng;
   return rc;

@@ -29,6 +29,7 @@
 
 #include "registry.h"
 #include "rng.h"
+#include "util.h"
 #include "trainbench/plugin.h"
 
 /* Bitwise equality of two streams (the struct has padding; compare fields). */
@@ -43,6 +44,9 @@ typedef struct tb_probe_loss {
   void *state;
   int k, live;
   double priors[TB_PROBE_MAXK];
+  int64_t counts[TB_PROBE_MAXK];
+  float means[TB_PROBE_MAXK * 2]; /* [K][2]: two features */
+  tb_value values[TB_MAX_HP];
   tb_rng rng, rng_at; /* the stream lent to the plugin, and where it is put back */
   int rng_moved;      /* the plugin drew from it */
 } tb_probe_loss;
@@ -65,11 +69,20 @@ typedef struct tb_probe_problem {
   double a[TB_PROBE_P], b[TB_PROBE_P];
 } tb_probe_problem;
 
+/* The probe lends tensors with a stride wider than sizeof(tb_tensor), as a
+ * later minor of the ABI may: a plugin that steps over them with its own
+ * sizeof instead of TB_TENSOR_AT reads the poisoned padding and fails. */
+typedef struct tb_probe_tensor {
+  tb_tensor t;
+  unsigned char pad[32];
+} tb_probe_tensor;
+
 typedef struct tb_probe_opt {
   const tb_component *c;
   void *state;
   int live;
-  tb_tensor params[TB_PROBE_NT], grads[TB_PROBE_NT]; /* one allocation each, so overruns show */
+  tb_probe_tensor params[TB_PROBE_NT], grads[TB_PROBE_NT]; /* data: one allocation each */
+  tb_value values[TB_MAX_HP];
   const tb_probe_problem *pb;
   tb_step_ctx ctx; /* lr_factor and epoch may be set before each step */
   int64_t t;

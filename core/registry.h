@@ -17,17 +17,23 @@
 #include "hash.h"
 #include "trainbench/plugin.h"
 
-enum tb_kind { TB_KIND_LOSS = 1, TB_KIND_OPTIMIZER = 2 };
+/* enum tb_kind (loss, optimizer, schedule) is in trainbench/plugin.h. */
+#define TB_N_PLUGIN_KINDS 3
 
+/* A component as the host holds it: every definition a plugin handed over is
+ * copied into a zeroed struct of the host's size (fields a plugin of an
+ * older minor lacks read as 0/NULL), its hyperparameter table into rows of
+ * the host's size. */
 typedef struct tb_component {
   int kind;                 /* enum tb_kind */
   const char *name, *version, *summary, *reference;
-  uint32_t services;
+  uint32_t services, flags, requires;
   tb_hparam *hparams;       /* host copy (the plugin's table may have a larger stride) */
   int n_hparams;
   tb_validate_fn validate;
-  const tb_loss_def *loss;       /* kind == TB_KIND_LOSS */
-  const tb_optimizer_def *opt;   /* kind == TB_KIND_OPTIMIZER */
+  const tb_loss_def *loss;       /* kind == TB_KIND_LOSS: host copy */
+  const tb_optimizer_def *opt;   /* kind == TB_KIND_OPTIMIZER: host copy */
+  const tb_schedule_def *sched;  /* kind == TB_KIND_SCHEDULE: host copy */
   const char *file;              /* absolute path of the .so */
   char file_hash[TB_HASHLEN];
   /* files of same-named components this one shadows (later in the search path) */
@@ -58,8 +64,12 @@ int tb_default_plugin_dir(char *out, size_t outlen);
 
 /* Fill hp[] with the defaults of c's table. */
 void tb_hparams_defaults(const tb_component *c, double *hp);
-/* Check each value against its type and range, then the validate hook. */
-int tb_hparams_check(const tb_component *c, const double *hp, char *err, size_t errlen);
+/* Check each value against its type and range, then the validate hook with
+ * the data's number of classes k (-1 when not known). */
+int tb_hparams_check(const tb_component *c, const double *hp, int k, char *err, size_t errlen);
+/* The tb_value view of scalar values (text of a choice: its option), for the
+ * validate hook and the plugins' init. */
+void tb_hparams_values(const tb_component *c, const double *hp, tb_value *out);
 int tb_hparam_index(const tb_component *c, const char *name);
 const char *tb_kind_name(int kind);
 

@@ -116,7 +116,7 @@ static int h_check(lua_State *L) {
     lua_pop(L, 1);
   }
   char msg[TB_ERRLEN];
-  if (tb_hparams_check(c, hp, msg, sizeof msg) == 0) {
+  if (tb_hparams_check(c, hp, -1, msg, sizeof msg) == 0) {
     lua_pushnil(L);
     return 1;
   }

@@ -32,6 +32,7 @@
 #include "rng.h"
 #include "train.h"
 #include "trainbench/plugin.h"
+#include "trainbench/plugin_util.h" /* tbu_loss_eval: the one row loop, shared with plugins */
 #include "util.h"
 
 struct tb_trainer {
@@ -50,6 +51,7 @@ struct tb_trainer {
   /* current batch */
   float *xb;                /* [B][D] */
   int32_t *yb;              /* [B] */
+  int64_t *ids;             /* [B] rows of the training split */
   int bn;
   /* loss buffers in double, [cap][K] */
   double *logits, *dlogits;
@@ -58,6 +60,9 @@ struct tb_trainer {
   /* plugins */
   const tb_loss_def *L;
   const tb_optimizer_def *O;
+  tb_value loss_values[TB_MAX_HP], opt_values[TB_MAX_HP];
+  int64_t *class_counts;    /* [K] */
+  float *class_means;       /* [K][D] */
   void *loss_state, *opt_state;
   int loss_created, opt_created;
   const float *P[2 * TB_MAX_LAYERS];
@@ -96,6 +101,16 @@ double tb_schedule_factor(const tb_sched_spec *s, int64_t t, int64_t S, int64_t 
   return f;
 }
 
+/* A plugin's misuse of the helper table (a random draw without declaring
+ * TB_SERVICE_RNG) fails the run, naming the component. */
+static int host_misuse(char *err, size_t errlen, const char *kind, const char *name) {
+  const char *m = tb_host_misuse();
+  if (!m) return 0;
+  tb_errf(err, errlen, "%s '%s' %s", kind, name, m);
+  tb_host_misuse_clear();
+  return -1;
+}
+
 /* ---- services ---------------------------------------------------------------- */
 
 static double svc_eval(void *hctx, const float *const *params, float *const *grads) {
@@ -114,8 +129,9 @@ static double svc_eval(void *hctx, const float *const *params, float *const *gra
   tb_loss_batch b = {
       .n = B, .k = K, .logits = t->svc_logits, .labels = t->yb, .priors = t->sp.priors,
       .epoch = t->epoch, .n_epochs = t->cfg->epochs, .step = t->step,
-      .n_steps = t->total_steps, .training = 1, .dlogits = grads ? t->svc_dlogits : NULL};
-  double loss = t->L->eval(t->loss_state, &b);
+      .n_steps = t->total_steps, .phase = TB_PHASE_PROBE,
+      .dlogits = grads ? t->svc_dlogits : NULL, .sample_ids = t->ids};
+  double loss = tbu_loss_eval(t->L, t->loss_state, &b);
   t->loss_evals++;
   if (grads) {
     for (int64_t i = 0; i < (int64_t)B * K; i++) t->svc_dlogits_f[i] = (float)t->svc_dlogits[i];
@@ -154,6 +170,9 @@ void tb_trainer_free(tb_trainer *t) {
   free(t->order);
   free(t->xb);
   free(t->yb);
+  free(t->ids);
+  free(t->class_counts);
+  free(t->class_means);
   free(t->logits);
   free(t->dlogits);
   free(t->dlogits_f);
@@ -201,6 +220,7 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
   for (int i = 0; i < n_train; i++) t->order[i] = i;
   t->xb = malloc(sizeof(float) * (size_t)t->B * (size_t)D);
   t->yb = malloc(sizeof(int32_t) * (size_t)t->B);
+  t->ids = malloc(sizeof(int64_t) * (size_t)t->B);
   t->logits = malloc(sizeof(double) * (size_t)cap * (size_t)K);
   t->dlogits = malloc(sizeof(double) * (size_t)cap * (size_t)K);
   t->dlogits_f = malloc(sizeof(float) * (size_t)cap * (size_t)K);
@@ -213,17 +233,40 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
     t->G[i] = t->model.gtensors[i].data;
   }
 
+  /* what a loss may want of the training split: class counts and the
+   * per-class means of its (standardized) inputs */
+  const tb_split_part *tr = &t->sp.part[0];
+  t->class_counts = calloc((size_t)K, sizeof(int64_t));
+  t->class_means = calloc((size_t)K * (size_t)D, sizeof(float));
+  double *sums = calloc((size_t)K * (size_t)D, sizeof(double));
+  if (!t->ids || !t->class_counts || !t->class_means || !sums) abort();
+  for (int i = 0; i < n_train; i++) {
+    t->class_counts[tr->y[i]]++;
+    for (int j = 0; j < D; j++) sums[(size_t)tr->y[i] * D + j] += tr->x[(size_t)i * D + j];
+  }
+  for (int c = 0; c < K; c++)
+    for (int j = 0; j < D && t->class_counts[c] > 0; j++)
+      t->class_means[(size_t)c * D + j] = (float)(sums[(size_t)c * D + j] / t->class_counts[c]);
+  free(sums);
+
   char msg[TB_ERRLEN] = "";
-  tb_loss_init li = {.host = tb_host_api_get(), .hp = cfg->loss_hp, .n_classes = K,
-                     .priors = t->sp.priors, .rng = &t->rng_loss};
+  tb_hparams_values(cfg->loss, cfg->loss_hp, t->loss_values);
+  tb_hparams_values(cfg->opt, cfg->opt_hp, t->opt_values);
+  tb_loss_init li = {.host = tb_host_api_get(), .hp = cfg->loss_hp, .values = t->loss_values,
+                     .n_classes = K, .priors = t->sp.priors,
+                     .rng = t->L->services & TB_SERVICE_RNG ? &t->rng_loss : NULL,
+                     .class_counts = t->class_counts, .train_size = n_train, .n_features = D,
+                     .class_means = t->class_means, .add_tensor = NULL, .host_ctx = t};
   if (t->L->create(&li, &t->loss_state, msg, sizeof msg)) {
     tb_errf(err, errlen, "loss '%s' failed to start: %s", t->L->name, msg[0] ? msg : "no reason");
     return -1;
   }
   t->loss_created = 1;
+  if (host_misuse(err, errlen, "loss", t->L->name)) return -1;
   tb_optimizer_init oi = {.host = tb_host_api_get(), .hp = cfg->opt_hp,
-                          .params = t->model.tensors, .n_params = t->model.n_tensors,
-                          .rng = &t->rng_opt};
+                          .values = t->opt_values, .params = t->model.tensors,
+                          .n_params = t->model.n_tensors, .tensor_size = sizeof(tb_tensor),
+                          .rng = t->O->services & TB_SERVICE_RNG ? &t->rng_opt : NULL};
   msg[0] = 0;
   if (t->O->create(&oi, &t->opt_state, msg, sizeof msg)) {
     tb_errf(err, errlen, "optimizer '%s' failed to start: %s", t->O->name,
@@ -231,10 +274,19 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
     return -1;
   }
   t->opt_created = 1;
+  if (host_misuse(err, errlen, "optimizer", t->O->name)) return -1;
   t->ctx.n_classes = K;
   t->ctx.host_ctx = t;
   t->ctx.eval = svc_eval;
   t->ctx.jvp = svc_jvp;
+  t->ctx.n_params = t->model.n_tensors;
+  t->ctx.tensor_size = sizeof(tb_tensor);
+  t->ctx.labels = t->yb;
+  t->ctx.sample_ids = t->ids;
+  t->ctx.logits = t->logits;
+  t->ctx.n_steps = t->total_steps;
+  t->ctx.steps_per_epoch = t->steps_per_epoch;
+  t->ctx.train_size = n_train;
   return 0;
 }
 
@@ -250,6 +302,7 @@ int tb_trainer_step(tb_trainer *t, char *err, size_t errlen) {
     int r = t->order[t->pos + i];
     memcpy(t->xb + (size_t)i * D, tr->x + (size_t)r * D, sizeof(float) * (size_t)D);
     t->yb[i] = tr->y[r];
+    t->ids[i] = r;
   }
   t->pos += bn;
   t->bn = bn;
@@ -258,9 +311,10 @@ int tb_trainer_step(tb_trainer *t, char *err, size_t errlen) {
   for (int64_t i = 0; i < (int64_t)bn * K; i++) t->logits[i] = z[i];
   tb_loss_batch b = {.n = bn, .k = K, .logits = t->logits, .labels = t->yb,
                      .priors = t->sp.priors, .epoch = t->epoch, .n_epochs = t->cfg->epochs,
-                     .step = t->step, .n_steps = t->total_steps, .training = 1,
-                     .dlogits = t->dlogits};
-  double loss = t->L->eval(t->loss_state, &b);
+                     .step = t->step, .n_steps = t->total_steps, .phase = TB_PHASE_TRAIN,
+                     .dlogits = t->dlogits, .sample_ids = t->ids};
+  double loss = tbu_loss_eval(t->L, t->loss_state, &b);
+  if (host_misuse(err, errlen, "loss", t->L->name)) return -1;
   t->last_loss = loss;
   t->loss_evals++;
   t->grad_evals++;
@@ -277,8 +331,10 @@ int tb_trainer_step(tb_trainer *t, char *err, size_t errlen) {
       tb_schedule_factor(&t->cfg->sched, t->step, t->steps_per_epoch, t->total_steps);
   t->ctx.epoch = t->epoch;
   t->ctx.batch_n = bn;
+  t->ctx.loss = loss;
   int rc = t->O->step(t->opt_state, t->model.tensors, t->model.gtensors, &t->ctx);
   t->step++;
+  if (host_misuse(err, errlen, "optimizer", t->O->name)) return -1;
   if (t->svc_err[0]) {
     tb_errf(err, errlen, "%s", t->svc_err);
     return -1;
@@ -308,8 +364,8 @@ int tb_trainer_evaluate(tb_trainer *t, int epoch, tb_run_result *res, char *err,
       tb_loss_batch b = {.n = bn, .k = K, .logits = t->logits, .labels = p->y + off,
                          .priors = t->sp.priors, .epoch = epoch > 0 ? epoch - 1 : 0,
                          .n_epochs = t->cfg->epochs, .step = t->step,
-                         .n_steps = t->total_steps, .training = 0, .dlogits = NULL};
-      loss_sum += t->L->eval(t->loss_state, &b) * bn;
+                         .n_steps = t->total_steps, .phase = TB_PHASE_EVAL, .dlogits = NULL};
+      loss_sum += tbu_loss_eval(t->L, t->loss_state, &b) * bn;
       tb_eval_acc_add(&acc, t->logits, p->y + off, bn, K, t->prob);
     }
     tb_result_add_metric(res, epoch, p->name, "loss", loss_sum / p->n);

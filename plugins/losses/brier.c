@@ -56,7 +56,7 @@ static double brier_row(void *state, const tb_loss_row *r) {
     if (j != d) gp_rest += g[j] * p[j];
   }
   if (r->dz) {
-    const double s = 2 * r->scale, gp = gp_rest + (d >= 0 ? g[d] * p[d] : 0);
+    const double s = 2 * r->grad_scale, gp = gp_rest + (d >= 0 ? g[d] * p[d] : 0);
     for (int j = 0; j < k; j++)
       /* for d: g_d - sum g p = g_d u_d - sum_{k != d} g_k p_k */
       r->dz[j] = s * p[j] * (j == d ? g[d] * ud - gp_rest : g[j] - gp);

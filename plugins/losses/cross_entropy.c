@@ -66,7 +66,7 @@ static double ce_row(void *state, const tb_loss_row *r) {
     st->rows.host->softmax(p, r->z, k);
     for (int j = 0; j < k; j++) {
       double q = (1 - eps) * tbu_target(r, j) + spread;
-      r->dz[j] = r->scale * (p[j] * qsum - q);
+      r->dz[j] = r->grad_scale * (p[j] * qsum - q);
     }
   }
   return loss;

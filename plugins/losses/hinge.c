@@ -68,8 +68,8 @@ static double hinge_row(void *state, const tb_loss_row *r) {
   if (isnan(h)) return NAN; /* +inf logits on both sides */
   if (h <= 0) return 0;     /* at or past the margin: loss and subgradient 0 */
   if (dz) {
-    dz[m] = r->scale;
-    dz[y] = -r->scale;
+    dz[m] = r->grad_scale;
+    dz[y] = -r->grad_scale;
   }
   return h;
 }

@@ -6,7 +6,7 @@ tb.scenario {
   data = tb.data.iris {},
   model = tb.model.linear {},
   loss = "cross_entropy",
-  optimizer = tb.grid { "sgd", "fault_segv", "fault_abort", "fault_exit0", "fault_hang", "fault_garbage" },
+  optimizer = tb.grid { "sgd", "fault_segv", "fault_abort", "fault_exit0", "fault_hang", "fault_garbage", "fault_rng" },
   epochs = 3, batch_size = 16, seeds = { 1 },
 }
 tb.scenario {

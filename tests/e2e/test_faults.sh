@@ -10,7 +10,7 @@ export TRAINBENCH_PLUGIN_PATH="$WORK/plugins"
 
 out=$("$TB" run "$E2E/faults.lua" --db "$DB" -j 2 --timeout 3 2>&1)
 eq "crashed, timed-out runs: exit status 3" "$?" 3
-has "and it says why" "$out" "4 runs crashed, timed out or failed"
+has "and it says why" "$out" "5 runs crashed, timed out or failed"
 st() { q "$DB" "SELECT status FROM runs WHERE optimizer = '$1' AND loss = '${2:-cross_entropy}'"; }
 err() { q "$DB" "SELECT error FROM runs WHERE optimizer = '$1' AND loss = '${2:-cross_entropy}'"; }
 eq "healthy run complete" "$(st sgd)" complete
@@ -23,6 +23,8 @@ has "exit(0) reason" "$(err fault_exit0)" "exited with status 0 before the end o
 eq "hang -> timeout" "$(st fault_hang)" timeout
 has "timeout reason" "$(err fault_hang)" "after 3 s"
 eq "garbage on stdout/stderr does not fool the result pipe" "$(st fault_garbage)" complete
+eq "a random draw without declaring TB_SERVICE_RNG fails the run" "$(st fault_rng)" failed
+has "naming the optimizer and what it did" "$(err fault_rng)" "optimizer 'fault_rng' drew a random number without declaring TB_SERVICE_RNG"
 eq "garbage run has all its epochs" "$(q "$DB" "SELECT max(epoch) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.optimizer = 'fault_garbage'")" 3
 eq "NaN loss -> diverged" "$(st sgd fault_nan)" diverged
 has "diverged reason" "$(err sgd fault_nan)" "training loss is NaN"
@@ -41,14 +43,14 @@ sed -n '/name = "diverge"/,$p' "$E2E/faults.lua" | sed '1s/^/local tb = require 
 eq "a sweep whose runs only diverge exits 0" "$?" 0
 
 out=$("$TB" run "$E2E/faults.lua" --db "$DB" -j 2 --timeout 3 2>&1)
-has "rerun retries crashed and timeout runs only" "$out" "4 runs to do, 3 already recorded"
-eq "still one row per configuration" "$(q "$DB" "SELECT count(*) FROM runs")" 7
+has "rerun retries crashed, timeout and failed runs only" "$out" "5 runs to do, 3 already recorded"
+eq "still one row per configuration" "$(q "$DB" "SELECT count(*) FROM runs")" 8
 eq "integrity_check" "$(q "$DB" "PRAGMA integrity_check")" ok
 
 # under AddressSanitizer a heap overflow in a plugin is a crash whose reason is the report
 case "${TB_SANITIZE:-none}" in
   *address*)
-    sed 's/"fault_garbage" }/"fault_overflow" }/; s/name = "faults"/name = "asan"/' "$E2E/faults.lua" > "$WORK/asan.lua"
+    sed 's/"fault_rng" }/"fault_overflow" }/; s/name = "faults"/name = "asan"/' "$E2E/faults.lua" > "$WORK/asan.lua"
     "$TB" run "$WORK/asan.lua" --db "$DB" -j 2 --timeout 3 >/dev/null 2>&1
     eq "ASan report -> crashed" "$(q "$DB" "SELECT status FROM runs WHERE scenario = 'asan' AND optimizer = 'fault_overflow'")" crashed
     has "with the report as the reason" "$(q "$DB" "SELECT error FROM runs WHERE scenario = 'asan' AND optimizer = 'fault_overflow'")" "AddressSanitizer: heap-buffer-overflow"

@@ -19,6 +19,7 @@
 #include "registry.h"
 #include "rng.h"
 #include "trainbench/plugin.h"
+#include "trainbench/plugin_util.h"
 #include "util.h"
 
 enum { N = 9, K = 5 };
@@ -32,7 +33,10 @@ static double priors[K];
 
 static int loss_make(loss_inst *li, const tb_component *c, const double *hp, tb_rng *rng) {
   char err[TB_ERRLEN] = "";
-  tb_loss_init init = {tb_host_api_get(), hp, K, priors, rng};
+  static tb_value values[TB_MAX_HP];
+  tb_hparams_values(c, hp, values);
+  tb_loss_init init = {.host = tb_host_api_get(), .hp = hp, .values = values, .n_classes = K,
+                       .priors = priors, .rng = rng};
   li->c = c;
   li->state = NULL;
   int rc = c->loss->create(&init, &li->state, err, sizeof err);
@@ -56,9 +60,9 @@ static double loss_eval(loss_inst *li, const double *z, const int32_t *y, const 
   b.priors = priors;
   b.n_epochs = 1;
   b.n_steps = 1;
-  b.training = 1;
+  b.phase = TB_PHASE_TRAIN;
   b.dlogits = dz;
-  return li->c->loss->eval(li->state, &b);
+  return tbu_loss_eval(li->c->loss, li->state, &b);
 }
 
 static double max_rel(const double *a, const double *b, int n, double f) {
@@ -131,7 +135,7 @@ static void test_loss(const tb_registry *reg, const char *name) {
     one.priors = priors;
     one.n_epochs = 1;
     one.dlogits = dz1;
-    single += a.c->loss->eval(a.state, &one) / N;
+    single += tbu_loss_eval(a.c->loss, a.state, &one) / N;
   }
   va = loss_eval(&a, z, y, NULL, NULL, dz_a);
   CHECK(close_to(va, single, 1e-14, 0), "the batch value is the mean over N (%.17g vs %.17g)",
@@ -142,7 +146,7 @@ static void test_loss(const tb_registry *reg, const char *name) {
   {
     tb_loss_batch one = {0};
     one.n = 1, one.k = K, one.logits = z, one.labels = y, one.priors = priors, one.dlogits = dz1;
-    a.c->loss->eval(a.state, &one);
+    tbu_loss_eval(a.c->loss, a.state, &one);
     for (int j = 0; j < K; j++) gref += fabs(dz1[j] - N * dz_a[j]);
   }
   CHECK(gref < 1e-12 && gsum > 0, "row 0's gradient in the batch is its single-row gradient / N "
@@ -177,7 +181,10 @@ enum { NP = 3 };
 static const int64_t numel[NP] = {12, 4, 8};
 
 static void *opt_make(const tb_component *c, const double *hp, tb_tensor *params) {
-  tb_optimizer_init init = {tb_host_api_get(), hp, params, NP, NULL};
+  static tb_value values[TB_MAX_HP];
+  tb_hparams_values(c, hp, values);
+  tb_optimizer_init init = {.host = tb_host_api_get(), .hp = hp, .values = values,
+                            .params = params, .n_params = NP, .tensor_size = sizeof(tb_tensor)};
   char err[TB_ERRLEN] = "";
   void *st = NULL;
   if (c->opt->create(&init, &st, err, sizeof err)) {
@@ -207,9 +214,13 @@ static void test_optimizer(const tb_registry *reg, const char *name) {
   static const char *names[NP] = {"fc1.weight", "fc1.bias", "fc2.weight"};
   int64_t off = 0;
   for (int i = 0; i < NP; i++) {
-    ta[i] = (tb_tensor){names[i], pa + off, numel[i], 1, {numel[i]}};
-    ts[i] = (tb_tensor){names[i], pb + off, numel[i], 1, {numel[i]}};
-    tg[i] = (tb_tensor){names[i], g + off, numel[i], 1, {numel[i]}};
+    ta[i] = (tb_tensor){.name = names[i], .data = pa + off, .numel = numel[i], .ndim = 1,
+                        .shape = {numel[i]}, .layer = i / 2,
+                        .role = i % 2 ? TB_ROLE_BIAS : TB_ROLE_WEIGHT};
+    ts[i] = ta[i];
+    ts[i].data = pb + off;
+    tg[i] = ta[i];
+    tg[i].data = g + off;
     off += numel[i];
   }
   double hm[2];
@@ -230,6 +241,8 @@ static void test_optimizer(const tb_registry *reg, const char *name) {
     ctx.lr_factor = step == 2 ? 0.5 : 1.0;
     ctx.batch_n = 8;
     ctx.n_classes = 2;
+    ctx.n_params = NP;
+    ctx.tensor_size = sizeof(tb_tensor);
     rc |= mine->opt->step(sa, ta, tg, &ctx);
     rc |= sgd->opt->step(sb, ts, tg, &ctx);
     same &= memcmp(pa, pb, sizeof pa) == 0;
@@ -246,6 +259,8 @@ static void test_optimizer(const tb_registry *reg, const char *name) {
   tb_step_ctx ctx = {0};
   ctx.step = 1;
   ctx.lr_factor = 1;
+  ctx.n_params = NP;
+  ctx.tensor_size = sizeof(tb_tensor);
   rc = sz ? mine->opt->step(sz, ta, tg, &ctx) : 1;
   CHECK(rc == 0 && memcmp(before, pa, sizeof pa) == 0,
         "a zero gradient without weight decay leaves the parameters unchanged");

@@ -95,7 +95,7 @@ static int inst_open(inst *in, const char *name, int k, int n_hp, const char *co
     }
     hp[idx] = hp_vals[i];
   }
-  if (tb_hparams_check(in->c, hp, err, sizeof err)) {
+  if (tb_hparams_check(in->c, hp, -1, err, sizeof err)) {
     check(0, "open %s: %s", name, err);
     return -1;
   }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "trainbench/plugin.h"
+#include "trainbench/plugin_util.h"
 
 /*
  * hp_loss — a scaled cross-entropy, a fixture rather than a method (no
@@ -27,14 +28,15 @@ enum { L_WEIGHT, L_ORDER, L_FLAG, L_REDUCE, L_N };
 static const char *const reduce_options[] = {"mean", "sum", "max", NULL};
 
 static const tb_hparam loss_hparams[L_N] = {
-    [L_WEIGHT] = {"weight", TB_HP_REAL, 1.0, 1e-6, 1e6, 1, NULL, "scale of the loss"},
-    [L_ORDER] = {"order", TB_HP_INT, 2, 1, 8, 0, NULL, "an integer in [1, 8]"},
-    [L_FLAG] = {"flag", TB_HP_BOOL, 0, 0, 1, 0, NULL, "a switch"},
-    [L_REDUCE] = {"reduce", TB_HP_CHOICE, 0, 0, 0, 0, reduce_options, "mean, sum or max"},
+    [L_WEIGHT] = TBU_HP_REAL("weight", 1.0, 1e-6, 1e6, 1, "scale of the loss"),
+    [L_ORDER] = TBU_HP_INT("order", 2, 1, 8, 0, "an integer in [1, 8]"),
+    [L_FLAG] = TBU_HP_BOOL("flag", 0, "a switch"),
+    [L_REDUCE] = TBU_HP_CHOICE("reduce", 0, reduce_options, "mean, sum or max"),
 };
 
-static int loss_validate(const double *hp, char *err, size_t errlen) {
-  if (hp[L_REDUCE] == 2 && hp[L_FLAG] == 0) {
+static int loss_validate(const tb_value *v, int k, char *err, size_t errlen) {
+  (void)k;
+  if (v[L_REDUCE].num == 2 && v[L_FLAG].num == 0) {
     snprintf(err, errlen, "'reduce' = 'max' needs 'flag' = true");
     return 1;
   }
@@ -73,6 +75,7 @@ static double loss_eval(void *state, const tb_loss_batch *b) {
 static void loss_destroy(void *state) { free(state); }
 
 static const tb_loss_def hp_loss = {
+    TB_DEF_SIZES(tb_loss_def),
     .name = "hp_loss",
     .version = "1",
     .summary = "scaled cross-entropy with hyperparameters of every type (test fixture)",
@@ -98,16 +101,17 @@ enum { O_LR, O_MOMENTUM, O_STEPS, O_BOOST, O_MODE, O_N };
 static const char *const mode_options[] = {"plain", "scaled", NULL};
 
 static const tb_hparam opt_hparams[O_N] = {
-    [O_LR] = {"lr", TB_HP_REAL, 0.1, 0, 10, 1, NULL, "learning rate"},
-    [O_MOMENTUM] = {"momentum", TB_HP_REAL, 0, 0, 1, 0, NULL, "not used"},
-    [O_STEPS] = {"steps", TB_HP_INT, 1, 0, 100, 0, NULL, "not used"},
-    [O_BOOST] = {"boost", TB_HP_BOOL, 0, 0, 1, 0, NULL, "needs steps >= 2"},
-    [O_MODE] = {"mode", TB_HP_CHOICE, 1, 0, 0, 0, mode_options, "plain or scaled"},
+    [O_LR] = TBU_HP_REAL("lr", 0.1, 0, 10, 1, "learning rate"),
+    [O_MOMENTUM] = TBU_HP_REAL("momentum", 0, 0, 1, 0, "not used"),
+    [O_STEPS] = TBU_HP_INT("steps", 1, 0, 100, 0, "not used"),
+    [O_BOOST] = TBU_HP_BOOL("boost", 0, "needs steps >= 2"),
+    [O_MODE] = TBU_HP_CHOICE("mode", 1, mode_options, "plain or scaled"),
 };
 
-static int opt_validate(const double *hp, char *err, size_t errlen) {
-  if (hp[O_BOOST] != 0 && hp[O_STEPS] < 2) {
-    snprintf(err, errlen, "'boost' requires 'steps' >= 2 (got %g)", hp[O_STEPS]);
+static int opt_validate(const tb_value *v, int k, char *err, size_t errlen) {
+  (void)k;
+  if (v[O_BOOST].num != 0 && v[O_STEPS].num < 2) {
+    snprintf(err, errlen, "'boost' requires 'steps' >= 2 (got %g)", v[O_STEPS].num);
     return 1;
   }
   return 0;
@@ -134,14 +138,18 @@ static int opt_step(void *state, tb_tensor *params, const tb_tensor *grads,
                     const tb_step_ctx *ctx) {
   const opt_state *st = state;
   const float lr = (float)(st->lr * ctx->lr_factor);
-  for (int p = 0; p < st->n_params; p++)
-    for (int64_t i = 0; i < params[p].numel; i++) params[p].data[i] -= lr * grads[p].data[i];
+  for (int p = 0; p < st->n_params; p++) {
+    tb_tensor *x = TB_TENSOR_AT(params, ctx->tensor_size, p);
+    const tb_tensor *g = TB_CTENSOR_AT(grads, ctx->tensor_size, p);
+    for (int64_t i = 0; i < x->numel; i++) x->data[i] -= lr * g->data[i];
+  }
   return 0;
 }
 
 static void opt_destroy(void *state) { free(state); }
 
 static const tb_optimizer_def hp_opt = {
+    TB_DEF_SIZES(tb_optimizer_def),
     .name = "hp_opt",
     .version = "1",
     .summary = "gradient descent with hyperparameters of every type (test fixture)",
@@ -156,6 +164,6 @@ static const tb_optimizer_def hp_opt = {
 
 static const tb_loss_def *const losses[] = {&hp_loss, NULL};
 static const tb_optimizer_def *const optimizers[] = {&hp_opt, NULL};
-static const tb_plugin plugin = {TB_PLUGIN_HEADER, losses, optimizers};
+static const tb_plugin plugin = {TB_PLUGIN_HEADER, .losses = losses, .optimizers = optimizers};
 
 TB_EXPORT const tb_plugin *tb_plugin_entry(void) { return &plugin; }

@@ -238,7 +238,7 @@ static int fill_hparams(const tb_component *c, const settings *s, double *hp, ch
     }
     hp[i] = s->vals[k];
   }
-  return tb_hparams_check(c, hp, err, errlen);
+  return tb_hparams_check(c, hp, -1, err, errlen);
 }
 
 /* `flags` for every tensor (no_decay: only tensor no_decay - 1 gets
@@ -349,12 +349,12 @@ static void check_tables(const tb_registry *reg) {
     double hp[TB_MAX_HP];
     char err[TB_ERRLEN];
     tb_hparams_defaults(c, hp);
-    int rc = tb_hparams_check(c, hp, err, sizeof err);
+    int rc = tb_hparams_check(c, hp, -1, err, sizeof err);
     check(rc == 0, "%s: defaults pass tb_hparams_check%s%s", c->name, rc ? ": " : "",
           rc ? err : "");
     /* a negative learning rate is out of every table's range */
     hp[tb_hparam_index(c, "lr")] = -0.1;
-    rc = tb_hparams_check(c, hp, err, sizeof err);
+    rc = tb_hparams_check(c, hp, -1, err, sizeof err);
     check(rc != 0 && strstr(err, "'lr'") && strstr(err, "out of range"),
           "%s: lr = -0.1 is rejected (%s)", c->name, rc ? err : "accepted");
   }
@@ -376,7 +376,7 @@ static void check_tables(const tb_registry *reg) {
       char err[TB_ERRLEN];
       tb_hparams_defaults(c, hp);
       hp[tb_hparam_index(c, betas[b])] = 1;
-      int rc = tb_hparams_check(c, hp, err, sizeof err);
+      int rc = tb_hparams_check(c, hp, -1, err, sizeof err);
       check(rc != 0, "%s: %s = 1 is rejected (%s)", c->name, betas[b], rc ? err : "accepted");
     }
 }

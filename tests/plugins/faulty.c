@@ -4,7 +4,9 @@
  * behaves like plain SGD until its third step, then segfaults, aborts, calls
  * exit(0), hangs, or floods stdout/stderr with garbage (and then finishes);
  * the loss `fault_nan` returns NaN from the second training step on;
- * `fault_overflow` writes past a heap buffer (tested under ASan only).
+ * `fault_overflow` writes past a heap buffer (tested under ASan only);
+ * `fault_rng` draws a random number at its third step without declaring
+ * TB_SERVICE_RNG, which must fail the run.
  * Never installed; lives outside the default plugin search path.
  */
 #include <signal.h>
@@ -15,7 +17,7 @@
 
 #include "trainbench/plugin.h"
 
-enum { SEGV, ABORT, EXIT0, HANG, GARBAGE, OVERFLOW };
+enum { SEGV, ABORT, EXIT0, HANG, GARBAGE, OVERFLOW, RNG };
 
 static const tb_hparam opt_hp[] = {
     {.name = "lr", .type = TB_HP_REAL, .def = 0.1, .min = 0, .max = 10, .log_scale = 1,
@@ -25,6 +27,8 @@ static const tb_hparam opt_hp[] = {
 typedef struct {
   int mode, n;
   double lr;
+  const tb_host_api *host;
+  tb_rng *rng;
 } fstate;
 
 static int create_mode(int mode, const tb_optimizer_init *init, void **state) {
@@ -32,6 +36,8 @@ static int create_mode(int mode, const tb_optimizer_init *init, void **state) {
   s->mode = mode;
   s->n = init->n_params;
   s->lr = init->hp[0];
+  s->host = init->host;
+  s->rng = init->rng;
   *state = s;
   return 0;
 }
@@ -47,9 +53,11 @@ CREATE(create_exit0, EXIT0)
 CREATE(create_hang, HANG)
 CREATE(create_garbage, GARBAGE)
 CREATE(create_overflow, OVERFLOW)
+CREATE(create_rng, RNG)
 
-static void fault(int mode) {
-  switch (mode) {
+static void fault(const fstate *s) {
+  switch (s->mode) {
+  case RNG: s->host->rng_uniform(s->rng); break;
   case SEGV: raise(SIGSEGV); break;
   case ABORT: abort();
   case EXIT0: exit(0);
@@ -80,7 +88,7 @@ static void fault(int mode) {
 /* plain SGD on every tensor, after the fault at step 3 */
 static int step_sgd(void *state, tb_tensor *params, const tb_tensor *grads, const tb_step_ctx *ctx) {
   fstate *s = state;
-  if (ctx->step == 3) fault(s->mode);
+  if (ctx->step == 3) fault(s);
   float a = (float)(s->lr * ctx->lr_factor);
   for (int t = 0; t < s->n; t++) {
     tb_tensor *p = TB_TENSOR_AT(params, ctx->tensor_size, t);
@@ -104,6 +112,7 @@ OPT(o_exit0, "fault_exit0", create_exit0, "calls exit(0) at step 3")
 OPT(o_hang, "fault_hang", create_hang, "hangs at step 3")
 OPT(o_garbage, "fault_garbage", create_garbage, "prints garbage at step 3, then carries on")
 OPT(o_overflow, "fault_overflow", create_overflow, "writes past a heap buffer at step 3 (for ASan builds)")
+OPT(o_rng, "fault_rng", create_rng, "draws a random number at step 3 without declaring the rng")
 
 /* ---- a loss that diverges ---- */
 static int nan_create(const tb_loss_init *init, void **state, char *err, size_t errlen) {
@@ -136,7 +145,7 @@ static const tb_loss_def l_nan = {TB_DEF_SIZES(tb_loss_def), .name = "fault_nan"
 
 static const tb_loss_def *const losses[] = {&l_nan, NULL};
 static const tb_optimizer_def *const optimizers[] = {&o_segv, &o_abort, &o_exit0, &o_hang,
-                                                     &o_garbage, &o_overflow, NULL};
+                                                     &o_garbage, &o_overflow, &o_rng, NULL};
 static const tb_plugin plugin = {TB_PLUGIN_HEADER, .losses = losses, .optimizers = optimizers};
 
 TB_EXPORT const tb_plugin *tb_plugin_entry(void) { return &plugin; }

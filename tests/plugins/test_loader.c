@@ -130,13 +130,13 @@ int main(void) {
   if (sgd) {
     double hp[TB_MAX_HP];
     tb_hparams_defaults(sgd, hp);
-    CHECK(tb_hparams_check(sgd, hp, err, sizeof err) == 0, "sgd defaults are valid");
+    CHECK(tb_hparams_check(sgd, hp, -1, err, sizeof err) == 0, "sgd defaults are valid");
     hp[tb_hparam_index(sgd, "lr")] = -1;
-    rc = tb_hparams_check(sgd, hp, err, sizeof err);
+    rc = tb_hparams_check(sgd, hp, -1, err, sizeof err);
     CHECK(rc != 0 && strstr(err, "optimizer 'sgd': 'lr' = -1 is out of range ["), "range error: %s", err);
     tb_hparams_defaults(sgd, hp);
     hp[tb_hparam_index(sgd, "nesterov")] = 1;
-    rc = tb_hparams_check(sgd, hp, err, sizeof err);
+    rc = tb_hparams_check(sgd, hp, -1, err, sizeof err);
     CHECK(rc != 0 && strstr(err, "optimizer 'sgd':") && strstr(err, "nesterov"),
           "validate hook: nesterov without momentum: %s", err);
   }

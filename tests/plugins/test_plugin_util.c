@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "../unit/check.h"
-#include "tb.h"
+#include "host.h"
 #include "trainbench/plugin_util.h"
 
 static const tb_host_api *host;
@@ -88,7 +88,7 @@ static double py_row(void *state, const tb_loss_row *r) {
 
 /* A one-row evaluation with scale 1. */
 static double py_one(pyloss *s, const double *z, int y, const double *t, double *dz, int k) {
-  tb_loss_row r = {.k = k, .z = z, .y = y, .target = t, .scale = 1, .dz = dz, .sample_id = -1,
+  tb_loss_row r = {.k = k, .z = z, .y = y, .target = t, .grad_scale = 1, .dz = dz, .sample_id = -1,
                    .phase = TB_PHASE_TRAIN};
   return py_row(s, &r);
 }
@@ -208,12 +208,12 @@ typedef struct recorder {
 static double rec_row(void *state, const tb_loss_row *r) {
   recorder *s = state;
   s->ids[s->calls] = r->sample_id;
-  s->scales[s->calls++] = r->scale;
+  s->scales[s->calls++] = r->grad_scale;
   s->phase = r->phase;
   double v = 0;
   for (int j = 0; j < r->k; j++) {
     v += j * r->z[j];
-    if (r->dz) r->dz[j] = r->scale * j;
+    if (r->dz) r->dz[j] = r->grad_scale * j;
   }
   return v;
 }

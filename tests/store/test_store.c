@@ -29,6 +29,7 @@
 #include "script.h"
 #include "store.h"
 #include "trainbench/plugin.h"
+#include "trainbench/plugin_util.h"
 #include "util.h"
 #include "store_check.h"
 
@@ -38,14 +39,14 @@
 
 static const char *const modes[] = {"mean", "sum", NULL};
 static tb_hparam loss_hp[] = {
-    {"gamma", TB_HP_REAL, 2, 0, 10, 0, NULL, "focusing"},
-    {"mode", TB_HP_CHOICE, 0, 0, 0, 0, modes, "reduction"},
+    TBU_HP_REAL("gamma", 2, 0, 10, 0, "focusing"),
+    TBU_HP_CHOICE("mode", 0, modes, "reduction"),
 };
 static tb_hparam opt_hp[] = {
-    {"lr", TB_HP_REAL, 0.1, 0, 10, 1, NULL, "learning rate"},
-    {"momentum", TB_HP_REAL, 0, 0, 1, 0, NULL, "momentum"},
-    {"nesterov", TB_HP_BOOL, 0, 0, 1, 0, NULL, "nesterov"},
-    {"accum", TB_HP_INT, 1, 1, 64, 0, NULL, "accumulation"},
+    TBU_HP_REAL("lr", 0.1, 0, 10, 1, "learning rate"),
+    TBU_HP_REAL("momentum", 0, 0, 1, 0, "momentum"),
+    TBU_HP_BOOL("nesterov", 0, "nesterov"),
+    TBU_HP_INT("accum", 1, 1, 64, 0, "accumulation"),
 };
 static tb_component toy_loss = {
     .kind = TB_KIND_LOSS, .name = "toy_loss", .version = "1.2", .hparams = loss_hp,

@@ -8,13 +8,15 @@
 #include "registry.h"
 #include "train.h"
 #include "trainbench/plugin.h"
+#include "trainbench/plugin_util.h"
 #include "util.h"
 
+static const char *const modes[] = {"max", "min", NULL};
 static const tb_hparam hp_a[] = {
-    {"lr", TB_HP_REAL, 0.01, 0, 10, 1, NULL, "step size"},
-    {"nesterov", TB_HP_BOOL, 0, 0, 1, 0, NULL, "nesterov momentum"},
-    {"steps", TB_HP_INT, 3, 1, 100, 0, NULL, "an integer"},
-    {"mode", TB_HP_CHOICE, 1, 0, 0, 0, (const char *const[]){"max", "min", NULL}, "a choice"},
+    TBU_HP_REAL("lr", 0.01, 0, 10, 1, "step size"),
+    TBU_HP_BOOL("nesterov", 0, "nesterov momentum"),
+    TBU_HP_INT("steps", 3, 1, 100, 0, "an integer"),
+    TBU_HP_CHOICE("mode", 1, modes, "a choice"),
 };
 
 static tb_run_config base(tb_component *loss, tb_component *opt) {

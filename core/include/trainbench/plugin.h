@@ -263,16 +263,19 @@ typedef struct tb_loss_batch {
 } tb_loss_batch;
 
 /* One row, for the row-wise form: the core walks the batch, skips rows of
- * weight 0 (zero gradient), sums w_i * loss_i and divides by N. */
+ * weight 0 (zero gradient), sums w_i * loss_i and divides by N (a loss with
+ * TB_LOSS_NOT_MEAN cannot have this form). */
 typedef struct tb_loss_row {
   int k;                    /* K */
   const double *z;          /* [K] logits */
   int y;                    /* label */
   const double *target;     /* [K] soft target, or NULL */
-  double scale;             /* w_i / N: multiply the row's gradient by it */
-  double *dz;               /* [K] out: scale * d loss_i / d z, or NULL: value only */
+  double grad_scale;        /* w_i / N: multiply the row's gradient by it */
+  double *dz;               /* [K] out: grad_scale * d loss_i / d z, or NULL: value only */
   int64_t sample_id;        /* row of the training split, -1 in EVAL */
   int phase;                /* enum tb_phase */
+  const struct tb_loss_batch *batch; /* the whole batch: priors, epoch and step, the head's
+                                        scale, the loss's tensors, the services */
 } tb_loss_row;
 
 typedef struct tb_loss_def {

@@ -334,7 +334,7 @@ static inline int tbu_softmax_top(const double *p, int k, double *u) {
  *   g = p f'(p) = d f / d log p,
  *
  * the author writes f and g in one function and gets the whole row: value,
- * and r->scale times the gradient into r->dz. GCE: f = (1 - p^q)/q, g = -p^q;
+ * and r->grad_scale times the gradient into r->dz. GCE: f = (1 - p^q)/q, g = -p^q;
  * MAE: f = 2 (1 - p), g = -2p; focal: f = -(1-p)^gamma log p.
  *
  * fn(hp, p, logp, u, &g) returns f(p) and writes g, for p = p_k in [0, 1],
@@ -383,7 +383,7 @@ TBU_INLINE double tbu_py_row(const tbu_scratch *s, const tb_loss_row *r, tbu_py_
     const double qc = qc_d + qc_rest;
     for (int j = 0; j < k; j++)
       /* for d: t_d g_d - p_d sum t g = t_d g_d u_d - p_d sum_{k != d} t_k g_k */
-      r->dz[j] = r->scale * (j == d ? qc_d * ud - p[d] * qc_rest
+      r->dz[j] = r->grad_scale * (j == d ? qc_d * ud - p[d] * qc_rest
                                     : tbu_target(r, j) * c[j] - p[j] * qc);
   }
   return loss;
@@ -412,6 +412,7 @@ static inline double tbu_loss_eval_rows(double (*row)(void *state, const tb_loss
   tb_loss_row r;
   memset(&r, 0, sizeof r);
   r.k = k;
+  r.batch = b;
   r.phase = b->phase;
   double total = 0;
   for (int i = 0; i < n; i++) {
@@ -424,7 +425,7 @@ static inline double tbu_loss_eval_rows(double (*row)(void *state, const tb_loss
     r.z = b->logits + (size_t)i * (size_t)k;
     r.y = b->labels[i];
     r.target = b->targets ? b->targets + (size_t)i * (size_t)k : NULL;
-    r.scale = w / n;
+    r.grad_scale = w / n;
     r.dz = dz;
     r.sample_id = b->sample_ids ? b->sample_ids[i] : -1;
     total += w * row(state, &r);
