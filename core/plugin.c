@@ -423,15 +423,13 @@ static int load_file(tb_registry *reg, const char *path, tb_component ***out, in
                            sd->hparam_size, sd->validate, missing, path, hash, msg, sizeof msg);
         if (c) c->sched = sd; else free(sd);
       }
-      /* services of the 2.0 header this host does not provide yet */
-      const uint32_t unsupported = TB_SERVICE_NEXT_BATCH | TB_SERVICE_REPORT | TB_SERVICE_BASE;
+      /* services of the 2.0 header this host does not provide yet (a wrapped base
+       * needs the configuration tree of components) */
+      const uint32_t unsupported = TB_SERVICE_BASE;
       if (c && (c->services & unsupported)) {
         snprintf(msg, sizeof msg,
-                 "%s '%s' declares services this trainbench does not provide yet (%s%s%s)",
-                 tb_kind_name(c->kind), c->name,
-                 c->services & TB_SERVICE_NEXT_BATCH ? "next_batch " : "",
-                 c->services & TB_SERVICE_REPORT ? "report " : "",
-                 c->services & TB_SERVICE_BASE ? "base" : "");
+                 "%s '%s' declares services this trainbench does not provide yet (base)",
+                 tb_kind_name(c->kind), c->name);
         free_component(c);
         c = NULL;
       }

@@ -41,6 +41,41 @@ static void note_misuse(int *drew) {
   }
 }
 
+static int probe_add_tensor(void *hctx, const char *name, int ndim, const int64_t *shape,
+                            double value, uint32_t flags) {
+  tb_probe_loss *in = hctx;
+  return tb_loss_tensors_add(&in->lt, name, ndim, shape, value, flags);
+}
+
+/* Where a run would refuse a report, the first reason. */
+static void report_refused(long *bad, char *first, size_t len, const char *why) {
+  if (!*bad) snprintf(first, len, "%s", why);
+  ++*bad;
+}
+
+static int probe_loss_report(void *hctx, const char *name, double value) {
+  tb_probe_loss *in = hctx;
+  char why[200];
+  (void)value;
+  in->n_report++;
+  if (!(in->c->services & TB_SERVICE_REPORT)) {
+    report_refused(&in->bad_report, in->report_err, sizeof in->report_err,
+                   "report without declaring TB_SERVICE_REPORT");
+    return -1;
+  }
+  if (in->phase != TB_PHASE_TRAIN) {
+    report_refused(&in->bad_report, in->report_err, sizeof in->report_err,
+                   in->phase == TB_PHASE_EVAL ? "report in phase EVAL (TRAIN only)"
+                                              : "report in phase PROBE (TRAIN only)");
+    return -1;
+  }
+  if (tb_series_name_check(name, why, sizeof why)) {
+    report_refused(&in->bad_report, in->report_err, sizeof in->report_err, why);
+    return -1;
+  }
+  return 0;
+}
+
 int tb_probe_loss_open(tb_probe_loss *in, const tb_component *c, const double *hp, int k,
                        const tb_rng *stream, char *err, size_t errlen) {
   memset(in, 0, sizeof *in);
@@ -66,10 +101,18 @@ int tb_probe_loss_open(tb_probe_loss *in, const tb_component *c, const double *h
                        .n_classes = k, .priors = in->priors,
                        .rng = c->services & TB_SERVICE_RNG ? &in->rng : NULL,
                        .class_counts = in->counts, .train_size = 2 * k, .n_features = 2,
-                       .class_means = in->means};
+                       .class_means = in->means, .add_tensor = probe_add_tensor,
+                       .host_ctx = in};
   err[0] = 0;
-  if (c->loss->create(&init, &in->state, err, errlen)) {
-    if (!err[0]) tb_errf(err, errlen, "create failed without a message");
+  in->lt.loss = c->name;
+  in->lt.open = 1;
+  int rc = c->loss->create(&init, &in->state, err, errlen);
+  in->lt.open = 0;
+  if (rc || in->lt.err[0]) {
+    if (in->lt.err[0]) tb_errf(err, errlen, "%s", in->lt.err);
+    else if (!err[0]) tb_errf(err, errlen, "create failed without a message");
+    if (!rc && c->loss->destroy) c->loss->destroy(in->state);
+    tb_loss_tensors_free(&in->lt);
     return -1;
   }
   note_misuse(&in->rng_moved);
@@ -82,8 +125,17 @@ int tb_probe_loss_open(tb_probe_loss *in, const tb_component *c, const double *h
 double tb_probe_loss_eval(tb_probe_loss *in, tb_loss_batch *b) {
   b->k = in->k;
   b->priors = in->priors;
+  b->tensors = in->lt.live;
+  b->dtensors = b->dlogits ? in->lt.grad : in->lt.scratch;
+  b->n_tensors = in->lt.n;
+  b->tensor_size = sizeof(tb_tensor);
+  b->host_ctx = in;
+  b->report = probe_loss_report;
+  tb_loss_tensors_zero(b->dtensors, in->lt.n);
   in->rng = in->rng_at;
+  in->phase = b->phase;
   double v = tbu_loss_eval(in->c->loss, in->state, b);
+  in->phase = 0;
   note_misuse(&in->rng_moved);
   if (!tb_probe_rng_same(&in->rng, &in->rng_at)) in->rng_moved = 1;
   return v;
@@ -91,6 +143,7 @@ double tb_probe_loss_eval(tb_probe_loss *in, tb_loss_batch *b) {
 
 void tb_probe_loss_close(tb_probe_loss *in) {
   if (in->live && in->c->loss->destroy) in->c->loss->destroy(in->state);
+  if (in->live) tb_loss_tensors_free(&in->lt);
   in->live = 0;
 }
 
@@ -163,6 +216,33 @@ static int svc_jvp(void *hctx, const float *const *params, const float *const *d
   return 0;
 }
 
+static int svc_next_batch(void *hctx) {
+  tb_probe_opt *o = hctx;
+  o->n_next++;
+  if (!(o->c->services & TB_SERVICE_NEXT_BATCH)) {
+    o->bad_next++;
+    return -1;
+  }
+  return 0; /* the problem has no batches: the next evals see the same f */
+}
+
+static int svc_report(void *hctx, const char *name, double value) {
+  tb_probe_opt *o = hctx;
+  char why[200];
+  (void)value;
+  o->n_report++;
+  if (!(o->c->services & TB_SERVICE_REPORT)) {
+    report_refused(&o->bad_report, o->report_err, sizeof o->report_err,
+                   "report without declaring TB_SERVICE_REPORT");
+    return -1;
+  }
+  if (tb_series_name_check(name, why, sizeof why)) {
+    report_refused(&o->bad_report, o->report_err, sizeof o->report_err, why);
+    return -1;
+  }
+  return 0;
+}
+
 void tb_probe_opt_get(const tb_probe_opt *o, float *flat) {
   int64_t k = 0;
   for (int t = 0; t < TB_PROBE_NT; t++)
@@ -227,6 +307,7 @@ int tb_probe_opt_open(tb_probe_opt *o, const tb_component *c, const double *hp,
   o->live = 1;
   o->ctx = (tb_step_ctx){.lr_factor = 1.0, .epoch = 0, .batch_n = 1, .n_classes = TB_PROBE_P,
                          .host_ctx = o, .eval = svc_eval, .jvp = svc_jvp,
+                         .next_batch = svc_next_batch, .report = svc_report,
                          .n_params = TB_PROBE_NT, .tensor_size = sizeof(tb_probe_tensor),
                          .n_steps = 100, .steps_per_epoch = 10, .train_size = 1};
   return 0;

@@ -8,13 +8,21 @@
  * and a host stream that is put back before each evaluation, so a loss that
  * draws from it is a deterministic function of its inputs here.
  *
+ * A loss may add its own tensors while it is created (add_tensor, with the
+ * trainer's rules: services.h); every evaluation lends them as `tensors`,
+ * and `dtensors` (the instance's `grad` views when dlogits is set, scratch
+ * otherwise) zeroed first. Its report calls are counted, and those a run
+ * would refuse (undeclared, outside TB_PHASE_TRAIN, a bad name) recorded.
+ *
  * An optimizer instance steps P = 67 float32 parameters shaped like a small
  * mlp (fc1.weight [8][4], fc1.bias [8], fc2.weight [3][8], fc2.bias [3]),
  * with the gradients of the separable problem f = sum_i 1/2 a_i theta_i^2 +
  * b_i theta_i. Its eval service gives that f (and gradient) at candidate
  * parameters; its jvp treats the parameters as the logits (batch_n = 1,
- * n_classes = P), so the JVP is the direction itself. Both count their calls
- * and, as the core does, fail the calls a component did not declare.
+ * n_classes = P), so the JVP is the direction itself. Its next_batch draws
+ * nothing (the problem has no batches) and its report checks the name. All
+ * count their calls and, as the core does, fail the calls a component did
+ * not declare.
  *
  * Provides: tb_probe_rng_same, tb_probe_loss_open, tb_probe_loss_eval,
  * tb_probe_loss_close, tb_probe_tensor_name, tb_probe_tensor_numel,
@@ -29,6 +37,7 @@
 
 #include "registry.h"
 #include "rng.h"
+#include "services.h"
 #include "util.h"
 #include "trainbench/plugin.h"
 
@@ -49,6 +58,11 @@ typedef struct tb_probe_loss {
   tb_value values[TB_MAX_HP];
   tb_rng rng, rng_at; /* the stream lent to the plugin, and where it is put back */
   int rng_moved;      /* the plugin drew from it */
+  tb_loss_tensors lt; /* the loss's own tensors: live values, gradients, scratch */
+  int phase;          /* of the evaluation in progress, 0 outside */
+  long n_report;      /* report calls, and those a run would refuse: */
+  long bad_report;    /* undeclared, outside TRAIN or with a bad name */
+  char report_err[256]; /* the first refusal */
 } tb_probe_loss;
 
 /* Create c with hp and K = k (at most TB_PROBE_MAXK) on a copy of `stream`;
@@ -56,7 +70,9 @@ typedef struct tb_probe_loss {
 int tb_probe_loss_open(tb_probe_loss *in, const tb_component *c, const double *hp, int k,
                        const tb_rng *stream, char *err, size_t errlen);
 /* Evaluate on b with the instance's K and priors filled in (b->k and
- * b->priors are overwritten); the stream is put back first. */
+ * b->priors are overwritten), and its tensors (b->tensors, dtensors,
+ * n_tensors, tensor_size, host_ctx, report overwritten); the stream is put
+ * back first. */
 double tb_probe_loss_eval(tb_probe_loss *in, tb_loss_batch *b);
 void tb_probe_loss_close(tb_probe_loss *in);
 
@@ -89,6 +105,8 @@ typedef struct tb_probe_opt {
   tb_rng rng, rng_at;
   int rng_moved;
   long n_eval, n_jvp, bad_eval, bad_jvp; /* service calls; those without the flag */
+  long n_next, bad_next, n_report, bad_report; /* bad_report: undeclared or a bad name */
+  char report_err[256]; /* the first refused report */
 } tb_probe_opt;
 
 /* The name and element count of tensor t (0 <= t < TB_PROBE_NT). */

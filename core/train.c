@@ -6,34 +6,61 @@
  *
  * Randomness: each purpose has its own stream derived from (seed, purpose):
  * "init" (weights), "batches" (per-epoch order), "plugin:loss",
- * "plugin:optimizer"; the split uses (split_seed or seed, "split"). So for one
- * seed every loss and optimizer sees the same split, weights and batches.
+ * "plugin:optimizer", "plugin:next_batch" (the fresh batches of the
+ * next_batch service); the split uses (split_seed or seed, "split"). So for
+ * one seed every loss and optimizer sees the same split, weights and
+ * batches, whether or not its optimizer draws fresh batches.
  *
- * Everything is allocated in tb_trainer_create; tb_trainer_step allocates
- * nothing (tests count mallocs around it).
+ * Everything is allocated in tb_trainer_create (a loss's own tensors while
+ * the loss is created); tb_trainer_step and tb_trainer_evaluate allocate
+ * nothing (tests count mallocs around them).
  *
- * Host services for optimizers (declared with TB_SERVICE_EVAL / _JVP):
- * `eval` runs forward (and backward) on the current batch at candidate
- * parameters into the caller's arrays; `jvp` gives d logits / d params . v.
- * Both use the trainer's own scratch, never the buffers lent to `step`.
+ * The optimizer's tensors are the model's, then the loss's own (add_tensor,
+ * services.h): it steps both with one array. The loss sees its tensors in
+ * every call (`tensors`, and `dtensors` zeroed before the call); the
+ * training step's dtensors are the optimizer's gradients of those tensors,
+ * negated for TB_TENSOR_ASCENT ones (min-max: the dual ascends), and after
+ * the step TB_TENSOR_NONNEG ones are projected onto >= 0.
+ *
+ * Host services for optimizers (each declared in `services`, else the call
+ * fails the run): `eval` runs forward (and backward) on the services' batch
+ * at candidate parameters into the caller's arrays (the gradients of ASCENT
+ * tensors negated, as in step); `jvp` gives d logits / d params . v; both
+ * use the trainer's own scratch, never the buffers lent to `step`. The
+ * services' batch is the step's own until `next_batch` draws a fresh one of
+ * as many rows from its own stream, which the following eval and jvp calls
+ * of that step use (the step's gradient, ctx's logits and labels stay the
+ * step's). `report`, from the optimizer's step or the loss's TRAIN call,
+ * adds a point to a named series, sampled as services.h says.
  * Counting: every loss evaluation on a training batch (steps and services)
  * counts as a loss evaluation, every backward pass as a gradient
  * evaluation, every JVP as one JVP; evaluation passes for metrics are not
  * counted.
  *
+ * Evaluation passes see the optimizer's eval_params (an EMA or SWA average)
+ * for each tensor that has one, and the live values otherwise; a loss with
+ * TB_LOSS_NOT_MEAN is called once on each whole split.
+ *
  * Provides: tb_schedule_factor, tb_trainer_*, tb_train_run.
  */
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "host.h"
 #include "rng.h"
+#include "services.h"
 #include "train.h"
 #include "trainbench/plugin.h"
 #include "trainbench/plugin_util.h" /* tbu_loss_eval: the one row loop, shared with plugins */
 #include "util.h"
+
+/* The training loss is kept as a per-step series, sampled so that a run
+ * keeps at most about this many points; so is each series a plugin reports. */
+#define SERIES_POINTS 200
 
 struct tb_trainer {
   const tb_run_config *cfg;
@@ -68,12 +95,35 @@ struct tb_trainer {
   const float *P[2 * TB_MAX_LAYERS];
   float *G[2 * TB_MAX_LAYERS];
   tb_step_ctx ctx;
+  /* the loss's own tensors, and the optimizer's tensors: the model's, then the loss's */
+  tb_loss_tensors lt;
+  int n_opt;
+  tb_tensor opt_params[2 * TB_MAX_LAYERS + TB_MAX_LOSS_TENSORS];
+  tb_tensor opt_grads[2 * TB_MAX_LAYERS + TB_MAX_LOSS_TENSORS];
+  int loss_phase;           /* enum tb_phase of the loss call in progress, 0 outside */
   /* services */
   double *svc_logits, *svc_dlogits;
   float *svc_dlogits_f;
+  tb_tensor svc_lt[TB_MAX_LOSS_TENSORS], svc_dlt[TB_MAX_LOSS_TENSORS]; /* eval's views */
+  const float *svc_x;       /* the services' batch: the step's own, or next_batch's */
+  const int32_t *svc_y;
+  const int64_t *svc_ids;
+  int svc_bn;
+  float *nb_x;              /* next_batch: [B][D], [B], [B] and its order [n_train] */
+  int32_t *nb_y, *nb_order;
+  int64_t *nb_ids;
+  int nb_pos;
+  tb_rng rng_next;
+  int64_t next_batches;
+  tb_reports reports;
+  int64_t series_every;     /* train.loss and reported series keep a point every k steps */
+  /* evaluation passes */
+  const float *P_eval[2 * TB_MAX_LAYERS];
+  tb_tensor ev_lt[TB_MAX_LOSS_TENSORS];
+  double *ev_logits;        /* TB_LOSS_NOT_MEAN: [largest split][K] */
   int64_t loss_evals, grad_evals, jvp_evals;
   double last_loss;         /* mean loss of the last training batch */
-  char svc_err[TB_ERRLEN];
+  char svc_err[TB_ERRLEN];  /* the first service call that failed the run */
 };
 
 double tb_schedule_factor(const tb_sched_spec *s, int64_t t, int64_t S, int64_t T) {
@@ -113,29 +163,61 @@ static int host_misuse(char *err, size_t errlen, const char *kind, const char *n
 
 /* ---- services ---------------------------------------------------------------- */
 
+/* The first failed service call fails the run; later ones keep its message. */
+static void svc_fail(tb_trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void svc_fail(tb_trainer *t, const char *fmt, ...) {
+  if (t->svc_err[0]) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(t->svc_err, sizeof t->svc_err, fmt, ap);
+  va_end(ap);
+}
+
+static const char *phase_name(int phase) {
+  switch (phase) {
+  case TB_PHASE_TRAIN: return "TRAIN";
+  case TB_PHASE_PROBE: return "PROBE (a service call inside the optimizer's step)";
+  case TB_PHASE_EVAL: return "EVAL (an evaluation pass)";
+  }
+  return "none (outside any loss call)";
+}
+
+static int svc_loss_report(void *hctx, const char *name, double value);
+
 static double svc_eval(void *hctx, const float *const *params, float *const *grads) {
   tb_trainer *t = hctx;
   if (!(t->O->services & TB_SERVICE_EVAL)) {
-    if (!t->svc_err[0])
-      tb_errf(t->svc_err, sizeof t->svc_err,
-              "optimizer '%s' called the eval service without declaring TB_SERVICE_EVAL",
-              t->O->name);
+    svc_fail(t, "optimizer '%s' called the eval service without declaring TB_SERVICE_EVAL",
+             t->O->name);
     return NAN;
   }
-  int K = t->sp.k, B = t->bn;
+  int K = t->sp.k, B = t->svc_bn, nm = t->model.n_tensors;
   const float *const *P = params ? params : t->P;
-  const float *z = tb_model_forward(&t->model, P, t->xb, B);
+  const float *z = tb_model_forward(&t->model, P, t->svc_x, B);
   for (int64_t i = 0; i < (int64_t)B * K; i++) t->svc_logits[i] = z[i];
+  /* the loss's tensors at the candidate values, their gradient into grads */
+  for (int j = 0; j < t->lt.n; j++) {
+    t->svc_lt[j] = t->lt.live[j];
+    if (params) t->svc_lt[j].data = (float *)params[nm + j];
+    t->svc_dlt[j] = t->lt.scratch[j];
+    if (grads) t->svc_dlt[j].data = grads[nm + j];
+  }
+  tb_loss_tensors_zero(t->svc_dlt, t->lt.n);
   tb_loss_batch b = {
-      .n = B, .k = K, .logits = t->svc_logits, .labels = t->yb, .priors = t->sp.priors,
+      .n = B, .k = K, .logits = t->svc_logits, .labels = t->svc_y, .priors = t->sp.priors,
       .epoch = t->epoch, .n_epochs = t->cfg->epochs, .step = t->step,
       .n_steps = t->total_steps, .phase = TB_PHASE_PROBE,
-      .dlogits = grads ? t->svc_dlogits : NULL, .sample_ids = t->ids};
+      .dlogits = grads ? t->svc_dlogits : NULL, .sample_ids = t->svc_ids,
+      .tensors = t->svc_lt, .dtensors = t->svc_dlt, .n_tensors = t->lt.n,
+      .tensor_size = sizeof(tb_tensor), .host_ctx = t, .report = svc_loss_report};
+  t->loss_phase = TB_PHASE_PROBE;
   double loss = tbu_loss_eval(t->L, t->loss_state, &b);
+  t->loss_phase = 0;
   t->loss_evals++;
   if (grads) {
     for (int64_t i = 0; i < (int64_t)B * K; i++) t->svc_dlogits_f[i] = (float)t->svc_dlogits[i];
-    tb_model_backward(&t->model, P, grads, t->xb, t->svc_dlogits_f, B);
+    tb_model_backward(&t->model, P, grads, t->svc_x, t->svc_dlogits_f, B);
+    tb_loss_tensors_ascent(&t->lt, t->svc_dlt);
     t->grad_evals++;
   }
   return loss;
@@ -145,17 +227,87 @@ static int svc_jvp(void *hctx, const float *const *params, const float *const *d
                    double *out) {
   tb_trainer *t = hctx;
   if (!(t->O->services & TB_SERVICE_JVP)) {
-    if (!t->svc_err[0])
-      tb_errf(t->svc_err, sizeof t->svc_err,
-              "optimizer '%s' called the jvp service without declaring TB_SERVICE_JVP",
-              t->O->name);
+    svc_fail(t, "optimizer '%s' called the jvp service without declaring TB_SERVICE_JVP",
+             t->O->name);
     return -1;
   }
+  /* the loss's tensors do not move the logits: their directions drop out */
   const float *const *P = params ? params : t->P;
-  tb_model_forward(&t->model, P, t->xb, t->bn);
-  tb_model_jvp(&t->model, P, dir, t->xb, t->bn, out);
+  tb_model_forward(&t->model, P, t->svc_x, t->svc_bn);
+  tb_model_jvp(&t->model, P, dir, t->svc_x, t->svc_bn, out);
   t->jvp_evals++;
   return 0;
+}
+
+/* A fresh batch of as many rows as the step's (buffers a plugin sized by
+ * ctx->batch_n stay large enough), from the stream "plugin:next_batch":
+ * its own order of the training rows, reshuffled when fewer rows are left
+ * than a batch takes, so no row repeats within a batch. */
+static int svc_next_batch(void *hctx) {
+  tb_trainer *t = hctx;
+  if (!(t->O->services & TB_SERVICE_NEXT_BATCH)) {
+    svc_fail(t, "optimizer '%s' called the next_batch service without declaring "
+             "TB_SERVICE_NEXT_BATCH", t->O->name);
+    return -1;
+  }
+  const tb_split_part *tr = &t->sp.part[0];
+  const int D = t->sp.d, bn = t->bn;
+  if (t->nb_pos + bn > tr->n) t->nb_pos = 0;
+  if (t->nb_pos == 0) tb_rng_shuffle(&t->rng_next, t->nb_order, tr->n);
+  for (int i = 0; i < bn; i++) {
+    int r = t->nb_order[t->nb_pos + i];
+    memcpy(t->nb_x + (size_t)i * D, tr->x + (size_t)r * D, sizeof(float) * (size_t)D);
+    t->nb_y[i] = tr->y[r];
+    t->nb_ids[i] = r;
+  }
+  t->nb_pos += bn;
+  t->svc_x = t->nb_x;
+  t->svc_y = t->nb_y;
+  t->svc_ids = t->nb_ids;
+  t->svc_bn = bn;
+  t->next_batches++;
+  return 0;
+}
+
+static int svc_opt_report(void *hctx, const char *name, double value) {
+  tb_trainer *t = hctx;
+  if (!(t->O->services & TB_SERVICE_REPORT)) {
+    svc_fail(t, "optimizer '%s' called report without declaring TB_SERVICE_REPORT", t->O->name);
+    return -1;
+  }
+  char msg[TB_ERRLEN];
+  if (tb_reports_add(&t->reports, TB_KIND_OPTIMIZER, t->O->name, name, t->step + 1, value, msg,
+                     sizeof msg)) {
+    svc_fail(t, "%s", msg);
+    return -1;
+  }
+  return 0;
+}
+
+static int svc_loss_report(void *hctx, const char *name, double value) {
+  tb_trainer *t = hctx;
+  if (!(t->L->services & TB_SERVICE_REPORT)) {
+    svc_fail(t, "loss '%s' called report without declaring TB_SERVICE_REPORT", t->L->name);
+    return -1;
+  }
+  if (t->loss_phase != TB_PHASE_TRAIN) {
+    svc_fail(t, "loss '%s' called report in phase %s: only the training step's call "
+             "(TB_PHASE_TRAIN) may report", t->L->name, phase_name(t->loss_phase));
+    return -1;
+  }
+  char msg[TB_ERRLEN];
+  if (tb_reports_add(&t->reports, TB_KIND_LOSS, t->L->name, name, t->step + 1, value, msg,
+                     sizeof msg)) {
+    svc_fail(t, "%s", msg);
+    return -1;
+  }
+  return 0;
+}
+
+static int svc_add_tensor(void *hctx, const char *name, int ndim, const int64_t *shape,
+                          double value, uint32_t flags) {
+  tb_trainer *t = hctx;
+  return tb_loss_tensors_add(&t->lt, name, ndim, shape, value, flags);
 }
 
 /* ---- creation ---------------------------------------------------------------- */
@@ -180,6 +332,12 @@ void tb_trainer_free(tb_trainer *t) {
   free(t->svc_logits);
   free(t->svc_dlogits);
   free(t->svc_dlogits_f);
+  free(t->nb_x);
+  free(t->nb_y);
+  free(t->nb_ids);
+  free(t->nb_order);
+  free(t->ev_logits);
+  tb_loss_tensors_free(&t->lt);
   free(t);
 }
 
@@ -249,6 +407,28 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
       t->class_means[(size_t)c * D + j] = (float)(sums[(size_t)c * D + j] / t->class_counts[c]);
   free(sums);
 
+  /* the series points of train.loss and of reports: about SERIES_POINTS a run */
+  t->series_every = (t->total_steps + SERIES_POINTS - 1) / SERIES_POINTS;
+  if (t->series_every < 1) t->series_every = 1;
+  tb_reports_init(&t->reports, t->series_every);
+  t->svc_x = t->xb;
+  t->svc_y = t->yb;
+  t->svc_ids = t->ids;
+  if (t->O->services & TB_SERVICE_NEXT_BATCH) {
+    tb_rng_init(&t->rng_next, (uint64_t)cfg->seed, "plugin:next_batch");
+    t->nb_x = malloc(sizeof(float) * (size_t)t->B * (size_t)D);
+    t->nb_y = malloc(sizeof(int32_t) * (size_t)t->B);
+    t->nb_ids = malloc(sizeof(int64_t) * (size_t)t->B);
+    t->nb_order = malloc(sizeof(int32_t) * (size_t)n_train);
+    if (!t->nb_x || !t->nb_y || !t->nb_ids || !t->nb_order) abort();
+    for (int i = 0; i < n_train; i++) t->nb_order[i] = i;
+  }
+  if (t->L->flags & TB_LOSS_NOT_MEAN) {
+    /* called once per whole split: logits of the largest split */
+    t->ev_logits = malloc(sizeof(double) * (size_t)max_split * (size_t)K);
+    if (!t->ev_logits) abort();
+  }
+
   char msg[TB_ERRLEN] = "";
   tb_hparams_values(cfg->loss, cfg->loss_hp, t->loss_values);
   tb_hparams_values(cfg->opt, cfg->opt_hp, t->opt_values);
@@ -256,16 +436,37 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
                      .n_classes = K, .priors = t->sp.priors,
                      .rng = t->L->services & TB_SERVICE_RNG ? &t->rng_loss : NULL,
                      .class_counts = t->class_counts, .train_size = n_train, .n_features = D,
-                     .class_means = t->class_means, .add_tensor = NULL, .host_ctx = t};
-  if (t->L->create(&li, &t->loss_state, msg, sizeof msg)) {
-    tb_errf(err, errlen, "loss '%s' failed to start: %s", t->L->name, msg[0] ? msg : "no reason");
+                     .class_means = t->class_means, .add_tensor = svc_add_tensor,
+                     .host_ctx = t};
+  t->lt.loss = t->L->name;
+  t->lt.open = 1;
+  int lrc = t->L->create(&li, &t->loss_state, msg, sizeof msg);
+  t->lt.open = 0;
+  if (lrc) {
+    tb_errf(err, errlen, "loss '%s' failed to start: %s", t->L->name,
+            t->lt.err[0] ? t->lt.err : msg[0] ? msg : "no reason");
     return -1;
   }
   t->loss_created = 1;
   if (host_misuse(err, errlen, "loss", t->L->name)) return -1;
+  if (t->lt.err[0]) { /* a refused add_tensor the loss went on without */
+    tb_errf(err, errlen, "%s", t->lt.err);
+    return -1;
+  }
+  /* the optimizer steps the model's tensors, then the loss's own */
+  const int nm = t->model.n_tensors;
+  for (int i = 0; i < nm; i++) {
+    t->opt_params[i] = t->model.tensors[i];
+    t->opt_grads[i] = t->model.gtensors[i];
+  }
+  for (int j = 0; j < t->lt.n; j++) {
+    t->opt_params[nm + j] = t->lt.live[j];
+    t->opt_grads[nm + j] = t->lt.grad[j];
+  }
+  t->n_opt = nm + t->lt.n;
   tb_optimizer_init oi = {.host = tb_host_api_get(), .hp = cfg->opt_hp,
-                          .values = t->opt_values, .params = t->model.tensors,
-                          .n_params = t->model.n_tensors, .tensor_size = sizeof(tb_tensor),
+                          .values = t->opt_values, .params = t->opt_params,
+                          .n_params = t->n_opt, .tensor_size = sizeof(tb_tensor),
                           .rng = t->O->services & TB_SERVICE_RNG ? &t->rng_opt : NULL};
   msg[0] = 0;
   if (t->O->create(&oi, &t->opt_state, msg, sizeof msg)) {
@@ -279,7 +480,9 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
   t->ctx.host_ctx = t;
   t->ctx.eval = svc_eval;
   t->ctx.jvp = svc_jvp;
-  t->ctx.n_params = t->model.n_tensors;
+  t->ctx.next_batch = svc_next_batch;
+  t->ctx.report = svc_opt_report;
+  t->ctx.n_params = t->n_opt;
   t->ctx.tensor_size = sizeof(tb_tensor);
   t->ctx.labels = t->yb;
   t->ctx.sample_ids = t->ids;
@@ -309,12 +512,22 @@ int tb_trainer_step(tb_trainer *t, char *err, size_t errlen) {
 
   const float *z = tb_model_forward(&t->model, t->P, t->xb, bn);
   for (int64_t i = 0; i < (int64_t)bn * K; i++) t->logits[i] = z[i];
+  tb_loss_tensors_zero(t->lt.grad, t->lt.n);
   tb_loss_batch b = {.n = bn, .k = K, .logits = t->logits, .labels = t->yb,
                      .priors = t->sp.priors, .epoch = t->epoch, .n_epochs = t->cfg->epochs,
                      .step = t->step, .n_steps = t->total_steps, .phase = TB_PHASE_TRAIN,
-                     .dlogits = t->dlogits, .sample_ids = t->ids};
+                     .dlogits = t->dlogits, .sample_ids = t->ids, .tensors = t->lt.live,
+                     .dtensors = t->lt.grad, .n_tensors = t->lt.n,
+                     .tensor_size = sizeof(tb_tensor), .host_ctx = t,
+                     .report = svc_loss_report};
+  t->loss_phase = TB_PHASE_TRAIN;
   double loss = tbu_loss_eval(t->L, t->loss_state, &b);
+  t->loss_phase = 0;
   if (host_misuse(err, errlen, "loss", t->L->name)) return -1;
+  if (t->svc_err[0]) {
+    tb_errf(err, errlen, "%s", t->svc_err);
+    return -1;
+  }
   t->last_loss = loss;
   t->loss_evals++;
   t->grad_evals++;
@@ -325,6 +538,7 @@ int tb_trainer_step(tb_trainer *t, char *err, size_t errlen) {
   }
   for (int64_t i = 0; i < (int64_t)bn * K; i++) t->dlogits_f[i] = (float)t->dlogits[i];
   tb_model_backward(&t->model, t->P, t->G, t->xb, t->dlogits_f, bn);
+  tb_loss_tensors_ascent(&t->lt, t->lt.grad); /* min-max: the optimizer descends on -grad */
 
   t->ctx.step = t->step + 1;
   t->ctx.lr_factor =
@@ -332,8 +546,14 @@ int tb_trainer_step(tb_trainer *t, char *err, size_t errlen) {
   t->ctx.epoch = t->epoch;
   t->ctx.batch_n = bn;
   t->ctx.loss = loss;
-  int rc = t->O->step(t->opt_state, t->model.tensors, t->model.gtensors, &t->ctx);
+  /* the services' batch is the step's own until next_batch draws another */
+  t->svc_x = t->xb;
+  t->svc_y = t->yb;
+  t->svc_ids = t->ids;
+  t->svc_bn = bn;
+  int rc = t->O->step(t->opt_state, t->opt_params, t->opt_grads, &t->ctx);
   t->step++;
+  tb_loss_tensors_project(&t->lt);
   if (host_misuse(err, errlen, "optimizer", t->O->name)) return -1;
   if (t->svc_err[0]) {
     tb_errf(err, errlen, "%s", t->svc_err);
@@ -349,41 +569,83 @@ int tb_trainer_step(tb_trainer *t, char *err, size_t errlen) {
 
 /* ---- evaluation ------------------------------------------------------------------ */
 
+/* The values an evaluation pass sees: the optimizer's eval_params for each
+ * tensor that has one (asked once per tensor before each evaluation), the
+ * live values for the others. */
+static int eval_views(tb_trainer *t, char *err, size_t errlen) {
+  const int nm = t->model.n_tensors;
+  for (int i = 0; i < nm; i++) t->P_eval[i] = t->P[i];
+  for (int j = 0; j < t->lt.n; j++) t->ev_lt[j] = t->lt.live[j];
+  if (!t->O->eval_params) return 0;
+  for (int i = 0; i < t->n_opt; i++) {
+    const float *p = t->O->eval_params(t->opt_state, i);
+    if (!p) continue;
+    if (i < nm)
+      t->P_eval[i] = p;
+    else
+      t->ev_lt[i - nm].data = (float *)p;
+  }
+  return host_misuse(err, errlen, "optimizer", t->O->name);
+}
+
 int tb_trainer_evaluate(tb_trainer *t, int epoch, tb_run_result *res, char *err, size_t errlen) {
   int K = t->sp.k, D = t->sp.d, cap = t->model.cap;
+  const int not_mean = (t->L->flags & TB_LOSS_NOT_MEAN) != 0;
+  if (eval_views(t, err, errlen)) return -1;
   for (int s = 0; s < 3; s++) {
     const tb_split_part *p = &t->sp.part[s];
     if (p->n == 0) continue;
     tb_eval_acc acc;
     tb_eval_acc_reset(&acc);
     double loss_sum = 0;
+    tb_loss_batch b = {.k = K, .priors = t->sp.priors, .epoch = epoch > 0 ? epoch - 1 : 0,
+                       .n_epochs = t->cfg->epochs, .step = t->step,
+                       .n_steps = t->total_steps, .phase = TB_PHASE_EVAL, .dlogits = NULL,
+                       .tensors = t->ev_lt, .dtensors = t->lt.scratch, .n_tensors = t->lt.n,
+                       .tensor_size = sizeof(tb_tensor), .host_ctx = t,
+                       .report = svc_loss_report};
     for (int off = 0; off < p->n; off += cap) {
       int bn = p->n - off < cap ? p->n - off : cap;
-      const float *z = tb_model_forward(&t->model, t->P, p->x + (size_t)off * D, bn);
-      for (int64_t i = 0; i < (int64_t)bn * K; i++) t->logits[i] = z[i];
-      tb_loss_batch b = {.n = bn, .k = K, .logits = t->logits, .labels = p->y + off,
-                         .priors = t->sp.priors, .epoch = epoch > 0 ? epoch - 1 : 0,
-                         .n_epochs = t->cfg->epochs, .step = t->step,
-                         .n_steps = t->total_steps, .phase = TB_PHASE_EVAL, .dlogits = NULL};
-      loss_sum += tbu_loss_eval(t->L, t->loss_state, &b) * bn;
-      tb_eval_acc_add(&acc, t->logits, p->y + off, bn, K, t->prob);
+      const float *z = tb_model_forward(&t->model, t->P_eval, p->x + (size_t)off * D, bn);
+      /* a loss that is not a mean sees the whole split at once */
+      double *lg = not_mean ? t->ev_logits + (size_t)off * K : t->logits;
+      for (int64_t i = 0; i < (int64_t)bn * K; i++) lg[i] = z[i];
+      if (!not_mean) {
+        b.n = bn;
+        b.logits = lg;
+        b.labels = p->y + off;
+        tb_loss_tensors_zero(t->lt.scratch, t->lt.n);
+        t->loss_phase = TB_PHASE_EVAL;
+        loss_sum += tbu_loss_eval(t->L, t->loss_state, &b) * bn;
+        t->loss_phase = 0;
+      }
+      tb_eval_acc_add(&acc, lg, p->y + off, bn, K, t->prob);
     }
-    tb_result_add_metric(res, epoch, p->name, "loss", loss_sum / p->n);
+    double loss = loss_sum / p->n;
+    if (not_mean) {
+      b.n = p->n;
+      b.logits = t->ev_logits;
+      b.labels = p->y;
+      tb_loss_tensors_zero(t->lt.scratch, t->lt.n);
+      t->loss_phase = TB_PHASE_EVAL;
+      loss = tbu_loss_eval(t->L, t->loss_state, &b);
+      t->loss_phase = 0;
+    }
+    if (host_misuse(err, errlen, "loss", t->L->name)) return -1;
+    if (t->svc_err[0]) {
+      tb_errf(err, errlen, "%s", t->svc_err);
+      return -1;
+    }
+    tb_result_add_metric(res, epoch, p->name, "loss", loss);
     tb_result_add_metric(res, epoch, p->name, "accuracy", tb_eval_accuracy(&acc));
     tb_result_add_metric(res, epoch, p->name, "nll", tb_eval_nll(&acc));
     tb_result_add_metric(res, epoch, p->name, "brier", tb_eval_brier(&acc));
     tb_result_add_metric(res, epoch, p->name, "ece", tb_eval_ece(&acc));
   }
-  (void)err;
-  (void)errlen;
   return 0;
 }
 
 /* ---- a whole run ------------------------------------------------------------------- */
-
-/* The training loss is kept as a per-step series, sampled so that a run
- * keeps at most about this many points. */
-#define SERIES_POINTS 200
 
 int tb_train_run(const tb_run_config *cfg, tb_run_result *res, tb_epoch_cb cb, void *ud) {
   double t0 = tb_now_mono(), t_train = 0, t_eval = 0, t_setup = 0;
@@ -397,11 +659,10 @@ int tb_train_run(const tb_run_config *cfg, tb_run_result *res, tb_epoch_cb cb, v
     goto done;
   }
   t_setup = tb_now_mono() - t0;
-  int64_t every = (t->total_steps + SERIES_POINTS - 1) / SERIES_POINTS;
-  if (every < 1) every = 1;
+  const int64_t every = t->series_every;
   tb_result_set_series_every(res, "train.loss", every);
   double te = tb_now_mono();
-  tb_trainer_evaluate(t, 0, res, err, errlen);
+  if (tb_trainer_evaluate(t, 0, res, err, errlen)) status = TB_RUN_FAILED;
   t_eval += tb_now_mono() - te;
   if (cb) cb(ud, 0, res);
   for (int e = 1; e <= cfg->epochs && status == TB_RUN_COMPLETE; e++) {
@@ -412,6 +673,7 @@ int tb_train_run(const tb_run_config *cfg, tb_run_result *res, tb_epoch_cb cb, v
       /* the diverging step's loss too: the series shows where it went */
       if (rc >= 0 && (t->step % every == 0 || rc > 0))
         tb_result_add_series(res, "train.loss", t->step + (rc > 0), t->last_loss);
+      tb_reports_drain(&t->reports, res); /* what the plugins reported in this step */
       if (rc) {
         status = rc > 0 ? TB_RUN_DIVERGED : TB_RUN_FAILED;
         break;
@@ -422,10 +684,13 @@ int tb_train_run(const tb_run_config *cfg, tb_run_result *res, tb_epoch_cb cb, v
     if (status != TB_RUN_COMPLETE) break;
     tb_result_add_epoch_time(res, tr);
     te = tb_now_mono();
-    tb_trainer_evaluate(t, e, res, err, errlen);
+    if (tb_trainer_evaluate(t, e, res, err, errlen)) status = TB_RUN_FAILED;
     t_eval += tb_now_mono() - te;
     if (cb) cb(ud, e, res);
   }
+  if (t->O->services & TB_SERVICE_NEXT_BATCH)
+    tb_result_set_counter(res, "svc.next_batch", (double)t->next_batches);
+  if (t->reports.calls) tb_result_set_counter(res, "svc.report", (double)t->reports.calls);
   tb_result_set_counter(res, "time.setup", t_setup);
   tb_result_set_counter(res, "time.train", t_train);
   tb_result_set_counter(res, "time.eval", t_eval);
