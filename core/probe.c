@@ -166,24 +166,27 @@ int64_t tb_probe_tensor_numel(int t) {
   return model_tensors[t].shape[0] * (model_tensors[t].ndim > 1 ? model_tensors[t].shape[1] : 1);
 }
 
-static double f_at(const tb_probe_problem *pb, const float *const *P) {
+/* f and its gradient at P, with b shifted by `shift` [P] (NULL: none) */
+static double f_at(const tb_probe_problem *pb, const double *shift, const float *const *P) {
   double f = 0;
   int64_t o = 0;
   for (int t = 0; t < TB_PROBE_NT; t++) {
     const int64_t n = tb_probe_tensor_numel(t);
     for (int64_t j = 0; j < n; j++, o++) {
       double th = P[t][j];
-      f += 0.5 * pb->a[o] * th * th + pb->b[o] * th;
+      f += 0.5 * pb->a[o] * th * th + (pb->b[o] + (shift ? shift[o] : 0)) * th;
     }
   }
   return f;
 }
 
-static void grad_at(const tb_probe_problem *pb, const float *const *P, float *const *G) {
+static void grad_at(const tb_probe_problem *pb, const double *shift, const float *const *P,
+                    float *const *G) {
   int64_t o = 0;
   for (int t = 0; t < TB_PROBE_NT; t++) {
     const int64_t n = tb_probe_tensor_numel(t);
-    for (int64_t j = 0; j < n; j++, o++) G[t][j] = (float)(pb->a[o] * P[t][j] + pb->b[o]);
+    for (int64_t j = 0; j < n; j++, o++)
+      G[t][j] = (float)(pb->a[o] * P[t][j] + pb->b[o] + (shift ? shift[o] : 0));
   }
 }
 
@@ -197,8 +200,9 @@ static double svc_eval(void *hctx, const float *const *params, float *const *gra
   const float *cur[TB_PROBE_NT];
   for (int t = 0; t < TB_PROBE_NT; t++) cur[t] = o->params[t].t.data;
   const float *const *P = params ? params : cur;
-  if (grads) grad_at(o->pb, P, grads);
-  return f_at(o->pb, P);
+  const double *shift = o->shifted ? o->shift : NULL;
+  if (grads) grad_at(o->pb, shift, P, grads);
+  return f_at(o->pb, shift, P);
 }
 
 static int svc_jvp(void *hctx, const float *const *params, const float *const *dir,
@@ -223,7 +227,9 @@ static int svc_next_batch(void *hctx) {
     o->bad_next++;
     return -1;
   }
-  return 0; /* the problem has no batches: the next evals see the same f */
+  for (int i = 0; i < TB_PROBE_P; i++) o->shift[i] = 0.5 * tb_rng_normal(&o->rng_next);
+  o->shifted = 1;
+  return 0;
 }
 
 static int svc_report(void *hctx, const char *name, double value) {
@@ -252,7 +258,7 @@ void tb_probe_opt_get(const tb_probe_opt *o, float *flat) {
 double tb_probe_opt_f(const tb_probe_opt *o) {
   const float *cur[TB_PROBE_NT];
   for (int t = 0; t < TB_PROBE_NT; t++) cur[t] = o->params[t].t.data;
-  return f_at(o->pb, cur);
+  return f_at(o->pb, NULL, cur);
 }
 
 static void free_tensors(tb_probe_opt *o) {
@@ -290,6 +296,7 @@ int tb_probe_opt_open(tb_probe_opt *o, const tb_component *c, const double *hp,
   }
   o->rng = *stream;
   o->rng_at = o->rng;
+  tb_rng_init(&o->rng_next, 0, "probe:next_batch");
   tb_hparams_values(c, hp, o->values);
   tb_optimizer_init init = {.host = tb_host_api_get(), .hp = hp, .values = o->values,
                             .params = &o->params[0].t, .n_params = TB_PROBE_NT,
@@ -323,7 +330,8 @@ int tb_probe_opt_step(tb_probe_opt *o) {
   const float *cur[TB_PROBE_NT];
   float *g[TB_PROBE_NT];
   for (int t = 0; t < TB_PROBE_NT; t++) cur[t] = o->params[t].t.data, g[t] = o->grads[t].t.data;
-  grad_at(o->pb, cur, g);
+  grad_at(o->pb, NULL, cur, g);
+  o->shifted = 0; /* the services see the step's own problem until next_batch */
   o->ctx.step = ++o->t;
   int rc = o->c->opt->step(o->state, &o->params[0].t, &o->grads[0].t, &o->ctx);
   note_misuse(&o->rng_moved);

@@ -19,10 +19,12 @@
  * with the gradients of the separable problem f = sum_i 1/2 a_i theta_i^2 +
  * b_i theta_i. Its eval service gives that f (and gradient) at candidate
  * parameters; its jvp treats the parameters as the logits (batch_n = 1,
- * n_classes = P), so the JVP is the direction itself. Its next_batch draws
- * nothing (the problem has no batches) and its report checks the name. All
- * count their calls and, as the core does, fail the calls a component did
- * not declare.
+ * n_classes = P), so the JVP is the direction itself. Its next_batch stands
+ * for a fresh batch: the following evals of that step see the problem with
+ * its linear term b shifted by a fresh N(0, 1/4) draw per parameter (from a
+ * stream of the instance's own), while the step's gradient stays the
+ * problem's. Its report checks the name. All count their calls and, as the
+ * core does, fail the calls a component did not declare.
  *
  * Provides: tb_probe_rng_same, tb_probe_loss_open, tb_probe_loss_eval,
  * tb_probe_loss_close, tb_probe_tensor_name, tb_probe_tensor_numel,
@@ -106,6 +108,9 @@ typedef struct tb_probe_opt {
   int rng_moved;
   long n_eval, n_jvp, bad_eval, bad_jvp; /* service calls; those without the flag */
   long n_next, bad_next, n_report, bad_report; /* bad_report: undeclared or a bad name */
+  tb_rng rng_next;          /* next_batch's draws */
+  double shift[TB_PROBE_P]; /* the shift of b after next_batch, in this step */
+  int shifted;
   char report_err[256]; /* the first refused report */
 } tb_probe_opt;
 

@@ -307,7 +307,10 @@ static int svc_loss_report(void *hctx, const char *name, double value) {
 static int svc_add_tensor(void *hctx, const char *name, int ndim, const int64_t *shape,
                           double value, uint32_t flags) {
   tb_trainer *t = hctx;
-  return tb_loss_tensors_add(&t->lt, name, ndim, shape, value, flags);
+  const int open = t->lt.open;
+  int i = tb_loss_tensors_add(&t->lt, name, ndim, shape, value, flags);
+  if (i < 0 && !open) svc_fail(t, "%s", t->lt.err); /* after create: fails the run at once */
+  return i;
 }
 
 /* ---- creation ---------------------------------------------------------------- */

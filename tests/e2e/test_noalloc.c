@@ -2,7 +2,11 @@
  * test_noalloc.c — the training step allocates nothing: this program
  * replaces malloc/calloc/realloc (forwarding to glibc's) and counts calls
  * while tb_trainer_step runs, for several losses, optimizers and models, with
- * the real plugins. Not built under sanitizers (they own malloc).
+ * the real plugins; then, with the test-only plugins of tests/plugins, for
+ * runs whose loss owns tensors and whose plugins report series, draw fresh
+ * batches (next_batch) and evaluate through eval_params, counting the
+ * evaluation passes too (a loss that is not a mean sees whole splits). Not
+ * built under sanitizers (they own malloc).
  */
 #include <string.h>
 
@@ -43,6 +47,78 @@ void *aligned_alloc(size_t align, size_t n) {
   return __libc_memalign(align, n);
 }
 
+/* A configuration of the digits mlp with default hyperparameters. */
+static void config(tb_run_config *cfg, const tb_component *loss, const tb_component *opt,
+                   int activation) {
+  char err[TB_ERRLEN];
+  memset(cfg, 0, sizeof *cfg);
+  snprintf(cfg->scenario, sizeof cfg->scenario, "noalloc");
+  cfg->seed = 1;
+  snprintf(cfg->data.name, sizeof cfg->data.name, "digits");
+  cfg->data.split[0] = 0.6, cfg->data.split[1] = 0.2, cfg->data.split[2] = 0.2;
+  cfg->data.standardize = 1;
+  cfg->model.kind = TB_MODEL_MLP;
+  cfg->model.n_hidden = 2;
+  cfg->model.hidden[0] = 32, cfg->model.hidden[1] = 16;
+  cfg->model.activation = activation;
+  cfg->model.init = TB_INIT_DEFAULT;
+  cfg->loss = loss;
+  cfg->opt = opt;
+  tb_hparams_defaults(cfg->loss, cfg->loss_hp);
+  tb_hparams_defaults(cfg->opt, cfg->opt_hp);
+  cfg->sched.kind = TB_SCHED_COSINE;
+  cfg->sched.warmup = 1;
+  cfg->epochs = 3;
+  cfg->batch_size = 100; /* 1078 train rows: the last batch is partial */
+  tb_data_spec_resolve(&cfg->data, err, sizeof err);
+}
+
+/* The run-time services: steps and evaluation passes allocate nothing. */
+static void runtime_services(tb_registry *reg) {
+  static const char *pairs[][2] = {{"rt_temp_ce", "rt_avg_sgd"},      /* loss tensor, reports,
+                                                                         eval_params */
+                                   {"rt_dual_cap", "rt_esgd_probe"},  /* ASCENT + NONNEG,
+                                                                         next_batch, eval */
+                                   {"rt_sqmean_ce", "rt_avg_sgd"},    /* not a mean */
+                                   {"rt_ema_ce", "rt_esgd_probe"}};
+  for (int i = 0; i < 4; i++) {
+    const tb_component *l = tb_registry_find(reg, TB_KIND_LOSS, pairs[i][0]);
+    const tb_component *o = tb_registry_find(reg, TB_KIND_OPTIMIZER, pairs[i][1]);
+    if (!l || !o) {
+      CHECK(0, "test plugins %s and %s are loaded", pairs[i][0], pairs[i][1]);
+      continue;
+    }
+    tb_run_config cfg;
+    config(&cfg, l, o, TB_ACT_RELU);
+    char err[TB_ERRLEN];
+    tb_trainer *t;
+    if (tb_trainer_create(&t, &cfg, err, sizeof err)) {
+      CHECK(0, "trainer for %s/%s: %s", pairs[i][0], pairs[i][1], err);
+      tb_trainer_free(t);
+      continue;
+    }
+    tb_run_result res;
+    memset(&res, 0, sizeof res);
+    res.cap_metrics = 4096; /* the result's own arrays grow outside the trainer */
+    res.metrics = malloc(sizeof *res.metrics * (size_t)res.cap_metrics);
+    tb_trainer_step(t, err, sizeof err);
+    tb_trainer_evaluate(t, 0, &res, err, sizeof err);
+    allocs = 0;
+    counting = 1;
+    int rc = 0;
+    for (int s = 0; s < 25 && rc == 0; s++) rc = tb_trainer_step(t, err, sizeof err);
+    long step_allocs = allocs;
+    allocs = 0;
+    if (rc == 0) rc = tb_trainer_evaluate(t, 1, &res, err, sizeof err);
+    counting = 0;
+    CHECK(rc == 0 && step_allocs == 0 && allocs == 0,
+          "%s + %s: 25 steps, %ld allocations; an evaluation, %ld%s%s", pairs[i][0], pairs[i][1],
+          step_allocs, allocs, rc ? ": " : "", rc ? err : "");
+    tb_result_free(&res);
+    tb_trainer_free(t);
+  }
+}
+
 int main(void) {
   tb_blas_set_threads(1);
   char err[TB_ERRLEN];
@@ -59,31 +135,14 @@ int main(void) {
   const char *opts[] = {"sgd", "adam", "adamw", "rmsprop", "adagrad"};
   for (int li = 0; li < 4; li++)
     for (int oi = 0; oi < 5; oi++) {
-      tb_run_config cfg;
-      memset(&cfg, 0, sizeof cfg);
-      snprintf(cfg.scenario, sizeof cfg.scenario, "noalloc");
-      cfg.seed = 1;
-      snprintf(cfg.data.name, sizeof cfg.data.name, "digits");
-      cfg.data.split[0] = 0.6, cfg.data.split[1] = 0.2, cfg.data.split[2] = 0.2;
-      cfg.data.standardize = 1;
-      cfg.model.kind = TB_MODEL_MLP;
-      cfg.model.n_hidden = 2;
-      cfg.model.hidden[0] = 32, cfg.model.hidden[1] = 16;
-      cfg.model.activation = li % 2 ? TB_ACT_GELU : TB_ACT_RELU;
-      cfg.model.init = TB_INIT_DEFAULT;
-      cfg.loss = tb_registry_find(reg, TB_KIND_LOSS, losses[li]);
-      cfg.opt = tb_registry_find(reg, TB_KIND_OPTIMIZER, opts[oi]);
-      if (!cfg.loss || !cfg.opt) {
+      const tb_component *l = tb_registry_find(reg, TB_KIND_LOSS, losses[li]);
+      const tb_component *o = tb_registry_find(reg, TB_KIND_OPTIMIZER, opts[oi]);
+      if (!l || !o) {
         CHECK(0, "plugins %s and %s are loaded", losses[li], opts[oi]);
         continue;
       }
-      tb_hparams_defaults(cfg.loss, cfg.loss_hp);
-      tb_hparams_defaults(cfg.opt, cfg.opt_hp);
-      cfg.sched.kind = TB_SCHED_COSINE;
-      cfg.sched.warmup = 1;
-      cfg.epochs = 3;
-      cfg.batch_size = 100; /* 1078 train rows: the last batch is partial */
-      tb_data_spec_resolve(&cfg.data, err, sizeof err);
+      tb_run_config cfg;
+      config(&cfg, l, o, li % 2 ? TB_ACT_GELU : TB_ACT_RELU);
       tb_trainer *t;
       allocs = 0;
       counting = 1;
@@ -107,6 +166,14 @@ int main(void) {
             losses[li], opts[oi], allocs);
       tb_trainer_free(t);
     }
+  const char *test_plugins = getenv("TB_TEST_PLUGINS");
+  for (int i = 0; test_plugins && i < 2; i++) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.so", test_plugins, i ? "rt_optimizers" : "rt_losses");
+    int rc = tb_registry_add_file(reg, path, err, sizeof err);
+    CHECK(rc == 0, "the test-only plugins load: %s", rc ? err : path);
+  }
+  runtime_services(reg);
   tb_registry_close(reg);
   return check_done();
 }

@@ -1,7 +1,9 @@
 /*
  * test_loader.c — the plugin loader through real dlopen of built plugins:
  * search order and shadowing via TRAINBENCH_PLUGIN_PATH, two components of
- * one name in one folder, and each kind of rejected file with its reason.
+ * one name in one folder, each kind of rejected file with its reason, and
+ * the services this host provides (next_batch and report load; a wrapped
+ * base is still refused).
  * Works on copies of the test plugins laid out in temporary folders.
  */
 #include <stdlib.h>
@@ -56,6 +58,8 @@ int main(void) {
   /* 2. a folder on TRAINBENCH_PLUGIN_PATH comes first and shadows */
   copy("variant_shadow", "first");
   copy("variant_ok", "first");
+  copy("variant_services", "first");
+  copy("bad_base", "broken");
   copy("bad_major", "broken");
   copy("bad_abi1", "broken");
   copy("bad_minor", "broken");
@@ -89,7 +93,14 @@ int main(void) {
   CHECK(strstr(p, "no entry point") && strstr(p, "tb_plugin_entry"), "missing entry symbol: %s", p);
   p = problem_for(reg, "notes.so");
   CHECK(strstr(p, "not a shared object") != NULL, "not a shared object: %s", p);
-  CHECK(tb_registry_problem_count(reg) == 6, "exactly the six broken files are rejected (%d)",
+  const tb_component *sv = tb_registry_find(reg, TB_KIND_LOSS, "services_loss");
+  CHECK(sv && sv->services == (TB_SERVICE_NEXT_BATCH | TB_SERVICE_REPORT),
+        "a component declaring next_batch and report loads");
+  p = problem_for(reg, "bad_base.so");
+  CHECK(strstr(p, "loss 'base_loss' declares services this trainbench does not provide yet "
+                  "(base)") != NULL,
+        "a wrapped base is still refused: %s", p);
+  CHECK(tb_registry_problem_count(reg) == 7, "exactly the seven broken files are rejected (%d)",
         tb_registry_problem_count(reg));
   tb_registry_close(reg);
 

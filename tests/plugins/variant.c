@@ -5,7 +5,9 @@
  * definition shorter than its ABI says (SHORT_STRUCT), or export no entry
  * point (NO_ENTRY); ABI1 is what a plugin built against ABI 1.0 hands over
  * (its descriptor carried major 1 and the 1.0 struct sizes), which the
- * loader must refuse from the version alone. Never installed.
+ * loader must refuse from the version alone. SERVICES sets the loss's
+ * services flags (the loader accepts next_batch and report, and still
+ * refuses a wrapped base). Never installed.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +16,9 @@
 
 #ifndef LOSS_NAME
 #define LOSS_NAME "variant_loss"
+#endif
+#ifndef SERVICES
+#define SERVICES 0u
 #endif
 
 static int create(const tb_loss_init *init, void **state, char *err, size_t errlen) {
@@ -45,6 +50,7 @@ static const tb_loss_def loss = {
     .version = "1",
     .summary = "test loss (" LOSS_NAME ")",
     .reference = "test plugin (no paper)",
+    .services = SERVICES,
     .create = create,
     .eval = eval,
 };
