@@ -5,11 +5,18 @@
  *
  * Checks of every component: meta, defaults, unique, create-edges. Losses
  * (the ABI is double): grad-fd (three rows: random, near-one-hot, +-50
- * logits), finite, scale-1/N, zero-weight, deterministic, services.
+ * logits), tensor-fd (the loss's own tensors), finite, scale-1/N,
+ * zero-weight, row-form, deterministic, phase, services, requires.
  * Optimizers: zero-grad, tiny-grad, huge-grad, deterministic,
- * no-shared-state, quadratic, services. `tb_checks_help` below says what each
- * one asserts; the comments above each check say why its tolerance is what
- * it is.
+ * no-shared-state, quadratic, eval-params, services. `tb_checks_help` below
+ * says what each one asserts; the comments above each check say why its
+ * tolerance is what it is.
+ *
+ * The numeric checks call a loss in TB_PHASE_PROBE, as a service call inside
+ * a step would: a stateful loss keeps its state there, so finite
+ * differences see one function; `phase` checks the TRAIN calls' state.
+ * Their batches carry what a run's would: sample ids outside EVAL, and soft
+ * targets for a loss that requires them.
  *
  * Inputs are drawn from host streams seeded per check, so a check sees the
  * same numbers whichever checks ran before it (a restarted child included).
@@ -49,21 +56,37 @@ const char tb_checks_help[] =
     "                   and max, each bool both ways, each choice option (the others at\n"
     "                   their defaults); combinations the validate hook rejects are\n"
     "                   skipped and named; losses with K = 2, 10 and 100\n"
-    "losses (default hyperparameters, K = 2, 10, 100 and N = 1, 64):\n"
+    "losses (default hyperparameters, K = 2, 10, 100 and N = 1, 64; called as a\n"
+    "service call inside a step would, in phase PROBE, unless said otherwise):\n"
     "  grad-fd          analytic gradient vs central differences, h = 1e-5 max(1, |z|),\n"
     "                   on random (sd 3), near-one-hot (+12) and +-50 logits; measured:\n"
     "                   worst |analytic - fd| / max(|fd|, floor), floor = 1e-4 max(1, |L|,\n"
     "                   max |z|) (rounding of L over 2h); 200 sampled entries at N=64\n"
     "                   K=100; at a kink (the one-sided differences disagree) the\n"
     "                   analytic value must lie between them\n"
+    "  tensor-fd        the loss's own tensors (add_tensor): dtensors vs central\n"
+    "                   differences, h = 1e-4 max(1, |v|), at their initial values and\n"
+    "                   shifted up; tolerance 1e-4 (dtensors are float32)\n"
     "  finite           value and gradient finite on all those logits and at +-1e3\n"
     "  scale-1/N        a batch of 8 rows vs each row alone: loss = mean, gradient rows\n"
     "                   = single-row gradient / N; the batch doubled: same loss, half\n"
-    "                   the gradient\n"
+    "                   the gradient (skipped for TB_LOSS_NOT_MEAN)\n"
     "  zero-weight      rows of weight 0 change neither the loss nor the other rows'\n"
-    "                   gradients, and their own gradient rows are exactly 0\n"
-    "  deterministic    the same batch twice and on a fresh instance: bit-identical\n"
-    "  services         the loss draws from the host rng only if it declares it\n"
+    "                   gradients, and their own gradient rows are exactly 0 (skipped\n"
+    "                   for TB_LOSS_NOT_MEAN)\n"
+    "  row-form         with both forms, the core's loop over `row` equals `eval`\n"
+    "                   (value and gradient, a zero-weight row); a row alone gives the\n"
+    "                   same value with and without dz, and its dz follows grad_scale\n"
+    "  deterministic    two fresh instances fed 2 TRAIN and 2 PROBE calls agree call by\n"
+    "                   call, and PROBE twice on one instance: bit-identical\n"
+    "  phase            a stateful loss (two identical TRAIN calls differ) keeps its\n"
+    "                   state in PROBE and EVAL calls: TRAIN after them equals TRAIN\n"
+    "                   after none, repeated PROBE and EVAL calls agree, and nothing is\n"
+    "                   reported outside TRAIN\n"
+    "  services         in TRAIN calls, the loss draws from the host rng and reports\n"
+    "                   only if it declares it, under valid series names\n"
+    "  requires         what it requires of a scenario is known, and the checks'\n"
+    "                   batches carry it (sample ids; soft targets)\n"
     "optimizers (67 float32 parameters shaped like a small mlp):\n"
     "  zero-grad        5 steps with zero gradients (weight_decay 0) change nothing\n"
     "  tiny-grad        10 steps with gradients of +-1e-30 keep parameters finite\n"
@@ -73,10 +96,14 @@ const char tb_checks_help[] =
     "                   trajectories each follows alone\n"
     "  quadratic        300 steps with the defaults on f = 1/2 sum a_i theta_i^2\n"
     "                   (a_i in [0.5, 2]) lower f; measured: f_end / f_start\n"
-    "  services         host services called were declared; the checker's eval gives\n"
-    "                   f and its gradient at the candidate parameters, its jvp treats\n"
-    "                   the parameters as the logits (batch_n = 1, n_classes = 67), so\n"
-    "                   the JVP is the direction itself\n";
+    "  eval-params      asking eval_params after each of 20 steps leaves the trajectory\n"
+    "                   bit-identical; the values it gives are finite\n"
+    "  services         host services called were declared, series reported under\n"
+    "                   valid names; the checker's eval gives f and its gradient at the\n"
+    "                   candidate parameters, its jvp treats the parameters as the\n"
+    "                   logits (batch_n = 1, n_classes = 67), so the JVP is the\n"
+    "                   direction itself, and after next_batch its evals see f with\n"
+    "                   the linear term shifted (a fresh batch)\n";
 
 /* A figure for the measured / tolerance columns. */
 static const char *fig(char *buf, size_t len, double x) {
@@ -159,13 +186,50 @@ static int linst_open_defaults(tb_probe_loss *in, const tb_component *c, int k, 
   return 0;
 }
 
-/* The mean loss of n rows; dz [n][k] or NULL. */
+/* What the checks' batches carry beside the logits, as a run's would: the
+ * sample ids of TRAIN and PROBE calls (rows of the probe's training split
+ * of 2K rows), and soft targets (0.9 on the label, the rest spread) for a
+ * loss that requires them. */
+#define LMAX_N 128
+static int64_t lb_ids[LMAX_N];
+static double lb_targets[LMAX_N * TB_PROBE_MAXK];
+
+/* The mean loss of n rows (n <= LMAX_N) in `phase` through `form`
+ * (TB_PROBE_ANY: the one the core uses); dz [n][k] or NULL. */
+static double leval_as(tb_probe_loss *in, int phase, int form, int n, const double *z,
+                       const int32_t *y, const double *w, double *dz) {
+  const int k = in->k;
+  if (n > LMAX_N) abort();
+  for (int i = 0; i < n; i++) lb_ids[i] = i % (2 * k);
+  const double *targets = NULL;
+  if (in->c->requires & TB_REQ_SOFT_TARGETS) {
+    for (int i = 0; i < n; i++)
+      for (int j = 0; j < k; j++)
+        lb_targets[(size_t)i * k + j] = 0.1 / k + (j == y[i] ? 0.9 : 0.0);
+    targets = lb_targets;
+  }
+  tb_loss_batch b = {.n = n, .logits = z, .labels = y, .targets = targets, .weights = w,
+                     .epoch = 0, .n_epochs = 10, .step = 0, .n_steps = 100, .phase = phase,
+                     .dlogits = dz, .sample_ids = phase == TB_PHASE_EVAL ? NULL : lb_ids,
+                     .scale = in->c->requires & TB_REQ_COSINE_HEAD ? 1.0 : 0.0};
+  return tb_probe_loss_eval_form(in, &b, form);
+}
+
+/* The numeric checks call the loss as a service call would (TB_PHASE_PROBE):
+ * a stateful loss keeps its state, so its finite differences see one
+ * function. */
 static double leval(tb_probe_loss *in, int n, const double *z, const int32_t *y, const double *w,
                     double *dz) {
-  tb_loss_batch b = {.n = n, .logits = z, .labels = y, .targets = NULL, .weights = w,
-                     .epoch = 0, .n_epochs = 10, .step = 0, .n_steps = 100, .phase = TB_PHASE_TRAIN,
-                     .dlogits = dz};
-  return tb_probe_loss_eval(in, &b);
+  return leval_as(in, TB_PHASE_PROBE, TB_PROBE_ANY, n, z, y, w, dz);
+}
+
+/* A PASS row for a check that does not apply to a loss that is not a mean
+ * of per-sample terms; 1 if it was emitted. */
+static int skip_not_mean(const tb_component *c, const char *check) {
+  if (!(c->flags & TB_LOSS_NOT_MEAN)) return 0;
+  tb_check_emit(1, check, NULL, NULL,
+                "skipped: TB_LOSS_NOT_MEAN (not a mean of per-sample terms)");
+  return 1;
 }
 
 /* ---- inputs ----------------------------------------------------------------- */
@@ -614,6 +678,7 @@ static void track(worst_t *w, double got, double want, double floor_, const char
 
 static void chk_scale(const tb_component *c) {
   enum { N = 8, K = 10 };
+  if (skip_not_mean(c, "scale-1/N")) return;
   tb_probe_loss in;
   if (linst_open_defaults(&in, c, K, "scale-1/N")) return;
   tb_rng r;
@@ -657,6 +722,7 @@ static void chk_scale(const tb_component *c) {
 
 static void chk_zero_weight(const tb_component *c) {
   enum { N = 8, K = 10 };
+  if (skip_not_mean(c, "zero-weight")) return;
   tb_probe_loss in;
   if (linst_open_defaults(&in, c, K, "zero-weight")) return;
   tb_rng r;
@@ -710,8 +776,40 @@ static long count_diff(const void *a, const void *b, size_t elem, long n) {
   return d;
 }
 
+/* One call's output, flattened: the value, the gradient [N][K] and the
+ * loss tensors' gradients (dtensors). */
+typedef struct lout {
+  double v;
+  double *g;  /* [N*K + tensor elements] */
+  long n;     /* elements of g */
+} lout;
+
+static void lout_make(lout *o, const tb_probe_loss *in, int n) {
+  o->n = (long)n * in->k + (long)in->lt.total;
+  o->g = calloc((size_t)o->n + 1, sizeof *o->g);
+  if (!o->g) abort();
+}
+
+/* A call in `phase` (gradient unless EVAL) recorded into o. */
+static void lcall(tb_probe_loss *in, int phase, const lbatch *bt, lout *o) {
+  const int nk = bt->n * bt->k;
+  o->v = leval_as(in, phase, TB_PROBE_ANY, bt->n, bt->z, bt->y, bt->w,
+                  phase == TB_PHASE_EVAL ? NULL : o->g);
+  if (phase == TB_PHASE_EVAL) memset(o->g, 0, sizeof *o->g * (size_t)nk);
+  long e = nk;
+  for (int t = 0; t < in->lt.n; t++)
+    for (int64_t j = 0; j < in->lt.grad[t].numel; j++, e++)
+      o->g[e] = phase == TB_PHASE_EVAL ? 0 : in->lt.grad[t].data[j];
+}
+
+static long lout_diff(const lout *a, const lout *b) {
+  return count_diff(&a->v, &b->v, sizeof(double), 1) + count_diff(a->g, b->g, sizeof(double), a->n);
+}
+
 static void chk_loss_deterministic(const tb_component *c) {
-  enum { N = 64, K = 10 };
+  enum { N = 64, K = 10, CALLS = 4 };
+  static const int phases[CALLS] = {TB_PHASE_TRAIN, TB_PHASE_TRAIN, TB_PHASE_PROBE,
+                                    TB_PHASE_PROBE};
   double hp[TB_MAX_HP];
   char err[TB_ERRLEN];
   tb_hparams_defaults(c, hp);
@@ -719,59 +817,336 @@ static void chk_loss_deterministic(const tb_component *c) {
   rng_for(&r, "deterministic", 0);
   lbatch bt;
   lbatch_make(&bt, &r, IN_NORMAL, N, K);
-  double v[3], g[3][N * K];
+  lout out[2][CALLS];
+  memset(out, 0, sizeof out);
+  int opened = 0;
   for (int pass = 0; pass < 2; pass++) {
     tb_probe_loss in;
     if (linst_open(&in, c, hp, K, err, sizeof err)) {
       tb_check_emit(0, "deterministic", NULL, NULL, "create with K=%d failed: %s", K, err);
-      lbatch_free(&bt);
-      return;
+      break;
     }
-    v[pass] = leval(&in, N, bt.z, bt.y, bt.w, g[pass]);
-    if (pass == 0) v[2] = leval(&in, N, bt.z, bt.y, bt.w, g[2]);
+    opened++;
+    for (int i = 0; i < CALLS; i++) {
+      lout_make(&out[pass][i], &in, N);
+      lcall(&in, phases[i], &bt, &out[pass][i]);
+    }
     tb_probe_loss_close(&in);
   }
-  /* a loss that draws from its stream may differ between two calls of one
-   * instance; two fresh instances on equal streams must agree */
-  const int same_instance = !(c->services & TB_SERVICE_RNG);
-  long diff = count_diff(&v[0], &v[1], sizeof(double), 1) +
-              count_diff(g[0], g[1], sizeof(double), N * K);
-  if (same_instance)
-    diff += count_diff(&v[0], &v[2], sizeof(double), 1) +
-            count_diff(g[0], g[2], sizeof(double), N * K);
-  tb_check_emit(diff == 0, "deterministic", CNT(diff), "0",
-                "N=%d K=%d %s fresh instance: %ld of %d differ", N, K,
-                same_instance ? "twice + a" : "on a", diff, (same_instance ? 2 : 1) * (1 + N * K));
+  if (opened == 2) {
+    /* two fresh instances fed the same calls agree call by call (a stateful
+     * loss included); one instance asked twice in PROBE (where no state
+     * moves) agrees with itself, unless it draws from its stream */
+    const int same_instance = !(c->services & TB_SERVICE_RNG);
+    long diff = 0, total = 0;
+    for (int i = 0; i < CALLS; i++) diff += lout_diff(&out[0][i], &out[1][i]), total += 1 + out[0][i].n;
+    if (same_instance) diff += lout_diff(&out[0][2], &out[0][3]), total += 1 + out[0][2].n;
+    tb_check_emit(diff == 0, "deterministic", CNT(diff), "0",
+                  "N=%d K=%d, 2 fresh instances x (2 TRAIN + 2 PROBE calls)%s: %ld of %ld "
+                  "numbers differ",
+                  N, K, same_instance ? ", PROBE twice on one" : "", diff, total);
+  }
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < CALLS; i++) free(out[pass][i].g);
   lbatch_free(&bt);
 }
 
 static void services_text(uint32_t s, char *out, size_t len) {
-  snprintf(out, len, "%s%s%s%s", s & TB_SERVICE_RNG ? "rng " : "",
+  snprintf(out, len, "%s%s%s%s%s%s%s", s & TB_SERVICE_RNG ? "rng " : "",
            s & TB_SERVICE_EVAL ? "eval " : "", s & TB_SERVICE_JVP ? "jvp " : "",
-           s & 7u ? "" : "none ");
+           s & TB_SERVICE_NEXT_BATCH ? "next_batch " : "", s & TB_SERVICE_REPORT ? "report " : "",
+           s & TB_SERVICE_BASE ? "base " : "", s ? "" : "none ");
   size_t n = strlen(out);
   if (n && out[n - 1] == ' ') out[n - 1] = 0;
 }
 
 static void chk_loss_services(const tb_component *c) {
   enum { N = 16, K = 10 };
-  char decl[32];
+  char decl[96];
   tb_probe_loss in;
   if (linst_open_defaults(&in, c, K, "services")) return;
   tb_rng r;
   rng_for(&r, "services", 0);
+  /* training calls, where a loss may draw and report */
   for (int kind = IN_NORMAL; kind <= IN_EXTREME; kind++) {
     lbatch bt;
     lbatch_make(&bt, &r, kind, N, K);
-    leval(&in, N, bt.z, bt.y, bt.w, bt.dz);
+    leval_as(&in, TB_PHASE_TRAIN, TB_PROBE_ANY, N, bt.z, bt.y, bt.w, bt.dz);
     lbatch_free(&bt);
   }
   tb_probe_loss_close(&in);
   services_text(c->services, decl, sizeof decl);
-  const int bad = in.rng_moved && !(c->services & TB_SERVICE_RNG);
-  tb_check_emit(!bad, "services", CNT(bad), "0",
-                "declares %s; drew from the rng: %s%s", decl, in.rng_moved ? "yes" : "no",
-                bad ? " (undeclared: TB_SERVICE_RNG)" : "");
+  const int bad_rng = in.rng_moved && !(c->services & TB_SERVICE_RNG);
+  const long bad = bad_rng + in.bad_report;
+  char tail[400] = "";
+  if (bad_rng) snprintf(tail, sizeof tail, " (undeclared: TB_SERVICE_RNG)");
+  if (in.bad_report)
+    snprintf(tail + strlen(tail), sizeof tail - strlen(tail), "; %ld report call(s) a run refuses: %s",
+             in.bad_report, in.report_err);
+  tb_check_emit(bad == 0, "services", CNT(bad), "0",
+                "declares %s; 3 TRAIN calls: drew from the rng: %s, report %ld%s", decl,
+                in.rng_moved ? "yes" : "no", in.n_report, tail);
+}
+
+/* ---- tensor-fd: the loss's own tensors ------------------------------------- */
+
+/* d(mean loss)/d tensor against central differences. dtensors are float32
+ * (a row-wise loss sums its rows into them), so the tolerance is 1e-4; the
+ * step h = 1e-4 max(1, |v|) is taken as the float32 values it lands on. */
+#define TFD_REL 1e-4
+#define TFD_STEP 1e-4
+
+static void chk_tensor_fd(const tb_component *c) {
+  enum { N = 64, K = 10 };
+  tb_probe_loss in;
+  if (linst_open_defaults(&in, c, K, "tensor-fd")) return;
+  if (in.lt.n == 0) {
+    tb_check_emit(1, "tensor-fd", NULL, NULL, "the loss adds no tensors of its own");
+    tb_probe_loss_close(&in);
+    return;
+  }
+  tb_rng r;
+  rng_for(&r, "tensor-fd", 0);
+  lbatch bt;
+  lbatch_make(&bt, &r, IN_NORMAL, N, K);
+  const long total = (long)in.lt.total;
+  float *an = malloc(sizeof *an * (size_t)total);
+  if (!an) abort();
+  double worst = 0;
+  int entries = 0, kinks = 0;
+  char where[300] = "", problem[300] = "";
+  for (int point = 0; point < 2 && !problem[0]; point++) {
+    if (point == 1) /* away from the initial values (upwards: NONNEG stays valid) */
+      for (int t = 0; t < in.lt.n; t++)
+        for (int64_t j = 0; j < in.lt.live[t].numel; j++) {
+          float *v = &in.lt.live[t].data[j];
+          *v = (float)(*v + 0.25 + 0.5 * fabs(*v));
+        }
+    const double L0 = leval(&in, N, bt.z, bt.y, bt.w, bt.dz);
+    long e = 0;
+    for (int t = 0; t < in.lt.n; t++)
+      for (int64_t j = 0; j < in.lt.grad[t].numel; j++) an[e++] = in.lt.grad[t].data[j];
+    if (!isfinite(L0)) {
+      snprintf(problem, sizeof problem, "the value is %s at the %s tensor values", FIG(L0),
+               point ? "shifted" : "initial");
+      worst = INFINITY;
+      break;
+    }
+    const double floor_ = 1e-6 * fmax(1, fabs(L0)) / TFD_REL;
+    const int count = total > FD_SAMPLE ? FD_SAMPLE : (int)total;
+    for (int q = 0; q < count; q++) {
+      const long idx = total > FD_SAMPLE ? (long)tb_rng_below(&r, (uint64_t)total) : q;
+      int t = 0;
+      long off = idx;
+      while (off >= in.lt.live[t].numel) off -= in.lt.live[t].numel, t++;
+      float *v = &in.lt.live[t].data[off];
+      const float v0 = *v;
+      const float vp = (float)(v0 + TFD_STEP * fmax(1, fabs(v0)));
+      const float vm = (float)(v0 - TFD_STEP * fmax(1, fabs(v0)));
+      *v = vp;
+      const double Lp = leval(&in, N, bt.z, bt.y, bt.w, NULL);
+      *v = vm;
+      const double Lm = leval(&in, N, bt.z, bt.y, bt.w, NULL);
+      *v = v0;
+      const double fwd = (Lp - L0) / ((double)vp - v0), bwd = (L0 - Lm) / ((double)v0 - vm);
+      const double cen = (Lp - Lm) / ((double)vp - vm), a = an[idx];
+      const double big = fmax(fabs(fwd), fabs(bwd));
+      const int kink = fabs(fwd - bwd) > FD_KINK * big + 1e-9 * fmax(1, fabs(L0));
+      double e_rel;
+      if (kink) {
+        const double lo = fmin(fwd, bwd), hi = fmax(fwd, bwd);
+        e_rel = (a < lo ? lo - a : a > hi ? a - hi : 0) / fmax(big, floor_);
+        kinks++;
+      } else {
+        e_rel = fabs(a - cen) / fmax(fabs(cen), floor_);
+      }
+      if (isnan(e_rel)) e_rel = INFINITY;
+      entries++;
+      if (e_rel > worst) {
+        worst = e_rel;
+        snprintf(where, sizeof where, "worst at %s[%ld] (%s values): analytic %.4g, %s %.4g",
+                 in.lt.live[t].name, off, point ? "shifted" : "initial", a,
+                 kink ? "one-sided differences from" : "central difference", kink ? fwd : cen);
+      }
+    }
+  }
+  char names[200] = "";
+  for (int t = 0; t < in.lt.n; t++)
+    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", t ? ", " : "",
+             in.lt.live[t].name);
+  const int pass = !problem[0] && worst <= TFD_REL && kinks * 4 <= entries;
+  char tail[400] = "";
+  if (problem[0])
+    snprintf(tail, sizeof tail, "; %s", problem);
+  else if (kinks * 4 > entries)
+    snprintf(tail, sizeof tail, "; more than a quarter of the entries look like kinks");
+  else if (worst > TFD_REL)
+    snprintf(tail, sizeof tail, "; %s", where);
+  tb_check_emit(pass, "tensor-fd", FIG(worst), FIG(TFD_REL),
+                "dtensors of %s (%ld elements) vs central differences, at the initial and "
+                "shifted values, N=%d K=%d: %d entries%s",
+                names, total, N, K, entries, tail);
+  free(an);
+  lbatch_free(&bt);
+  tb_probe_loss_close(&in);
+}
+
+/* ---- row-form ---------------------------------------------------------------- */
+
+/* The core's row loop and the batch form differ only in the order of a sum. */
+#define ROW_REL 1e-9
+
+static void chk_row_form(const tb_component *c) {
+  enum { N = 16, K = 10 };
+  const tb_loss_def *L = c->loss;
+  if (!L->row) {
+    tb_check_emit(1, "row-form", NULL, NULL, "batch form only (no row)");
+    return;
+  }
+  if (skip_not_mean(c, "row-form")) return;
+  tb_probe_loss in;
+  if (linst_open_defaults(&in, c, K, "row-form")) return;
+  tb_rng r;
+  rng_for(&r, "row-form", 0);
+  worst_t w = {0, ""};
+  char why[300] = "";
+  double gr[N * K], gb[N * K], g1[K], g4[K];
+  for (int kind = IN_NORMAL; kind <= IN_ONEHOT && !why[0]; kind++) {
+    lbatch bt;
+    lbatch_make(&bt, &r, kind, N, K);
+    bt.w[3] = 0;
+    double scale = 0;
+    if (L->eval) {
+      /* both forms: the core's loop over `row` gives what `eval` gives */
+      const double Lr = leval_as(&in, TB_PHASE_PROBE, TB_PROBE_ROWS, N, bt.z, bt.y, bt.w, gr);
+      const double Lb = leval_as(&in, TB_PHASE_PROBE, TB_PROBE_BATCH, N, bt.z, bt.y, bt.w, gb);
+      scale = max_abs(gb, N * K);
+      track(&w, Lr, Lb, 0, "%s logits: value of the row loop vs eval", input_short[kind]);
+      for (int i = 0; i < N * K; i++)
+        track(&w, gr[i], gb[i], 1e-3 * scale, "%s logits: gradient row %d class %d, row loop vs "
+              "eval", input_short[kind], i / K, i % K);
+    }
+    /* the row alone: its value without dz is the one with dz, and its dz
+     * follows grad_scale (w_i / N: here N = 1 and w = 1, then 0.25) */
+    for (int i = 0; i < 4; i++) {
+      const double *z = bt.z + i * K;
+      const double one = 1.0, quarter = 0.25;
+      const double v1 = leval_as(&in, TB_PHASE_PROBE, TB_PROBE_ROWS, 1, z, bt.y + i, &one, g1);
+      const double v0 = leval_as(&in, TB_PHASE_PROBE, TB_PROBE_ROWS, 1, z, bt.y + i, &one, NULL);
+      const double v4 =
+          leval_as(&in, TB_PHASE_PROBE, TB_PROBE_ROWS, 1, z, bt.y + i, &quarter, g4);
+      track(&w, v0, v1, 0, "%s logits, row %d: value without dz vs with dz", input_short[kind], i);
+      track(&w, v4, 0.25 * v1, 0, "%s logits, row %d: value at weight 0.25 vs 0.25 x at 1",
+            input_short[kind], i);
+      const double s1 = max_abs(g1, K);
+      for (int j = 0; j < K; j++)
+        track(&w, g4[j], 0.25 * g1[j], 1e-3 * s1,
+              "%s logits, row %d class %d: dz at grad_scale 0.25 vs 0.25 x at 1",
+              input_short[kind], i, j);
+    }
+    (void)scale;
+    lbatch_free(&bt);
+  }
+  tb_probe_loss_close(&in);
+  const int pass = w.err <= ROW_REL;
+  tb_check_emit(pass, "row-form", FIG(w.err), FIG(ROW_REL),
+                "%sN=%d K=%d, a zero-weight row; single rows at grad_scale 1 and 0.25%s%s",
+                L->eval ? "row loop vs eval, " : "row form only: ", N, K,
+                pass ? "" : "; worst: ", pass ? "" : w.where);
+}
+
+/* ---- phase -------------------------------------------------------------------- */
+
+static void chk_phase(const tb_component *c) {
+  enum { N = 64, K = 10 };
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN];
+  tb_hparams_defaults(c, hp);
+  tb_rng r;
+  rng_for(&r, "phase", 0);
+  lbatch b1, b2;
+  lbatch_make(&b1, &r, IN_NORMAL, N, K);
+  lbatch_make(&b2, &r, IN_NORMAL, N, K);
+  tb_probe_loss A, B;
+  if (linst_open(&A, c, hp, K, err, sizeof err)) {
+    tb_check_emit(0, "phase", NULL, NULL, "create with K=%d failed: %s", K, err);
+    lbatch_free(&b1), lbatch_free(&b2);
+    return;
+  }
+  if (linst_open(&B, c, hp, K, err, sizeof err)) {
+    tb_check_emit(0, "phase", NULL, NULL, "create of a second instance failed: %s", err);
+    tb_probe_loss_close(&A);
+    lbatch_free(&b1), lbatch_free(&b2);
+    return;
+  }
+  lout a1, a2, bt1, p1, p2, e1, e2, bt2;
+  lout *all[] = {&a1, &a2, &bt1, &p1, &p2, &e1, &e2, &bt2};
+  for (int i = 0; i < 8; i++) lout_make(all[i], &A, N);
+  /* A: two training steps on the same batch; B: a training step, then
+   * service calls and an evaluation pass on another batch, then the second
+   * training step. If PROBE and EVAL leave the state alone, B's second step
+   * is A's. */
+  lcall(&A, TB_PHASE_TRAIN, &b1, &a1);
+  lcall(&A, TB_PHASE_TRAIN, &b1, &a2);
+  lcall(&B, TB_PHASE_TRAIN, &b1, &bt1);
+  lcall(&B, TB_PHASE_PROBE, &b2, &p1);
+  lcall(&B, TB_PHASE_PROBE, &b2, &p2);
+  lcall(&B, TB_PHASE_EVAL, &b2, &e1);
+  lcall(&B, TB_PHASE_EVAL, &b2, &e2);
+  lcall(&B, TB_PHASE_TRAIN, &b1, &bt2);
+  const int stateful = lout_diff(&a1, &a2) != 0;
+  const long d_step = lout_diff(&bt2, &a2), d_probe = lout_diff(&p1, &p2),
+             d_eval = lout_diff(&e1, &e2);
+  const long bad_report = A.bad_report_phase + B.bad_report_phase;
+  const long bad = d_step + d_probe + d_eval + bad_report;
+  char tail[600] = "";
+  if (d_step)
+    snprintf(tail, sizeof tail, "; the second TRAIN call differs after PROBE and EVAL calls "
+             "(%ld numbers): the state moved outside TRAIN", d_step);
+  if (d_probe)
+    snprintf(tail + strlen(tail), sizeof tail - strlen(tail),
+             "; two identical PROBE calls differ (%ld numbers)", d_probe);
+  if (d_eval)
+    snprintf(tail + strlen(tail), sizeof tail - strlen(tail),
+             "; two identical EVAL calls differ (%ld numbers)", d_eval);
+  if (bad_report)
+    snprintf(tail + strlen(tail), sizeof tail - strlen(tail), "; %s",
+             A.bad_report_phase ? A.report_err : B.report_err);
+  tb_check_emit(bad == 0, "phase", CNT(bad), "0",
+                "%s (two identical TRAIN calls %s); TRAIN after 2 PROBE and 2 EVAL calls vs "
+                "after none, N=%d K=%d%s",
+                stateful ? "stateful" : "stateless", stateful ? "differ" : "agree", N, K, tail);
+  for (int i = 0; i < 8; i++) free(all[i]->g);
+  tb_probe_loss_close(&B);
+  tb_probe_loss_close(&A);
+  lbatch_free(&b1), lbatch_free(&b2);
+}
+
+/* ---- requires ---------------------------------------------------------------- */
+
+static void chk_requires(const tb_component *c) {
+  const uint32_t known = TB_REQ_SOFT_TARGETS | TB_REQ_COSINE_HEAD | TB_REQ_SAMPLE_IDS;
+  const uint32_t req = c->requires;
+  if (!req) {
+    tb_check_emit(1, "requires", NULL, NULL, "requires nothing of the scenario");
+    return;
+  }
+  char what[300] = "";
+  if (req & TB_REQ_SOFT_TARGETS)
+    snprintf(what + strlen(what), sizeof what - strlen(what), "%ssoft targets (the checks' "
+             "batches carry 0.9 on the label, the rest spread)", what[0] ? "; " : "");
+  if (req & TB_REQ_SAMPLE_IDS)
+    snprintf(what + strlen(what), sizeof what - strlen(what), "%ssample ids (in every TRAIN and "
+             "PROBE call, as in a run)", what[0] ? "; " : "");
+  if (req & TB_REQ_COSINE_HEAD)
+    snprintf(what + strlen(what), sizeof what - strlen(what), "%sa cosine head (scale 1; the "
+             "checks' logits are not bounded cosines)", what[0] ? "; " : "");
+  if (req & ~known) {
+    tb_check_emit(0, "requires", NULL, NULL, "requires flags this trainbench does not know "
+                  "(%#x)%s%s", req & ~known, what[0] ? "; known: " : "", what);
+    return;
+  }
+  tb_check_emit(1, "requires", NULL, NULL, "requires %s", what);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1015,17 +1390,72 @@ static void chk_opt_services(const tb_component *c) {
   tb_probe_opt_close(&o);
   services_text(c->services, decl, sizeof decl);
   const int bad_rng = o.rng_moved && !(c->services & TB_SERVICE_RNG);
-  const long bad = o.bad_eval + o.bad_jvp + bad_rng;
-  char undeclared[96] = "";
-  if (bad)
-    snprintf(undeclared, sizeof undeclared, "; undeclared:%s%s%s",
+  const long bad = o.bad_eval + o.bad_jvp + o.bad_next + bad_rng + o.bad_report;
+  char undeclared[400] = "";
+  if (o.bad_eval + o.bad_jvp + o.bad_next + bad_rng)
+    snprintf(undeclared, sizeof undeclared, "; undeclared:%s%s%s%s",
              o.bad_eval ? " TB_SERVICE_EVAL" : "", o.bad_jvp ? " TB_SERVICE_JVP" : "",
-             bad_rng ? " TB_SERVICE_RNG" : "");
+             o.bad_next ? " TB_SERVICE_NEXT_BATCH" : "", bad_rng ? " TB_SERVICE_RNG" : "");
+  if (o.bad_report)
+    snprintf(undeclared + strlen(undeclared), sizeof undeclared - strlen(undeclared),
+             "; %ld report call(s) a run refuses: %s", o.bad_report, o.report_err);
   char rc_text[64] = "";
   if (rc) snprintf(rc_text, sizeof rc_text, "; step %d returned %d", s - 1, rc);
   tb_check_emit(bad == 0 && rc == 0, "services", CNT(bad), "0",
-                "declares %s; %d steps: eval %ld, jvp %ld, rng %s%s%s", decl, STEPS, o.n_eval,
-                o.n_jvp, o.rng_moved ? "yes" : "no", undeclared, rc_text);
+                "declares %s; %d steps: eval %ld, jvp %ld, next_batch %ld, report %ld, rng %s%s%s",
+                decl, STEPS, o.n_eval, o.n_jvp, o.n_next, o.n_report, o.rng_moved ? "yes" : "no",
+                undeclared, rc_text);
+}
+
+/* Evaluation passes ask eval_params before each pass; training must go on
+ * as if they had not. */
+static void chk_eval_params(const tb_component *c) {
+  const tb_optimizer_def *O = c->opt;
+  if (!O->eval_params) {
+    tb_check_emit(1, "eval-params", NULL, NULL,
+                  "no eval_params: evaluation passes see the live parameters");
+    return;
+  }
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN], why[TB_ERRLEN] = "";
+  tb_hparams_defaults(c, hp);
+  run_spec spec;
+  run_spec_make(&spec, "eval-params", 0);
+  static float alone[TRAJ_STEPS * TB_PROBE_P], asked[TRAJ_STEPS * TB_PROBE_P];
+  if (run_alone(c, hp, &spec, alone, why, sizeof why)) {
+    tb_check_emit(0, "eval-params", NULL, NULL, "%s", why);
+    return;
+  }
+  tb_probe_opt o;
+  if (oinst_open(&o, c, hp, spec.theta0, &spec.pb, err, sizeof err)) {
+    tb_check_emit(0, "eval-params", NULL, NULL, "create failed: %s", err);
+    return;
+  }
+  long own = 0, nonfinite = 0;
+  for (int s = 0; s < TRAJ_STEPS && !why[0]; s++) {
+    if (record_step(&o, asked, s, why, sizeof why)) break;
+    for (int i = 0; i < TB_PROBE_NT; i++) {
+      const float *p = O->eval_params(o.state, i);
+      if (!p) continue;
+      own++;
+      for (int64_t j = 0; j < tb_probe_tensor_numel(i); j++) nonfinite += !isfinite(p[j]);
+    }
+  }
+  tb_probe_opt_close(&o);
+  if (why[0]) {
+    tb_check_emit(0, "eval-params", NULL, NULL, "stepping with eval_params asked: %s", why);
+    return;
+  }
+  const long diff = count_diff(alone, asked, sizeof(float), TRAJ_STEPS * TB_PROBE_P);
+  char tail[160] = "";
+  if (diff) snprintf(tail, sizeof tail, "; asking eval_params moved the training");
+  if (nonfinite)
+    snprintf(tail + strlen(tail), sizeof tail - strlen(tail), "; %ld non-finite values given",
+             nonfinite);
+  tb_check_emit(diff == 0 && nonfinite == 0, "eval-params", CNT(diff + nonfinite), "0",
+                "%d steps, eval_params of the %d tensors asked after each: %ld of %d parameter "
+                "values differ from the steps alone; %ld own value arrays%s",
+                TRAJ_STEPS, TB_PROBE_NT, diff, TRAJ_STEPS * TB_PROBE_P, own, tail);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1038,11 +1468,15 @@ static const tb_check_def loss_checks[] = {
     {"unique", chk_unique},
     {"create-edges", chk_create_edges},
     {"grad-fd", chk_grad_fd},
+    {"tensor-fd", chk_tensor_fd},
     {"finite", chk_finite},
     {"scale-1/N", chk_scale},
     {"zero-weight", chk_zero_weight},
+    {"row-form", chk_row_form},
     {"deterministic", chk_loss_deterministic},
+    {"phase", chk_phase},
     {"services", chk_loss_services},
+    {"requires", chk_requires},
 };
 
 static const tb_check_def opt_checks[] = {
@@ -1056,6 +1490,7 @@ static const tb_check_def opt_checks[] = {
     {"deterministic", chk_opt_deterministic},
     {"no-shared-state", chk_no_shared_state},
     {"quadratic", chk_quadratic},
+    {"eval-params", chk_eval_params},
     {"services", chk_opt_services},
 };
 

@@ -7,7 +7,7 @@
  * Shapes: K = classes; P = 67 parameters in the 4 tensors of a small mlp.
  *
  * Provides: tb_probe_rng_same, tb_probe_loss_open, tb_probe_loss_eval,
- * tb_probe_loss_close, tb_probe_tensor_name, tb_probe_tensor_numel,
+ * tb_probe_loss_eval_form, tb_probe_loss_close, tb_probe_tensor_name, tb_probe_tensor_numel,
  * tb_probe_opt_open, tb_probe_opt_step, tb_probe_opt_get, tb_probe_opt_f,
  * tb_probe_opt_close.
  */
@@ -64,7 +64,7 @@ static int probe_loss_report(void *hctx, const char *name, double value) {
     return -1;
   }
   if (in->phase != TB_PHASE_TRAIN) {
-    report_refused(&in->bad_report, in->report_err, sizeof in->report_err,
+    report_refused(&in->bad_report_phase, in->report_err, sizeof in->report_err,
                    in->phase == TB_PHASE_EVAL ? "report in phase EVAL (TRAIN only)"
                                               : "report in phase PROBE (TRAIN only)");
     return -1;
@@ -123,6 +123,10 @@ int tb_probe_loss_open(tb_probe_loss *in, const tb_component *c, const double *h
 }
 
 double tb_probe_loss_eval(tb_probe_loss *in, tb_loss_batch *b) {
+  return tb_probe_loss_eval_form(in, b, TB_PROBE_ANY);
+}
+
+double tb_probe_loss_eval_form(tb_probe_loss *in, tb_loss_batch *b, int form) {
   b->k = in->k;
   b->priors = in->priors;
   b->tensors = in->lt.live;
@@ -134,7 +138,10 @@ double tb_probe_loss_eval(tb_probe_loss *in, tb_loss_batch *b) {
   tb_loss_tensors_zero(b->dtensors, in->lt.n);
   in->rng = in->rng_at;
   in->phase = b->phase;
-  double v = tbu_loss_eval(in->c->loss, in->state, b);
+  const tb_loss_def *L = in->c->loss;
+  double v = form == TB_PROBE_BATCH ? L->eval(in->state, b)
+             : form == TB_PROBE_ROWS ? tbu_loss_eval_rows(L->row, in->state, b)
+                                     : tbu_loss_eval(L, in->state, b);
   in->phase = 0;
   note_misuse(&in->rng_moved);
   if (!tb_probe_rng_same(&in->rng, &in->rng_at)) in->rng_moved = 1;

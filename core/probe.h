@@ -27,7 +27,7 @@
  * core does, fail the calls a component did not declare.
  *
  * Provides: tb_probe_rng_same, tb_probe_loss_open, tb_probe_loss_eval,
- * tb_probe_loss_close, tb_probe_tensor_name, tb_probe_tensor_numel,
+ * tb_probe_loss_eval_form, tb_probe_loss_close, tb_probe_tensor_name, tb_probe_tensor_numel,
  * tb_probe_opt_open, tb_probe_opt_step, tb_probe_opt_get, tb_probe_opt_f,
  * tb_probe_opt_close.
  */
@@ -63,7 +63,8 @@ typedef struct tb_probe_loss {
   tb_loss_tensors lt; /* the loss's own tensors: live values, gradients, scratch */
   int phase;          /* of the evaluation in progress, 0 outside */
   long n_report;      /* report calls, and those a run would refuse: */
-  long bad_report;    /* undeclared, outside TRAIN or with a bad name */
+  long bad_report;    /* undeclared or with a bad name */
+  long bad_report_phase; /* outside TB_PHASE_TRAIN */
   char report_err[256]; /* the first refusal */
 } tb_probe_loss;
 
@@ -76,6 +77,10 @@ int tb_probe_loss_open(tb_probe_loss *in, const tb_component *c, const double *h
  * n_tensors, tensor_size, host_ctx, report overwritten); the stream is put
  * back first. */
 double tb_probe_loss_eval(tb_probe_loss *in, tb_loss_batch *b);
+/* The same through one form: TB_PROBE_BATCH calls `eval` (which the loss
+ * must have), TB_PROBE_ROWS the core's row loop over `row` (likewise). */
+enum { TB_PROBE_ANY = 0, TB_PROBE_BATCH = 1, TB_PROBE_ROWS = 2 };
+double tb_probe_loss_eval_form(tb_probe_loss *in, tb_loss_batch *b, int form);
 void tb_probe_loss_close(tb_probe_loss *in);
 
 /* ---- optimizers ---------------------------------------------------------- */

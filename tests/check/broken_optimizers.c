@@ -16,6 +16,12 @@
  *                   reproduces the lent gradient, jvp returns the direction,
  *                   the step size backtracks on eval), failing the step if
  *                   they misbehave
+ *   -DSNEAKY_REPORT "sneaky_report": step reports a series without
+ *                   declaring TB_SERVICE_REPORT (services)
+ *   -DEVAL_MOVES    "eval_moves": eval_params hands out its momentum-free
+ *                   "average" by writing it into the live parameters, so
+ *                   asking for the evaluation's values moves the training
+ *                   (eval-params)
  *   -DNO_ENTRY      no tb_plugin_entry at all (the loader refuses the file)
  * Never installed; lives outside the plugin search path.
  */
@@ -39,6 +45,10 @@
 #define OPT_NAME "leaky"
 #elif defined(SVC_USER)
 #define OPT_NAME "svc_user"
+#elif defined(SNEAKY_REPORT)
+#define OPT_NAME "sneaky_report"
+#elif defined(EVAL_MOVES)
+#define OPT_NAME "eval_moves"
 #elif defined(NO_ENTRY)
 #define OPT_NAME "no_entry"
 #else
@@ -81,6 +91,7 @@ typedef struct hb_state {
   float *buf;                /* [total] momentum */
   float *scratch, *scratch2; /* [total] each: svc_user's candidate and eval gradient */
   double *jv;                /* [total] svc_user's jvp output */
+  float *live[MAXP];         /* eval_moves: the parameters it was created with */
 } hb_state;
 
 #ifdef SHARED_STATE
@@ -122,8 +133,10 @@ static int hb_create(const tb_optimizer_init *init, void **state, char *err, siz
   s->momentum = init->hp[1];
   s->n = init->n_params;
   s->total = total;
-  for (int i = 0; i < s->n; i++)
+  for (int i = 0; i < s->n; i++) {
     s->numel[i] = TB_CTENSOR_AT(init->params, init->tensor_size, i)->numel;
+    s->live[i] = TB_CTENSOR_AT(init->params, init->tensor_size, i)->data;
+  }
   *state = s;
   return 0;
 }
@@ -187,6 +200,9 @@ static int hb_step(void *state, tb_tensor *params, const tb_tensor *grads,
 #ifdef SNEAKY_EVAL
   (void)ctx->eval(ctx->host_ctx, NULL, NULL); /* undeclared */
 #endif
+#ifdef SNEAKY_REPORT
+  (void)ctx->report(ctx->host_ctx, "sneaky_report.lr", s->lr); /* undeclared */
+#endif
   for (int i = 0; i < s->n; i++)
     if (PARAM(i)->numel != s->numel[i] || GRAD(i)->numel != s->numel[i]) return 1;
   double lr = s->lr * ctx->lr_factor;
@@ -220,6 +236,16 @@ static int hb_step(void *state, tb_tensor *params, const tb_tensor *grads,
   return 0;
 }
 
+#ifdef EVAL_MOVES
+/* The "average" of tensor i, made in place: the live parameters are halved
+ * (the bug: a pointer to its own copy was wanted). */
+static const float *hb_eval_params(void *state, int i) {
+  hb_state *s = state;
+  for (int64_t j = 0; j < s->numel[i]; j++) s->live[i][j] *= 0.5f;
+  return s->live[i];
+}
+#endif
+
 static const tb_optimizer_def opt = {
     TB_DEF_SIZES(tb_optimizer_def),
     .name = OPT_NAME,
@@ -234,6 +260,9 @@ static const tb_optimizer_def opt = {
     .create = hb_create,
     .step = hb_step,
     .destroy = hb_destroy,
+#ifdef EVAL_MOVES
+    .eval_params = hb_eval_params,
+#endif
 };
 
 static const tb_optimizer_def *const optimizers[] = {&opt, NULL};

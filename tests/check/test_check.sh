@@ -9,7 +9,16 @@
 #     sneaky_eval (services), shared_state (no-shared-state); crash_step
 #     fails its step checks as crashes and the checker carries on; hang_step
 #     is killed at --timeout; svc_user, which checks the checker's eval and
-#     jvp services from inside its step, passes everything
+#     jvp services from inside its step, passes everything; row_mismatch
+#     (row-form), bad_tensor_grad (tensor-fd), eval_update (phase: its state
+#     moves in evaluation passes), sneaky_report (services), eval_moves
+#     (eval-params); requires_ids and requires_unknown are reported with the
+#     loader's reason (it refuses `requires` for now), not crashed on
+#   - the test-only plugins that use the run-time services right
+#     (tests/plugins/rt_*.c: loss tensors, a stateful loss, a loss that is not
+#     a mean, eval_params, next_batch, report) pass every check, and the rows
+#     say what applied: stateful, skipped for TB_LOSS_NOT_MEAN, tensors
+#     checked by finite differences
 #   - a file that is not a plugin, one without an entry point and a missing
 #     one each give a FAIL "load" row with the loader's reason
 #   - a copy of a bundled plugin fails "unique"
@@ -29,9 +38,10 @@ fails=0
 checks=0
 
 COMMON_CHECKS="meta defaults unique create-edges"
-LOSS_CHECKS="$COMMON_CHECKS grad-fd finite scale-1/N zero-weight deterministic services"
+LOSS_CHECKS="$COMMON_CHECKS grad-fd tensor-fd finite scale-1/N zero-weight row-form deterministic"
+LOSS_CHECKS="$LOSS_CHECKS phase services requires"
 OPT_CHECKS="$COMMON_CHECKS zero-grad tiny-grad huge-grad deterministic no-shared-state quadratic"
-OPT_CHECKS="$OPT_CHECKS services"
+OPT_CHECKS="$OPT_CHECKS eval-params services"
 
 pass() { checks=$((checks + 1)); echo "ok    $1"; }
 fail() {
@@ -96,7 +106,7 @@ eq "check cross_entropy: exit status" "$rc" 0
 eq "check cross_entropy: rows are cross_entropy's" \
   "$(awk '$1 == "PASS" || $1 == "FAIL" { print $2, $3 }' "$WORK/out" | sort -u)" \
   "loss cross_entropy"
-eq "check cross_entropy: one row per check (grad-fd: 3)" "$(grep -c '^PASS' "$WORK/out")" 12
+eq "check cross_entropy: one row per check (grad-fd: 3)" "$(grep -c '^PASS' "$WORK/out")" 16
 
 sgd=$(find "$PLUG" -name sgd.so | head -n 1)
 run "$sgd"
@@ -138,9 +148,76 @@ has "sneaky_eval: names the undeclared service" "$WORK/out" "undeclared: TB_SERV
 run "$DIR/svc_user.so"
 eq "svc_user (uses rng, eval, jvp as declared): exit status" "$rc" 0
 expect_fails svc_user optimizer ""
-detail svc_user services | grep -Eq 'eval [1-9][0-9]*, jvp [1-9][0-9]*, rng yes' &&
+detail svc_user services | grep -Eq 'eval [1-9][0-9]*, jvp [1-9][0-9]*, next_batch 0, report 0, rng yes' &&
   pass "svc_user: its eval, jvp and rng use are counted" ||
   fail "svc_user: its eval, jvp and rng use are counted"
+
+run "$DIR/row_mismatch.so"
+eq "row_mismatch: exit status" "$rc" 1
+expect_fails row_mismatch loss "row-form"
+has "row_mismatch: row-form compares the row loop with eval" "$WORK/out" "row loop vs eval"
+
+run "$DIR/bad_tensor_grad.so"
+eq "bad_tensor_grad: exit status" "$rc" 1
+expect_fails bad_tensor_grad loss "tensor-fd"
+has "bad_tensor_grad: tensor-fd names the tensor" "$WORK/out" "worst at loss.log_temperature[0]"
+
+run "$DIR/eval_update.so"
+eq "eval_update: exit status" "$rc" 1
+expect_fails eval_update loss "phase"
+detail eval_update phase | grep -q 'stateful .*the state moved outside TRAIN' &&
+  pass "eval_update: phase says its state moved outside TRAIN" ||
+  fail "eval_update: phase says its state moved outside TRAIN"
+
+run "$DIR/sneaky_report.so"
+eq "sneaky_report: exit status" "$rc" 1
+expect_fails sneaky_report optimizer "services"
+has "sneaky_report: names the refused report" "$WORK/out" \
+  "report call(s) a run refuses: report without declaring TB_SERVICE_REPORT"
+
+run "$DIR/eval_moves.so"
+eq "eval_moves: exit status" "$rc" 1
+expect_fails eval_moves optimizer "eval-params"
+has "eval_moves: says asking moved the training" "$WORK/out" "asking eval_params moved the training"
+
+run "$DIR/requires_ids.so" "$DIR/requires_unknown.so"
+eq "losses with requires: exit status" "$rc" 1
+eq "losses with requires: one load row each, nothing else" \
+  "$(awk '$1 == "PASS" || $1 == "FAIL" { print $1, $2, $4 }' "$WORK/out" | sort | uniq -c |
+    awk '{ print $1, $2, $3, $4 }')" "2 FAIL plugin load"
+has "requires_ids: the loader's reason" "$WORK/out" \
+  "loss 'requires_ids' requires what no scenario provides yet (flags 0x4)"
+has "requires_unknown: the loader's reason" "$WORK/out" \
+  "loss 'requires_unknown' requires what no scenario provides yet (flags 0x80)"
+
+# ---- the run-time services used right (tests/plugins/rt_*.c) --------------------------
+
+run "$TB_TEST_PLUGINS/rt_losses.so" "$TB_TEST_PLUGINS/rt_optimizers.so"
+eq "rt plugins: exit status" "$rc" 0
+for l in rt_temp_ce rt_dual_cap rt_ema_ce rt_sqmean_ce; do expect_fails $l loss ""; done
+for o in rt_avg_sgd rt_esgd_probe; do expect_fails $o optimizer ""; done
+detail rt_ema_ce phase | grep -q 'stateful (two identical TRAIN calls differ)' &&
+  pass "rt_ema_ce: phase sees a stateful loss, and passes it" ||
+  fail "rt_ema_ce: phase sees a stateful loss, and passes it"
+detail rt_temp_ce phase | grep -q 'stateless' && pass "rt_temp_ce: phase says stateless" ||
+  fail "rt_temp_ce: phase says stateless"
+eq "rt_sqmean_ce: the per-sample checks are skipped, and say why" \
+  "$(awk '$3 == "rt_sqmean_ce" && /skipped: TB_LOSS_NOT_MEAN/ { print $4 }' "$WORK/out" | tr '\n' ' ')" \
+  "scale-1/N zero-weight "
+detail rt_temp_ce tensor-fd | grep -q 'dtensors of loss.log_temperature' &&
+  pass "rt_temp_ce: tensor-fd checks its temperature" ||
+  fail "rt_temp_ce: tensor-fd checks its temperature"
+detail rt_dual_cap tensor-fd | grep -q 'dtensors of loss.lambda' &&
+  pass "rt_dual_cap: tensor-fd checks its dual variable" ||
+  fail "rt_dual_cap: tensor-fd checks its dual variable"
+detail rt_temp_ce row-form | grep -q 'row form only' &&
+  pass "rt_temp_ce: a row-only loss goes through the row checks" ||
+  fail "rt_temp_ce: a row-only loss goes through the row checks"
+detail rt_avg_sgd eval-params | grep -q '80 own value arrays' &&
+  pass "rt_avg_sgd: eval-params asked its averages" || fail "rt_avg_sgd: eval-params asked its averages"
+detail rt_esgd_probe services | grep -q 'next_batch 40, report 20' &&
+  pass "rt_esgd_probe: its next_batch and report calls are counted" ||
+  fail "rt_esgd_probe: its next_batch and report calls are counted"
 
 run "$DIR/crash_step.so"
 eq "crash_step: exit status" "$rc" 1
@@ -148,7 +225,7 @@ expect_fails crash_step optimizer \
   "zero-grad tiny-grad huge-grad deterministic no-shared-state quadratic services"
 detail crash_step zero-grad | grep -q 'crashed: .*SEGV' && pass "crash_step: zero-grad says SEGV" ||
   fail "crash_step: zero-grad says SEGV"
-tail -n 1 "$WORK/out" | grep -Eq '^11 checks, 7 failed$' &&
+tail -n 1 "$WORK/out" | grep -Eq '^12 checks, 7 failed$' &&
   pass "crash_step: the checker went on" ||
   fail "crash_step: the checker went on"
 
@@ -157,7 +234,7 @@ run --timeout 3 "$DIR/hang_step.so"
 t1=$(date +%s)
 eq "hang_step: exit status" "$rc" 1
 expect_fails hang_step optimizer \
-  "zero-grad tiny-grad huge-grad deterministic no-shared-state quadratic services"
+  "zero-grad tiny-grad huge-grad deterministic no-shared-state quadratic eval-params services"
 detail hang_step zero-grad | grep -q 'timed out' && pass "hang_step: zero-grad timed out" ||
   fail "hang_step: zero-grad timed out"
 detail hang_step quadratic | grep -q 'not run' && pass "hang_step: later checks not run" ||
@@ -193,7 +270,7 @@ eq "name + file: exit status" "$rc" 1
 eq "name + file: cross_entropy checked once, bad_sign too" \
   "$(awk '$1 == "PASS" || $1 == "FAIL" { print $3 }' "$WORK/out" | sort | uniq -c |
     awk '{ print $2 "=" $1 }' | tr '\n' ' ')" \
-  "bad_sign=12 cross_entropy=12 "
+  "bad_sign=16 cross_entropy=16 "
 
 # ---- unique names --------------------------------------------------------------------
 
