@@ -181,7 +181,8 @@ static double f_at(const tb_probe_problem *pb, const double *shift, const float 
     const int64_t n = tb_probe_tensor_numel(t);
     for (int64_t j = 0; j < n; j++, o++) {
       double th = P[t][j];
-      f += 0.5 * pb->a[o] * th * th + (pb->b[o] + (shift ? shift[o] : 0)) * th;
+      /* without a shift, exactly the unshifted arithmetic (fingerprints compare bits) */
+      f += 0.5 * pb->a[o] * th * th + (shift ? pb->b[o] + shift[o] : pb->b[o]) * th;
     }
   }
   return f;
@@ -193,7 +194,8 @@ static void grad_at(const tb_probe_problem *pb, const double *shift, const float
   for (int t = 0; t < TB_PROBE_NT; t++) {
     const int64_t n = tb_probe_tensor_numel(t);
     for (int64_t j = 0; j < n; j++, o++)
-      G[t][j] = (float)(pb->a[o] * P[t][j] + pb->b[o] + (shift ? shift[o] : 0));
+      G[t][j] = shift ? (float)(pb->a[o] * P[t][j] + (pb->b[o] + shift[o]))
+                      : (float)(pb->a[o] * P[t][j] + pb->b[o]);
   }
 }
 
