@@ -137,12 +137,16 @@ typedef struct tb_trainer tb_trainer;
 int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, size_t errlen);
 void tb_trainer_free(tb_trainer *t);
 /* One optimizer step on the next batch. Returns 0, 1 when the loss is not
- * finite (diverged), or -1 when a plugin failed (message in err). */
+ * finite (diverged), or -1 when a plugin failed or misused a service
+ * (message in err, naming it). */
 int tb_trainer_step(tb_trainer *t, char *err, size_t errlen);
-/* Evaluate every non-empty split into res at `epoch`. */
+/* Evaluate every non-empty split into res at `epoch`, with the optimizer's
+ * eval_params where it gives them. 0, or -1 when a plugin misused a service
+ * during the pass (a report outside TRAIN, an undeclared draw). */
 int tb_trainer_evaluate(tb_trainer *t, int epoch, tb_run_result *res, char *err, size_t errlen);
-/* Train the whole run, reporting metrics and epoch times into res; the
- * callback (may be NULL) is called after each epoch's metrics are added. */
+/* Train the whole run, reporting metrics, epoch times, train.loss and the
+ * series the plugins report into res; the callback (may be NULL) is called
+ * after each epoch's metrics are added. */
 typedef void (*tb_epoch_cb)(void *ud, int epoch, const tb_run_result *res);
 int tb_train_run(const tb_run_config *cfg, tb_run_result *res, tb_epoch_cb cb, void *ud);
 
