@@ -1009,18 +1009,16 @@ static void chk_row_form(const tb_component *c) {
   tb_rng r;
   rng_for(&r, "row-form", 0);
   worst_t w = {0, ""};
-  char why[300] = "";
   double gr[N * K], gb[N * K], g1[K], g4[K];
-  for (int kind = IN_NORMAL; kind <= IN_ONEHOT && !why[0]; kind++) {
+  for (int kind = IN_NORMAL; kind <= IN_ONEHOT; kind++) {
     lbatch bt;
     lbatch_make(&bt, &r, kind, N, K);
     bt.w[3] = 0;
-    double scale = 0;
     if (L->eval) {
       /* both forms: the core's loop over `row` gives what `eval` gives */
       const double Lr = leval_as(&in, TB_PHASE_PROBE, TB_PROBE_ROWS, N, bt.z, bt.y, bt.w, gr);
       const double Lb = leval_as(&in, TB_PHASE_PROBE, TB_PROBE_BATCH, N, bt.z, bt.y, bt.w, gb);
-      scale = max_abs(gb, N * K);
+      const double scale = max_abs(gb, N * K);
       track(&w, Lr, Lb, 0, "%s logits: value of the row loop vs eval", input_short[kind]);
       for (int i = 0; i < N * K; i++)
         track(&w, gr[i], gb[i], 1e-3 * scale, "%s logits: gradient row %d class %d, row loop vs "
@@ -1044,7 +1042,6 @@ static void chk_row_form(const tb_component *c) {
               "%s logits, row %d class %d: dz at grad_scale 0.25 vs 0.25 x at 1",
               input_short[kind], i, j);
     }
-    (void)scale;
     lbatch_free(&bt);
   }
   tb_probe_loss_close(&in);
