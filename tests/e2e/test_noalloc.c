@@ -8,6 +8,7 @@
 
 #include "../unit/check.h"
 #include "config.h"
+#include "hparam.h"
 #include "registry.h"
 #include "tensor.h"
 #include "train.h"
@@ -63,27 +64,30 @@ int main(void) {
       memset(&cfg, 0, sizeof cfg);
       snprintf(cfg.scenario, sizeof cfg.scenario, "noalloc");
       cfg.seed = 1;
-      snprintf(cfg.data.name, sizeof cfg.data.name, "digits");
-      cfg.data.split[0] = 0.6, cfg.data.split[1] = 0.2, cfg.data.split[2] = 0.2;
-      cfg.data.standardize = 1;
-      cfg.model.kind = TB_MODEL_MLP;
-      cfg.model.n_hidden = 2;
-      cfg.model.hidden[0] = 32, cfg.model.hidden[1] = 16;
-      cfg.model.activation = li % 2 ? TB_ACT_GELU : TB_ACT_RELU;
-      cfg.model.init = TB_INIT_DEFAULT;
-      cfg.loss = tb_registry_find(reg, TB_KIND_LOSS, losses[li]);
-      cfg.opt = tb_registry_find(reg, TB_KIND_OPTIMIZER, opts[oi]);
-      if (!cfg.loss || !cfg.opt) {
-        CHECK(0, "plugins %s and %s are loaded", losses[li], opts[oi]);
+      cfg.parts[TB_PART_DATA] = tb_instance_named(reg, TB_KIND_DATASET, "digits", err, sizeof err);
+      tb_instance *m = cfg.parts[TB_PART_MODEL] =
+          tb_instance_named(reg, TB_KIND_MODEL, "mlp", err, sizeof err);
+      tb_instance_set_list(m, "hidden", (const double[]){32, 16}, 1, 2, err, sizeof err);
+      tb_instance_set_text(m, "activation", li % 2 ? "gelu" : "relu", err, sizeof err);
+      cfg.parts[TB_PART_LOSS] = tb_instance_named(reg, TB_KIND_LOSS, losses[li], err, sizeof err);
+      cfg.parts[TB_PART_OPTIMIZER] =
+          tb_instance_named(reg, TB_KIND_OPTIMIZER, opts[oi], err, sizeof err);
+      tb_instance *s = cfg.parts[TB_PART_SCHEDULE] =
+          tb_instance_named(reg, TB_KIND_SCHEDULE, "cosine", err, sizeof err);
+      if (!cfg.parts[TB_PART_LOSS] || !cfg.parts[TB_PART_OPTIMIZER] || !s) {
+        CHECK(0, "plugins %s, %s and cosine are loaded", losses[li], opts[oi]);
+        tb_config_free(&cfg);
         continue;
       }
-      tb_hparams_defaults(cfg.loss, cfg.loss_hp);
-      tb_hparams_defaults(cfg.opt, cfg.opt_hp);
-      cfg.sched.kind = TB_SCHED_COSINE;
-      cfg.sched.warmup = 1;
+      tb_instance_set_num(s, "warmup", 1, err, sizeof err);
       cfg.epochs = 3;
       cfg.batch_size = 100; /* 1078 train rows: the last batch is partial */
-      tb_data_spec_resolve(&cfg.data, err, sizeof err);
+      if (tb_config_derive(&cfg, err, sizeof err) ||
+          tb_data_spec_resolve(&cfg.data, err, sizeof err)) {
+        CHECK(0, "configuration: %s", err);
+        tb_config_free(&cfg);
+        continue;
+      }
       tb_trainer *t;
       allocs = 0;
       counting = 1;
@@ -94,6 +98,7 @@ int main(void) {
       if (crc) {
         CHECK(0, "trainer for %s/%s: %s", losses[li], opts[oi], err);
         tb_trainer_free(t);
+        tb_config_free(&cfg);
         continue;
       }
       /* warm up once (OpenBLAS sets up its buffers on first use), then count */
@@ -106,6 +111,7 @@ int main(void) {
       CHECK(rc == 0 && allocs == 0, "%s + %s: 25 steps (across an epoch boundary), %ld allocations",
             losses[li], opts[oi], allocs);
       tb_trainer_free(t);
+      tb_config_free(&cfg);
     }
   tb_registry_close(reg);
   return check_done();

@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "hash.h"
+#include "hparam.h"
 #include "registry.h"
 #include "script.h"
 #include "train.h"
@@ -116,6 +117,14 @@ static double opt_hp(const tb_run_config *r, const char *name) {
   return r->opt_hp[hp_of(r->opt, name)];
 }
 
+/* The run's schedule is `name` (a plugin) with hyperparameter values. */
+static int sched_is(const tb_run_config *r, const char *name) {
+  return r->sched && strcmp(r->sched->name, name) == 0;
+}
+static double sched_hp(const tb_run_config *r, const char *name) {
+  return tb_instance_num(r->parts[TB_PART_SCHEDULE], name);
+}
+
 static int all_hashes_distinct(const tb_sweep *sw) {
   for (int i = 0; i < sw->n_runs; i++)
     for (int j = 0; j < i; j++)
@@ -154,7 +163,7 @@ static void test_quickstart_shape(void) {
               r->model.hidden[0] == 128 && r->model.activation == TB_ACT_RELU &&
               r->model.init == TB_INIT_DEFAULT,
           "run %d: model", i);
-    CHECK(r->sched.kind == TB_SCHED_COSINE && r->sched.warmup == 2 && r->sched.min_factor == 0,
+    CHECK(sched_is(r, "cosine") && sched_hp(r, "warmup") == 2 && sched_hp(r, "min_factor") == 0,
           "run %d: schedule", i);
     CHECK(strcmp(r->data.name, "digits") == 0 && r->data.split[0] == 0.6 &&
               r->data.split[1] == 0.2 && r->data.split[2] == 0.2 && r->data.standardize == 1,
@@ -279,15 +288,21 @@ static void check_values(const tb_sweep *sw, const char *csv) {
   CHECK(r->model.kind == TB_MODEL_LINEAR && r->model.init == TB_INIT_DEFAULT &&
             r->model.n_hidden == 0,
         "default model");
-  CHECK(r->sched.kind == TB_SCHED_STEP && r->sched.every == 2.5 && r->sched.gamma == 0.1 &&
-            r->sched.warmup == 0,
+  CHECK(sched_is(r, "step") && sched_hp(r, "every") == 2.5 && sched_hp(r, "gamma") == 0.1 &&
+            sched_hp(r, "warmup") == 0,
         "step schedule");
   CHECK(r->epochs == 3 && r->batch_size == 32 && r->seed == 1 && r->timeout == 1.5,
         "epochs %d batch %d seed %lld timeout %g", r->epochs, r->batch_size, (long long)r->seed,
         r->timeout);
-  CHECK(strstr(r->json, "\"reduce\":\"sum\"") && strstr(r->json, "\"flag\":true") &&
-            strstr(r->json, "\"order\":5,") && strstr(r->json, "\"mode\":\"scaled\"") &&
-            !strstr(r->json, "timeout"),
+  /* the identity holds what differs from the defaults, typed */
+  CHECK(strstr(r->json, "\"loss\":{\"hp\":{\"flag\":true,\"order\":5,\"reduce\":\"sum\"},"
+                        "\"name\":\"hp_loss\",\"version\":\"1\"}") &&
+            strstr(r->json, "\"optimizer\":{\"hp\":{\"boost\":true,\"steps\":3},") &&
+            strstr(r->json, "\"model\":{\"name\":\"linear\",\"version\":\"1\"}") &&
+            strstr(r->json, "\"label\":1,\"split\":{\"test\":0.2,\"train\":0.8,\"val\":0},"
+                            "\"split_seed\":7,") &&
+            !strstr(r->json, "\"mode\"") && !strstr(r->json, "timeout") &&
+            !strstr(r->json, "small.csv"),
         "json: %s", r->json);
   char hash[TB_HASHLEN];
   tb_hash_bytes(hash, r->json, strlen(r->json));
@@ -300,7 +315,7 @@ static void check_values(const tb_sweep *sw, const char *csv) {
         "blobs defaults");
   CHECK(d->split[0] == 0.6 && d->split[1] == 0.2 && d->split[2] == 0.2, "default split");
   CHECK(d->content_hash[0] != 0, "blobs content hash");
-  CHECK(r->sched.kind == TB_SCHED_CONSTANT && r->sched.warmup == 0 && r->timeout == 0,
+  CHECK(sched_is(r, "constant") && sched_hp(r, "warmup") == 0 && r->timeout == 0,
         "default schedule");
   CHECK(loss_hp(r, "weight") == 1 && loss_hp(r, "order") == 2 && loss_hp(r, "flag") == 0 &&
             loss_hp(r, "reduce") == 0,
@@ -438,10 +453,10 @@ static void test_errors(void) {
   expect_error("err_init.lua", 5,
                "tb.model.linear: 'init' must be one of: default, glorot, he, zeros, got 'xavier'");
   expect_error("err_schedule_key.lua", 3,
-               "tb.schedule.cosine: unknown key 'warmpu' (valid: min_factor, warmup)");
+               "schedule 'cosine': unknown hyperparameter 'warmpu' (valid: min_factor, warmup)");
   expect_error("err_schedule_name.lua", 4,
-               "unknown schedule 'linear' (valid: constant, cosine, step)");
-  expect_error("err_step_every.lua", 3, "tb.schedule.step: missing key 'every'");
+               "unknown schedule 'onecycle' (valid: constant, cosine, linear, step)");
+  expect_error("err_step_every.lua", 3, "schedule 'step': missing key 'every'");
   expect_error("err_grid_empty.lua", 4, "tb.grid: empty list of alternatives");
   expect_error("err_grid_arg.lua", 4, "tb.grid: expected a list of alternatives, got 3");
   expect_error("err_logspace.lua", 5, "tb.logspace: 'n' must be an integer in [1, ");
@@ -460,7 +475,7 @@ static void test_errors(void) {
                "scenario 'q': 'seeds' must be a list of integers or tb.range(a, b), got 3 (for "
                "one seed write {3})");
   expect_error("err_hidden.lua", 4,
-               "tb.model.mlp: 'hidden' must be a list of 1 to 16 positive integers, got 64");
+               "tb.model.mlp: 'hidden' must be a list of 1 to 16 integers in [1, 65536], got 64");
   expect_error("err_blobs.lua", 4, "tb.data.blobs: 'n' = 2 must be at least 'classes' = 3");
   expect_error("err_plain_table.lua", 3,
                "optimizer 'hp_opt': 'lr' must be a number, got a table (use tb.grid{...} for "
@@ -478,8 +493,7 @@ static void test_errors(void) {
                "unknown dataset 'mnist' (valid: blobs, breast_cancer, csv, digits, iris, wine)");
   /* sizes past the limits of util.h, and data errors, at the line responsible */
   expect_error("err_hidden_width.lua", 4,
-               "tb.model.mlp: 'hidden' = 2147483647 at position 2 is more than the limit of "
-               "65536 units per layer");
+               "tb.model.mlp: 'hidden' = 2147483647 at position 2 is out of range [1, 65536]");
   expect_error("err_blobs_size.lua", 4,
                "tb.data.blobs: 'n' x 'dim' = 100000 x 30000 = 3000000000 values, more than the "
                "limit of 268435456");
@@ -564,6 +578,16 @@ int main(int argc, char **argv) {
   if (!real && tb_registry_add_file(reg, argv[2], err, sizeof err)) {
     fprintf(stderr, "%s\n", err);
     return 1;
+  }
+  /* schedules are plugins: the hptypes group takes the built ones too */
+  static const char *const schedules[] = {"constant", "step", "cosine", "linear"};
+  for (size_t i = 0; !real && i < sizeof schedules / sizeof *schedules; i++) {
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/schedules/%s.so", getenv("TB_BUILD_PLUGINS"), schedules[i]);
+    if (tb_registry_add_file(reg, p, err, sizeof err)) {
+      fprintf(stderr, "%s\n", err);
+      return 1;
+    }
   }
   if (real) {
     static const struct {
