@@ -443,8 +443,7 @@ local function convert(info, h, v, at, prefix)
     elseif getmetatable(v) == ALT and v.kind == kind then
       return v.inst
     end
-    bad(format('%s %s name or tb.%s(...)', article(kind), kind,
-               kind == 'dataset' and 'data.NAME' or kind))
+    bad(format('%s name or tb.%s(...)', article(kind), kind == 'dataset' and 'data.NAME' or kind))
   end
   fail(at, format("%s%s: '%s' has a type this trainbench does not know (%s)", prefix, info.label,
                   h.name, tostring(t)))
@@ -548,7 +547,10 @@ local function part_axis(kind, key, what, names_ok, v, at, label, out)
     for _, o in ipairs(v.options) do part_axis(kind, key, what, names_ok, o, v.where, label, out) end
   elseif names_ok and type(v) == 'string' then
     local info = lookup(kind, v, at)
-    info.plain = info.plain or resolve(kind, v, info, {}, at)
+    if not info.plain then
+      info.plain = resolve(kind, v, info, {}, at)
+      info.plain.where = '?' -- shared by every scenario naming it: errors go to the scenario's line
+    end
     out[#out + 1] = info.plain
   elseif is_obj(v) and v.kind == kind then
     for _, a in ipairs(v.alts) do out[#out + 1] = a end
