@@ -80,7 +80,8 @@ static const tb_hparam csv_hp[CSV_N] = {
                   .help = "the CSV file (.gz too), relative to the script; its content hash, "
                           "not its path, is part of a run's identity"},
     [CSV_LABEL] = {.name = "label", .type = TB_HP_INT, .min = 1, .max = INT32_MAX,
-                   .flags = TB_HPF_OPTIONAL, .help = "1-based column of the label (absent: the last)"},
+                   .flags = TB_HPF_OPTIONAL,
+                   .help = "1-based column of the label (absent: the last)"},
     [CSV_HEADER] = {.name = "header", .type = TB_HP_BOOL, .def = 1, .min = 0, .max = 1,
                     .help = "the first line names the columns"},
     [CSV_SPLIT] = HP_SPLIT,

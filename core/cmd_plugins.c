@@ -202,8 +202,12 @@ int tb_cmd_describe(int argc, char **argv) {
   }
   if (!found) {
     fprintf(stderr, "trainbench describe: no component named '%s' (valid:", argv[1]);
-    for (int i = 0, n = n_all(reg); i < n; i++)
-      fprintf(stderr, "%s %s", i ? "," : "", at_all(reg, i)->name);
+    for (int i = 0, n = n_all(reg), first = 1; i < n; i++) {
+      int dup = 0; /* a name two kinds share, once */
+      for (int j = 0; j < i && !dup; j++)
+        dup = strcmp(at_all(reg, j)->name, at_all(reg, i)->name) == 0;
+      if (!dup) fprintf(stderr, "%s %s", first ? "" : ",", at_all(reg, i)->name), first = 0;
+    }
     fprintf(stderr, ")\n");
   }
   tb_registry_close(reg);

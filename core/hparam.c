@@ -759,7 +759,8 @@ int tb_instance_check(const tb_instance *in, int k, char *err, size_t errlen) {
   if (c->validate) {
     msg[0] = 0;
     if (c->validate(in->values, k, msg, sizeof msg)) {
-      tb_errf(err, errlen, "%s: %s", label, msg[0] ? msg : "invalid combination of hyperparameters");
+      tb_errf(err, errlen, "%s: %s", label,
+              msg[0] ? msg : "invalid combination of hyperparameters");
       return -1;
     }
   }
@@ -842,7 +843,8 @@ int tb_hparams_check(const tb_component *c, const double *hp, int k, char *err, 
   if (c->validate) {
     msg[0] = 0;
     if (c->validate(values, k, msg, sizeof msg)) {
-      tb_errf(err, errlen, "%s: %s", label, msg[0] ? msg : "invalid combination of hyperparameters");
+      tb_errf(err, errlen, "%s: %s", label,
+              msg[0] ? msg : "invalid combination of hyperparameters");
       return -1;
     }
   }

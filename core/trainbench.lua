@@ -544,7 +544,9 @@ local SCENARIO_KEYS = keyset('batch_size', 'data', 'epochs', 'loss', 'model', 'n
 -- object of its kind, possibly in grids.
 local function part_axis(kind, key, what, names_ok, v, at, label, out)
   if is_grid(v) then
-    for _, o in ipairs(v.options) do part_axis(kind, key, what, names_ok, o, v.where, label, out) end
+    for _, o in ipairs(v.options) do
+      part_axis(kind, key, what, names_ok, o, v.where, label, out)
+    end
   elseif names_ok and type(v) == 'string' then
     local info = lookup(kind, v, at)
     if not info.plain then

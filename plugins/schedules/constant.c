@@ -16,7 +16,8 @@
 #include "trainbench/plugin_util.h"
 
 static const tb_hparam hparams[] = {
-    TBU_HP_REAL("warmup", 0, 0, DBL_MAX, 0, "epochs of linear warmup (fractions allowed)"),
+    TBU_HP_REAL("warmup", 0, 0, DBL_MAX, 0,
+                            "epochs of linear warmup (fractions allowed)"),
 };
 
 typedef struct {

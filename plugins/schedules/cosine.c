@@ -27,7 +27,8 @@ enum { MIN_FACTOR, WARMUP, N_HP };
 
 static const tb_hparam hparams[N_HP] = {
     [MIN_FACTOR] = TBU_HP_REAL("min_factor", 0, 0, 1, 0, "the factor at the end of the run"),
-    [WARMUP] = TBU_HP_REAL("warmup", 0, 0, DBL_MAX, 0, "epochs of linear warmup (fractions allowed)"),
+    [WARMUP] = TBU_HP_REAL("warmup", 0, 0, DBL_MAX, 0,
+                            "epochs of linear warmup (fractions allowed)"),
 };
 
 typedef struct {

@@ -22,7 +22,8 @@ enum { END_FACTOR, WARMUP, N_HP };
 
 static const tb_hparam hparams[N_HP] = {
     [END_FACTOR] = TBU_HP_REAL("end_factor", 0, 0, 1, 0, "the factor at the end of the run"),
-    [WARMUP] = TBU_HP_REAL("warmup", 0, 0, DBL_MAX, 0, "epochs of linear warmup (fractions allowed)"),
+    [WARMUP] = TBU_HP_REAL("warmup", 0, 0, DBL_MAX, 0,
+                            "epochs of linear warmup (fractions allowed)"),
 };
 
 typedef struct {

@@ -24,7 +24,8 @@ static const tb_hparam hparams[N_HP] = {
     [EVERY] = {.name = "every", .type = TB_HP_REAL, .def = 1, .min = 0, .max = DBL_MAX,
                .flags = TB_HPF_REQUIRED, .help = "epochs between two decays (> 0)"},
     [GAMMA] = TBU_HP_REAL("gamma", 0.1, 0, DBL_MAX, 1, "factor of each decay (> 0)"),
-    [WARMUP] = TBU_HP_REAL("warmup", 0, 0, DBL_MAX, 0, "epochs of linear warmup (fractions allowed)"),
+    [WARMUP] = TBU_HP_REAL("warmup", 0, 0, DBL_MAX, 0,
+                            "epochs of linear warmup (fractions allowed)"),
 };
 
 /* The ranges are closed; these two are open at 0 (a step every 0 epochs, a

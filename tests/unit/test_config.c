@@ -84,7 +84,8 @@ static void test_identity(void) {
     exact &= strtod(t, NULL) == reals[i];
   }
   tb_fmt_real(t, sizeof t, 0.1);
-  CHECK(exact && strcmp(t, "0.1") == 0, "reals are written in the shortest text that reads back exactly");
+  CHECK(exact && strcmp(t, "0.1") == 0,
+        "reals are written in the shortest text that reads back exactly");
 
   tb_run_config a, b;
   base(&a), base(&b);
