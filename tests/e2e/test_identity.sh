@@ -68,7 +68,7 @@ out=$("$TB" run "$WORK/nest.lua" --db "$DB" --dry-run 2>&1)
 has "labels show what differs from the defaults, nested included" "$out" "nest hp_kloss/hp_wrap class_weights=[1,2,3] base=hp_opt(lr=0.2) mix={slow=0.25,fast=0.75} widths=[1,2] data=iris(split_seed=4) model=mlp(hidden=[6]) schedule=linear(end_factor=0.5) seed=1"
 "$TB" run "$WORK/nest.lua" --db "$DB" >/dev/null 2>&1
 eq "the sweep runs" "$?" 0
-eq "params: the base's own rows under its role path" "$(q "$DB" "SELECT group_concat(value, ' ') FROM (SELECT value FROM params WHERE component = 'optimizer.base' AND key = 'lr' ORDER BY run_id)")" "0.2 0.3"
+eq "params: the base's own rows under its role path" "$(q "$DB" "SELECT group_concat(value, ' ') FROM (SELECT value FROM params WHERE component = 'optimizer.base' AND key = 'lr' ORDER BY value)")" "0.2 0.3"
 eq "params: the component's name under its key" "$(q "$DB" "SELECT DISTINCT value FROM params WHERE component = 'optimizer' AND key = 'base'")" hp_opt
 eq "params: a record one number per field" "$(q "$DB" "SELECT group_concat(key || '=' || value, ' ') FROM (SELECT key, value FROM params WHERE run_id = 1 AND component = 'optimizer' AND key LIKE 'mix_%' ORDER BY rowid)")" "mix_slow=0.25 mix_fast=0.75"
 eq "params: a list as JSON text" "$(q "$DB" "SELECT value FROM params WHERE run_id = 1 AND component = 'optimizer' AND key = 'widths'" | tr -d '"')" "[1,2]"
@@ -77,7 +77,7 @@ eq "params: a string as text" "$(q "$DB" "SELECT typeof(value) || ':' || value F
 eq "params: an empty K-sized matrix is [] (every value, defaults included)" "$(q "$DB" "SELECT value FROM params WHERE run_id = 1 AND component = 'loss' AND key = 'confusion'")" "[]"
 eq "params: every part has its component's name" "$(q "$DB" "SELECT group_concat(component || '=' || value, ' ') FROM (SELECT component, value FROM params WHERE run_id = 1 AND key = 'name' ORDER BY component)")" "data=iris model=mlp schedule=linear"
 eq "run_components: a row per role path, the base's included" "$(q "$DB" "SELECT group_concat(role || ':' || name, ' ') FROM (SELECT role, name FROM run_plugins WHERE run_id = 1 ORDER BY role)")" "data:iris loss:hp_kloss model:mlp optimizer:hp_wrap optimizer.base:hp_opt schedule:linear"
-eq "the results view has the base's column" "$(q "$DB" "SELECT group_concat(lr, ' ') FROM (SELECT \"optimizer.base.lr\" AS lr FROM results ORDER BY id)")" "0.2 0.3"
+eq "the results view has the base's column" "$(q "$DB" "SELECT group_concat(lr, ' ') FROM (SELECT \"optimizer.base.lr\" AS lr FROM results ORDER BY lr)")" "0.2 0.3"
 eq "the identity nests the base" "$(q "$DB" "SELECT count(*) FROM runs WHERE json_extract(config, '$.optimizer.hp.base.name') = 'hp_opt'")" 2
 out=$("$TB" describe hp_wrap 2>&1)
 has "describe: a component hyperparameter with its kind and default" "$out" "base                       optimizer hp_opt"
