@@ -992,7 +992,8 @@ const char tb_sql_configs[] =
     " FROM run_scores %s GROUP BY scenario, group_hash";
 
 int tb_store_refresh_views(tb_store *st, char *err, size_t errlen) {
-  qsort(st->view_cols, (size_t)st->n_view_cols, sizeof(char *), cmp_col);
+  if (st->n_view_cols > 0) /* qsort of NULL is undefined even for 0 elements (UBSan) */
+    qsort(st->view_cols, (size_t)st->n_view_cols, sizeof(char *), cmp_col);
   char *sql = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&sql, &len);
