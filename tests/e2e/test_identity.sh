@@ -93,4 +93,23 @@ out=$("$TB" plugins 2>&1)
 has "plugins lists schedules" "$out" "schedule   cosine"
 has "and built-ins, as such" "$out" "dataset    digits"
 has "built in" "$out" "built in"
+
+# ---- schedules as plugins: what the trainer hands them, check, a bad factor ---------
+cat > "$WORK/sched.lua" <<'LUA'
+local tb = require "trainbench"
+tb.scenario { name = "seen", data = tb.data.iris {}, loss = "hp_loss", optimizer = "hp_opt",
+              schedule = "hp_seen", epochs = 2, batch_size = 32 }
+LUA
+out=$("$TB" run "$WORK/sched.lua" --db "$WORK/sched.db" 2>&1)
+eq "a schedule sees the last evaluation's metrics at every step (else its factor is NaN)" "$?" 0
+sed -i 's/hp_seen/hp_negative/' "$WORK/sched.lua"
+out=$("$TB" run "$WORK/sched.lua" --db "$WORK/sched.db" 2>&1)
+eq "a negative factor fails the run (status 3)" "$?" 3
+has "naming the schedule and the step" "$out" "schedule 'hp_negative' gave the factor -0.5 at step 4 (it must be finite and >= 0)"
+out=$("$TB" check constant step cosine linear 2>&1)
+eq "check passes the bundled schedules" "$?" 0
+has "with a row for the factor over a run and one for the warmup" "$out" "20 checks, 0 failed"
+out=$("$TB" check hp_negative 2>&1)
+eq "check flags a schedule whose factor goes negative (status 1)" "$?" 1
+has "in its factor row" "$out" "FAIL    schedule  hp_negative  factor"
 done_checks

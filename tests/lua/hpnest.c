@@ -17,8 +17,10 @@
  * composition's run time (TB_SERVICE_BASE), which comes later.
  *
  * Provides: tb_plugin_entry, with the optimizer "hp_wrap", the losses
- * "hp_kloss", "hp_lwrap", "hp_soft", "hp_cos" and "hp_ids". Built beside the
- * tests, never installed, never on the default search path.
+ * "hp_kloss", "hp_lwrap", "hp_soft", "hp_cos" and "hp_ids", and the
+ * schedules "hp_seen" (a probe of what the trainer hands a schedule) and
+ * "hp_negative" (broken). Built beside the tests, never installed, never on
+ * the default search path.
  */
 #include <math.h>
 #include <stdio.h>
@@ -214,9 +216,63 @@ static const tb_optimizer_def hp_wrap = {
     .create = wrap_create, .step = wrap_step, .destroy = free,
 };
 
+/* ---- schedules ------------------------------------------------------------------ */
+
+/*
+ * hp_seen — factor 1 once the schedule has seen the last evaluation's
+ * metrics (the train, val and test splits' loss and accuracy, as the
+ * trainer reports them after epoch 0 and each epoch), NaN otherwise: a run
+ * with it completes only if the trainer hands the schedule those metrics.
+ */
+static int seen_create(const tb_schedule_init *init, void **state, char *err, size_t errlen) {
+  (void)init, (void)err, (void)errlen;
+  *state = NULL;
+  return 0;
+}
+
+static double seen_factor(void *state, const tb_schedule_ctx *ctx) {
+  (void)state;
+  int loss = 0, acc = 0;
+  for (int i = 0; i < ctx->n_last_eval; i++) {
+    const tb_metric_value *m =
+        (const tb_metric_value *)((const char *)ctx->last_eval + (size_t)i * ctx->metric_size);
+    if (strcmp(m->split, "train") == 0 && strcmp(m->name, "loss") == 0 && isfinite(m->value))
+      loss = 1;
+    if (strcmp(m->split, "val") == 0 && strcmp(m->name, "accuracy") == 0 && m->value >= 0 &&
+        m->value <= 1)
+      acc = 1;
+  }
+  return loss && acc && ctx->steps_per_epoch > 0 && ctx->n_steps > ctx->step ? 1.0 : NAN;
+}
+
+static const tb_schedule_def hp_seen = {
+    TB_DEF_SIZES(tb_schedule_def),
+    .name = "hp_seen", .version = "1",
+    .summary = "1 when the last evaluation's metrics arrived, else NaN (test fixture)",
+    .reference = "none (a probe of the trainer)",
+    .create = seen_create, .factor = seen_factor,
+};
+
+/* hp_negative — a broken schedule: its factor goes below 0 after the first
+ * epoch, which `trainbench check` must flag (and a run must refuse). */
+static double negative_factor(void *state, const tb_schedule_ctx *ctx) {
+  (void)state;
+  return ctx->step < ctx->steps_per_epoch ? 1.0 : -0.5;
+}
+
+static const tb_schedule_def hp_negative = {
+    TB_DEF_SIZES(tb_schedule_def),
+    .name = "hp_negative", .version = "1",
+    .summary = "a factor below 0 after the first epoch (a broken test fixture)",
+    .reference = "none (a broken fixture)",
+    .create = seen_create, .factor = negative_factor,
+};
+
 static const tb_loss_def *const losses[] = {&hp_kloss, &hp_lwrap, &hp_soft, &hp_cos, &hp_ids,
                                             NULL};
 static const tb_optimizer_def *const optimizers[] = {&hp_wrap, NULL};
-static const tb_plugin plugin = {TB_PLUGIN_HEADER, .losses = losses, .optimizers = optimizers};
+static const tb_schedule_def *const schedules[] = {&hp_seen, &hp_negative, NULL};
+static const tb_plugin plugin = {TB_PLUGIN_HEADER, .losses = losses, .optimizers = optimizers,
+                                 .schedules = schedules};
 
 TB_EXPORT const tb_plugin *tb_plugin_entry(void) { return &plugin; }
