@@ -21,7 +21,7 @@
  * earlier versions recorded (store.c re-keys them).
  *
  * Provides: tb_fmt_real, tb_config_canonicalize, tb_config_group_hash,
- * tb_config_legacy_json, tb_config_derive, tb_config_set_part,
+ * tb_config_legacy_json, tb_config_legacy_hash, tb_config_derive, tb_config_set_part,
  * tb_config_copy, tb_config_free, tb_part_name, tb_part_kind,
  * tb_activation_name, tb_init_name (json.c); tb_value_json (json.c).
  */
@@ -88,7 +88,6 @@ typedef struct tb_run_config {
   char *json;             /* canonical JSON of everything above (malloc'd) */
   char hash[TB_HASHLEN];  /* tb_hash_bytes of json: the run's identity */
   char group_hash[TB_HASHLEN]; /* the same without the seed: runs that differ only by seed */
-  char legacy_hash[TB_HASHLEN]; /* the identity json.c gave this run before issue 7, or "" */
 } tb_run_config;
 
 /* ---- json.c: the tree, its views and its canonical JSON ---- */
@@ -107,14 +106,17 @@ void tb_config_set_part(tb_run_config *cfg, int part, tb_instance *in);
  * data are kept. 0, or -1 with err. */
 int tb_config_derive(tb_run_config *cfg, char *err, size_t errlen);
 /* Canonical JSON of a run (the identity: see the top of this file). Sets
- * cfg->json, cfg->hash, cfg->group_hash and cfg->legacy_hash; the views must
- * be derived and the data's content hash set. */
+ * cfg->json, cfg->hash and cfg->group_hash; the views must be derived and
+ * the data's content hash set. */
 int tb_config_canonicalize(tb_run_config *cfg, char *err, size_t errlen);
 /* The JSON json.c wrote for this run before issue 7 (every hyperparameter
  * listed, built-in schedules and models in their own layouts), byte for
  * byte, or NULL when the run has no such form (a component or type that
  * did not exist then, a built-in or schedule of another version). */
 char *tb_config_legacy_json(const tb_run_config *cfg);
+/* Its hash into out, and 0; -1 (out = "") when the run has no legacy form.
+ * Computed on demand: only a database that holds legacy keys needs it. */
+int tb_config_legacy_hash(const tb_run_config *cfg, char out[TB_HASHLEN]);
 /* A copy sharing the parts (references taken) with its own JSON. */
 void tb_config_copy(tb_run_config *dst, const tb_run_config *src);
 /* The value as JSON text (malloc'd): numbers, true/false, "text",

@@ -1478,8 +1478,16 @@ int tb_store_adopt_legacy(tb_store *st, const tb_sweep *sw, int write, int64_t *
   char what[1200];
   snprintf(what, sizeof what, "cannot look up runs of '%s' by their earlier identity", st->path);
   sqlite3_stmt *find = NULL, *upd = NULL, *cfg = NULL, *alias = NULL;
-  int64_t n = 0;
+  int64_t n = 0, legacy_runs = 0;
   int ok = 0, in_tx = 0;
+  /* Every legacy configuration has "model":{"kind":...} (the new identity
+   * names components with "name"): a database without one has nothing to
+   * adopt, and the legacy JSON of each run need not be computed. */
+  if (query_int(st->db,
+                "SELECT count(*) FROM runs WHERE json_extract(config, '$.model.kind') IS NOT NULL",
+                &legacy_runs))
+    return db_fail(err, errlen, st->db, what);
+  if (legacy_runs == 0) return 0;
   if (sqlite3_prepare_v2(st->db, "SELECT id FROM runs WHERE config_hash = ?1", -1, &find,
                          NULL) != SQLITE_OK)
     goto out;
@@ -1510,11 +1518,13 @@ int tb_store_adopt_legacy(tb_store *st, const tb_sweep *sw, int write, int64_t *
   }
   for (int i = 0; i < sw->n_runs; i++) {
     const tb_run_config *r = &sw->runs[i];
-    if (!r->legacy_hash[0] || strcmp(r->legacy_hash, r->hash) == 0) continue;
+    char legacy_hash[TB_HASHLEN];
     int64_t id_new = -1, id_old = -1;
     for (int k = 0; k < 2; k++) {
+      /* the legacy form only for a run the new identity does not find */
+      if (k == 1 && (id_new >= 0 || tb_config_legacy_hash(r, legacy_hash))) break;
       sqlite3_reset(find);
-      sqlite3_bind_text(find, 1, k ? r->legacy_hash : r->hash, -1, SQLITE_STATIC);
+      sqlite3_bind_text(find, 1, k ? legacy_hash : r->hash, -1, SQLITE_STATIC);
       int rc = sqlite3_step(find);
       if (rc == SQLITE_ROW)
         *(k ? &id_old : &id_new) = sqlite3_column_int64(find, 0);
@@ -1529,11 +1539,11 @@ int tb_store_adopt_legacy(tb_store *st, const tb_sweep *sw, int write, int64_t *
       sqlite3_bind_int64(upd, 4, id_old);
       if (step_done(upd)) goto out;
       sqlite3_bind_text(cfg, 1, r->hash, -1, SQLITE_STATIC);
-      sqlite3_bind_text(cfg, 2, r->legacy_hash, -1, SQLITE_STATIC);
+      sqlite3_bind_text(cfg, 2, legacy_hash, -1, SQLITE_STATIC);
       if (step_done(cfg)) goto out;
     } else {
       sqlite3_bind_text(alias, 1, r->hash, -1, SQLITE_STATIC);
-      sqlite3_bind_text(alias, 2, r->legacy_hash, -1, SQLITE_STATIC);
+      sqlite3_bind_text(alias, 2, legacy_hash, -1, SQLITE_STATIC);
       if (step_done(alias)) goto out;
       st->has_aliases = 1;
     }

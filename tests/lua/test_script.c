@@ -562,7 +562,7 @@ static void test_nested_values(void) {
                                   "\"slow\":0.25},\"tag\":\"x\",\"widths\":[1,2]},\"name\":"
                                   "\"hp_wrap\",\"version\":\"1\"}") &&
               strstr(sw.runs[1].json, "\"confusion\":[[1,0,0],[0,1,0],[0,0.5,0.5]]") &&
-              sw.runs[1].legacy_hash[0] == 0,
+              tb_config_legacy_json(&sw.runs[1]) == NULL,
           "identity: the base nested with its own name and version, a record by field name, a "
           "matrix row by row; no legacy form: %s", sw.runs[1].json);
   tb_sweep_free(&sw);
@@ -856,7 +856,9 @@ static void legacy_matches(const char *lua, const char *db_name, int want_runs) 
     if (!legacy) continue;
     sqlite3_reset(s);
     sqlite3_bind_text(s, 1, legacy, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, sw.runs[i].legacy_hash, -1, SQLITE_TRANSIENT);
+    char lh[TB_HASHLEN];
+    CHECK(tb_config_legacy_hash(&sw.runs[i], lh) == 0, "%s run %d: a legacy hash", lua, i);
+    sqlite3_bind_text(s, 2, lh, -1, SQLITE_TRANSIENT);
     int hit = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 1;
     CHECK(hit, "%s run %d: its legacy JSON is not a recorded config: %s", lua, i, legacy);
     found += hit;
