@@ -2,8 +2,8 @@
  * check.c — `trainbench check`: the runner of the conformance suite for
  * plugins (the checks themselves are in checks.c).
  *
- * Each selected loss and optimizer is exercised in a forked child process
- * that reports to the parent over a pipe, one line per event:
+ * Each selected loss, optimizer and schedule is exercised in a forked child
+ * process that reports to the parent over a pipe, one line per event:
  *   "S\t<i>"                              check number i starts
  *   "R\t<pass>\t<check>\t<measured>\t<tolerance>\t<detail>"   one row
  *   "D\t<i>"                              check number i is done

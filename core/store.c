@@ -18,7 +18,9 @@
  *                   group_hash (the configuration without the seed), sweep,
  *                   status, timings and counts
  *   params          typed hyperparameters: `num` (REAL) or `text`, never both;
- *                   `value` is a generated column coalescing the two
+ *                   `value` is a generated column coalescing the two; written
+ *                   generically from the configuration tree, one row per
+ *                   hyperparameter under its role path ("optimizer.base")
  *   metrics         curves (run, epoch, split, name, value, flag)
  *   final_metrics   each curve's value at the run's last epoch, written when
  *                   the run is recorded; NULL with the run's status as the
@@ -26,7 +28,10 @@
  *                   epoch-0 numbers never pass for a result
  *   best_metrics    every metric at the epoch of the best validation accuracy
  *                   (epochs >= 1; never chosen on test)
- *   timings, series (+ series_info), counters, run_components
+ *   timings, series (+ series_info), counters, run_components (one row per
+ *                   role path of the tree, built-in datasets and models too)
+ * Runs recorded under the legacy identity (config.h) are re-keyed on the new
+ * one when a sweep meets them (tb_store_adopt_legacy).
  * Non-finite numbers: a REAL column holds ±inf as real infinities and NaN as
  * NULL, and the row's `flag` says 'nan', 'inf' or '-inf', so no aggregate
  * reads a NaN as a number and a NaN never looks like a missing value.

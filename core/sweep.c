@@ -23,11 +23,17 @@
  * time (measured by the worker) and its CPU time (wait4's rusage) are kept
  * apart from the parent's wall time, which includes fork and bookkeeping.
  *
- * Before a sweep, tb_sweep_check_components probes the numeric fingerprint
- * of every loss and optimizer the sweep uses (fingerprint.c) and compares it
+ * Before a sweep, tb_sweep_check_components first has the store adopt the
+ * runs earlier versions recorded under their legacy identity (re-keyed on
+ * the new one, so the sweep skips them), then probes the numeric
+ * fingerprint of every plugin of the sweep's configuration trees — losses,
+ * optimizers, schedules, nested ones too (fingerprint.c) — and compares it
  * with the builds the database recorded under the same kind, name and
  * version: a plugin rebuilt with other numbers would otherwise have its old
  * runs silently reused, since runs are keyed on name and version.
+ *
+ * Run labels (tb_run_label) show what differs from the defaults in every
+ * part of the tree, by the identity's own rule.
  *
  * Provides: tb_sweep_check_components, tb_sweep_run, tb_run_label.
  */
