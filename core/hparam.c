@@ -561,8 +561,26 @@ void tb_instance_unref(tb_instance *in) {
   free(in);
 }
 
+/* Defaults nest (a wrapper's default base may wrap a default base of its
+ * own); a chain this deep is a component that defaults to itself. */
+#define MAX_DEFAULT_DEPTH 16
+
+static tb_instance *instance_new(const tb_registry *reg, const tb_component *c, int depth,
+                                 char *err, size_t errlen);
+
 tb_instance *tb_instance_new(const tb_registry *reg, const tb_component *c, char *err,
                              size_t errlen) {
+  return instance_new(reg, c, 0, err, errlen);
+}
+
+static tb_instance *instance_new(const tb_registry *reg, const tb_component *c, int depth,
+                                 char *err, size_t errlen) {
+  if (depth > MAX_DEFAULT_DEPTH) {
+    char label[160];
+    tb_errf(err, errlen, "%s: default components nest more than %d deep (does one default to "
+            "itself?)", tb_component_label(c, label, sizeof label), MAX_DEFAULT_DEPTH);
+    return NULL;
+  }
   tb_instance *in = instance_alloc(c);
   for (int i = 0; i < in->n; i++) {
     const tb_hparam *h = &c->hparams[i];
@@ -573,7 +591,7 @@ tb_instance *tb_instance_new(const tb_registry *reg, const tb_component *c, char
     if (h->type == TB_HP_COMPONENT && h->def_text) {
       const tb_component *dc = reg ? tb_registry_find(reg, h->component_kind, h->def_text) : NULL;
       char msg[TB_ERRLEN];
-      tb_instance *ch = dc ? tb_instance_new(reg, dc, msg, sizeof msg) : NULL;
+      tb_instance *ch = dc ? instance_new(reg, dc, depth + 1, msg, sizeof msg) : NULL;
       if (!ch) {
         char label[160];
         if (dc)

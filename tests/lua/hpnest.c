@@ -17,7 +17,8 @@
  * composition's run time (TB_SERVICE_BASE), which comes later.
  *
  * Provides: tb_plugin_entry, with the optimizer "hp_wrap", the losses
- * "hp_kloss", "hp_lwrap", "hp_soft", "hp_cos" and "hp_ids", and the
+ * "hp_kloss", "hp_lwrap", "hp_soft", "hp_cos", "hp_ids" and "hp_self"
+ * (broken: its default base is itself), and the
  * schedules "hp_seen" (a probe of what the trainer hands a schedule) and
  * "hp_negative" (broken). Built beside the tests, never installed, never on
  * the default search path.
@@ -129,6 +130,22 @@ static const tb_loss_def hp_lwrap = {
     .summary = "a loss wrapping a base loss (test fixture; the base is not run)",
     .reference = "Bishop, Pattern Recognition and Machine Learning, 2006",
     .hparams = lwrap_hparams, .n_hparams = 2,
+    .create = plain_create, .eval = kloss_eval, .destroy = free,
+};
+
+/* hp_self — a wrapper whose default base is itself: a chain of defaults
+ * without end, which the core must refuse rather than follow. */
+static const tb_hparam self_hparams[] = {
+    {.name = "base", .type = TB_HP_COMPONENT, .component_kind = TB_KIND_LOSS,
+     .def_text = "hp_self", .help = "itself, by default"},
+};
+
+static const tb_loss_def hp_self = {
+    TB_DEF_SIZES(tb_loss_def),
+    .name = "hp_self", .version = "1",
+    .summary = "a loss whose default base is itself (a broken test fixture)",
+    .reference = "Bishop, Pattern Recognition and Machine Learning, 2006",
+    .hparams = self_hparams, .n_hparams = 1,
     .create = plain_create, .eval = kloss_eval, .destroy = free,
 };
 
@@ -269,7 +286,7 @@ static const tb_schedule_def hp_negative = {
 };
 
 static const tb_loss_def *const losses[] = {&hp_kloss, &hp_lwrap, &hp_soft, &hp_cos, &hp_ids,
-                                            NULL};
+                                            &hp_self, NULL};
 static const tb_optimizer_def *const optimizers[] = {&hp_wrap, NULL};
 static const tb_schedule_def *const schedules[] = {&hp_seen, &hp_negative, NULL};
 static const tb_plugin plugin = {TB_PLUGIN_HEADER, .losses = losses, .optimizers = optimizers,

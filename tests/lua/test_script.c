@@ -604,6 +604,9 @@ static void test_nested_errors(void) {
   expect_error("err_int_exact.lua", 3,
                "tb.data.iris: 'split_seed' = 9007199254740993 is not an integer that a double "
                "holds exactly");
+  expect_error("err_nest_self.lua", 3,
+               "loss 'hp_self': default components nest more than 16 deep (does one default to "
+               "itself?)");
   expect_error("err_schedule_type.lua", 3,
                "scenario 'q': 'schedule' must be a schedule name or tb.schedule.NAME {...}, got "
                "tb.data.iris");
