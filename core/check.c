@@ -2,8 +2,8 @@
  * check.c — `trainbench check`: the runner of the conformance suite for
  * plugins (the checks themselves are in checks.c).
  *
- * Each selected loss and optimizer is exercised in a forked child process
- * that reports to the parent over a pipe, one line per event:
+ * Each selected loss, optimizer and schedule is exercised in a forked child
+ * process that reports to the parent over a pipe, one line per event:
  *   "S\t<i>"                              check number i starts
  *   "R\t<pass>\t<check>\t<measured>\t<tolerance>\t<detail>"   one row
  *   "D\t<i>"                              check number i is done
@@ -52,7 +52,7 @@ static const char *usage_check =
     "Without arguments every loaded component is checked (what `trainbench plugins`\n"
     "lists) and plugin files that were rejected are reported. An argument with a '/'\n"
     "or ending in .so is a plugin file, loaded on its own; any other argument names a\n"
-    "loss and/or optimizer. Each component runs in a child process: a crash or a\n"
+    "loss, optimizer or schedule. Each component runs in a child process: a crash or a\n"
     "hang fails the check it was in, and the other checks still run.\n"
     "\n"
     "      --timeout SEC  time limit per component (default 60)\n"
@@ -363,8 +363,10 @@ int tb_cmd_check(int argc, char **argv) {
   for (int a = 0; a < n_args; a++) {
     if (is_file_arg(args[a])) continue;
     if (!tb_registry_find(loaded, TB_KIND_LOSS, args[a]) &&
-        !tb_registry_find(loaded, TB_KIND_OPTIMIZER, args[a])) {
-      fprintf(stderr, "trainbench check: no loss or optimizer named '%s' (valid:", args[a]);
+        !tb_registry_find(loaded, TB_KIND_OPTIMIZER, args[a]) &&
+        !tb_registry_find(loaded, TB_KIND_SCHEDULE, args[a])) {
+      fprintf(stderr, "trainbench check: no loss or optimizer named '%s', and no schedule (valid:",
+              args[a]);
       for (int i = 0; i < tb_registry_count(loaded); i++)
         fprintf(stderr, "%s %s", i ? "," : "", tb_registry_at(loaded, i)->name);
       fprintf(stderr, ")\n");
@@ -401,13 +403,13 @@ int tb_cmd_check(int argc, char **argv) {
       snprintf(file, sizeof file, "%.*s", colon ? (int)(colon - p) : (int)strlen(p), p);
       add_row(0, "plugin", file, "load", NULL, NULL, colon ? colon + 2 : p);
     }
-    for (int kind = TB_KIND_LOSS; kind <= TB_KIND_OPTIMIZER; kind++)
+    for (int kind = TB_KIND_LOSS; kind <= TB_KIND_SCHEDULE; kind++)
       for (int i = 0; i < tb_registry_count(loaded); i++)
         if (tb_registry_at(loaded, i)->kind == kind) SELECT(tb_registry_at(loaded, i));
   }
   for (int a = 0; a < n_args; a++) {
     if (!is_file_arg(args[a])) {
-      for (int kind = TB_KIND_LOSS; kind <= TB_KIND_OPTIMIZER; kind++) {
+      for (int kind = TB_KIND_LOSS; kind <= TB_KIND_SCHEDULE; kind++) {
         const tb_component *c = tb_registry_find(loaded, kind, args[a]);
         if (c) SELECT(c);
       }
@@ -425,10 +427,10 @@ int tb_cmd_check(int argc, char **argv) {
     }
     if (tb_registry_count(fr) == 0) {
       add_row(0, "plugin", args[a], "load", NULL, NULL,
-              "the file provides no loss and no optimizer");
+              "the file provides no loss, optimizer or schedule");
       continue;
     }
-    for (int kind = TB_KIND_LOSS; kind <= TB_KIND_OPTIMIZER; kind++)
+    for (int kind = TB_KIND_LOSS; kind <= TB_KIND_SCHEDULE; kind++)
       for (int i = 0; i < tb_registry_count(fr); i++)
         if (tb_registry_at(fr, i)->kind == kind) SELECT(tb_registry_at(fr, i));
   }

@@ -8,7 +8,8 @@
  * logits), tensor-fd (the loss's own tensors), finite, scale-1/N,
  * zero-weight, row-form, deterministic, phase, services, requires.
  * Optimizers: zero-grad, tiny-grad, huge-grad, deterministic,
- * no-shared-state, quadratic, eval-params, services. `tb_checks_help` below
+ * no-shared-state, quadratic, eval-params, services. Schedules: meta,
+ * defaults, unique, factor, warmup. `tb_checks_help` below
  * says what each one asserts; the comments above each check say why its
  * tolerance is what it is.
  *
@@ -39,6 +40,7 @@
 #include "checks.h"
 #include "config.h"
 #include "probe.h"
+#include "probe_sched.h"
 #include "registry.h"
 #include "rng.h"
 #include "trainbench/plugin.h"
@@ -103,7 +105,12 @@ const char tb_checks_help[] =
     "                   candidate parameters, its jvp treats the parameters as the\n"
     "                   logits (batch_n = 1, n_classes = 67), so the JVP is the\n"
     "                   direction itself, and after next_batch its evals see f with\n"
-    "                   the linear term shifted (a fresh batch)\n";
+    "                   the linear term shifted (a fresh batch)\n"
+    "schedules (a run of 20 epochs of 10 steps):\n"
+    "  factor           with the defaults, every step's factor is finite and >= 0\n"
+    "  warmup           with warmup = 2 epochs, the factor starts near 0 (<= 0.1 at\n"
+    "                   step 0) and grows over the warmup\n";
+
 
 /* A figure for the measured / tolerance columns. */
 static const char *fig(char *buf, size_t len, double x) {
@@ -334,6 +341,8 @@ static void chk_meta(const tb_component *c) {
   const char *version, *summary, *reference;
   if (c->loss)
     version = c->loss->version, summary = c->loss->summary, reference = c->loss->reference;
+  else if (c->sched)
+    version = c->sched->version, summary = c->sched->summary, reference = c->sched->reference;
   else
     version = c->opt->version, summary = c->opt->summary, reference = c->opt->reference;
   char missing[600] = "";
@@ -1456,6 +1465,100 @@ static void chk_eval_params(const tb_component *c) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Schedules                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* A run of SCHED_S steps per epoch and SCHED_E epochs: long enough for a
+ * warmup of two epochs, a few step decays and a whole cosine. */
+#define SCHED_S 10
+#define SCHED_E 20
+
+static void chk_sched_defaults(const tb_component *c) {
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN];
+  tb_hparams_defaults(c, hp);
+  if (tb_hparams_check(c, hp, -1, err, sizeof err)) {
+    tb_check_emit(0, "defaults", NULL, NULL, "defaults refused: %s", err);
+    return;
+  }
+  tb_probe_sched s;
+  if (tb_probe_sched_open(&s, c, hp, SCHED_S, SCHED_E, err, sizeof err)) {
+    tb_check_emit(0, "defaults", NULL, NULL, "create with the defaults failed: %s", err);
+    return;
+  }
+  tb_probe_sched_close(&s);
+  tb_check_emit(1, "defaults", NULL, NULL, "%d default(s) in range%s; create and destroy ok",
+                c->n_hparams, c->validate ? " and validated" : "");
+}
+
+/* Every step's factor multiplies the optimizer's lr: a NaN, an infinity or
+ * a negative one is a wrong learning rate the run would silently use (the
+ * trainer stops such a run; here it fails before any run). */
+static void chk_sched_factor(const tb_component *c) {
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN];
+  tb_hparams_defaults(c, hp);
+  tb_probe_sched s;
+  if (tb_probe_sched_open(&s, c, hp, SCHED_S, SCHED_E, err, sizeof err)) {
+    tb_check_emit(0, "factor", NULL, NULL, "create failed: %s", err);
+    return;
+  }
+  const int64_t T = (int64_t)SCHED_S * SCHED_E;
+  int64_t bad = 0, first = -1;
+  double lo = INFINITY, hi = -INFINITY, at_bad = 0;
+  for (int64_t t = 0; t < T; t++) {
+    double f = tb_probe_sched_factor(&s, t);
+    if (!isfinite(f) || f < 0) {
+      if (first < 0) first = t, at_bad = f;
+      bad++;
+      continue;
+    }
+    lo = fmin(lo, f);
+    hi = fmax(hi, f);
+  }
+  tb_probe_sched_close(&s);
+  if (bad)
+    tb_check_emit(0, "factor", CNT(bad), "0",
+                  "defaults, %d x %d steps: %lld factors not finite or < 0, the first %g at "
+                  "step %lld", SCHED_E, SCHED_S, (long long)bad, at_bad, (long long)first);
+  else
+    tb_check_emit(1, "factor", CNT(0), "0",
+                  "defaults, %d x %d steps: every factor finite and >= 0, in [%.4g, %.4g]",
+                  SCHED_E, SCHED_S, lo, hi);
+}
+
+/* A warmup ramps the lr up from near 0: with warmup = 2 epochs of 10 steps
+ * the first step's factor is 1/20 (the engine's rule, (t + 1) / W). A
+ * schedule without a `warmup` hyperparameter passes with a note. */
+static void chk_sched_warmup(const tb_component *c) {
+  int w = tb_hparam_index(c, "warmup");
+  if (w < 0 || c->hparams[w].type != TB_HP_REAL) {
+    tb_check_emit(1, "warmup", NULL, NULL, "no real 'warmup' hyperparameter: nothing to check");
+    return;
+  }
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN];
+  tb_hparams_defaults(c, hp);
+  hp[w] = 2;
+  if (tb_hparams_check(c, hp, -1, err, sizeof err)) {
+    tb_check_emit(0, "warmup", NULL, NULL, "warmup = 2 refused: %s", err);
+    return;
+  }
+  tb_probe_sched s;
+  if (tb_probe_sched_open(&s, c, hp, SCHED_S, SCHED_E, err, sizeof err)) {
+    tb_check_emit(0, "warmup", NULL, NULL, "create with warmup = 2 failed: %s", err);
+    return;
+  }
+  const double f0 = tb_probe_sched_factor(&s, 0), f_end = tb_probe_sched_factor(&s, 19);
+  const double f_after = tb_probe_sched_factor(&s, 20);
+  tb_probe_sched_close(&s);
+  const double tol = 0.1;
+  tb_check_emit(isfinite(f0) && f0 >= 0 && f0 <= tol && f_end > f0, "warmup", FIG(f0), "<= 0.1",
+                "warmup = 2 epochs of %d steps: factor %.4g at step 0, %.4g at step 19, "
+                "%.4g at step 20", SCHED_S, f0, f_end, f_after);
+}
+
+/* ------------------------------------------------------------------------ */
 /* The tables of checks                                                     */
 /* ------------------------------------------------------------------------ */
 
@@ -1491,7 +1594,19 @@ static const tb_check_def opt_checks[] = {
     {"services", chk_opt_services},
 };
 
+static const tb_check_def sched_checks[] = {
+    {"meta", chk_meta},
+    {"defaults", chk_sched_defaults},
+    {"unique", chk_unique},
+    {"factor", chk_sched_factor},
+    {"warmup", chk_sched_warmup},
+};
+
 int tb_checks_for(const tb_component *c, const tb_check_def **out) {
+  if (c->kind == TB_KIND_SCHEDULE) {
+    *out = sched_checks;
+    return (int)(sizeof sched_checks / sizeof sched_checks[0]);
+  }
   if (c->kind == TB_KIND_LOSS) {
     *out = loss_checks;
     return (int)(sizeof loss_checks / sizeof loss_checks[0]);

@@ -24,6 +24,9 @@
  * is refused. A .gz must end where its gzip data says (truncation and CRC
  * errors are caught).
  *
+ * The datasets are components built into the core (builtin.c holds their
+ * tables and reads an instance into the tb_data_spec used here).
+ *
  * Provides: tb_data_dir, tb_data_spec_resolve, tb_data_load, tb_dataset_load,
  * tb_dataset_free, tb_split_make, tb_split_free.
  */

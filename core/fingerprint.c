@@ -1,5 +1,5 @@
 /*
- * fingerprint.c — numeric fingerprints of losses and optimizers.
+ * fingerprint.c — numeric fingerprints of losses, optimizers and schedules.
  *
  * A run is identified by its components' names and versions, so a plugin
  * rebuilt with other numbers but the same version would silently be taken
@@ -49,6 +49,12 @@
  *   and P- of each tensor after the last (8), eval calls, jvp calls, where
  *   P+ = sum_i r_i max(theta_i, 0) and P- = sum_i r'_i max(-theta_i, 0):
  *   23 values per setting.
+ *
+ *   Schedules, per setting: status (1 created, -1 refused), then the factor
+ *   at steps 0, 1, 2, 4, 9, 10, 19, 25, 50, 75, 99 of a run of 10 steps per
+ *   epoch and 10 epochs, and at steps 0, 3, 6, 13, 20 of one of 7 x 3
+ *   (probe_sched.c gives made-up metrics as the last evaluation): 17 values
+ *   per setting.
  *
  *   v[0] is the number of settings probed.
  *
@@ -116,6 +122,7 @@
 #include "fingerprint.h"
 #include "hash.h"
 #include "probe.h"
+#include "probe_sched.h"
 #include "registry.h"
 #include "rng.h"
 #include "trainbench/plugin.h"
@@ -586,10 +593,53 @@ static void probe_opt(const tb_component *c, const setting *s, const opt_inputs 
   tb_probe_opt_close(&o);
 }
 
+/* ---- schedules ------------------------------------------------------------- */
+
+/* Per setting: the status (1 created, -1 refused: the rest NaN), then the
+ * factor at fixed steps of two runs — 10 steps per epoch for 10 epochs
+ * (warmup, the first decays, the middle, the end) and 7 for 3 (an epoch that
+ * does not divide evenly) — with made-up metrics as the last evaluation. */
+static const int64_t sched_steps_a[] = {0, 1, 2, 4, 9, 10, 19, 25, 50, 75, 99};
+static const int64_t sched_steps_b[] = {0, 3, 6, 13, 20};
+#define N_SA (int)(sizeof sched_steps_a / sizeof *sched_steps_a)
+#define N_SB (int)(sizeof sched_steps_b / sizeof *sched_steps_b)
+#define SCHED_PER_SETTING (1 + N_SA + N_SB)
+
+static void probe_sched(const tb_component *c, const setting *s, tb_fingerprint *fp) {
+  static const struct {
+    int64_t S;
+    int E;
+    const int64_t *t;
+    int n;
+  } runs[2] = {{10, 10, sched_steps_a, N_SA}, {7, 3, sched_steps_b, N_SB}};
+  tb_probe_sched ps[2];
+  char err[TB_ERRLEN];
+  int ok = 1;
+  for (int r = 0; r < 2; r++) {
+    where("%s, %lld steps x %d epochs: create", s->label, (long long)runs[r].S, runs[r].E);
+    if (tb_probe_sched_open(&ps[r], c, s->hp, runs[r].S, runs[r].E, err, sizeof err)) {
+      for (int q = 0; q < r; q++) tb_probe_sched_close(&ps[q]);
+      ok = 0;
+      break;
+    }
+  }
+  push(fp, ok ? 1 : -1);
+  for (int r = 0; r < 2; r++)
+    for (int i = 0; i < runs[r].n; i++) {
+      if (ok) where("%s: factor at step %lld", s->label, (long long)runs[r].t[i]);
+      push(fp, ok ? tb_probe_sched_factor(&ps[r], runs[r].t[i]) : NAN);
+    }
+  if (!ok) return;
+  where("%s: destroy", s->label);
+  for (int r = 0; r < 2; r++) tb_probe_sched_close(&ps[r]);
+}
+
 static void probe(const tb_component *c, tb_fingerprint *fp) {
   memset(fp, 0, sizeof *fp);
   fp->version = TB_FP_VERSION;
-  const int per = c->kind == TB_KIND_LOSS ? LOSS_PER_SETTING : OPT_PER_SETTING;
+  const int per = c->kind == TB_KIND_LOSS        ? LOSS_PER_SETTING
+                  : c->kind == TB_KIND_SCHEDULE ? SCHED_PER_SETTING
+                                                : OPT_PER_SETTING;
   const int max = (TB_FP_MAXV - 1) / per;
   setting *ss = malloc(sizeof *ss * (size_t)max);
   if (!ss) abort();
@@ -600,6 +650,8 @@ static void probe(const tb_component *c, tb_fingerprint *fp) {
   for (int i = 0; i < ns; i++) {
     if (c->kind == TB_KIND_LOSS)
       probe_loss(c, &ss[i], fp);
+    else if (c->kind == TB_KIND_SCHEDULE)
+      probe_sched(c, &ss[i], fp);
     else
       probe_opt(c, &ss[i], &oin, fp);
   }
@@ -698,8 +750,9 @@ int tb_fingerprint_components(const tb_component *const *cs, int n, double timeo
   for (int i = 0; i < n; i++) {
     memset(&out[i], 0, sizeof out[i]);
     if (!cs[i] || !((cs[i]->kind == TB_KIND_LOSS && cs[i]->loss) ||
-                    (cs[i]->kind == TB_KIND_OPTIMIZER && cs[i]->opt))) {
-      tb_errf(err, errlen, "component %d is neither a loss nor an optimizer", i + 1);
+                    (cs[i]->kind == TB_KIND_OPTIMIZER && cs[i]->opt) ||
+                    (cs[i]->kind == TB_KIND_SCHEDULE && cs[i]->sched))) {
+      tb_errf(err, errlen, "component %d is not a loss, an optimizer or a schedule", i + 1);
       free(ok);
       return -1;
     }

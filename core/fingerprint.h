@@ -1,6 +1,6 @@
 /*
- * fingerprint.h — numeric fingerprints of losses and optimizers: what a
- * component computes on fixed probe inputs, so that a plugin rebuilt with
+ * fingerprint.h — numeric fingerprints of losses, optimizers and schedules:
+ * what a component computes on fixed probe inputs, so that a plugin rebuilt with
  * other numbers under the same name and version can be told apart from one
  * rebuilt only with other compiler flags. fingerprint.c says what is probed,
  * how two fingerprints are compared and the text form kept in the store.

@@ -12,8 +12,12 @@
  * within them every product of rows and widths stays far inside int range,
  * and buffer offsets are computed in size_t or int64_t.
  *
- * Provides: tb_model_size, tb_model_create, tb_model_free, tb_model_init,
- * tb_model_views, tb_model_forward, tb_model_backward, tb_model_jvp.
+ * The models are components built into the core (builtin.c holds their
+ * tables and reads an instance into the tb_model_spec used here).
+ *
+ * Provides: tb_model_size,
+ * tb_model_create, tb_model_free, tb_model_init, tb_model_views,
+ * tb_model_forward, tb_model_backward, tb_model_jvp.
  */
 #include <math.h>
 #include <stdio.h>

@@ -4,18 +4,21 @@
  * A script is ordinary Lua with the `trainbench` module preloaded. The module
  * is trainbench.lua, embedded in the binary at build time: each constructor
  * (tb.grid, tb.loss, tb.data.*, ...) records the script line that called it,
- * checks what it can at once and keeps its resolved alternatives;
+ * checks its values at once and keeps its resolved alternatives;
  * tb.scenario takes their cartesian product into a list of runs. This file
- * lends the module the registry (component names, hyperparameter tables,
- * tb_hparams_check) and a few helpers, runs the script under a message
+ * lends the module the registry (component names and hyperparameter tables,
+ * plugins' and built-ins' alike) and host.resolve, which turns the values
+ * the module converted into an instance checked by hparam.c's one
+ * validator (held by Lua as a userdata), and runs the script under a message
  * handler that names the script's file and line, and hands the runs to
  * script_runs.c, which turns each into a resolved, canonical tb_run_config.
  * So every error surfaces before tb_script_load returns, with the file and
  * line of the offending call.
  *
- * Provides: tb_script_load, tb_script_fail.
+ * Provides: tb_script_load, tb_script_fail, tb_script_instance.
  */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,7 +29,9 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "builtin.h"
 #include "config.h"
+#include "hparam.h"
 #include "registry.h"
 #include "script.h"
 #include "script_int.h"
@@ -48,7 +53,9 @@ static tb_script_ctx *ctx_of(lua_State *L) { return lua_touserdata(L, lua_upvalu
 
 static int kind_of(lua_State *L, int arg) {
   const char *k = luaL_checkstring(L, arg);
-  return strcmp(k, "loss") == 0 ? TB_KIND_LOSS : TB_KIND_OPTIMIZER;
+  int kind = tb_kind_of(k);
+  if (!kind) luaL_error(L, "no kind of component called '%s'", k);
+  return kind;
 }
 
 /* ---- helpers lent to the module ------------------------------------------- */
@@ -57,13 +64,15 @@ static int cmp_cstr(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* host.names(kind): loaded component names of that kind, sorted */
+/* host.names(kind): the names of the components of that kind, sorted */
 static int h_names(lua_State *L) {
   const tb_registry *reg = ctx_of(L)->reg;
-  int kind = kind_of(L, 1), n = tb_registry_count(reg), m = 0;
-  const char **names = lua_newuserdatauv(L, sizeof(char *) * (size_t)(n ? n : 1), 0);
+  int kind = kind_of(L, 1), n = tb_registry_count(reg), nb = tb_builtin_count(), m = 0;
+  const char **names = lua_newuserdatauv(L, sizeof(char *) * (size_t)(n + nb + 1), 0);
   for (int i = 0; i < n; i++)
     if (tb_registry_at(reg, i)->kind == kind) names[m++] = tb_registry_at(reg, i)->name;
+  for (int i = 0; i < nb; i++)
+    if (tb_builtin_at(i)->kind == kind) names[m++] = tb_builtin_at(i)->name;
   qsort(names, (size_t)m, sizeof *names, cmp_cstr);
   lua_createtable(L, m, 0);
   for (int i = 0; i < m; i++) {
@@ -73,55 +82,174 @@ static int h_names(lua_State *L) {
   return 1;
 }
 
-/* host.hparams(kind, name): the table of hyperparameters, or nil */
-static int h_hparams(lua_State *L) {
-  static const char *types[] = {"?", "real", "int", "bool", "choice"};
+static void set_num(lua_State *L, const char *k, double x) {
+  lua_pushnumber(L, x);
+  lua_setfield(L, -2, k);
+}
+
+static void set_names(lua_State *L, const char *k, const char *const *names) {
+  lua_newtable(L);
+  for (int j = 0; names && names[j]; j++) {
+    lua_pushstring(L, names[j]);
+    lua_rawseti(L, -2, j + 1);
+  }
+  lua_setfield(L, -2, k);
+}
+
+/* " in [1, 65536]", " >= 0": the range of a list's elements for messages */
+static void range_suffix(const tb_hparam *h, char *out, size_t len) {
+  char a[64], b[64];
+  tb_fmt_real(a, sizeof a, h->min);
+  tb_fmt_real(b, sizeof b, h->max);
+  if (h->max >= DBL_MAX && h->min <= -DBL_MAX)
+    out[0] = 0;
+  else if (h->max >= DBL_MAX)
+    snprintf(out, len, " >= %s", a);
+  else if (h->min <= -DBL_MAX)
+    snprintf(out, len, " <= %s", b);
+  else
+    snprintf(out, len, " in [%s, %s]", a, b);
+}
+
+/* host.component(kind, name): the table the module validates values
+ * against — label, and per hyperparameter its name, type, flags, choices or
+ * fields, lengths and kind — or nil when no such component is loaded */
+static int h_component(lua_State *L) {
   const tb_component *c = tb_registry_find(ctx_of(L)->reg, kind_of(L, 1), luaL_checkstring(L, 2));
   if (!c) {
     lua_pushnil(L);
     return 1;
   }
-  lua_createtable(L, c->n_hparams, 2);
+  char label[160];
+  lua_createtable(L, c->n_hparams, 3);
+  lua_pushstring(L, tb_component_label(c, label, sizeof label));
+  lua_setfield(L, -2, "label");
+  lua_pushboolean(L, c->kind == TB_KIND_DATASET || c->kind == TB_KIND_MODEL);
+  lua_setfield(L, -2, "builtin");
   for (int i = 0; i < c->n_hparams; i++) {
     const tb_hparam *h = &c->hparams[i];
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 12);
     lua_pushstring(L, h->name);
     lua_setfield(L, -2, "name");
-    lua_pushstring(L, types[h->type]);
+    lua_pushstring(L, tb_hp_type_name(h->type));
     lua_setfield(L, -2, "type");
-    lua_pushnumber(L, h->def);
-    lua_setfield(L, -2, "def");
-    if (h->type == TB_HP_CHOICE) {
-      lua_newtable(L);
-      for (int j = 0; h->choices[j]; j++) {
-        lua_pushstring(L, h->choices[j]);
-        lua_rawseti(L, -2, j + 1);
-      }
-      lua_setfield(L, -2, "choices");
+    lua_pushboolean(L, (h->flags & TB_HPF_REQUIRED) != 0);
+    lua_setfield(L, -2, "required");
+    lua_pushboolean(L, (h->flags & TB_HPF_INTEGER) != 0);
+    lua_setfield(L, -2, "integer");
+    lua_pushboolean(L, (h->flags & TB_HPF_K) != 0);
+    lua_setfield(L, -2, "k");
+    set_num(L, "min_n", h->min_n);
+    set_num(L, "max_n", h->max_n);
+    if (h->type == TB_HP_CHOICE) set_names(L, "choices", h->choices);
+    if (h->type == TB_HP_RECORD) set_names(L, "fields", h->choices);
+    if (h->type == TB_HP_LIST || h->type == TB_HP_MATRIX || h->type == TB_HP_RECORD) {
+      char r[160];
+      range_suffix(h, r, sizeof r);
+      lua_pushstring(L, r);
+      lua_setfield(L, -2, "range");
+    }
+    if (h->type == TB_HP_COMPONENT) {
+      lua_pushstring(L, tb_kind_name(h->component_kind));
+      lua_setfield(L, -2, "component_kind");
     }
     lua_rawseti(L, -2, i + 1);
   }
   return 1;
 }
 
-/* host.check(kind, name, values): nil, or tb_hparams_check's message */
-static int h_check(lua_State *L) {
-  const tb_component *c = tb_registry_find(ctx_of(L)->reg, kind_of(L, 1), luaL_checkstring(L, 2));
+/* An instance as Lua holds it: a full userdata with one reference. */
+#define INSTANCE_MT "trainbench.instance"
+
+static int inst_gc(lua_State *L) {
+  tb_instance **p = luaL_checkudata(L, 1, INSTANCE_MT);
+  tb_instance_unref(*p);
+  *p = NULL; /* safe to call twice */
+  return 0;
+}
+
+tb_instance *tb_script_instance(lua_State *L, int idx) {
+  tb_instance **p = luaL_testudata(L, idx, INSTANCE_MT);
+  return p ? *p : NULL;
+}
+
+/* host.resolve(kind, name, values): values[i] is hyperparameter i as the
+ * module converted it (a number, a string, a list {n, rows, cols, ...}, a
+ * child's instance) or nil for its default. Returns the checked instance,
+ * or nil and the message (naming the component and the hyperparameter). */
+static int h_resolve(lua_State *L) {
+  tb_script_ctx *ctx = ctx_of(L);
+  const tb_component *c = tb_registry_find(ctx->reg, kind_of(L, 1), luaL_checkstring(L, 2));
   luaL_checktype(L, 3, LUA_TTABLE);
   if (!c) return luaL_error(L, "no such component");
-  double hp[TB_MAX_HP];
+  tb_instance **slot = lua_newuserdatauv(L, sizeof *slot, 0); /* owns the instance from here */
+  *slot = NULL;
+  luaL_setmetatable(L, INSTANCE_MT);
+  int ud = lua_gettop(L);
+  char msg[TB_ERRLEN], label[160];
+  tb_component_label(c, label, sizeof label);
+  *slot = tb_instance_new(ctx->reg, c, msg, sizeof msg);
+  if (!*slot) goto refuse;
+  tb_instance *in = *slot;
   for (int i = 0; i < c->n_hparams; i++) {
-    lua_rawgeti(L, 3, i + 1);
-    hp[i] = lua_tonumber(L, -1);
+    const tb_hparam *h = &c->hparams[i];
+    int t = lua_rawgeti(L, 3, i + 1);
+    int rc = 0;
+    char m2[TB_ERRLEN];
+    if (t == LUA_TNIL) {
+      lua_pop(L, 1);
+      continue;
+    }
+    if (h->type == TB_HP_COMPONENT) {
+      tb_instance *child = tb_script_instance(L, -1);
+      rc = child ? tb_instance_set(in, i, NULL, child, m2, sizeof m2) : -1;
+      if (!child) snprintf(m2, sizeof m2, "'%s' must be a component", h->name);
+    } else if (t == LUA_TTABLE) {
+      lua_getfield(L, -1, "n");
+      lua_getfield(L, -2, "rows");
+      lua_getfield(L, -3, "cols");
+      int64_t n = lua_tointeger(L, -3), rows = lua_tointeger(L, -2), cols = lua_tointeger(L, -1);
+      lua_pop(L, 3);
+      if (n < 0 || n > TB_HP_MAX_ELEMENTS) {
+        snprintf(m2, sizeof m2, "'%s' has %lld elements, more than the limit of %d", h->name,
+                 (long long)n, TB_HP_MAX_ELEMENTS);
+        rc = -1;
+      } else {
+        double *x = lua_newuserdatauv(L, sizeof(double) * (size_t)(n ? n : 1), 0);
+        for (int64_t j = 0; j < n; j++) {
+          lua_rawgeti(L, -2, j + 1);
+          x[j] = lua_tonumber(L, -1);
+          lua_pop(L, 1);
+        }
+        tb_value v = {.num = NAN, .list = x, .n = n, .rows = rows, .cols = cols};
+        rc = tb_instance_set(in, i, &v, NULL, m2, sizeof m2);
+        lua_pop(L, 1);
+      }
+    } else if (t == LUA_TSTRING) {
+      tb_value v = {.num = NAN, .text = lua_tostring(L, -1)};
+      rc = tb_instance_set(in, i, &v, NULL, m2, sizeof m2);
+    } else {
+      tb_value v = {.num = lua_tonumber(L, -1)};
+      rc = tb_instance_set(in, i, &v, NULL, m2, sizeof m2);
+    }
     lua_pop(L, 1);
+    if (rc) {
+      tb_errf(msg, sizeof msg, "%s: %s", label, m2);
+      goto refuse;
+    }
   }
-  char msg[TB_ERRLEN];
-  if (tb_hparams_check(c, hp, -1, msg, sizeof msg) == 0) {
-    lua_pushnil(L);
-    return 1;
+  char m3[TB_ERRLEN];
+  if (c->kind == TB_KIND_DATASET && tb_data_prepare(in, ctx->dir, m3, sizeof m3)) {
+    tb_errf(msg, sizeof msg, "%s: %s", label, m3);
+    goto refuse;
   }
-  lua_pushstring(L, msg);
+  if (tb_instance_check(in, -1, msg, sizeof msg)) goto refuse;
+  lua_pushvalue(L, ud);
   return 1;
+refuse:
+  lua_pushnil(L);
+  lua_pushstring(L, msg);
+  return 2;
 }
 
 typedef struct key {
@@ -188,19 +316,6 @@ static int h_sortkeys(lua_State *L) {
   return 1;
 }
 
-/* host.realpath(p): the absolute path, or nil and the reason */
-static int h_realpath(lua_State *L) {
-  char *r = realpath(luaL_checkstring(L, 1), NULL);
-  if (!r) {
-    lua_pushnil(L);
-    lua_pushstring(L, strerror(errno));
-    return 2;
-  }
-  lua_pushstring(L, r);
-  free(r);
-  return 1;
-}
-
 /* host.fmt(x): integers as integers (20, not 2e+01), other reals as their
  * shortest exact text */
 static int h_fmt(lua_State *L) {
@@ -218,15 +333,6 @@ static int h_fmt(lua_State *L) {
   return 1;
 }
 
-/* Names of an enum of config.h, from its name function (which says "?" past the end). */
-static void push_names(lua_State *L, const char *(*name)(int)) {
-  lua_newtable(L);
-  for (int i = 1; strcmp(name(i), "?") != 0; i++) {
-    lua_pushstring(L, name(i));
-    lua_rawseti(L, -2, i);
-  }
-}
-
 /* ---- running the script ------------------------------------------------------ */
 
 static int preload(lua_State *L) {
@@ -240,27 +346,19 @@ static int prepare(lua_State *L) {
   luaL_openlibs(L);
 
   static const luaL_Reg host[] = {
-      {"names", h_names}, {"hparams", h_hparams}, {"check", h_check},
-      {"sortkeys", h_sortkeys}, {"realpath", h_realpath}, {"fmt", h_fmt}, {NULL, NULL}};
+      {"names", h_names}, {"component", h_component}, {"resolve", h_resolve},
+      {"sortkeys", h_sortkeys}, {"fmt", h_fmt}, {NULL, NULL}};
+  static const luaL_Reg instance_mt[] = {{"__gc", inst_gc}, {"__close", inst_gc}, {NULL, NULL}};
+  luaL_newmetatable(L, INSTANCE_MT);
+  luaL_setfuncs(L, instance_mt, 0);
+  lua_pop(L, 1);
   if (luaL_loadbufferx(L, tb_module_lua, tb_module_lua_len, "=trainbench", "t"))
     return lua_error(L);
   lua_newtable(L);
   lua_pushlightuserdata(L, ctx);
   luaL_setfuncs(L, host, 1);
-  lua_pushstring(L, ctx->dir);
-  lua_setfield(L, -2, "script_dir");
   lua_pushinteger(L, MAX_RUNS);
   lua_setfield(L, -2, "max_runs");
-  lua_pushinteger(L, TB_MAX_HIDDEN);
-  lua_setfield(L, -2, "max_hidden");
-  lua_pushinteger(L, TB_MAX_WIDTH);
-  lua_setfield(L, -2, "max_width");
-  lua_pushinteger(L, TB_MAX_DATA_VALUES);
-  lua_setfield(L, -2, "max_data_values");
-  push_names(L, tb_activation_name);
-  lua_setfield(L, -2, "activations");
-  push_names(L, tb_init_name);
-  lua_setfield(L, -2, "inits");
   lua_call(L, 1, 2); /* module, scenarios */
   lua_setfield(L, LUA_REGISTRYINDEX, "trainbench.scenarios");
 

@@ -4,8 +4,8 @@
  * helpers lent to trainbench.lua, running the script) and script_runs.c (the
  * run tables the module leaves, turned into resolved configurations).
  *
- * Provides: tb_script_ctx, tb_script_fail (script.c), tb_script_convert
- * (script_runs.c).
+ * Provides: tb_script_ctx, tb_script_fail, tb_script_instance (script.c),
+ * tb_script_convert (script_runs.c).
  */
 #ifndef TB_SCRIPT_INT_H
 #define TB_SCRIPT_INT_H
@@ -15,6 +15,7 @@
 
 #include <lua.h>
 
+#include "hparam.h"
 #include "registry.h"
 #include "script.h"
 
@@ -46,6 +47,10 @@ typedef struct tb_script_ctx {
 
 /* The load fails with this message (into ctx->err); returns -1. */
 int tb_script_fail(tb_script_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The instance a resolved alternative holds (its `inst` userdata at idx),
+ * or NULL if the value there is not one; borrowed from Lua. */
+tb_instance *tb_script_instance(lua_State *L, int idx);
 
 /* Read the scenarios the script declared (the registry's "trainbench.scenarios")
  * into ctx->out; a lua_CFunction run protected with the context as its

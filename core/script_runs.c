@@ -2,9 +2,12 @@
  * script_runs.c — from the run tables a scenario script leaves to resolved
  * runs: each run's data set (each distinct one loaded once: read, hashed,
  * parsed and validated here, in the parent, so that the workers inherit it
- * through fork), model, components with their hyperparameters and schedule
- * become a tb_run_config; the model's sizes are checked against the data
- * and the limits of util.h; the run is canonicalized and duplicates dropped.
+ * through fork) and the instances of its parts (data, model, loss,
+ * optimizer, schedule) become a tb_run_config's tree; what needs K is
+ * checked now that the data gives it (K-sized values, validate hooks,
+ * recursively), then what the loss requires of the scenario; the model's
+ * sizes are checked against the data and the limits of util.h; the run is
+ * canonicalized and duplicates dropped.
  * Errors name the script line of the offending call (script.c runs the
  * script; trainbench.lua builds the tables).
  *
@@ -19,6 +22,7 @@
 
 #include "config.h"
 #include "hash.h"
+#include "hparam.h"
 #include "registry.h"
 #include "script.h"
 #include "script_int.h"
@@ -39,25 +43,12 @@ static double get_num(lua_State *L, int t, const char *k) {
   return v;
 }
 
-static int get_bool(lua_State *L, int t, const char *k) {
-  lua_getfield(L, t, k);
-  int v = lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  return v;
-}
-
 /* The string stays valid while the table holds it. */
 static const char *get_str(lua_State *L, int t, const char *k) {
   lua_getfield(L, t, k);
   const char *v = lua_tostring(L, -1);
   lua_pop(L, 1);
   return v ? v : "";
-}
-
-static int enum_of(const char *(*name)(int), const char *s) {
-  for (int i = 1; strcmp(name(i), "?") != 0; i++)
-    if (strcmp(name(i), s) == 0) return i;
-  return 0;
 }
 
 static void key_of(const tb_data_spec *d, struct data_key *k) {
@@ -115,70 +106,48 @@ static int resolve_data(tb_script_ctx *ctx, tb_data_spec *d, const char *where, 
   return 0;
 }
 
-static int read_data(lua_State *L, tb_script_ctx *ctx, int t, tb_data_spec *d) {
-  const char *where = get_str(L, t, "where");
-  const char *name = get_str(L, t, "name"), *path = get_str(L, t, "path");
-  if (strlen(path) >= sizeof d->path)
-    return tb_script_fail(ctx, "%s: %s: 'path' is longer than %zu bytes", where,
-                          get_str(L, t, "label"), sizeof d->path - 1);
-  snprintf(d->name, sizeof d->name, "%s", name);
-  snprintf(d->path, sizeof d->path, "%s", path);
-  d->label_col = (int)get_int(L, t, "label_col");
-  d->header = get_bool(L, t, "header");
-  d->n = (int)get_int(L, t, "n");
-  d->classes = (int)get_int(L, t, "classes");
-  d->dim = (int)get_int(L, t, "dim");
-  d->separation = get_num(L, t, "separation");
-  lua_getfield(L, t, "split");
-  for (int i = 0; i < 3; i++) {
-    lua_rawgeti(L, -1, i + 1);
-    d->split[i] = lua_tonumber(L, -1);
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-  d->standardize = get_bool(L, t, "standardize");
-  lua_getfield(L, t, "split_seed");
-  d->has_split_seed = lua_isinteger(L, -1);
-  d->split_seed = lua_tointeger(L, -1);
-  lua_pop(L, 1);
-  return resolve_data(ctx, d, where, get_str(L, t, "label"));
+/* Part `part` of the run table at t: its alternative's instance becomes the
+ * configuration's (a reference taken), with where the script made it. */
+static int read_part(lua_State *L, tb_script_ctx *ctx, int t, const char *key, int part,
+                     tb_run_config *cfg, const char *scenario_where, char *where,
+                     size_t wlen) {
+  lua_getfield(L, t, key);
+  int a = lua_gettop(L);
+  snprintf(where, wlen, "%s", get_str(L, a, "where"));
+  if (strcmp(where, "?") == 0) snprintf(where, wlen, "%s", scenario_where); /* a default */
+  lua_getfield(L, a, "inst");
+  tb_instance *in = tb_script_instance(L, -1);
+  lua_settop(L, a - 1);
+  if (!in || in->comp->kind != tb_part_kind(part))
+    return tb_script_fail(ctx, "%s: the run's %s is not a resolved %s", where, key,
+                          tb_kind_name(tb_part_kind(part)));
+  tb_config_set_part(cfg, part, in);
+  return 0;
 }
 
-static void read_model(lua_State *L, int t, tb_model_spec *m) {
-  m->kind = strcmp(get_str(L, t, "name"), "mlp") == 0 ? TB_MODEL_MLP : TB_MODEL_LINEAR;
-  lua_getfield(L, t, "hidden");
-  m->n_hidden = (int)luaL_len(L, -1);
-  if (m->n_hidden > TB_MAX_HIDDEN) m->n_hidden = TB_MAX_HIDDEN; /* checked in Lua */
-  for (int i = 0; i < m->n_hidden; i++) {
-    lua_rawgeti(L, -1, i + 1);
-    m->hidden[i] = (int)lua_tointeger(L, -1);
-    lua_pop(L, 1);
+/* What a loss (and every loss it wraps) requires of the scenario, against
+ * what this one provides: the sample ids always; soft targets only from a
+ * batch transform, and a cosine head only from such a model (neither exists
+ * yet). A mismatch is an error here rather than a silent fallback. */
+static int check_requires(tb_script_ctx *ctx, const tb_instance *in, const char *where) {
+  const tb_component *c = in->comp;
+  if (c->kind == TB_KIND_LOSS) {
+    char label[160];
+    tb_component_label(c, label, sizeof label);
+    if (c->requires & TB_REQ_SOFT_TARGETS)
+      return tb_script_fail(ctx,
+                            "%s: %s requires soft targets, which no part of the scenario "
+                            "provides (no batch transform makes them yet)",
+                            where, label);
+    if (c->requires & TB_REQ_COSINE_HEAD)
+      return tb_script_fail(ctx,
+                            "%s: %s requires a cosine head, which the scenario's model does "
+                            "not have (no model has one yet)",
+                            where, label);
   }
-  lua_pop(L, 1);
-  m->activation = enum_of(tb_activation_name, get_str(L, t, "activation"));
-  m->init = enum_of(tb_init_name, get_str(L, t, "init"));
-}
-
-static const tb_component *read_component(lua_State *L, tb_script_ctx *ctx, int t, int kind,
-                                          double *hp) {
-  const tb_component *c = tb_registry_find(ctx->reg, kind, get_str(L, t, "name"));
-  if (!c) return NULL;
-  lua_getfield(L, t, "hp");
-  for (int i = 0; i < c->n_hparams; i++) {
-    lua_rawgeti(L, -1, i + 1);
-    hp[i] = lua_tonumber(L, -1);
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-  return c;
-}
-
-static void read_schedule(lua_State *L, int t, tb_sched_spec *s) {
-  s->kind = enum_of(tb_sched_name, get_str(L, t, "name"));
-  s->warmup = get_num(L, t, "warmup");
-  s->every = get_num(L, t, "every");
-  s->gamma = get_num(L, t, "gamma");
-  s->min_factor = get_num(L, t, "min_factor");
+  for (int i = 0; i < in->n; i++)
+    if (in->child[i] && check_requires(ctx, in->child[i], where)) return -1;
+  return 0;
 }
 
 /* The model's sizes, now that the data gives D and K, against util.h's limits:
@@ -188,7 +157,6 @@ static void read_schedule(lua_State *L, int t, tb_sched_spec *s) {
 static int check_sizes(tb_script_ctx *ctx, const tb_run_config *cfg, const char *model_where,
                        const char *model_label, const char *scenario_where) {
   const tb_dataset *ds = cfg->data.loaded;
-  if (strcmp(model_where, "?") == 0) model_where = scenario_where; /* the default model */
   int64_t n = ds->n;
   int64_t batch = cfg->batch_size <= 0 || cfg->batch_size > n ? n : cfg->batch_size;
   int64_t cap = n < TB_EVAL_CHUNK ? n : TB_EVAL_CHUNK;
@@ -257,27 +225,37 @@ static int add_run(lua_State *L, tb_script_ctx *ctx, const char *scenario, const
   cfg.batch_size = (int)get_int(L, t, "batch_size");
   cfg.timeout = get_num(L, t, "timeout");
 
-  lua_getfield(L, t, "model");
-  read_model(L, lua_gettop(L), &cfg.model);
-  lua_getfield(L, t, "schedule");
-  read_schedule(L, lua_gettop(L), &cfg.sched);
-  lua_getfield(L, t, "loss");
-  cfg.loss = read_component(L, ctx, lua_gettop(L), TB_KIND_LOSS, cfg.loss_hp);
-  lua_getfield(L, t, "optimizer");
-  cfg.opt = read_component(L, ctx, lua_gettop(L), TB_KIND_OPTIMIZER, cfg.opt_hp);
-  lua_getfield(L, t, "data");
-  int rc = read_data(L, ctx, lua_gettop(L), &cfg.data);
-  lua_settop(L, t);
-  if (rc) return -1;
-  lua_getfield(L, t, "model");
-  rc = check_sizes(ctx, &cfg, get_str(L, lua_gettop(L), "where"),
-                   get_str(L, lua_gettop(L), "label"), where);
-  lua_settop(L, t);
-  if (rc) return -1;
-
-  char msg[TB_ERRLEN];
-  if (tb_config_canonicalize(&cfg, msg, sizeof msg))
-    return tb_script_fail(ctx, "%s: %s", where, msg);
+  static const char *const keys[TB_N_PARTS] = {"data", "model", "loss", "optimizer",
+                                               "schedule"};
+  char at[TB_N_PARTS][512], msg[TB_ERRLEN];
+  int rc = 0;
+  for (int p = 0; p < TB_N_PARTS && rc == 0; p++)
+    rc = read_part(L, ctx, t, keys[p], p, &cfg, where, at[p], sizeof at[p]);
+  if (rc == 0 && tb_config_derive(&cfg, msg, sizeof msg))
+    rc = tb_script_fail(ctx, "%s: %s", at[TB_PART_DATA], msg);
+  if (rc == 0) {
+    lua_getfield(L, t, "data");
+    rc = resolve_data(ctx, &cfg.data, at[TB_PART_DATA], get_str(L, lua_gettop(L), "label"));
+    lua_settop(L, t);
+  }
+  /* the checks that need K, now that the data is loaded: K-sized lists and
+   * matrices and the validate hooks, through every nested component */
+  for (int p = 0; p < TB_N_PARTS && rc == 0; p++)
+    if (tb_instance_check(cfg.parts[p], cfg.data.loaded->k, msg, sizeof msg))
+      rc = tb_script_fail(ctx, "%s: %s (the data has K = %d classes)", at[p], msg,
+                          cfg.data.loaded->k);
+  if (rc == 0) rc = check_requires(ctx, cfg.parts[TB_PART_LOSS], at[TB_PART_LOSS]);
+  if (rc == 0) {
+    lua_getfield(L, t, "model");
+    rc = check_sizes(ctx, &cfg, at[TB_PART_MODEL], get_str(L, lua_gettop(L), "label"), where);
+    lua_settop(L, t);
+  }
+  if (rc == 0 && tb_config_canonicalize(&cfg, msg, sizeof msg))
+    rc = tb_script_fail(ctx, "%s: %s", where, msg);
+  if (rc) {
+    tb_config_free(&cfg);
+    return -1;
+  }
   tb_sweep *out = ctx->out;
   if (dedupe(ctx, cfg.hash, out->n_runs) >= 0) {
     tb_config_free(&cfg);

@@ -10,7 +10,7 @@
  * since closing any descriptor of a file drops the process's POSIX locks on
  * it.) Readers never take the lock: WAL lets them read while a sweep writes.
  *
- * Schema 2 (the version lives in PRAGMA user_version, the authority, and in
+ * Schema 3 (the version lives in PRAGMA user_version, the authority, and in
  * meta('schema_version')). `migrations[v]` takes version v to v + 1; a new
  * database goes through all of them, so the path from schema 1 is exercised
  * by every test. What a run leaves:
@@ -18,7 +18,9 @@
  *                   group_hash (the configuration without the seed), sweep,
  *                   status, timings and counts
  *   params          typed hyperparameters: `num` (REAL) or `text`, never both;
- *                   `value` is a generated column coalescing the two
+ *                   `value` is a generated column coalescing the two; written
+ *                   generically from the configuration tree, one row per
+ *                   hyperparameter under its role path ("optimizer.base")
  *   metrics         curves (run, epoch, split, name, value, flag)
  *   final_metrics   each curve's value at the run's last epoch, written when
  *                   the run is recorded; NULL with the run's status as the
@@ -26,7 +28,10 @@
  *                   epoch-0 numbers never pass for a result
  *   best_metrics    every metric at the epoch of the best validation accuracy
  *                   (epochs >= 1; never chosen on test)
- *   timings, series (+ series_info), counters, run_components
+ *   timings, series (+ series_info), counters, run_components (one row per
+ *                   role path of the tree, built-in datasets and models too)
+ * Runs recorded under the legacy identity (config.h) are re-keyed on the new
+ * one when a sweep meets them (tb_store_adopt_legacy).
  * Non-finite numbers: a REAL column holds ±inf as real infinities and NaN as
  * NULL, and the row's `flag` says 'nan', 'inf' or '-inf', so no aggregate
  * reads a NaN as a number and a NaN never looks like a missing value.
@@ -65,6 +70,7 @@
 
 #include "config.h"
 #include "hash.h"
+#include "hparam.h"
 #include "registry.h"
 #include "script.h"
 #include "sqlfn.h"
@@ -74,8 +80,7 @@
 #include "util.h"
 
 typedef struct comp_id {
-  const tb_component *c; /* NULL for built-in components (schedules) */
-  char builtin[64];      /* "schedule\x1fcosine" for built-ins */
+  const tb_component *c;
   int64_t id;
 } comp_id;
 
@@ -89,6 +94,7 @@ struct tb_store {
   int n_comps, cap_comps;
   char **view_cols;    /* "component\x1fkey" / "split\x1fname" columns of `results` */
   int n_view_cols, cap_view_cols;
+  int has_aliases;     /* temp.legacy_alias holds runs found by their legacy identity */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -303,6 +309,19 @@ static const char schema2[] =
     " JOIN components c ON c.id = rc.component_id;";
 
 
+/* 2 -> 3 (issue 7: every configurable part a component). Params rows come
+ * from the configuration tree generically: each part has a `name` row (the
+ * model's and the schedule's were `kind`), and a hyperparameter's row is
+ * named as the hyperparameter, so the CSV label is `label` (1-based, no row
+ * when absent: the last column) where it was `label_col` (0-based, -1 for
+ * the last). Identities do not change here: runs keyed on the old JSON are
+ * found and re-keyed when a sweep meets them (tb_store_adopt_legacy). */
+static const char schema3[] =
+    "UPDATE params SET key = 'name' WHERE component IN ('model', 'schedule') AND key = 'kind';"
+    "UPDATE params SET key = 'label', num = num + 1"
+    " WHERE component = 'data' AND key = 'label_col' AND num >= 0;"
+    "DELETE FROM params WHERE component = 'data' AND key = 'label_col';";
+
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                            */
 /* ------------------------------------------------------------------------ */
@@ -501,7 +520,7 @@ static void fn_group_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
 /* Opening                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static const char *const migrations[TB_SCHEMA_VERSION] = {schema1, schema2};
+static const char *const migrations[TB_SCHEMA_VERSION] = {schema1, schema2, schema3};
 
 static int migrate(tb_store *st, int64_t from, char *err, size_t errlen) {
   if (from >= TB_SCHEMA_VERSION) return 0;
@@ -529,10 +548,10 @@ static int migrate(tb_store *st, int64_t from, char *err, size_t errlen) {
       sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
       return -1;
     }
-    if (v == 1 && from == 1)
-      fprintf(stderr, "trainbench: upgraded '%s' from schema 1 to 2; every run is kept\n",
-              st->path);
   }
+  if (from > 0)
+    fprintf(stderr, "trainbench: upgraded '%s' from schema %lld to %d; every run is kept\n",
+            st->path, (long long)from, TB_SCHEMA_VERSION);
   return exec(st->db, "PRAGMA foreign_keys = ON", err, errlen, "cannot upgrade");
 }
 
@@ -978,7 +997,8 @@ const char tb_sql_configs[] =
     " FROM run_scores %s GROUP BY scenario, group_hash";
 
 int tb_store_refresh_views(tb_store *st, char *err, size_t errlen) {
-  qsort(st->view_cols, (size_t)st->n_view_cols, sizeof(char *), cmp_col);
+  if (st->n_view_cols > 0) /* qsort of NULL is undefined even for 0 elements (UBSan) */
+    qsort(st->view_cols, (size_t)st->n_view_cols, sizeof(char *), cmp_col);
   char *sql = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&sql, &len);
@@ -1036,14 +1056,6 @@ int tb_store_refresh_views(tb_store *st, char *err, size_t errlen) {
 /* Components                                                               */
 /* ------------------------------------------------------------------------ */
 
-static const char *hp_type_name(int t) {
-  switch (t) {
-  case TB_HP_INT: return "int";
-  case TB_HP_BOOL: return "bool";
-  case TB_HP_CHOICE: return "choice";
-  default: return "real";
-  }
-}
 
 static void services_text(uint32_t s, char *out, size_t len) {
   snprintf(out, len, "%s%s%s", s & TB_SERVICE_RNG ? "rng " : "", s & TB_SERVICE_EVAL ? "eval " : "",
@@ -1052,6 +1064,27 @@ static void services_text(uint32_t s, char *out, size_t len) {
   if (n) out[n - 1] = '\0';
 }
 
+/* ["a","b"] (malloc'd) */
+static char *names_json(const char *const *names) {
+  char *json = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&json, &len);
+  if (!f) abort();
+  fputc('[', f);
+  for (int j = 0; names[j]; j++) {
+    if (j) fputc(',', f);
+    put_quoted(f, names[j], '"');
+  }
+  fputc(']', f);
+  fclose(f);
+  return json;
+}
+
+/* The table of c, one row per hyperparameter: the default in default_num
+ * (numbers) or default_text (a choice's option, a string, a component's
+ * name, a list, record or matrix as JSON; NULL when there is none), the
+ * range of numbers and elements, `choices` the options of a choice or the
+ * fields of a record (JSON). */
 static int put_component_hparams(tb_store *st, int64_t id, const tb_component *c) {
   sqlite3_stmt *s;
   if (sqlite3_prepare_v2(st->db,
@@ -1066,27 +1099,44 @@ static int put_component_hparams(tb_store *st, int64_t id, const tb_component *c
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int(s, 2, i + 1);
     sqlite3_bind_text(s, 3, h->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, hp_type_name(h->type), -1, SQLITE_STATIC);
-    if (h->type == TB_HP_CHOICE) {
-      sqlite3_bind_text(s, 6, h->choices[(int)h->def], -1, SQLITE_STATIC);
-      char *json = NULL;
-      size_t len = 0;
-      FILE *f = open_memstream(&json, &len);
-      fputc('[', f);
-      for (int j = 0; h->choices[j]; j++) {
-        if (j) fputc(',', f);
-        put_quoted(f, h->choices[j], '"');
-      }
-      fputc(']', f);
-      fclose(f);
-      sqlite3_bind_text(s, 10, json, -1, SQLITE_TRANSIENT);
-      free(json);
-    } else {
-      sqlite3_bind_double(s, 5, h->def);
+    sqlite3_bind_text(s, 4, tb_hp_type_name(h->type), -1, SQLITE_STATIC);
+    tb_value d;
+    tb_value_default(h, &d);
+    const int none = tb_value_absent(h, &d) && h->type != TB_HP_COMPONENT;
+    switch (h->type) {
+    case TB_HP_REAL:
+    case TB_HP_INT:
+    case TB_HP_BOOL:
+      if (!none) sqlite3_bind_double(s, 5, d.num);
       if (h->type != TB_HP_BOOL) {
         sqlite3_bind_double(s, 7, h->min);
         sqlite3_bind_double(s, 8, h->max);
       }
+      break;
+    case TB_HP_CHOICE: {
+      if (!none) bind_text_or_null(s, 6, d.text);
+      char *json = names_json(h->choices);
+      sqlite3_bind_text(s, 10, json, -1, SQLITE_TRANSIENT);
+      free(json);
+      break;
+    }
+    case TB_HP_RECORD:
+    case TB_HP_LIST:
+    case TB_HP_MATRIX: {
+      if (h->type == TB_HP_RECORD) {
+        char *fields = names_json(h->choices);
+        sqlite3_bind_text(s, 10, fields, -1, SQLITE_TRANSIENT);
+        free(fields);
+      }
+      char *json = none ? NULL : tb_value_json(h, &d, NULL);
+      bind_text_or_null(s, 6, json);
+      free(json);
+      sqlite3_bind_double(s, 7, h->min);
+      sqlite3_bind_double(s, 8, h->max);
+      break;
+    }
+    default: /* STRING, COMPONENT */
+      bind_text_or_null(s, 6, none ? NULL : h->def_text);
     }
     sqlite3_bind_int(s, 9, h->log_scale != 0);
     bind_text_or_null(s, 11, h->help);
@@ -1134,7 +1184,7 @@ static int component_row(tb_store *st, const char *kind, const char *name, const
   return 0;
 }
 
-static void comps_add(tb_store *st, const tb_component *c, const char *builtin, int64_t id) {
+static void comps_add(tb_store *st, const tb_component *c, int64_t id) {
   if (st->n_comps == st->cap_comps) {
     st->cap_comps = st->cap_comps ? 2 * st->cap_comps : 16;
     st->comps = realloc(st->comps, sizeof *st->comps * (size_t)st->cap_comps);
@@ -1142,7 +1192,6 @@ static void comps_add(tb_store *st, const tb_component *c, const char *builtin, 
   }
   comp_id *e = &st->comps[st->n_comps++];
   e->c = c;
-  snprintf(e->builtin, sizeof e->builtin, "%s", builtin ? builtin : "");
   e->id = id;
 }
 
@@ -1179,7 +1228,7 @@ int tb_store_register_component(tb_store *st, const tb_component *c, const char 
       st->comps[i].id = id;
       return 0;
     }
-  comps_add(st, c, NULL, id);
+  comps_add(st, c, id);
   return 0;
 }
 
@@ -1260,11 +1309,18 @@ int tb_store_reused_components(tb_store *st, const tb_sweep *sw, tb_component_re
     }
   }
   sqlite3_finalize(s);
+  /* and, for a reader, the runs it found by their legacy identity */
+  if (st->has_aliases &&
+      exec(st->db,
+           "INSERT OR IGNORE INTO temp.sweep_hashes SELECT a.legacy FROM temp.legacy_alias a"
+           " WHERE a.new IN (SELECT h FROM temp.sweep_hashes)",
+           err, errlen, "cannot compare the sweep with the database"))
+    return -1;
   const char *sql =
       "SELECT c.id, c.kind, c.name, c.version, c.fingerprint, c.probe, c.file, c.file_hash,"
       " count(*) FROM temp.sweep_hashes h JOIN runs r ON r.config_hash = h.h"
       " JOIN run_components rc ON rc.run_id = r.id JOIN components c ON c.id = rc.component_id"
-      " WHERE r.status IN ('complete', 'diverged') AND c.kind IN ('loss', 'optimizer')"
+      " WHERE r.status IN ('complete', 'diverged') AND c.kind IN ('loss', 'optimizer', 'schedule')"
       " GROUP BY c.id ORDER BY c.id";
   if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
     return db_fail(err, errlen, st->db, "cannot compare the sweep with the database");
@@ -1278,25 +1334,17 @@ void tb_component_records_free(tb_component_record *r, int n) {
   free(r);
 }
 
-/* The component id of a registered plugin, registering it (without a
- * fingerprint) if the caller did not; built-ins by kind and name. */
-static int comp_lookup(tb_store *st, const tb_component *c, const char *kind, const char *name,
-                       int64_t *id) {
-  char key[64];
-  if (!c) snprintf(key, sizeof key, "%s\x1f%s", kind, name);
+/* The component id of a registered component (plugin or built-in),
+ * registering it (without a fingerprint) if the caller did not. */
+static int comp_lookup(tb_store *st, const tb_component *c, int64_t *id) {
   for (int i = 0; i < st->n_comps; i++)
-    if (c ? st->comps[i].c == c : (!st->comps[i].c && strcmp(st->comps[i].builtin, key) == 0)) {
+    if (st->comps[i].c == c) {
       *id = st->comps[i].id;
       return 0;
     }
-  if (c) {
-    char err[TB_ERRLEN];
-    if (tb_store_register_component(st, c, NULL, NULL, err, sizeof err)) return -1;
-    return comp_lookup(st, c, kind, name, id);
-  }
-  if (component_row(st, kind, name, TB_ENGINE_VERSION, NULL, NULL, NULL, id)) return -1;
-  comps_add(st, NULL, key, *id);
-  return 0;
+  char err[TB_ERRLEN];
+  if (tb_store_register_component(st, c, NULL, NULL, err, sizeof err)) return -1;
+  return comp_lookup(st, c, id);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1404,9 +1452,14 @@ int tb_store_end_sweep(tb_store *st, char *err, size_t errlen) {
 int tb_store_run_status(tb_store *st, const char *config_hash, char *status, size_t len) {
   sqlite3_stmt *s = NULL;
   if (len) status[0] = '\0';
-  if (sqlite3_prepare_v2(st->db, "SELECT status FROM runs WHERE config_hash = ?1", -1, &s,
-                         NULL) != SQLITE_OK)
-    return -1;
+  /* a reader that found runs by their legacy identity (run --dry-run) sees
+   * them under the new one, as the next writer will record them */
+  const char *sql = st->has_aliases
+                        ? "SELECT status FROM runs WHERE config_hash = ?1 UNION ALL"
+                          " SELECT r.status FROM temp.legacy_alias a JOIN runs r"
+                          " ON r.config_hash = a.legacy WHERE a.new = ?1 LIMIT 1"
+                        : "SELECT status FROM runs WHERE config_hash = ?1";
+  if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
   sqlite3_bind_text(s, 1, config_hash, -1, SQLITE_TRANSIENT);
   int rc = sqlite3_step(s), found = 0;
   if (rc == SQLITE_ROW) {
@@ -1418,6 +1471,108 @@ int tb_store_run_status(tb_store *st, const char *config_hash, char *status, siz
   }
   sqlite3_finalize(s);
   return found;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Runs recorded under their legacy identity                                */
+/* ------------------------------------------------------------------------ */
+
+int tb_store_adopt_legacy(tb_store *st, const tb_sweep *sw, int write, int64_t *n_adopted,
+                          char *err, size_t errlen) {
+  if (n_adopted) *n_adopted = 0;
+  char what[1200];
+  snprintf(what, sizeof what, "cannot look up runs of '%s' by their earlier identity", st->path);
+  sqlite3_stmt *find = NULL, *upd = NULL, *cfg = NULL, *alias = NULL;
+  int64_t n = 0, legacy_runs = 0;
+  int ok = 0, in_tx = 0;
+  /* Every legacy configuration has "model":{"kind":...} (the new identity
+   * names components with "name"): a database without one has nothing to
+   * adopt, and the legacy JSON of each run need not be computed. */
+  if (query_int(st->db,
+                "SELECT count(*) FROM runs WHERE json_extract(config, '$.model.kind') IS NOT NULL",
+                &legacy_runs))
+    return db_fail(err, errlen, st->db, what);
+  if (legacy_runs == 0) return 0;
+  if (sqlite3_prepare_v2(st->db, "SELECT id FROM runs WHERE config_hash = ?1", -1, &find,
+                         NULL) != SQLITE_OK)
+    goto out;
+  if (write) {
+    if (exec(st->db, "BEGIN IMMEDIATE", err, errlen, what)) {
+      sqlite3_finalize(find);
+      return -1;
+    }
+    in_tx = 1;
+    if (sqlite3_prepare_v2(st->db,
+                           "UPDATE runs SET config = ?1, config_hash = ?2, group_hash = ?3"
+                           " WHERE id = ?4",
+                           -1, &upd, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db,
+                           "UPDATE OR REPLACE scenario_configs SET config_hash = ?1"
+                           " WHERE config_hash = ?2",
+                           -1, &cfg, NULL) != SQLITE_OK)
+      goto out;
+  } else {
+    if (exec(st->db,
+             "CREATE TEMP TABLE IF NOT EXISTS legacy_alias(new TEXT PRIMARY KEY, legacy TEXT)"
+             " WITHOUT ROWID; DELETE FROM temp.legacy_alias",
+             err, errlen, what))
+      goto out;
+    if (sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO temp.legacy_alias VALUES(?1, ?2)", -1,
+                           &alias, NULL) != SQLITE_OK)
+      goto out;
+  }
+  for (int i = 0; i < sw->n_runs; i++) {
+    const tb_run_config *r = &sw->runs[i];
+    char legacy_hash[TB_HASHLEN];
+    int64_t id_new = -1, id_old = -1;
+    for (int k = 0; k < 2; k++) {
+      /* the legacy form only for a run the new identity does not find */
+      if (k == 1 && (id_new >= 0 || tb_config_legacy_hash(r, legacy_hash))) break;
+      sqlite3_reset(find);
+      sqlite3_bind_text(find, 1, k ? legacy_hash : r->hash, -1, SQLITE_STATIC);
+      int rc = sqlite3_step(find);
+      if (rc == SQLITE_ROW)
+        *(k ? &id_old : &id_new) = sqlite3_column_int64(find, 0);
+      else if (rc != SQLITE_DONE)
+        goto out;
+    }
+    if (id_new >= 0 || id_old < 0) continue; /* already new, or never recorded */
+    if (write) {
+      sqlite3_bind_text(upd, 1, r->json, -1, SQLITE_STATIC);
+      sqlite3_bind_text(upd, 2, r->hash, -1, SQLITE_STATIC);
+      sqlite3_bind_text(upd, 3, r->group_hash, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(upd, 4, id_old);
+      if (step_done(upd)) goto out;
+      sqlite3_bind_text(cfg, 1, r->hash, -1, SQLITE_STATIC);
+      sqlite3_bind_text(cfg, 2, legacy_hash, -1, SQLITE_STATIC);
+      if (step_done(cfg)) goto out;
+    } else {
+      sqlite3_bind_text(alias, 1, r->hash, -1, SQLITE_STATIC);
+      sqlite3_bind_text(alias, 2, legacy_hash, -1, SQLITE_STATIC);
+      if (step_done(alias)) goto out;
+      st->has_aliases = 1;
+    }
+    n++;
+  }
+  ok = 1;
+out:
+  if (!ok) db_fail(err, errlen, st->db, what);
+  sqlite3_finalize(find);
+  sqlite3_finalize(upd);
+  sqlite3_finalize(cfg);
+  sqlite3_finalize(alias);
+  if (in_tx) {
+    if (ok && exec(st->db, "COMMIT", err, errlen, what)) ok = 0;
+    if (!ok) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  }
+  if (!ok) return -1;
+  if (n_adopted) *n_adopted = n;
+  if (n > 0 && write)
+    fprintf(stderr,
+            "trainbench: %lld run%s recorded by an earlier trainbench found by %s earlier "
+            "identity and re-keyed on the new one\n",
+            (long long)n, n == 1 ? "" : "s", n == 1 ? "its" : "their");
+  return 0;
 }
 
 static const char *model_kind_name(int k) {
@@ -1499,83 +1654,86 @@ static void pw_text(param_writer *w, const char *key, const char *v) {
   pw_note(w, key);
 }
 
-static void put_component_params(param_writer *w, const tb_component *c, const double *hp) {
-  if (!c) return;
-  for (int i = 0; i < c->n_hparams; i++) {
-    const tb_hparam *h = &c->hparams[i];
+/* The rows of one instance under role path `role` ("optimizer",
+ * "optimizer.base"), generically from its table: every hyperparameter,
+ * defaults included (the params table shows everything; only the identity
+ * leaves defaults out), as the script writes it — numbers in `num` (ints,
+ * bools 0/1), choices, strings and a component's name in `text`, lists and
+ * matrices as JSON text, a record one number per field (`split_train`);
+ * nothing for an absent optional value. A `name` row for the parts whose
+ * component is not a column of `runs` (data, model, schedule). Then each
+ * child under "role.hyperparameter". */
+static void put_instance_params(param_writer *w, const char *role, const tb_instance *in,
+                                int name_row) {
+  const char *saved = w->component;
+  w->component = role;
+  if (name_row) pw_text(w, "name", in->comp->name);
+  for (int i = 0; i < in->n; i++) {
+    const tb_hparam *h = &in->comp->hparams[i];
+    const tb_value *v = &in->values[i];
+    if (tb_value_absent(h, v)) continue;
     switch (h->type) {
+    case TB_HP_REAL: pw_real(w, h->name, v->num); break;
     case TB_HP_INT:
-    case TB_HP_BOOL:
-      pw_int(w, h->name, (int64_t)llround(hp[i]));
+    case TB_HP_BOOL: pw_int(w, h->name, (int64_t)llround(v->num)); break;
+    case TB_HP_CHOICE:
+    case TB_HP_STRING:
+    case TB_HP_COMPONENT: pw_text(w, h->name, v->text ? v->text : ""); break;
+    case TB_HP_RECORD:
+      for (int64_t f = 0; f < v->n && h->choices[f]; f++) {
+        char key[160];
+        snprintf(key, sizeof key, "%s_%s", h->name, h->choices[f]);
+        pw_real(w, key, v->list[f]);
+      }
       break;
-    case TB_HP_CHOICE: {
-      /* the option's name, as users write it in Lua */
-      long idx = lround(hp[i]), n = 0;
-      while (h->choices && h->choices[n]) n++;
-      if (idx >= 0 && idx < n)
-        pw_text(w, h->name, h->choices[idx]);
-      else
-        pw_int(w, h->name, idx);
-      break;
+    default: {
+      char *json = tb_value_json(h, v, NULL);
+      pw_text(w, h->name, json);
+      free(json);
     }
-    default:
-      pw_real(w, h->name, hp[i]);
     }
   }
+  for (int i = 0; i < in->n; i++)
+    if (in->child[i]) {
+      char sub[256];
+      snprintf(sub, sizeof sub, "%s.%s", role, in->comp->hparams[i].name);
+      put_instance_params(w, sub, in->child[i], 0);
+    }
+  w->component = saved;
 }
 
 static void put_params(param_writer *w, const tb_run_config *cfg) {
-  w->component = "loss";
-  put_component_params(w, cfg->loss, cfg->loss_hp);
-  w->component = "optimizer";
-  put_component_params(w, cfg->opt, cfg->opt_hp);
-
-  const tb_model_spec *m = &cfg->model;
-  w->component = "model";
-  pw_text(w, "kind", model_kind_name(m->kind));
-  if (m->kind == TB_MODEL_MLP) {
-    char h[TB_MAX_HIDDEN * 12 + 4];
-    hidden_json(h, sizeof h, m);
-    pw_text(w, "hidden", h);
-    pw_text(w, "activation", tb_activation_name(m->activation));
-  }
-  pw_text(w, "init", tb_init_name(m->init));
-
-  const tb_data_spec *d = &cfg->data;
+  put_instance_params(w, "loss", cfg->parts[TB_PART_LOSS], 0);
+  put_instance_params(w, "optimizer", cfg->parts[TB_PART_OPTIMIZER], 0);
+  put_instance_params(w, "model", cfg->parts[TB_PART_MODEL], 1);
+  put_instance_params(w, "data", cfg->parts[TB_PART_DATA], 1);
   w->component = "data";
-  pw_text(w, "name", d->name);
-  if (strcmp(d->name, "csv") == 0) {
-    pw_text(w, "path", d->path);
-    pw_int(w, "label_col", d->label_col);
-    pw_int(w, "header", d->header);
-  } else if (strcmp(d->name, "blobs") == 0) {
-    pw_int(w, "n", d->n);
-    pw_int(w, "classes", d->classes);
-    pw_int(w, "dim", d->dim);
-    pw_real(w, "separation", d->separation);
-  }
-  pw_real(w, "split_train", d->split[0]);
-  pw_real(w, "split_val", d->split[1]);
-  pw_real(w, "split_test", d->split[2]);
-  pw_int(w, "standardize", d->standardize);
-  if (d->has_split_seed) pw_int(w, "split_seed", d->split_seed);
-  if (d->content_hash[0]) pw_text(w, "content_hash", d->content_hash);
-
-  const tb_sched_spec *sc = &cfg->sched;
-  w->component = "schedule";
-  pw_text(w, "kind", tb_sched_name(sc->kind));
-  pw_real(w, "warmup", sc->warmup);
-  if (sc->kind == TB_SCHED_STEP) {
-    pw_real(w, "every", sc->every);
-    pw_real(w, "gamma", sc->gamma);
-  } else if (sc->kind == TB_SCHED_COSINE) {
-    pw_real(w, "min_factor", sc->min_factor);
-  }
-
+  if (cfg->data.content_hash[0]) pw_text(w, "content_hash", cfg->data.content_hash);
+  put_instance_params(w, "schedule", cfg->parts[TB_PART_SCHEDULE], 1);
   w->component = "run";
   pw_int(w, "epochs", cfg->epochs);
   pw_int(w, "batch_size", cfg->batch_size);
   pw_int(w, "seed", cfg->seed);
+}
+
+/* One run_components row per role path of the tree (nested ones
+ * included), pointing at the build of each component; built-ins are rows
+ * of their own (no file). */
+static int put_run_components(tb_store *st, sqlite3_stmt *s, int64_t run_id, const char *role,
+                              const tb_instance *in) {
+  int64_t id;
+  if (comp_lookup(st, in->comp, &id)) return -1;
+  sqlite3_bind_int64(s, 1, run_id);
+  sqlite3_bind_text(s, 2, role, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(s, 3, id);
+  if (step_done(s)) return -1;
+  for (int i = 0; i < in->n; i++)
+    if (in->child[i]) {
+      char sub[256];
+      snprintf(sub, sizeof sub, "%s.%s", role, in->comp->hparams[i].name);
+      if (put_run_components(st, s, run_id, sub, in->child[i])) return -1;
+    }
+  return 0;
 }
 
 /* The index in res->metrics of each curve's (split, name) last epoch; -1
@@ -1637,11 +1795,8 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
   char model[TB_MAX_HIDDEN * 12 + 32], dataset[1100];
   model_text(model, sizeof model, &cfg->model);
   dataset_text(dataset, sizeof dataset, &cfg->data);
-  int64_t comp_ids[3];
-  if (comp_lookup(st, cfg->loss, "loss", cfg->loss ? cfg->loss->name : "", &comp_ids[0]) ||
-      comp_lookup(st, cfg->opt, "optimizer", cfg->opt ? cfg->opt->name : "", &comp_ids[1]) ||
-      comp_lookup(st, NULL, "schedule", tb_sched_name(cfg->sched.kind), &comp_ids[2]))
-    goto out;
+  for (int p = 0; p < TB_N_PARTS; p++)
+    if (!cfg->parts[p]) goto out;
 
   /* the old attempt and all its rows go (foreign keys cascade) */
   if (sqlite3_prepare_v2(db, "DELETE FROM runs WHERE config_hash = ?1", -1, &s, NULL)) goto out;
@@ -1825,13 +1980,8 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
                          " VALUES(?1, ?2, ?3)",
                          -1, &s, NULL))
     goto out;
-  static const char *const roles[3] = {"loss", "optimizer", "schedule"};
-  for (int i = 0; i < 3; i++) {
-    sqlite3_bind_int64(s, 1, run_id);
-    sqlite3_bind_text(s, 2, roles[i], -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, comp_ids[i]);
-    if (step_done(s)) goto out;
-  }
+  for (int p = 0; p < TB_N_PARTS; p++)
+    if (put_run_components(st, s, run_id, tb_part_name(p), cfg->parts[p])) goto out;
   sqlite3_finalize(s);
   s = NULL;
 

@@ -1,13 +1,13 @@
 /*
  * store.h — the SQLite results database (store.c): one writer per file,
- * schema 2 and its migrations, recording sweeps, components and runs,
+ * schema 3 and its migrations, recording sweeps, components and runs,
  * deleting runs, the views the reports read.
  *
  * Provides: tb_store_open_write, tb_store_open_read, tb_store_close,
  * tb_store_db, tb_store_path, tb_store_lock_fd, tb_store_begin_sweep,
  * tb_store_end_sweep, tb_store_component_records, tb_component_records_free,
  * tb_store_reused_components, tb_store_register_component,
- * tb_store_run_status, tb_store_put_run, tb_store_delete_runs,
+ * tb_store_run_status, tb_store_adopt_legacy, tb_store_put_run, tb_store_delete_runs,
  * tb_store_repair_orphans, tb_sql_run_scores, tb_sql_configs,
  * tb_store_refresh_views.
  */
@@ -78,6 +78,16 @@ int tb_store_register_component(tb_store *st, const tb_component *c, const char 
 /* 1 and the status name in `status` if a run with this config hash exists,
  * 0 (and "") if none, -1 on a database error. */
 int tb_store_run_status(tb_store *st, const char *config_hash, char *status, size_t len);
+/* Runs that earlier versions recorded under their legacy identity (the
+ * canonical JSON of before issue 7, config.h): for each run of `sw` whose
+ * new hash is not in the database but whose legacy hash is, `write` = 1
+ * rewrites that run's config, config_hash and group_hash (and its scenario
+ * versions' rows) to the new identity, in one transaction, and says on
+ * stderr how many; `write` = 0 (a reader: run --dry-run) only remembers
+ * them, so tb_store_run_status and tb_store_reused_components find them
+ * under the new hash. The number found in *n_adopted (may be NULL). */
+int tb_store_adopt_legacy(tb_store *st, const tb_sweep *sw, int write, int64_t *n_adopted,
+                          char *err, size_t errlen);
 /* Record one run and all its rows in one transaction, replacing a previous
  * row with the same config hash. */
 int tb_store_put_run(tb_store *st, const tb_run_config *cfg, const tb_run_result *res,

@@ -23,11 +23,17 @@
  * time (measured by the worker) and its CPU time (wait4's rusage) are kept
  * apart from the parent's wall time, which includes fork and bookkeeping.
  *
- * Before a sweep, tb_sweep_check_components probes the numeric fingerprint
- * of every loss and optimizer the sweep uses (fingerprint.c) and compares it
+ * Before a sweep, tb_sweep_check_components first has the store adopt the
+ * runs earlier versions recorded under their legacy identity (re-keyed on
+ * the new one, so the sweep skips them), then probes the numeric
+ * fingerprint of every plugin of the sweep's configuration trees — losses,
+ * optimizers, schedules, nested ones too (fingerprint.c) — and compares it
  * with the builds the database recorded under the same kind, name and
  * version: a plugin rebuilt with other numbers would otherwise have its old
  * runs silently reused, since runs are keyed on name and version.
+ *
+ * Run labels (tb_run_label) show what differs from the defaults in every
+ * part of the tree, by the identity's own rule.
  *
  * Provides: tb_sweep_check_components, tb_sweep_run, tb_run_label.
  */
@@ -45,6 +51,7 @@
 #include "child.h"
 #include "config.h"
 #include "fingerprint.h"
+#include "hparam.h"
 #include "registry.h"
 #include "script.h"
 #include "store.h"
@@ -83,21 +90,37 @@ static int cached_fingerprint(const tb_component_record *r, int n, const tb_comp
   return 0;
 }
 
+/* Append the plugins of an instance and its children to cs[0..n) once each. */
+static int add_plugins(const tb_instance *in, const tb_component ***cs, int n, int *cap) {
+  if (!in) return n;
+  const tb_component *c = in->comp;
+  int seen = c->kind > TB_N_PLUGIN_KINDS; /* built-ins have no plugin to probe */
+  for (int j = 0; j < n && !seen; j++) seen = (*cs)[j] == c;
+  if (!seen) {
+    if (n == *cap) {
+      *cap *= 2;
+      *cs = realloc(*cs, sizeof **cs * (size_t)*cap);
+      if (!*cs) abort();
+    }
+    (*cs)[n++] = c;
+  }
+  for (int i = 0; i < in->n; i++) n = add_plugins(in->child[i], cs, n, cap);
+  return n;
+}
+
 int tb_sweep_check_components(const tb_sweep *sw, tb_store *st, int force, int record,
                               char *err, size_t errlen) {
   if (!st) return 0; /* nothing recorded to compare with */
-  /* the distinct components of the sweep */
-  int n = 0;
-  const tb_component **cs = malloc(sizeof *cs * (size_t)(2 * sw->n_runs + 1));
+  /* runs recorded by an earlier trainbench under their legacy identity are
+   * the same runs: re-key them (a reader only remembers them) */
+  if (tb_store_adopt_legacy(st, sw, record, NULL, err, errlen)) return -1;
+  /* the distinct components of the sweep: every plugin of every run's tree */
+  int n = 0, cap = 16;
+  const tb_component **cs = malloc(sizeof *cs * (size_t)cap);
   if (!cs) abort();
-  for (int i = 0; i < sw->n_runs; i++) {
-    const tb_component *two[2] = {sw->runs[i].loss, sw->runs[i].opt};
-    for (int k = 0; k < 2; k++) {
-      int seen = !two[k];
-      for (int j = 0; j < n && !seen; j++) seen = cs[j] == two[k];
-      if (!seen) cs[n++] = two[k];
-    }
-  }
+  for (int i = 0; i < sw->n_runs; i++)
+    for (int p = TB_PART_LOSS; p < TB_N_PARTS; p++)
+      n = add_plugins(sw->runs[i].parts[p], &cs, n, &cap);
   tb_fingerprint *fps = calloc((size_t)(n ? n : 1), sizeof *fps);
   tb_component_record **recs = calloc((size_t)(n ? n : 1), sizeof *recs);
   int *nrecs = calloc((size_t)(n ? n : 1), sizeof *nrecs);
@@ -405,23 +428,45 @@ static double final_metric(const tb_run_result *r, const char *split, const char
   return v;
 }
 
+/* " k=v" for each value of `in` that differs from its component's default
+ * (nested components as base=adam(lr=0.01)); the identity's rule, so two
+ * labels differ where two runs do. */
+static size_t label_values(const tb_instance *in, char *out, size_t n, size_t k) {
+  for (int i = 0; i < in->n && k < n; i++) {
+    const tb_hparam *h = &in->comp->hparams[i];
+    if ((h->flags & TB_HPF_NOT_IDENTITY) || tb_value_is_default(h, &in->values[i])) continue;
+    if (h->type == TB_HP_COMPONENT && in->child[i] && h->def_text &&
+        strcmp(in->child[i]->comp->name, h->def_text) == 0 && tb_instance_is_default(in->child[i]))
+      continue; /* the default base at its defaults */
+    char v[512];
+    tb_hp_value_text(h, &in->values[i], in->child[i], v, sizeof v);
+    k += (size_t)snprintf(out + k, n - k, " %s=%s", h->name, v);
+  }
+  return k;
+}
+
 void tb_run_label(const tb_run_config *c, char *out, size_t n) {
-  size_t k = (size_t)snprintf(out, n, "%s %s/%s", c->scenario, c->loss->name, c->opt->name);
-  const tb_component *comps[2] = {c->loss, c->opt};
-  const double *hps[2] = {c->loss_hp, c->opt_hp};
-  for (int j = 0; j < 2; j++)
-    for (int i = 0; i < comps[j]->n_hparams && k < n; i++) {
-      const tb_hparam *h = &comps[j]->hparams[i];
-      if (hps[j][i] == h->def) continue; /* show what differs from the defaults */
-      char v[64];
-      if (h->type == TB_HP_CHOICE)
-        snprintf(v, sizeof v, "%s", h->choices[(int)hps[j][i]]);
-      else if (h->type == TB_HP_BOOL)
-        snprintf(v, sizeof v, "%s", hps[j][i] ? "true" : "false");
-      else
-        tb_fmt_real(v, sizeof v, hps[j][i]);
-      k += (size_t)snprintf(out + k, n - k, " %s=%s", h->name, v);
-    }
+  size_t k = (size_t)snprintf(out, n, "%s %s/%s", c->scenario, c->parts[TB_PART_LOSS]->comp->name,
+                              c->parts[TB_PART_OPTIMIZER]->comp->name);
+  /* the loss's and optimizer's values bare; the other parts as part=name(values),
+   * unless they are the scenario's default (a linear model, a constant schedule) */
+  k = label_values(c->parts[TB_PART_LOSS], out, n, k);
+  if (k < n) k = label_values(c->parts[TB_PART_OPTIMIZER], out, n, k);
+  static const struct {
+    int part;
+    const char *def; /* the part's default component, or NULL */
+  } others[] = {{TB_PART_DATA, NULL}, {TB_PART_MODEL, "linear"}, {TB_PART_SCHEDULE, "constant"}};
+  for (size_t j = 0; j < sizeof others / sizeof *others && k < n; j++) {
+    const tb_instance *in = c->parts[others[j].part];
+    char vals[512] = "";
+    size_t m = label_values(in, vals, sizeof vals, 0);
+    if (m == 0 && others[j].def && strcmp(in->comp->name, others[j].def) == 0) continue;
+    /* " a=1 b=2" -> "(a=1,b=2)" */
+    for (char *p = vals; *p; p++)
+      if (*p == ' ') *p = ',';
+    k += (size_t)snprintf(out + k, n - k, " %s=%s%s%s%s", tb_part_name(others[j].part),
+                          in->comp->name, m ? "(" : "", m ? vals + 1 : "", m ? ")" : "");
+  }
   if (k < n) snprintf(out + k, n - k, " seed=%lld", (long long)c->seed);
 }
 

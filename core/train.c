@@ -1,8 +1,11 @@
 /*
  * train.c — one run: split the data (loaded once by the parent, inherited
  * through fork; loaded here only for configurations built by hand), build
- * and initialize the model, create the loss and optimizer plugins, and train with mini-batches,
- * evaluating every split after each epoch (and once before, as epoch 0).
+ * and initialize the model, create the loss, optimizer and schedule plugins
+ * from the configuration's tree (their instances' values), and train with
+ * mini-batches, evaluating every split after each epoch (and once before,
+ * as epoch 0). The schedule plugin gives the learning-rate factor of every
+ * step, seeing the last evaluation's metrics.
  *
  * Randomness: each purpose has its own stream derived from (seed, purpose):
  * "init" (weights), "batches" (per-epoch order), "plugin:loss",
@@ -41,7 +44,7 @@
  * for each tensor that has one, and the live values otherwise; a loss with
  * TB_LOSS_NOT_MEAN is called once on each whole split.
  *
- * Provides: tb_schedule_factor, tb_trainer_*, tb_train_run.
+ * Provides: tb_trainer_*, tb_train_run.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -87,7 +90,12 @@ struct tb_trainer {
   /* plugins */
   const tb_loss_def *L;
   const tb_optimizer_def *O;
-  tb_value loss_values[TB_MAX_HP], opt_values[TB_MAX_HP];
+  const tb_schedule_def *SD;
+  void *sched_state;
+  int sched_created;
+  tb_schedule_ctx sctx;
+  tb_metric_value last_eval[3 * 8]; /* the last evaluation's metrics, for the schedule */
+  char last_eval_names[3 * 8][2][16];
   int64_t *class_counts;    /* [K] */
   float *class_means;       /* [K][D] */
   void *loss_state, *opt_state;
@@ -125,31 +133,6 @@ struct tb_trainer {
   double last_loss;         /* mean loss of the last training batch */
   char svc_err[TB_ERRLEN];  /* the first service call that failed the run */
 };
-
-double tb_schedule_factor(const tb_sched_spec *s, int64_t t, int64_t S, int64_t T) {
-  double W = s->warmup * (double)S; /* warmup steps (fractions of an epoch allowed) */
-  double f = 1.0;
-  switch (s->kind) {
-  case TB_SCHED_STEP: {
-    double every = s->every * (double)S;
-    f = every > 0 ? pow(s->gamma, floor((double)t / every)) : 1.0;
-    break;
-  }
-  case TB_SCHED_COSINE: {
-    /* Loshchilov & Hutter, "SGDR: Stochastic Gradient Descent with Warm
-     * Restarts", 2017 (one cycle, no restart), after the warmup */
-    double span = (double)T - W;
-    double prog = span > 0 ? ((double)t - W) / span : 1.0;
-    if (prog < 0) prog = 0;
-    if (prog > 1) prog = 1;
-    f = s->min_factor + (1.0 - s->min_factor) * 0.5 * (1.0 + cos(M_PI * prog));
-    break;
-  }
-  default: break;
-  }
-  if (W > 0 && (double)t < W) f *= ((double)t + 1.0) / W; /* linear warmup */
-  return f;
-}
 
 /* A plugin's misuse of the helper table (a random draw without declaring
  * TB_SERVICE_RNG) fails the run, naming the component. */
@@ -319,6 +302,7 @@ void tb_trainer_free(tb_trainer *t) {
   if (!t) return;
   if (t->loss_created && t->L->destroy) t->L->destroy(t->loss_state);
   if (t->opt_created && t->O->destroy) t->O->destroy(t->opt_state);
+  if (t->sched_created && t->SD->destroy) t->SD->destroy(t->sched_state);
   if (t->has_model) tb_model_free(&t->model);
   if (t->has_split) tb_split_free(&t->sp);
   if (t->has_ds) tb_dataset_free(&t->own_ds);
@@ -350,6 +334,7 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
   t->cfg = cfg;
   t->L = cfg->loss->loss;
   t->O = cfg->opt->opt;
+  t->SD = cfg->sched->sched;
   t->ds = cfg->data.loaded;
   if (!t->ds) {
     if (tb_dataset_load(&cfg->data, &t->own_ds, err, errlen)) return -1;
@@ -433,9 +418,9 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
   }
 
   char msg[TB_ERRLEN] = "";
-  tb_hparams_values(cfg->loss, cfg->loss_hp, t->loss_values);
-  tb_hparams_values(cfg->opt, cfg->opt_hp, t->opt_values);
-  tb_loss_init li = {.host = tb_host_api_get(), .hp = cfg->loss_hp, .values = t->loss_values,
+  const tb_instance *loss_in = cfg->parts[TB_PART_LOSS], *opt_in = cfg->parts[TB_PART_OPTIMIZER];
+  const tb_instance *sched_in = cfg->parts[TB_PART_SCHEDULE];
+  tb_loss_init li = {.host = tb_host_api_get(), .hp = loss_in->hp, .values = loss_in->values,
                      .n_classes = K, .priors = t->sp.priors,
                      .rng = t->L->services & TB_SERVICE_RNG ? &t->rng_loss : NULL,
                      .class_counts = t->class_counts, .train_size = n_train, .n_features = D,
@@ -467,8 +452,8 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
     t->opt_grads[nm + j] = t->lt.grad[j];
   }
   t->n_opt = nm + t->lt.n;
-  tb_optimizer_init oi = {.host = tb_host_api_get(), .hp = cfg->opt_hp,
-                          .values = t->opt_values, .params = t->opt_params,
+  tb_optimizer_init oi = {.host = tb_host_api_get(), .hp = opt_in->hp,
+                          .values = opt_in->values, .params = t->opt_params,
                           .n_params = t->n_opt, .tensor_size = sizeof(tb_tensor),
                           .rng = t->O->services & TB_SERVICE_RNG ? &t->rng_opt : NULL};
   msg[0] = 0;
@@ -479,6 +464,21 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
   }
   t->opt_created = 1;
   if (host_misuse(err, errlen, "optimizer", t->O->name)) return -1;
+  tb_schedule_init si = {.host = tb_host_api_get(), .hp = sched_in->hp,
+                         .values = sched_in->values, .steps_per_epoch = t->steps_per_epoch,
+                         .n_steps = t->total_steps, .n_epochs = cfg->epochs};
+  msg[0] = 0;
+  if (t->SD->create && t->SD->create(&si, &t->sched_state, msg, sizeof msg)) {
+    tb_errf(err, errlen, "schedule '%s' failed to start: %s", t->SD->name,
+            msg[0] ? msg : "no reason");
+    return -1;
+  }
+  t->sched_created = t->SD->create != NULL;
+  if (host_misuse(err, errlen, "schedule", t->SD->name)) return -1;
+  t->sctx.steps_per_epoch = t->steps_per_epoch;
+  t->sctx.n_steps = t->total_steps;
+  t->sctx.last_eval = t->last_eval;
+  t->sctx.metric_size = sizeof(tb_metric_value);
   t->ctx.n_classes = K;
   t->ctx.host_ctx = t;
   t->ctx.eval = svc_eval;
@@ -544,8 +544,15 @@ int tb_trainer_step(tb_trainer *t, char *err, size_t errlen) {
   tb_loss_tensors_ascent(&t->lt, t->lt.grad); /* min-max: the optimizer descends on -grad */
 
   t->ctx.step = t->step + 1;
-  t->ctx.lr_factor =
-      tb_schedule_factor(&t->cfg->sched, t->step, t->steps_per_epoch, t->total_steps);
+  t->sctx.step = t->step;
+  t->sctx.epoch = t->epoch;
+  const double factor = t->SD->factor(t->sched_state, &t->sctx);
+  if (!(factor >= 0) || !isfinite(factor)) {
+    tb_errf(err, errlen, "schedule '%s' gave the factor %g at step %lld (it must be finite "
+            "and >= 0)", t->SD->name, factor, (long long)t->step + 1);
+    return -1;
+  }
+  t->ctx.lr_factor = factor;
   t->ctx.epoch = t->epoch;
   t->ctx.batch_n = bn;
   t->ctx.loss = loss;
@@ -589,6 +596,23 @@ static int eval_views(tb_trainer *t, char *err, size_t errlen) {
       t->ev_lt[i - nm].data = (float *)p;
   }
   return host_misuse(err, errlen, "optimizer", t->O->name);
+}
+
+/* The metrics of evaluation `epoch` become what the schedule sees as the
+ * last evaluation (plateau schedules); fixed arrays, nothing allocated. */
+static void note_eval(tb_trainer *t, const tb_run_result *res, int epoch) {
+  const int cap = (int)(sizeof t->last_eval / sizeof t->last_eval[0]);
+  int n = 0;
+  for (int i = 0; i < res->n_metrics && n < cap; i++) {
+    const tb_metric *m = &res->metrics[i];
+    if (m->epoch != epoch) continue;
+    snprintf(t->last_eval_names[n][0], sizeof t->last_eval_names[n][0], "%s", m->split);
+    snprintf(t->last_eval_names[n][1], sizeof t->last_eval_names[n][1], "%s", m->name);
+    t->last_eval[n] = (tb_metric_value){t->last_eval_names[n][0], t->last_eval_names[n][1],
+                                        m->value};
+    n++;
+  }
+  t->sctx.n_last_eval = n;
 }
 
 int tb_trainer_evaluate(tb_trainer *t, int epoch, tb_run_result *res, char *err, size_t errlen) {
@@ -645,6 +669,7 @@ int tb_trainer_evaluate(tb_trainer *t, int epoch, tb_run_result *res, char *err,
     tb_result_add_metric(res, epoch, p->name, "brier", tb_eval_brier(&acc));
     tb_result_add_metric(res, epoch, p->name, "ece", tb_eval_ece(&acc));
   }
+  note_eval(t, res, epoch);
   return 0;
 }
 

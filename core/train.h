@@ -127,9 +127,6 @@ double tb_eval_brier(const tb_eval_acc *a);
 double tb_eval_ece(const tb_eval_acc *a);
 
 /* ---- train.c ---- */
-/* Learning-rate factor of the schedule before optimizer step t (0-based),
- * with S steps per epoch and T steps in all. */
-double tb_schedule_factor(const tb_sched_spec *s, int64_t t, int64_t S, int64_t T);
 
 typedef struct tb_trainer tb_trainer;
 /* Everything one run needs, allocated up front: after tb_trainer_create the

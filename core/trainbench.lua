@@ -1,9 +1,11 @@
 -- trainbench.lua — the `trainbench` module that scenario scripts require:
 -- tb.grid, tb.linspace, tb.logspace, tb.range, tb.loss, tb.optimizer,
 -- tb.data.*, tb.model.*, tb.schedule.* and tb.scenario. Each constructor
--- records the script line that called it, checks what it can at once and
--- keeps its resolved alternatives; tb.scenario takes their cartesian product
--- into a list of runs, which script_runs.c turns into configurations.
+-- records the script line that called it, checks its values at once (one
+-- validator for every kind of component, driven by its hyperparameter
+-- table) and keeps its resolved alternatives, each holding the core's
+-- instance; tb.scenario takes their cartesian product into a list of runs,
+-- which script_runs.c turns into configurations.
 --
 -- Embedded in the binary at build time (embed_lua.py) and loaded by script.c
 -- as the chunk "=trainbench", so its line numbers are this file's and where()
@@ -14,7 +16,7 @@ local type, pairs, ipairs, select, tonumber = type, pairs, ipairs, select, tonum
 local setmetatable, getmetatable = setmetatable, getmetatable
 local error, tostring = error, tostring
 local tointeger, abs, huge = math.tointeger, math.abs, math.huge
-local mininteger, maxinteger = math.mininteger, math.maxinteger
+local mathtype = math.type
 local getinfo, format, concat = debug.getinfo, string.format, table.concat
 local fmtnum, sortkeys, MAX_RUNS = host.fmt, host.sortkeys, host.max_runs
 
@@ -253,20 +255,36 @@ function M.range(a, b, step)
   return new_grid(v, at, 'tb.range(...)')
 end
 
--- ---- losses and optimizers ----------------------------------------------------
+-- ---- components -------------------------------------------------------------------
+--
+-- Every configurable part is a component with a hyperparameter table:
+-- losses, optimizers and schedules from plugins, datasets and models built
+-- into the core. One constructor serves them all (tb.loss, tb.optimizer,
+-- tb.schedule, tb.data.*, tb.model.*): it checks the names and shapes of the
+-- values here, driven by the table host.component lends, expands grids, and
+-- hands each alternative to host.resolve, the core's one validator of every
+-- type (hparam.c: ranges, integers, lengths, the validate hook), which
+-- returns the instance. A COMPONENT hyperparameter takes a name or an
+-- object of its kind and is resolved the same way, recursively; messages
+-- name the path to it.
 
-local infos = {loss = {}, optimizer = {}}
+local infos = {}    -- kind -> name -> info
+local function article(word)
+  return (word:find('^[aeiou]') and 'an ' or 'a ') .. word
+end
 
-local function lookup(kind, name, at)
+local function lookup(kind, name, at, prefix)
+  infos[kind] = infos[kind] or {}
   local info = infos[kind][name]
   if info then return info end
-  info = host.hparams(kind, name)
+  info = host.component(kind, name)
   if not info then
     local names = host.names(kind)
-    fail(at, format("unknown %s %s (valid: %s)", kind, show(name),
+    fail(at, format("%sunknown %s %s (valid: %s)", prefix or '', kind, show(name),
                     #names > 0 and concat(names, ', ') or 'none loaded'))
   end
-  info.by_name, info.label = {}, format("%s '%s'", kind, name)
+  info.by_name = {}
+  info.word = info.builtin and 'key' or 'hyperparameter'
   for i, h in ipairs(info) do
     h.index = i
     info.by_name[h.name] = h
@@ -274,6 +292,9 @@ local function lookup(kind, name, at)
       h.option = {}
       for j, c in ipairs(h.choices) do h.option[c] = j - 1 end
       h.valid = list_values(h.choices)
+    elseif h.type == 'record' then
+      h.field = {}
+      for j, f in ipairs(h.fields) do h.field[f] = j end
     end
   end
   info.valid = #info > 0 and list(info.by_name) or 'none'
@@ -281,273 +302,233 @@ local function lookup(kind, name, at)
   return info
 end
 
-local function check_hp_names(info, hp, at)
+local function check_names(info, hp, at, prefix)
   for _, k in ipairs(sorted_keys(hp, at)) do
     if type(k) ~= 'string' then
-      fail(at, format('%s: hyperparameters are given by name, got %s', info.label, show_key(k)))
+      fail(at, format('%s%s: %ss are given by name, got %s', prefix, info.label, info.word,
+                      show_key(k)))
     end
     if not info.by_name[k] then
-      fail(at, format("%s: unknown hyperparameter '%s' (valid: %s)", info.label, k, info.valid))
+      fail(at, format("%s%s: unknown %s '%s' (valid: %s)", prefix, info.label, info.word, k,
+                      info.valid))
     end
   end
 end
 
--- One concrete setting of a component: values in table order (bools 0/1,
--- choices as the option's index), checked against ranges and the validate hook.
-local function component_alt(kind, name, info, hp, at)
-  if not is_plain(hp) then
-    fail(at, format('%s: hyperparameters must be a table, got %s', info.label, show(hp)))
+-- "a list of 1 to 16 integers in [1, 65536]"
+local function list_what(h)
+  local what = h.integer and 'integers' or 'numbers'
+  local n = ''
+  if h.k then
+    n = 'K '
+  elseif h.max_n > 0 then
+    n = h.min_n == h.max_n and fmtnum(h.min_n) .. ' ' or
+        format('%s to %s ', fmtnum(h.min_n), fmtnum(h.max_n))
   end
-  check_hp_names(info, hp, at)
-  local values = {}
-  for i, h in ipairs(info) do values[i] = h.def end
-  for _, k in ipairs(sorted_keys(hp, at)) do
-    local h, v = info.by_name[k], hp[k]
-    local bad
-    if h.type == 'real' or h.type == 'int' then
-      bad = type(v) ~= 'number' and 'must be a number'
-      values[h.index] = v
-    elseif h.type == 'bool' then
-      bad = type(v) ~= 'boolean' and 'must be a boolean'
-      values[h.index] = v and 1 or 0
-    else
-      local idx = type(v) == 'string' and h.option[v]
-      bad = idx == nil and format('must be one of: %s', h.valid)
-      values[h.index] = idx
+  return format('a list of %s%s%s', n, what, h.range or '')
+end
+
+-- A number that a double holds exactly (integers past 2^53 do not).
+local function exact_number(v)
+  return type(v) == 'number' and (mathtype(v) == 'float' or v + 0.0 == v)
+end
+
+-- The elements of a plain list of numbers, or nil.
+local function numbers(t)
+  if not is_plain(t) then return nil end
+  local n = 0
+  for k in pairs(t) do
+    if not int_of(k) or k < 1 then return nil end
+    n = n + 1
+  end
+  if #t ~= n then return nil end
+  local out = {}
+  for i = 1, n do
+    if not exact_number(t[i]) then return nil, i end
+    out[i] = t[i] + 0.0
+  end
+  return out
+end
+
+local resolve
+
+-- The value of hyperparameter h as host.resolve takes it: a number (bools
+-- 0/1, choices the option's index), a string, a list {n, rows, cols, ...}
+-- or a child's instance.
+local function convert(info, h, v, at, prefix)
+  local function bad(what)
+    fail(at, format("%s%s: '%s' must be %s, got %s", prefix, info.label, h.name, what, show(v)))
+  end
+  local t = h.type
+  if t == 'real' or t == 'int' then
+    if type(v) ~= 'number' then bad('a number') end
+    if not exact_number(v) then
+      fail(at, format("%s%s: '%s' = %s is not an integer that a double holds exactly "
+                      .. "(|x| <= 2^53)", prefix, info.label, h.name, fmtnum(v)))
     end
-    if bad then fail(at, format("%s: '%s' %s, got %s", info.label, k, bad, show(v))) end
+    return v + 0.0
+  elseif t == 'bool' then
+    if type(v) ~= 'boolean' then bad('a boolean') end
+    return v and 1 or 0
+  elseif t == 'choice' then
+    local idx = type(v) == 'string' and h.option[v]
+    if idx == nil then bad('one of: ' .. h.valid) end
+    return idx
+  elseif t == 'string' then
+    if type(v) ~= 'string' then bad('a string') end
+    return v
+  elseif t == 'list' then
+    local xs, at_bad = numbers(v)
+    if not xs then
+      if at_bad then
+        fail(at, format("%s%s: '%s' must be %s, got %s at position %d", prefix, info.label,
+                        h.name, list_what(h), show(v[at_bad]), at_bad))
+      end
+      bad(list_what(h))
+    end
+    xs.n, xs.rows, xs.cols = #xs, 1, #xs
+    return xs
+  elseif t == 'record' then
+    local what = 'a table {' .. concat(h.fields, ' = ..., ') .. ' = ...}'
+    if not is_plain(v) then bad(what) end
+    local keys, msg = sortkeys(v)
+    if not keys then fail(at, format("%s%s: '%s': %s", prefix, info.label, h.name, msg)) end
+    for _, k in ipairs(keys) do
+      if not h.field[k] then
+        fail(at, format("%s%s: '%s': unknown key %s (valid: %s)", prefix, info.label, h.name,
+                        show_key(k), list_values(h.fields)))
+      end
+    end
+    -- a field left out is 0 (split = {train = 0.8, test = 0.2} has no validation rows)
+    local xs = {n = #h.fields, rows = 1, cols = #h.fields}
+    for i, f in ipairs(h.fields) do
+      local x = v[f]
+      if x == nil then x = 0 end
+      if not exact_number(x) then
+        fail(at, format("%s%s: '%s.%s' must be a number, got %s", prefix, info.label, h.name, f,
+                        show(x)))
+      end
+      xs[i] = x + 0.0
+    end
+    return xs
+  elseif t == 'matrix' then
+    local what = format('a matrix (a list of rows, each a list of %s%s)',
+                        h.integer and 'integers' or 'numbers', h.range or '')
+    if not is_plain(v) then bad(what) end
+    local n = 0
+    for k in pairs(v) do
+      if not int_of(k) or k < 1 then bad(what) end
+      n = n + 1
+    end
+    if n == 0 or #v ~= n then bad(what) end
+    local xs, cols = {}, nil
+    for r = 1, n do
+      local row = numbers(v[r])
+      if not row or #row == 0 then bad(what) end
+      cols = cols or #row
+      if #row ~= cols then
+        fail(at, format("%s%s: '%s' must be %s, got rows of %d and %d entries", prefix,
+                        info.label, h.name, what, cols, #row))
+      end
+      for _, x in ipairs(row) do xs[#xs + 1] = x end
+    end
+    xs.n, xs.rows, xs.cols = #xs, n, cols
+    return xs
+  elseif t == 'component' then
+    local kind = h.component_kind
+    local path = format('%s%s: \'%s\': ', prefix, info.label, h.name)
+    if type(v) == 'string' then
+      local child = lookup(kind, v, at, path)
+      return resolve(kind, v, child, {}, at, path).inst
+    elseif getmetatable(v) == ALT and v.kind == kind then
+      return v.inst
+    end
+    bad(format('%s name or tb.%s(...)', article(kind), kind == 'dataset' and 'data.NAME' or kind))
   end
-  local msg = host.check(kind, name, values)
-  if msg then fail(at, msg) end
-  return setmetatable({kind = kind, name = name, hp = values, where = at, label = info.label},
+  fail(at, format("%s%s: '%s' has a type this trainbench does not know (%s)", prefix, info.label,
+                  h.name, tostring(t)))
+end
+
+-- One concrete setting of a component, validated: an ALT holding its instance.
+resolve = function(kind, name, info, hp, at, prefix)
+  prefix = prefix or ''
+  if not is_plain(hp) then
+    fail(at, format('%s%s: %ss must be a table, got %s', prefix, info.label, info.word, show(hp)))
+  end
+  check_names(info, hp, at, prefix)
+  local values = {}
+  for i, h in ipairs(info) do
+    local v = hp[h.name]
+    if v == nil then
+      if h.required then fail(at, format("%s%s: missing key '%s'", prefix, info.label, h.name)) end
+    else
+      values[i] = convert(info, h, v, at, prefix)
+    end
+  end
+  local inst, msg = host.resolve(kind, name, values)
+  if not inst then fail(at, prefix .. msg) end
+  return setmetatable({kind = kind, name = name, inst = inst, where = at, label = info.label},
                       ALT)
 end
 
-local function component(kind, name, hp)
-  local at = where()
-  local fname = 'tb.' .. kind
+local function component(kind, name, hp, at)
+  local fname = 'tb.' .. (kind == 'dataset' and 'data' or kind)
   if type(name) ~= 'string' then
     fail(at, format('%s: bad argument #1 (%s name expected, got %s)', fname, kind, show(name)))
   end
   local info = lookup(kind, name, at)
   if hp == nil then hp = {} end
   if not is_plain(hp) and not is_grid(hp) then
-    fail(at, format('%s: bad argument #2 (table of hyperparameters expected, got %s)', fname,
+    fail(at, format('%s: bad argument #2 (table of %ss expected, got %s)', info.label, info.word,
                     show(hp)))
   end
-  if is_plain(hp) then check_hp_names(info, hp, at) end
+  if is_plain(hp) then check_names(info, hp, at, '') end
   limit(count(hp, at, 0), at, info.label)
   local alts = {}
   for _, a in ipairs(expand(hp, at, 0)) do
-    alts[#alts + 1] = component_alt(kind, name, info, a, at)
+    alts[#alts + 1] = resolve(kind, name, info, a, at)
   end
   return setmetatable({kind = kind, alts = alts, where = at, label = info.label}, OBJ)
 end
 
-function M.loss(name, hp) return component('loss', name, hp) end
-function M.optimizer(name, hp) return component('optimizer', name, hp) end
+function M.loss(name, hp) return component('loss', name, hp, where()) end
+function M.optimizer(name, hp) return component('optimizer', name, hp, where()) end
 
--- ---- datasets, models, schedules ------------------------------------------------
+-- tb.data.NAME {...}, tb.model.NAME {...}, tb.schedule.NAME {...}, and the
+-- same as calls: tb.schedule(NAME, {...}). A name that is not loaded fails at
+-- the line that names it.
+local function family(kind)
+  local t = {}
+  return setmetatable(t, {
+    __index = function(_, name)
+      local at = where()
+      if type(name) ~= 'string' then
+        fail(at, format('unknown %s %s (valid: %s)', kind, show_key(name),
+                        concat(host.names(kind), ', ')))
+      end
+      lookup(kind, name, at)
+      return function(args) return component(kind, name, args, where()) end
+    end,
+    __call = function(_, name, args) return component(kind, name, args, where()) end,
+  })
+end
+
+M.data = family('dataset')
+M.model = family('model')
+M.schedule = family('schedule')
+
+-- ---- scenarios ------------------------------------------------------------------
 
 local function keyset(...)
-  local s = {}
-  for i = 1, select('#', ...) do s[select(i, ...)] = true end
-  return s
+  local set = {}
+  for i = 1, select('#', ...) do set[select(i, ...)] = true end
+  return set
 end
-
-local function want_bool(a, key, def, bad)
-  local v = a[key]
-  if v == nil then return def end
-  if type(v) ~= 'boolean' then bad(format("'%s' must be a boolean, got %s", key, show(v))) end
-  return v
-end
-
-local function want_int(a, key, def, lo, hi, what, bad)
-  local v = a[key]
-  if v == nil then return def end
-  local i = int_of(v)
-  if not i or i < lo or i > hi then bad(format("'%s' must be %s, got %s", key, what, show(v))) end
-  return i
-end
-
--- A finite number with lo <= v (lo_open: lo < v) and v <= hi.
-local function want_real(a, key, def, lo, lo_open, hi, what, bad)
-  local v = a[key]
-  if v == nil then return def end
-  if type(v) ~= 'number' or v ~= v or abs(v) == huge or v < lo or (lo_open and v == lo)
-     or v > hi then
-    bad(format("'%s' must be %s, got %s", key, what, show(v)))
-  end
-  return v + 0.0
-end
-
-local function want_name(a, key, def, names, bad)
-  local v = a[key]
-  if v == nil then return def end
-  for _, n in ipairs(names) do if v == n then return v end end
-  bad(format("'%s' must be one of: %s, got %s", key, list_values(names), show(v)))
-end
-
-local INT_MAX = 2147483647
-local SPLIT_KEYS = keyset('train', 'val', 'test')
-
-local function want_split(a, bad)
-  local s = a.split
-  if s == nil then return {0.6, 0.2, 0.2} end
-  if not is_plain(s) then
-    bad("'split' must be a table {train = ..., val = ..., test = ...}, got " .. show(s))
-  end
-  local keys, msg = sortkeys(s)
-  if not keys then bad("'split': " .. msg) end
-  for _, k in ipairs(keys) do
-    if not SPLIT_KEYS[k] then
-      bad(format("'split': unknown key %s (valid: test, train, val)",
-                 show_key(k)))
-    end
-  end
-  local f = {}
-  for i, k in ipairs({'train', 'val', 'test'}) do
-    f[i] = want_real(s, k, 0.0, 0, false, 1, 'a fraction in [0, 1]', function(m)
-      bad("'split." .. m:sub(2))
-    end)
-  end
-  if f[1] == 0 then bad("'split.train' must be > 0") end
-  local sum = f[1] + f[2] + f[3]
-  if abs(sum - 1) > 1e-9 then
-    bad(format("'split' fractions must sum to 1, got %s (train %s + val %s + test %s)",
-               fmtnum(sum), fmtnum(f[1]), fmtnum(f[2]), fmtnum(f[3])))
-  end
-  return f
-end
-
-local function data_common(r, a, bad)
-  r.split = want_split(a, bad)
-  r.standardize = want_bool(a, 'standardize', true, bad)
-  r.split_seed = want_int(a, 'split_seed', nil, mininteger, maxinteger, 'an integer', bad)
-  return r
-end
-
-local builtin = {
-  keys = keyset('split', 'split_seed', 'standardize'),
-  normalize = function(name, a, bad)
-    return data_common({name = name, label_col = -1, header = false}, a, bad)
-  end,
-}
-
-local datasets = {
-  digits = builtin, breast_cancer = builtin, iris = builtin, wine = builtin,
-  csv = {
-    keys = keyset('header', 'label', 'path', 'split', 'split_seed', 'standardize'),
-    required = {'path'},
-    normalize = function(name, a, bad)
-      local p = a.path
-      if type(p) ~= 'string' or p == '' then
-        bad("'path' must be a file name, got " .. show(p))
-      end
-      local full = p:sub(1, 1) == '/' and p or host.script_dir .. '/' .. p
-      local resolved, why = host.realpath(full)
-      if not resolved then bad(format("'path' = %s: cannot open %s: %s", show(p), full, why)) end
-      local label = want_int(a, 'label', nil, 1, INT_MAX, 'a column number >= 1', bad)
-      return data_common({name = name, path = resolved, label_col = label and label - 1 or -1,
-                          header = want_bool(a, 'header', true, bad)}, a, bad)
-    end,
-  },
-  blobs = {
-    keys = keyset('classes', 'dim', 'n', 'separation', 'split', 'split_seed', 'standardize'),
-    normalize = function(name, a, bad)
-      local r = {name = name, label_col = -1, header = false,
-                 n = want_int(a, 'n', 600, 1, INT_MAX, 'an integer >= 1', bad),
-                 classes = want_int(a, 'classes', 3, 2, INT_MAX, 'an integer >= 2', bad),
-                 dim = want_int(a, 'dim', 2, 1, INT_MAX, 'an integer >= 1', bad),
-                 separation = want_real(a, 'separation', 3.0, 0, false, huge,
-                                        'a finite number >= 0', bad)}
-      if r.n < r.classes then
-        bad(format("'n' = %d must be at least 'classes' = %d", r.n, r.classes))
-      end
-      if r.n * r.dim > host.max_data_values then
-        bad(format("'n' x 'dim' = %d x %d = %d values, more than the limit of %d", r.n, r.dim,
-                   r.n * r.dim, host.max_data_values))
-      end
-      return data_common(r, a, bad)
-    end,
-  },
-}
-
-local models = {
-  linear = {
-    keys = keyset('init'),
-    normalize = function(name, a, bad)
-      return {name = name, hidden = {}, activation = 'relu',
-              init = want_name(a, 'init', 'default', host.inits, bad)}
-    end,
-  },
-  mlp = {
-    keys = keyset('activation', 'hidden', 'init'),
-    required = {'hidden'},
-    normalize = function(name, a, bad)
-      local h, max = a.hidden, host.max_hidden
-      local what = format("'hidden' must be a list of 1 to %d positive integers", max)
-      if not is_plain(h) then bad(what .. ', got ' .. show(h)) end
-      local n = 0
-      for k in pairs(h) do
-        if not int_of(k) or k < 1 then
-          bad(format('%s, got a table with key %s', what, show(k)))
-        end
-        n = n + 1
-      end
-      if n == 0 or #h ~= n or n > max then
-        bad(format('%s, got %d %s', what, n, #h ~= n and 'values with holes' or 'widths'))
-      end
-      local hidden = {}
-      for i = 1, n do
-        hidden[i] = int_of(h[i])
-        if not hidden[i] or hidden[i] < 1 then
-          bad(format('%s, got %s at position %d', what, show(h[i]), i))
-        end
-        if hidden[i] > host.max_width then
-          bad(format("'hidden' = %s at position %d is more than the limit of %d units per layer",
-                     show(h[i]), i, host.max_width))
-        end
-      end
-      return {name = name, hidden = hidden,
-              activation = want_name(a, 'activation', 'relu', host.activations, bad),
-              init = want_name(a, 'init', 'default', host.inits, bad)}
-    end,
-  },
-}
-
-local WARMUP = 'a number of epochs >= 0'
-local schedules = {
-  constant = {
-    keys = keyset('warmup'),
-    normalize = function(name, a, bad)
-      return {name = name, warmup = want_real(a, 'warmup', 0.0, 0, false, huge, WARMUP, bad)}
-    end,
-  },
-  step = {
-    keys = keyset('every', 'gamma', 'warmup'),
-    required = {'every'},
-    normalize = function(name, a, bad)
-      return {name = name, warmup = want_real(a, 'warmup', 0.0, 0, false, huge, WARMUP, bad),
-              every = want_real(a, 'every', nil, 0, true, huge, 'a number of epochs > 0', bad),
-              gamma = want_real(a, 'gamma', 0.1, 0, true, huge, 'a number > 0', bad)}
-    end,
-  },
-  cosine = {
-    keys = keyset('min_factor', 'warmup'),
-    normalize = function(name, a, bad)
-      return {name = name, warmup = want_real(a, 'warmup', 0.0, 0, false, huge, WARMUP, bad),
-              min_factor = want_real(a, 'min_factor', 0.0, 0, false, 1, 'a number in [0, 1]',
-                                     bad)}
-    end,
-  },
-}
 
 local function check_keys(a, spec, label, at)
   for _, k in ipairs(sorted_keys(a, at)) do
     if not spec.keys[k] then
-      fail(at, format('%s: unknown key %s (valid: %s)', label, show_key(k),
-                      list(spec.keys)))
+      fail(at, format('%s: unknown key %s (valid: %s)', label, show_key(k), list(spec.keys)))
     end
   end
   for _, k in ipairs(spec.required or {}) do
@@ -555,72 +536,24 @@ local function check_keys(a, spec, label, at)
   end
 end
 
-local function resolve(kind, label, name, spec, a, at)
-  check_keys(a, spec, label, at)
-  local r = spec.normalize(name, a, function(msg) fail(at, label .. ': ' .. msg) end)
-  r.kind, r.where, r.label = kind, at, label
-  return setmetatable(r, ALT)
-end
-
-local function spec(kind, prefix, name, s, args)
-  local at = where()
-  local label = prefix .. name
-  if args == nil then args = {} end
-  if not is_plain(args) and not is_grid(args) then
-    fail(at, format('%s: expected a table of options, got %s', label, show(args)))
-  end
-  if is_plain(args) then check_keys(args, s, label, at) end
-  limit(count(args, at, 0), at, label)
-  local alts = {}
-  for _, a in ipairs(expand(args, at, 0)) do
-    if not is_plain(a) then
-      fail(at, format('%s: expected a table of options, got %s', label, show(a)))
-    end
-    alts[#alts + 1] = resolve(kind, label, name, s, a, at)
-  end
-  return setmetatable({kind = kind, alts = alts, where = at, label = label}, OBJ)
-end
-
--- tb.data.NAME, tb.model.NAME, tb.schedule.NAME; other names fail at the line.
-local function family(kind, prefix, what, specs)
-  local t = {}
-  for name, s in pairs(specs) do
-    t[name] = function(args) return spec(kind, prefix, name, s, args) end
-  end
-  return setmetatable(t, {__index = function(_, k)
-    fail(where(), format('unknown %s %s (valid: %s)', what, show_key(k),
-                         list(specs)))
-  end})
-end
-
-M.data = family('data', 'tb.data.', 'dataset', datasets)
-M.model = family('model', 'tb.model.', 'model', models)
-M.schedule = family('schedule', 'tb.schedule.', 'schedule', schedules)
-
--- ---- scenarios ------------------------------------------------------------------
-
+local INT_MAX = 2147483647
 local SCENARIO_KEYS = keyset('batch_size', 'data', 'epochs', 'loss', 'model', 'name',
                              'optimizer', 'schedule', 'seeds', 'timeout')
 
-local function component_axis(kind, v, at, label, out)
+-- The alternatives of a scenario's part: a name (plugins' kinds) or an
+-- object of its kind, possibly in grids.
+local function part_axis(kind, key, what, names_ok, v, at, label, out)
   if is_grid(v) then
-    for _, o in ipairs(v.options) do component_axis(kind, o, v.where, label, out) end
-  elseif type(v) == 'string' then
+    for _, o in ipairs(v.options) do
+      part_axis(kind, key, what, names_ok, o, v.where, label, out)
+    end
+  elseif names_ok and type(v) == 'string' then
     local info = lookup(kind, v, at)
-    info.plain = info.plain or component_alt(kind, v, info, {}, at)
+    if not info.plain then
+      info.plain = resolve(kind, v, info, {}, at)
+      info.plain.where = '?' -- shared by every scenario naming it: errors go to the scenario's line
+    end
     out[#out + 1] = info.plain
-  elseif is_obj(v) and v.kind == kind then
-    for _, a in ipairs(v.alts) do out[#out + 1] = a end
-  else
-    fail(at, format("%s: '%s' must be %s %s name or tb.%s(...), got %s", label, kind,
-                    kind == 'optimizer' and 'an' or 'a', kind, kind, show(v)))
-  end
-  return out
-end
-
-local function spec_axis(kind, key, what, v, at, label, out)
-  if is_grid(v) then
-    for _, o in ipairs(v.options) do spec_axis(kind, key, what, o, v.where, label, out) end
   elseif is_obj(v) and v.kind == kind then
     for _, a in ipairs(v.alts) do out[#out + 1] = a end
   else
@@ -671,11 +604,19 @@ local function seeds_axis(v, at, label)
   return out
 end
 
-local default_model = setmetatable({kind = 'model', label = 'tb.model.linear',
-  alts = {resolve('model', 'tb.model.linear', 'linear', models.linear, {}, '?')}}, OBJ)
-local default_schedule = setmetatable({kind = 'schedule', label = 'tb.schedule.constant',
-  alts = {resolve('schedule', 'tb.schedule.constant', 'constant', schedules.constant, {}, '?')}},
-  OBJ)
+-- The parts a scenario may leave out, resolved at the first scenario that
+-- does (the default schedule is a plugin: an error, if it is not loaded,
+-- belongs to the scenario that needs it).
+local defaults = {}
+local function default_part(kind, name, at)
+  if not defaults[kind] then
+    local info = lookup(kind, name, at)
+    local alt = resolve(kind, name, info, {}, at)
+    alt.where = '?' -- errors about it belong to the scenario that left it out
+    defaults[kind] = setmetatable({kind = kind, label = info.label, alts = {alt}}, OBJ)
+  end
+  return defaults[kind]
+end
 
 function M.scenario(s)
   local at = where()
@@ -703,13 +644,15 @@ function M.scenario(s)
   local axes = {
     int_axis('batch_size', s.batch_size == nil and 32 or s.batch_size, 0,
              'an integer >= 0 (0 = full batch)', at, label),
-    spec_axis('data', 'data', 'a dataset from tb.data.*', s.data, at, label, {}),
+    part_axis('dataset', 'data', 'a dataset from tb.data.*', false, s.data, at, label, {}),
     int_axis('epochs', s.epochs, 1, 'an integer >= 1', at, label),
-    component_axis('loss', s.loss, at, label, {}),
-    spec_axis('model', 'model', 'a model from tb.model.*', s.model or default_model, at, label, {}),
-    component_axis('optimizer', s.optimizer, at, label, {}),
-    spec_axis('schedule', 'schedule', 'a schedule from tb.schedule.*',
-              s.schedule or default_schedule, at, label, {}),
+    part_axis('loss', 'loss', 'a loss name or tb.loss(...)', true, s.loss, at, label, {}),
+    part_axis('model', 'model', 'a model from tb.model.*', false,
+              s.model or default_part('model', 'linear', at), at, label, {}),
+    part_axis('optimizer', 'optimizer', 'an optimizer name or tb.optimizer(...)', true,
+              s.optimizer, at, label, {}),
+    part_axis('schedule', 'schedule', 'a schedule name or tb.schedule.NAME {...}', true,
+              s.schedule or default_part('schedule', 'constant', at), at, label, {}),
     seeds_axis(s.seeds, at, label),
   }
   local n = 1

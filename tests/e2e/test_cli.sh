@@ -19,7 +19,7 @@ has "describe shows ranges" "$out" "momentum"
 out=$("$TB" describe cross_entropy)
 has "describe a loss" "$out" "label_smoothing"
 out=$("$TB" describe nope 2>&1)
-has "describe of an unknown name lists valid names" "$out" "no loss or optimizer named 'nope' (valid:"
+has "describe of an unknown name lists valid names" "$out" "no component named 'nope' (valid:"
 
 mkdir -p "$WORK/plugins"
 cp "$TB_TEST_PLUGINS/variant_shadow.so" "$WORK/plugins/"

@@ -94,7 +94,7 @@ refused "truncated .csv.gz" "s.lua:2: tb.data.csv: $DIR/cut.csv.gz: truncated gz
 # that only the data makes too large
 script 'tb.data.iris {}' 'tb.model.mlp { hidden = { 2^31 - 1 } }'
 refused "hidden = {2^31 - 1}" \
-  "s.lua:3: tb.model.mlp: 'hidden' = 2147483647 at position 1 is more than the limit of 65536 units per layer"
+  "s.lua:3: tb.model.mlp: 'hidden' = 2147483647 at position 1 is out of range [1, 65536]"
 script 'tb.data.blobs { n = 100000, dim = 30000 }'
 refused "blobs n x dim past int range" \
   "s.lua:2: tb.data.blobs: 'n' x 'dim' = 100000 x 30000 = 3000000000 values, more than the limit of 268435456"

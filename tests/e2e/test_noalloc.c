@@ -12,6 +12,7 @@
 
 #include "../unit/check.h"
 #include "config.h"
+#include "hparam.h"
 #include "registry.h"
 #include "tensor.h"
 #include "train.h"
@@ -48,29 +49,36 @@ void *aligned_alloc(size_t align, size_t n) {
 }
 
 /* A configuration of the digits mlp with default hyperparameters. */
-static void config(tb_run_config *cfg, const tb_component *loss, const tb_component *opt,
-                   int activation) {
-  char err[TB_ERRLEN];
+/* digits, an mlp of 32 and 16 units, loss and optimizer by name at their
+ * defaults, cosine with one epoch of warmup, 3 epochs of batches of 100.
+ * 0, or -1 with the reason in err (the configuration freed). */
+static int config(tb_run_config *cfg, tb_registry *reg, const char *loss, const char *opt,
+                  const char *activation, char *err, size_t errlen) {
   memset(cfg, 0, sizeof *cfg);
   snprintf(cfg->scenario, sizeof cfg->scenario, "noalloc");
   cfg->seed = 1;
-  snprintf(cfg->data.name, sizeof cfg->data.name, "digits");
-  cfg->data.split[0] = 0.6, cfg->data.split[1] = 0.2, cfg->data.split[2] = 0.2;
-  cfg->data.standardize = 1;
-  cfg->model.kind = TB_MODEL_MLP;
-  cfg->model.n_hidden = 2;
-  cfg->model.hidden[0] = 32, cfg->model.hidden[1] = 16;
-  cfg->model.activation = activation;
-  cfg->model.init = TB_INIT_DEFAULT;
-  cfg->loss = loss;
-  cfg->opt = opt;
-  tb_hparams_defaults(cfg->loss, cfg->loss_hp);
-  tb_hparams_defaults(cfg->opt, cfg->opt_hp);
-  cfg->sched.kind = TB_SCHED_COSINE;
-  cfg->sched.warmup = 1;
+  cfg->parts[TB_PART_DATA] = tb_instance_named(reg, TB_KIND_DATASET, "digits", err, errlen);
+  tb_instance *m = cfg->parts[TB_PART_MODEL] =
+      tb_instance_named(reg, TB_KIND_MODEL, "mlp", err, errlen);
+  cfg->parts[TB_PART_LOSS] = tb_instance_named(reg, TB_KIND_LOSS, loss, err, errlen);
+  cfg->parts[TB_PART_OPTIMIZER] = tb_instance_named(reg, TB_KIND_OPTIMIZER, opt, err, errlen);
+  tb_instance *s = cfg->parts[TB_PART_SCHEDULE] =
+      tb_instance_named(reg, TB_KIND_SCHEDULE, "cosine", err, errlen);
+  if (!cfg->parts[TB_PART_DATA] || !m || !cfg->parts[TB_PART_LOSS] ||
+      !cfg->parts[TB_PART_OPTIMIZER] || !s ||
+      tb_instance_set_list(m, "hidden", (const double[]){32, 16}, 1, 2, err, errlen) ||
+      tb_instance_set_text(m, "activation", activation, err, errlen) ||
+      tb_instance_set_num(s, "warmup", 1, err, errlen)) {
+    tb_config_free(cfg);
+    return -1;
+  }
   cfg->epochs = 3;
   cfg->batch_size = 100; /* 1078 train rows: the last batch is partial */
-  tb_data_spec_resolve(&cfg->data, err, sizeof err);
+  if (tb_config_derive(cfg, err, errlen) || tb_data_spec_resolve(&cfg->data, err, errlen)) {
+    tb_config_free(cfg);
+    return -1;
+  }
+  return 0;
 }
 
 /* The run-time services: steps and evaluation passes allocate nothing. */
@@ -82,19 +90,17 @@ static void runtime_services(tb_registry *reg) {
                                    {"rt_sqmean_ce", "rt_avg_sgd"},    /* not a mean */
                                    {"rt_ema_ce", "rt_esgd_probe"}};
   for (int i = 0; i < 4; i++) {
-    const tb_component *l = tb_registry_find(reg, TB_KIND_LOSS, pairs[i][0]);
-    const tb_component *o = tb_registry_find(reg, TB_KIND_OPTIMIZER, pairs[i][1]);
-    if (!l || !o) {
-      CHECK(0, "test plugins %s and %s are loaded", pairs[i][0], pairs[i][1]);
+    tb_run_config cfg;
+    char err[TB_ERRLEN];
+    if (config(&cfg, reg, pairs[i][0], pairs[i][1], "relu", err, sizeof err)) {
+      CHECK(0, "test plugins %s and %s: %s", pairs[i][0], pairs[i][1], err);
       continue;
     }
-    tb_run_config cfg;
-    config(&cfg, l, o, TB_ACT_RELU);
-    char err[TB_ERRLEN];
     tb_trainer *t;
     if (tb_trainer_create(&t, &cfg, err, sizeof err)) {
       CHECK(0, "trainer for %s/%s: %s", pairs[i][0], pairs[i][1], err);
       tb_trainer_free(t);
+      tb_config_free(&cfg);
       continue;
     }
     tb_run_result res;
@@ -116,6 +122,7 @@ static void runtime_services(tb_registry *reg) {
           step_allocs, allocs, rc ? ": " : "", rc ? err : "");
     tb_result_free(&res);
     tb_trainer_free(t);
+    tb_config_free(&cfg);
   }
 }
 
@@ -135,14 +142,11 @@ int main(void) {
   const char *opts[] = {"sgd", "adam", "adamw", "rmsprop", "adagrad"};
   for (int li = 0; li < 4; li++)
     for (int oi = 0; oi < 5; oi++) {
-      const tb_component *l = tb_registry_find(reg, TB_KIND_LOSS, losses[li]);
-      const tb_component *o = tb_registry_find(reg, TB_KIND_OPTIMIZER, opts[oi]);
-      if (!l || !o) {
-        CHECK(0, "plugins %s and %s are loaded", losses[li], opts[oi]);
+      tb_run_config cfg;
+      if (config(&cfg, reg, losses[li], opts[oi], li % 2 ? "gelu" : "relu", err, sizeof err)) {
+        CHECK(0, "configuration %s/%s: %s", losses[li], opts[oi], err);
         continue;
       }
-      tb_run_config cfg;
-      config(&cfg, l, o, li % 2 ? TB_ACT_GELU : TB_ACT_RELU);
       tb_trainer *t;
       allocs = 0;
       counting = 1;
@@ -153,6 +157,7 @@ int main(void) {
       if (crc) {
         CHECK(0, "trainer for %s/%s: %s", losses[li], opts[oi], err);
         tb_trainer_free(t);
+        tb_config_free(&cfg);
         continue;
       }
       /* warm up once (OpenBLAS sets up its buffers on first use), then count */
@@ -165,6 +170,7 @@ int main(void) {
       CHECK(rc == 0 && allocs == 0, "%s + %s: 25 steps (across an epoch boundary), %ld allocations",
             losses[li], opts[oi], allocs);
       tb_trainer_free(t);
+      tb_config_free(&cfg);
     }
   const char *test_plugins = getenv("TB_TEST_PLUGINS");
   for (int i = 0; test_plugins && i < 2; i++) {

@@ -13,7 +13,7 @@ eq "metrics for epochs 0..6, 3 splits, 5 names" "$(q "$DB" "SELECT count(*) FROM
 eq "final_metrics has the last epoch" "$(q "$DB" "SELECT count(*) FROM final_metrics f JOIN metrics m ON m.run_id = f.run_id AND m.split = f.split AND m.name = f.name AND m.epoch = 6 AND m.value = f.value")" 120
 eq "timings per training epoch" "$(q "$DB" "SELECT count(*) FROM timings")" 48
 eq "params typed: lr is a real" "$(q "$DB" "SELECT DISTINCT typeof(value) FROM params WHERE component = 'optimizer' AND key = 'lr'")" real
-eq "provenance per run: loss, optimizer, schedule" "$(q "$DB" "SELECT count(*) FROM run_plugins")" 24
+eq "provenance per run: data, model, loss, optimizer, schedule" "$(q "$DB" "SELECT count(*) FROM run_plugins")" 40
 eq "one group per configuration, seeds paired" "$(q "$DB" "SELECT count(DISTINCT group_hash) || ' ' || count(*) FROM runs")" "4 8"
 eq "the run's own compute time and CPU time, apart from its wall time" "$(q "$DB" "SELECT count(*) FROM runs WHERE compute_seconds > 0 AND cpu_seconds >= 0 AND compute_seconds <= wall_seconds")" 8
 eq "the training loss series, sampled every step here" "$(q "$DB" "SELECT DISTINCT (SELECT count(*) FROM series s WHERE s.run_id = r.id) || ' ' || (SELECT every FROM series_info i WHERE i.run_id = r.id) FROM runs r")" "36 1"

@@ -6,6 +6,11 @@
  *   hptypes  registry = the test plugin tests/lua/hptypes.c only: expansion
  *            counts and order, resolved values, canonical JSON, every error
  *            with its exact file and line
+ *   nested   registry = hptypes, hpnest (tests/lua/hpnest.c) and the built
+ *            schedules: the types beyond the scalars, components inside
+ *            components (values, errors with their path, equivalent
+ *            spellings), K-aware checks, `requires`, and the property test
+ *            (every leaf of a configuration is part of its identity)
  *   plugins  registry = the built plugins (TB_BUILD_PLUGINS): the quickstart
  *            of the documentation and errors from real plugins; skipped
  *            (exit 77) while those plugins are not built
@@ -20,9 +25,11 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <sqlite3.h>
 
 #include "config.h"
 #include "hash.h"
+#include "hparam.h"
 #include "registry.h"
 #include "script.h"
 #include "train.h"
@@ -116,6 +123,14 @@ static double opt_hp(const tb_run_config *r, const char *name) {
   return r->opt_hp[hp_of(r->opt, name)];
 }
 
+/* The run's schedule is `name` (a plugin) with hyperparameter values. */
+static int sched_is(const tb_run_config *r, const char *name) {
+  return r->sched && strcmp(r->sched->name, name) == 0;
+}
+static double sched_hp(const tb_run_config *r, const char *name) {
+  return tb_instance_num(r->parts[TB_PART_SCHEDULE], name);
+}
+
 static int all_hashes_distinct(const tb_sweep *sw) {
   for (int i = 0; i < sw->n_runs; i++)
     for (int j = 0; j < i; j++)
@@ -154,7 +169,7 @@ static void test_quickstart_shape(void) {
               r->model.hidden[0] == 128 && r->model.activation == TB_ACT_RELU &&
               r->model.init == TB_INIT_DEFAULT,
           "run %d: model", i);
-    CHECK(r->sched.kind == TB_SCHED_COSINE && r->sched.warmup == 2 && r->sched.min_factor == 0,
+    CHECK(sched_is(r, "cosine") && sched_hp(r, "warmup") == 2 && sched_hp(r, "min_factor") == 0,
           "run %d: schedule", i);
     CHECK(strcmp(r->data.name, "digits") == 0 && r->data.split[0] == 0.6 &&
               r->data.split[1] == 0.2 && r->data.split[2] == 0.2 && r->data.standardize == 1,
@@ -279,15 +294,21 @@ static void check_values(const tb_sweep *sw, const char *csv) {
   CHECK(r->model.kind == TB_MODEL_LINEAR && r->model.init == TB_INIT_DEFAULT &&
             r->model.n_hidden == 0,
         "default model");
-  CHECK(r->sched.kind == TB_SCHED_STEP && r->sched.every == 2.5 && r->sched.gamma == 0.1 &&
-            r->sched.warmup == 0,
+  CHECK(sched_is(r, "step") && sched_hp(r, "every") == 2.5 && sched_hp(r, "gamma") == 0.1 &&
+            sched_hp(r, "warmup") == 0,
         "step schedule");
   CHECK(r->epochs == 3 && r->batch_size == 32 && r->seed == 1 && r->timeout == 1.5,
         "epochs %d batch %d seed %lld timeout %g", r->epochs, r->batch_size, (long long)r->seed,
         r->timeout);
-  CHECK(strstr(r->json, "\"reduce\":\"sum\"") && strstr(r->json, "\"flag\":true") &&
-            strstr(r->json, "\"order\":5,") && strstr(r->json, "\"mode\":\"scaled\"") &&
-            !strstr(r->json, "timeout"),
+  /* the identity holds what differs from the defaults, typed */
+  CHECK(strstr(r->json, "\"loss\":{\"hp\":{\"flag\":true,\"order\":5,\"reduce\":\"sum\"},"
+                        "\"name\":\"hp_loss\",\"version\":\"1\"}") &&
+            strstr(r->json, "\"optimizer\":{\"hp\":{\"boost\":true,\"steps\":3},") &&
+            strstr(r->json, "\"model\":{\"name\":\"linear\",\"version\":\"1\"}") &&
+            strstr(r->json, "\"label\":1,\"split\":{\"test\":0.2,\"train\":0.8,\"val\":0},"
+                            "\"split_seed\":7,") &&
+            !strstr(r->json, "\"mode\"") && !strstr(r->json, "timeout") &&
+            !strstr(r->json, "small.csv"),
         "json: %s", r->json);
   char hash[TB_HASHLEN];
   tb_hash_bytes(hash, r->json, strlen(r->json));
@@ -300,7 +321,7 @@ static void check_values(const tb_sweep *sw, const char *csv) {
         "blobs defaults");
   CHECK(d->split[0] == 0.6 && d->split[1] == 0.2 && d->split[2] == 0.2, "default split");
   CHECK(d->content_hash[0] != 0, "blobs content hash");
-  CHECK(r->sched.kind == TB_SCHED_CONSTANT && r->sched.warmup == 0 && r->timeout == 0,
+  CHECK(sched_is(r, "constant") && sched_hp(r, "warmup") == 0 && r->timeout == 0,
         "default schedule");
   CHECK(loss_hp(r, "weight") == 1 && loss_hp(r, "order") == 2 && loss_hp(r, "flag") == 0 &&
             loss_hp(r, "reduce") == 0,
@@ -438,10 +459,10 @@ static void test_errors(void) {
   expect_error("err_init.lua", 5,
                "tb.model.linear: 'init' must be one of: default, glorot, he, zeros, got 'xavier'");
   expect_error("err_schedule_key.lua", 3,
-               "tb.schedule.cosine: unknown key 'warmpu' (valid: min_factor, warmup)");
+               "schedule 'cosine': unknown hyperparameter 'warmpu' (valid: min_factor, warmup)");
   expect_error("err_schedule_name.lua", 4,
-               "unknown schedule 'linear' (valid: constant, cosine, step)");
-  expect_error("err_step_every.lua", 3, "tb.schedule.step: missing key 'every'");
+               "unknown schedule 'onecycle' (valid: constant, cosine, linear, step)");
+  expect_error("err_step_every.lua", 3, "schedule 'step': missing key 'every'");
   expect_error("err_grid_empty.lua", 4, "tb.grid: empty list of alternatives");
   expect_error("err_grid_arg.lua", 4, "tb.grid: expected a list of alternatives, got 3");
   expect_error("err_logspace.lua", 5, "tb.logspace: 'n' must be an integer in [1, ");
@@ -460,7 +481,7 @@ static void test_errors(void) {
                "scenario 'q': 'seeds' must be a list of integers or tb.range(a, b), got 3 (for "
                "one seed write {3})");
   expect_error("err_hidden.lua", 4,
-               "tb.model.mlp: 'hidden' must be a list of 1 to 16 positive integers, got 64");
+               "tb.model.mlp: 'hidden' must be a list of 1 to 16 integers in [1, 65536], got 64");
   expect_error("err_blobs.lua", 4, "tb.data.blobs: 'n' = 2 must be at least 'classes' = 3");
   expect_error("err_plain_table.lua", 3,
                "optimizer 'hp_opt': 'lr' must be a number, got a table (use tb.grid{...} for "
@@ -478,8 +499,7 @@ static void test_errors(void) {
                "unknown dataset 'mnist' (valid: blobs, breast_cancer, csv, digits, iris, wine)");
   /* sizes past the limits of util.h, and data errors, at the line responsible */
   expect_error("err_hidden_width.lua", 4,
-               "tb.model.mlp: 'hidden' = 2147483647 at position 2 is more than the limit of "
-               "65536 units per layer");
+               "tb.model.mlp: 'hidden' = 2147483647 at position 2 is out of range [1, 65536]");
   expect_error("err_blobs_size.lua", 4,
                "tb.data.blobs: 'n' x 'dim' = 100000 x 30000 = 3000000000 values, more than the "
                "limit of 268435456");
@@ -507,6 +527,274 @@ static void test_errors(void) {
   CHECK(tb_script_load(script("no_such_script.lua"), reg, &sw, err, sizeof err) != 0 &&
             strstr(err, "cannot open script") && strstr(err, "no_such_script.lua"),
         "missing script: %s", err);
+}
+
+/* ---- nested group: the types beyond the scalars, components in components ---- */
+
+static const tb_instance *part(const tb_run_config *r, int p) { return r->parts[p]; }
+
+static void test_nested_values(void) {
+  tb_sweep sw;
+  if (load(script("nest_values.lua"), &sw)) return;
+  CHECK(sw.n_runs == 4, "nest: %d runs, want 4 (2 hidden x 2 base lr)", sw.n_runs);
+  for (int i = 0; i < sw.n_runs && sw.n_runs == 4; i++) {
+    const tb_run_config *r = &sw.runs[i];
+    const tb_instance *o = part(r, TB_PART_OPTIMIZER), *l = part(r, TB_PART_LOSS);
+    const tb_instance *base = o->child[tb_instance_at(o, "base")];
+    CHECK(base && strcmp(base->comp->name, "hp_opt") == 0 &&
+              tb_instance_num(base, "lr") == (i % 2 ? 0.2 : 0.1),
+          "run %d: the base is hp_opt with lr %g", i, base ? tb_instance_num(base, "lr") : -1);
+    const tb_value *mix = tb_instance_value(o, "mix"), *widths = tb_instance_value(o, "widths");
+    const tb_value *tag = tb_instance_value(o, "tag"), *w = tb_instance_value(l, "class_weights");
+    const tb_value *cm = tb_instance_value(l, "confusion");
+    CHECK(mix->n == 2 && mix->list[0] == 0.25 && mix->list[1] == 0.75 && widths->n == 2 &&
+              widths->list[1] == 2 && strcmp(tag->text, "x") == 0 && isnan(tag->num),
+          "run %d: record in field order, list, string", i);
+    CHECK(w->n == 3 && w->list[2] == 3 && cm->rows == 3 && cm->cols == 3 && cm->list[7] == 0.5,
+          "run %d: K-sized list and matrix, row-major", i);
+    CHECK(strcmp(r->sched->name, "linear") == 0 && sched_hp(r, "end_factor") == 0.1,
+          "run %d: tb.schedule('linear', {...})", i);
+    CHECK(r->model.n_hidden == (i < 2 ? 1 : 2), "run %d: a grid of lists", i);
+  }
+  if (sw.n_runs == 4)
+    CHECK(strstr(sw.runs[1].json, "\"optimizer\":{\"hp\":{\"base\":{\"hp\":{\"lr\":0.2},"
+                                  "\"name\":\"hp_opt\",\"version\":\"1\"},\"mix\":{\"fast\":0.75,"
+                                  "\"slow\":0.25},\"tag\":\"x\",\"widths\":[1,2]},\"name\":"
+                                  "\"hp_wrap\",\"version\":\"1\"}") &&
+              strstr(sw.runs[1].json, "\"confusion\":[[1,0,0],[0,1,0],[0,0.5,0.5]]") &&
+              tb_config_legacy_json(&sw.runs[1]) == NULL,
+          "identity: the base nested with its own name and version, a record by field name, a "
+          "matrix row by row; no legacy form: %s", sw.runs[1].json);
+  tb_sweep_free(&sw);
+  if (load(script("ok_requires_ids.lua"), &sw) == 0) {
+    CHECK(sw.n_runs == 1, "a loss that requires sample ids is accepted: they are always given");
+    tb_sweep_free(&sw);
+  }
+}
+
+static void test_nested_errors(void) {
+  expect_error("err_nest_range.lua", 4,
+               "optimizer 'hp_wrap': 'widths' = 9 at position 2 is out of range [1, 8]");
+  expect_error("err_nest_name.lua", 3,
+               "optimizer 'hp_wrap': 'base': unknown optimizer 'hp_optt' (valid: hp_opt, hp_wrap)");
+  expect_error("err_nest_kind.lua", 4,
+               "optimizer 'hp_wrap': 'base' must be an optimizer name or tb.optimizer(...), got "
+               "loss 'hp_loss'");
+  expect_error("err_nest_child.lua", 4, "loss 'hp_loss': 'order' = 9 is out of range [1, 8]");
+  expect_error("err_nest_k.lua", 5,
+               "loss 'hp_kloss': 'class_weights' must have K = 3 entries (one per class), got 2 "
+               "(the data has K = 3 classes)");
+  expect_error("err_nest_k_path.lua", 4,
+               "loss 'hp_lwrap': 'base': loss 'hp_kloss': 'order' = 5 must be at most K = 3");
+  expect_error("err_nest_record.lua", 3,
+               "optimizer 'hp_wrap': 'mix': unknown key 'quick' (valid: fast, slow)");
+  expect_error("err_nest_record_sum.lua", 3, "optimizer 'hp_wrap': 'mix' must sum to 1, got 0.5");
+  expect_error("err_nest_string.lua", 3, "optimizer 'hp_wrap': 'tag' must be a string, got 3");
+  expect_error("err_nest_list.lua", 3,
+               "optimizer 'hp_wrap': 'widths' must be a list of 1 to 4 integers in [1, 8], got "
+               "'a' at position 2");
+  expect_error("err_nest_matrix.lua", 3,
+               "loss 'hp_kloss': 'confusion' must be a matrix (a list of rows, each a list of "
+               "numbers in [0, 1]), got rows of 2 and 1 entries");
+  expect_error("err_nest_grid.lua", 3,
+               "optimizer 'hp_wrap': 'base' must be an optimizer name or tb.optimizer(...), got 3");
+  expect_error("err_requires_soft.lua", 3,
+               "loss 'hp_soft' requires soft targets, which no part of the scenario provides");
+  expect_error("err_requires_cos.lua", 3, "loss 'hp_cos' requires a cosine head");
+  expect_error("err_int_exact.lua", 3,
+               "tb.data.iris: 'split_seed' = 9007199254740993 is not an integer that a double "
+               "holds exactly");
+  expect_error("err_nest_self.lua", 3,
+               "loss 'hp_self': default components nest more than 16 deep (does one default to "
+               "itself?)");
+  expect_error("err_schedule_type.lua", 3,
+               "scenario 'q': 'schedule' must be a schedule name or tb.schedule.NAME {...}, got "
+               "tb.data.iris");
+}
+
+static void test_nested_equivalent(void) {
+  tb_sweep a, b;
+  if (load(script("eq_nest_a.lua"), &a)) return;
+  if (load(script("eq_nest_b.lua"), &b) == 0) {
+    CHECK(a.n_runs == 2 && b.n_runs == 2, "runs %d %d", a.n_runs, b.n_runs);
+    for (int i = 0; i < 2 && a.n_runs == 2 && b.n_runs == 2; i++)
+      CHECK(strcmp(a.runs[i].json, b.runs[i].json) == 0 &&
+                strcmp(a.runs[i].hash, b.runs[i].hash) == 0,
+            "scenario %d: equivalent spellings (defaults written out, 1e-1 for 0.1, 2.0 for 2, "
+            "a name for an object, the call form) hash equal:\n%s\n%s",
+            i, a.runs[i].json, b.runs[i].json);
+    tb_sweep_free(&b);
+  }
+  tb_sweep_free(&a);
+}
+
+/* ---- the property test: every leaf of a configuration is part of its identity */
+
+enum { M_VALUE, M_VERSION, M_NAME };
+
+/* A copy of `in` with one change at the end of `path` (child indexes):
+ * value `leaf` changed, or the component's version or name. */
+static tb_instance *mutate(const tb_instance *in, const int *path, int depth, int leaf, int how,
+                           tb_component *clone) {
+  tb_instance *c = tb_instance_copy(in);
+  char e[TB_ERRLEN];
+  if (depth > 0) {
+    tb_instance *ch = mutate(in->child[path[0]], path + 1, depth - 1, leaf, how, clone);
+    tb_instance_set(c, path[0], NULL, ch, e, sizeof e);
+    tb_instance_unref(ch);
+    return c;
+  }
+  if (how != M_VALUE) {
+    *clone = *in->comp;
+    if (how == M_VERSION)
+      clone->version = "1.1";
+    else
+      clone->name = "another";
+    c->comp = clone;
+    return c;
+  }
+  const tb_hparam *h = &in->comp->hparams[leaf];
+  tb_value v = in->values[leaf];
+  double buf[TB_HP_MAX_ELEMENTS < 256 ? TB_HP_MAX_ELEMENTS : 256];
+  char text[256];
+  switch (h->type) {
+  case TB_HP_BOOL: v.num = v.num ? 0 : 1; break;
+  case TB_HP_CHOICE: {
+    int n = 0;
+    while (h->choices[n]) n++;
+    v.num = fmod(v.num + 1, n);
+    break;
+  }
+  case TB_HP_STRING:
+    snprintf(text, sizeof text, "%s+", v.text);
+    v.text = text;
+    break;
+  case TB_HP_LIST:
+  case TB_HP_RECORD:
+  case TB_HP_MATRIX:
+    if (v.n == 0) {
+      buf[0] = 1, v.n = v.rows = v.cols = 1;
+    } else {
+      memcpy(buf, v.list, sizeof(double) * (size_t)v.n);
+      buf[v.n - 1] += 1; /* the last element: not only the first counts */
+    }
+    v.list = buf;
+    break;
+  default: v.num = isnan(v.num) ? 1 : v.num + 1;
+  }
+  tb_instance_set(c, leaf, &v, NULL, e, sizeof e);
+  return c;
+}
+
+static int n_mutations, n_changed;
+
+static void check_mutation(tb_run_config *r, int p, const tb_instance *orig, tb_instance *m,
+                           const char *what, int must_change) {
+  char e[TB_ERRLEN], before[TB_HASHLEN];
+  memcpy(before, r->hash, TB_HASHLEN);
+  tb_instance *keep = tb_instance_ref((tb_instance *)orig);
+  tb_config_set_part(r, p, m);
+  tb_instance_unref(m);
+  CHECK(tb_config_derive(r, e, sizeof e) == 0 && tb_config_canonicalize(r, e, sizeof e) == 0,
+        "%s: %s", what, e);
+  int changed = strcmp(before, r->hash) != 0;
+  n_mutations++;
+  n_changed += changed;
+  CHECK(changed == must_change, "%s: the identity %s", what,
+        must_change ? "did not change" : "changed, but the value is not part of it");
+  tb_config_set_part(r, p, keep);
+  tb_instance_unref(keep);
+  tb_config_derive(r, e, sizeof e);
+  tb_config_canonicalize(r, e, sizeof e);
+  CHECK(strcmp(before, r->hash) == 0, "%s: putting it back restores the identity", what);
+}
+
+/* Every leaf of the instance at `path` under part p, then its children's. */
+static void mutate_all(tb_run_config *r, int p, const tb_instance *node, int *path, int depth,
+                       const char *where) {
+  static tb_component clones[64];
+  static int n_clones;
+  const tb_instance *root = r->parts[p];
+  char what[512];
+  tb_component *clone = &clones[n_clones++ % 64];
+  snprintf(what, sizeof what, "%s: the version of %s", where, node->comp->name);
+  check_mutation(r, p, root, mutate(root, path, depth, 0, M_VERSION, clone), what, 1);
+  if (depth > 0) {
+    clone = &clones[n_clones++ % 64];
+    snprintf(what, sizeof what, "%s: another component", where);
+    check_mutation(r, p, root, mutate(root, path, depth, 0, M_NAME, clone), what, 1);
+  }
+  for (int i = 0; i < node->n; i++) {
+    const tb_hparam *h = &node->comp->hparams[i];
+    snprintf(what, sizeof what, "%s.%s", where, h->name);
+    if (h->type == TB_HP_COMPONENT) {
+      path[depth] = i;
+      mutate_all(r, p, node->child[i], path, depth + 1, what);
+      continue;
+    }
+    check_mutation(r, p, root, mutate(root, path, depth, i, M_VALUE, NULL), what,
+                   !(h->flags & TB_HPF_NOT_IDENTITY));
+  }
+}
+
+static void test_property(void) {
+  tb_sweep sw;
+  if (load(script("prop.lua"), &sw)) return;
+  CHECK(sw.n_runs == 1, "prop: %d runs", sw.n_runs);
+  if (sw.n_runs != 1) goto out;
+  tb_run_config *r = &sw.runs[0];
+  /* it covers every kind of component and every type of hyperparameter */
+  int kinds = 0, types = 0;
+  for (int p = 0; p < TB_N_PARTS; p++) {
+    const tb_instance *stack[8] = {r->parts[p]};
+    for (int n = 1; n > 0;) {
+      const tb_instance *in = stack[--n];
+      kinds |= 1 << in->comp->kind;
+      for (int i = 0; i < in->n; i++) {
+        types |= 1 << in->comp->hparams[i].type;
+        if (in->child[i] && n < 8) stack[n++] = in->child[i];
+      }
+    }
+  }
+  CHECK(kinds == 0x3e && types == 0x3fe, "prop.lua covers every kind (%#x) and type (%#x)",
+        kinds, types);
+  int path[16];
+  for (int p = 0; p < TB_N_PARTS; p++) mutate_all(r, p, r->parts[p], path, 0, tb_part_name(p));
+  /* the run's own settings and the data's bytes */
+  char before[TB_HASHLEN], group[TB_HASHLEN], e[TB_ERRLEN];
+  memcpy(before, r->hash, TB_HASHLEN);
+  memcpy(group, r->group_hash, TB_HASHLEN);
+  static const char *const settings[] = {"seed", "epochs", "batch_size", "scenario",
+                                         "content_hash"};
+  for (int k = 0; k < 5; k++) {
+    for (int back = 0; back < 2; back++) {
+      int d = back ? -1 : 1;
+      switch (k) {
+      case 0: r->seed += d; break;
+      case 1: r->epochs += d; break;
+      case 2: r->batch_size += d; break;
+      case 3: r->scenario[0] = (char)(r->scenario[0] + d); break;
+      default: r->data.content_hash[0] = (char)(r->data.content_hash[0] + d);
+      }
+      tb_config_canonicalize(r, e, sizeof e);
+      if (!back) {
+        n_mutations++;
+        n_changed += strcmp(before, r->hash) != 0;
+        CHECK(strcmp(before, r->hash) != 0, "the run's %s: the identity did not change",
+              settings[k]);
+        /* the group is the configuration without the seed */
+        CHECK((strcmp(group, r->group_hash) == 0) == (k == 0),
+              "the run's %s %s the group hash", settings[k], k ? "changes" : "leaves");
+      }
+    }
+    CHECK(strcmp(before, r->hash) == 0, "%s put back", settings[k]);
+  }
+  printf("property: %d leaves changed one at a time, %d identities changed (the csv path is not "
+         "part of it)\n", n_mutations, n_changed);
+  CHECK(n_mutations >= 35 && n_changed == n_mutations - 1,
+        "every leaf but the csv's path changes the identity (%d of %d)", n_changed, n_mutations);
+out:
+  tb_sweep_free(&sw);
 }
 
 /* ---- plugins group ------------------------------------------------------------- */
@@ -544,9 +832,68 @@ static void test_real_errors(void) {
   expect_error("err_real_nesterov.lua", 7, "optimizer 'sgd': 'nesterov' requires 'momentum' > 0");
 }
 
+/* The legacy identity, byte for byte: every run the fixture scripts expand
+ * to has, as its legacy JSON, exactly the `config` text the trainbench that
+ * wrote each fixture recorded for it (schema 1: trainbench 0.1; schema 2:
+ * main before issue 7). */
+static void legacy_matches(const char *lua, const char *db_name, int want_runs) {
+  char path[PATH_MAX + 64], dbpath[PATH_MAX + 64];
+  snprintf(path, sizeof path, "%s/tests/store/fixtures/%s", root, lua);
+  snprintf(dbpath, sizeof dbpath, "%s/tests/store/fixtures/%s", root, db_name);
+  tb_sweep sw;
+  if (load(path, &sw)) return;
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, "SELECT count(*) FROM runs WHERE config = ?1 AND config_hash = ?2",
+                         -1, &s, NULL) != SQLITE_OK) {
+    CHECK(0, "%s: %s", dbpath, db ? sqlite3_errmsg(db) : "cannot open");
+    sqlite3_close(db);
+    tb_sweep_free(&sw);
+    return;
+  }
+  int found = 0;
+  for (int i = 0; i < sw.n_runs; i++) {
+    char *legacy = tb_config_legacy_json(&sw.runs[i]);
+    CHECK(legacy != NULL, "%s run %d has a legacy form", lua, i);
+    if (!legacy) continue;
+    sqlite3_reset(s);
+    sqlite3_bind_text(s, 1, legacy, -1, SQLITE_TRANSIENT);
+    char lh[TB_HASHLEN];
+    CHECK(tb_config_legacy_hash(&sw.runs[i], lh) == 0, "%s run %d: a legacy hash", lua, i);
+    sqlite3_bind_text(s, 2, lh, -1, SQLITE_TRANSIENT);
+    int hit = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 1;
+    CHECK(hit, "%s run %d: its legacy JSON is not a recorded config: %s", lua, i, legacy);
+    found += hit;
+    free(legacy);
+  }
+  CHECK(sw.n_runs == want_runs && found == want_runs,
+        "%s: %d of %d runs found in %s by their legacy identity, byte for byte", lua, found,
+        sw.n_runs, db_name);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  tb_sweep_free(&sw);
+}
+
+static void test_legacy_fixtures(void) {
+  /* the built plugins and v1.lua's fault_nan (the fixture's diverged runs) */
+  tb_registry *all = reg;
+  char err[TB_ERRLEN], faulty[PATH_MAX];
+  snprintf(faulty, sizeof faulty, "%s/faulty.so", getenv("TB_TEST_PLUGINS"));
+  if (tb_registry_open(&reg, getenv("TB_BUILD_PLUGINS"), err, sizeof err) ||
+      tb_registry_add_file(reg, faulty, err, sizeof err)) {
+    CHECK(0, "registry with faulty.so: %s", err);
+  } else {
+    legacy_matches("v1.lua", "schema1.db", 10);
+    legacy_matches("v2.lua", "schema2.db", 7);
+  }
+  tb_registry_close(reg);
+  reg = all;
+}
+
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: test_script hptypes|plugins HPTYPES_SO\n");
+  if (argc != 3 && argc != 4) {
+    fprintf(stderr, "usage: test_script hptypes|plugins|nested HPTYPES_SO [HPNEST_SO]\n");
     return 2;
   }
   root = getenv("TB_SOURCE_ROOT");
@@ -556,7 +903,7 @@ int main(int argc, char **argv) {
   }
   snprintf(dir, sizeof dir, "%s/tests/lua", root);
   char err[TB_ERRLEN];
-  int real = strcmp(argv[1], "plugins") == 0;
+  int real = strcmp(argv[1], "plugins") == 0, nested = strcmp(argv[1], "nested") == 0;
   if (tb_registry_open(&reg, real ? getenv("TB_BUILD_PLUGINS") : NULL, err, sizeof err)) {
     fprintf(stderr, "registry: %s\n", err);
     return 1;
@@ -564,6 +911,20 @@ int main(int argc, char **argv) {
   if (!real && tb_registry_add_file(reg, argv[2], err, sizeof err)) {
     fprintf(stderr, "%s\n", err);
     return 1;
+  }
+  if (nested && (argc != 4 || tb_registry_add_file(reg, argv[3], err, sizeof err))) {
+    fprintf(stderr, "nested: %s\n", argc == 4 ? err : "HPNEST_SO missing");
+    return 1;
+  }
+  /* schedules are plugins: the hptypes group takes the built ones too */
+  static const char *const schedules[] = {"constant", "step", "cosine", "linear"};
+  for (size_t i = 0; !real && i < sizeof schedules / sizeof *schedules; i++) {
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/schedules/%s.so", getenv("TB_BUILD_PLUGINS"), schedules[i]);
+    if (tb_registry_add_file(reg, p, err, sizeof err)) {
+      fprintf(stderr, "%s\n", err);
+      return 1;
+    }
   }
   if (real) {
     static const struct {
@@ -580,6 +941,12 @@ int main(int argc, char **argv) {
       }
     test_real_quickstart();
     test_real_errors();
+    test_legacy_fixtures();
+  } else if (nested) {
+    test_nested_values();
+    test_nested_errors();
+    test_nested_equivalent();
+    test_property();
   } else {
     test_quickstart_shape();
     test_depth();

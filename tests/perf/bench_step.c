@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "hparam.h"
 #include "registry.h"
 #include "tensor.h"
 #include "train.h"
@@ -54,23 +55,25 @@ int main(void) {
   for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
     tb_run_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    snprintf(cfg.data.name, sizeof cfg.data.name, "digits");
-    cfg.data.split[0] = 1;
-    cfg.data.standardize = 1;
-    cfg.model.kind = TB_MODEL_MLP;
-    cfg.model.n_hidden = cases[ci].n_hidden;
-    memcpy(cfg.model.hidden, cases[ci].hidden, sizeof cases[ci].hidden);
-    cfg.model.activation = TB_ACT_RELU;
-    cfg.model.init = TB_INIT_DEFAULT;
-    cfg.loss = tb_registry_find(reg, TB_KIND_LOSS, "cross_entropy");
-    cfg.opt = tb_registry_find(reg, TB_KIND_OPTIMIZER, "adam");
-    if (!cfg.loss || !cfg.opt) return 1;
-    tb_hparams_defaults(cfg.loss, cfg.loss_hp);
-    tb_hparams_defaults(cfg.opt, cfg.opt_hp);
-    cfg.sched.kind = TB_SCHED_CONSTANT;
+    /* digits, all rows for training; an mlp of these widths; cross-entropy,
+     * adam and the constant schedule at their defaults */
+    cfg.parts[TB_PART_DATA] = tb_instance_named(reg, TB_KIND_DATASET, "digits", err, sizeof err);
+    cfg.parts[TB_PART_MODEL] = tb_instance_named(reg, TB_KIND_MODEL, "mlp", err, sizeof err);
+    cfg.parts[TB_PART_LOSS] = tb_instance_named(reg, TB_KIND_LOSS, "cross_entropy", err, sizeof err);
+    cfg.parts[TB_PART_OPTIMIZER] = tb_instance_named(reg, TB_KIND_OPTIMIZER, "adam", err, sizeof err);
+    cfg.parts[TB_PART_SCHEDULE] =
+        tb_instance_named(reg, TB_KIND_SCHEDULE, "constant", err, sizeof err);
+    double hidden[2] = {cases[ci].hidden[0], cases[ci].hidden[1]};
+    if (!cfg.parts[TB_PART_LOSS] || !cfg.parts[TB_PART_OPTIMIZER] || !cfg.parts[TB_PART_SCHEDULE] ||
+        tb_instance_set_list(cfg.parts[TB_PART_DATA], "split", (const double[]){1, 0, 0}, 1, 3, err,
+                             sizeof err) ||
+        tb_instance_set_list(cfg.parts[TB_PART_MODEL], "hidden", hidden, 1, cases[ci].n_hidden,
+                             err, sizeof err))
+      return 1;
     cfg.epochs = 1000;
     cfg.batch_size = cases[ci].batch;
     cfg.seed = 1;
+    if (tb_config_derive(&cfg, err, sizeof err)) return 1;
     tb_data_spec_resolve(&cfg.data, err, sizeof err);
     tb_trainer *t;
     if (tb_trainer_create(&t, &cfg, err, sizeof err)) {
@@ -83,6 +86,7 @@ int main(void) {
     for (int i = 0; i < steps; i++) tb_trainer_step(t, err, sizeof err);
     double step_us = (now() - t0) / steps * 1e6;
     tb_trainer_free(t);
+    tb_config_free(&cfg);
 
     int dims[4] = {64}, L = cases[ci].n_hidden + 1, B = cases[ci].batch;
     for (int l = 0; l < cases[ci].n_hidden; l++) dims[l + 1] = cases[ci].hidden[l];

@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "hash.h"
+#include "hparam.h"
 #include "registry.h"
 #include "report.h"
 #include "script.h"
@@ -60,53 +61,49 @@ static tb_component toy_adam = {
     .kind = TB_KIND_OPTIMIZER, .name = "toy_adam", .version = "1", .hparams = opt_hp,
     .n_hparams = 4, .file = "/plugins/toy_adam.so", .file_hash = ""};
 
-/* A run with the canonical JSON laid out as json.c lays it out (sorted
- * keys, seed at the top level). */
+static tb_hparam sched_hp[] = {
+    TBU_HP_REAL("min_factor", 0, 0, 1, 0, "final factor"),
+    TBU_HP_REAL("warmup", 0, 0, 1e9, 0, "warmup epochs"),
+};
+static tb_component toy_cosine = {
+    .kind = TB_KIND_SCHEDULE, .name = "toy_cosine", .version = "1", .hparams = sched_hp,
+    .n_hparams = 2, .file = "/plugins/toy_cosine.so", .file_hash = ""};
+
+/* A run built as a script would build it: a tree of instances (the digits
+ * dataset with a split seed, an mlp, the fake loss, optimizer and schedule),
+ * its views derived and its identity computed by json.c. */
 static void make_cfg(tb_run_config *c, const char *scenario, int64_t seed,
                      const tb_component *opt, double lr, double momentum) {
   memset(c, 0, sizeof *c);
+  char e[TB_ERRLEN];
   snprintf(c->scenario, sizeof c->scenario, "%s", scenario);
   c->seed = seed;
-  snprintf(c->data.name, sizeof c->data.name, "digits");
-  snprintf(c->data.path, sizeof c->data.path, "/data/digits.csv");
-  c->data.split[0] = 0.6;
-  c->data.split[1] = 0.2;
-  c->data.split[2] = 0.2;
-  c->data.standardize = 1;
-  c->data.has_split_seed = 1;
-  c->data.split_seed = 7;
-  snprintf(c->data.content_hash, sizeof c->data.content_hash, "%032d", 5);
-  c->model.kind = TB_MODEL_MLP;
-  c->model.n_hidden = 2;
-  c->model.hidden[0] = 64;
-  c->model.hidden[1] = 32;
-  c->model.activation = TB_ACT_RELU;
-  c->model.init = TB_INIT_HE;
-  c->loss = &toy_loss;
-  c->loss_hp[0] = 2;
-  c->loss_hp[1] = 1; /* "sum" */
-  c->opt = opt;
-  c->opt_hp[0] = lr;
-  c->opt_hp[1] = momentum;
-  c->opt_hp[2] = 1;
-  c->opt_hp[3] = 4;
-  c->sched.kind = TB_SCHED_COSINE;
-  c->sched.warmup = 0.5;
-  c->sched.min_factor = 0.01;
+  tb_instance *d = c->parts[TB_PART_DATA] = tb_instance_named(NULL, TB_KIND_DATASET, "digits", e,
+                                                              sizeof e);
+  tb_instance *m = c->parts[TB_PART_MODEL] = tb_instance_named(NULL, TB_KIND_MODEL, "mlp", e,
+                                                               sizeof e);
+  tb_instance *l = c->parts[TB_PART_LOSS] = tb_instance_new(NULL, &toy_loss, e, sizeof e);
+  tb_instance *o = c->parts[TB_PART_OPTIMIZER] = tb_instance_new(NULL, opt, e, sizeof e);
+  tb_instance *s = c->parts[TB_PART_SCHEDULE] = tb_instance_new(NULL, &toy_cosine, e, sizeof e);
+  int rc = tb_instance_set_num(d, "split_seed", 7, e, sizeof e) ||
+           tb_instance_set_list(m, "hidden", (const double[]){64, 32}, 1, 2, e, sizeof e) ||
+           tb_instance_set_text(m, "init", "he", e, sizeof e) ||
+           tb_instance_set_text(l, "mode", "sum", e, sizeof e) ||
+           tb_instance_set_num(o, "lr", lr, e, sizeof e) ||
+           tb_instance_set_num(o, "momentum", momentum, e, sizeof e) ||
+           tb_instance_set_num(o, "nesterov", 1, e, sizeof e) ||
+           tb_instance_set_num(o, "accum", 4, e, sizeof e) ||
+           tb_instance_set_num(s, "warmup", 0.5, e, sizeof e) ||
+           tb_instance_set_num(s, "min_factor", 0.01, e, sizeof e);
   c->epochs = 2;
   c->batch_size = 32;
-  char buf[2048];
-  snprintf(buf, sizeof buf,
-           "{\"batch_size\":32,\"data\":{\"name\":\"digits\"},\"epochs\":2,"
-           "\"loss\":{\"hp\":{\"gamma\":2,\"mode\":\"sum\"},\"name\":\"toy_loss\","
-           "\"version\":\"1.2\"},\"model\":{\"hidden\":[64,32],\"kind\":\"mlp\"},"
-           "\"optimizer\":{\"hp\":{\"lr\":%.17g,\"momentum\":%.17g},\"name\":\"%s\","
-           "\"version\":\"%s\"},\"scenario\":\"%s\",\"schedule\":{\"kind\":\"cosine\"},"
-           "\"seed\":%lld,\"trainbench\":\"0.1.0\"}",
-           lr, momentum, opt->name, opt->version, scenario, (long long)seed);
-  c->json = strdup(buf);
-  tb_hash_bytes(c->hash, c->json, strlen(c->json));
-  tb_config_group_hash(c->json, c->group_hash);
+  rc = rc || tb_config_derive(c, e, sizeof e);
+  snprintf(c->data.content_hash, sizeof c->data.content_hash, "%032d", 5);
+  rc = rc || tb_config_canonicalize(c, e, sizeof e);
+  if (rc) {
+    fprintf(stderr, "make_cfg: %s\n", e);
+    exit(1);
+  }
 }
 
 static void make_result(tb_run_result *r, int status) {
@@ -303,11 +300,11 @@ static void test_schema_and_runs(void) {
   CHECK_STR(sql_text(st, "SELECT group_concat(key || '=' || value, ' ') FROM"
                          " (SELECT key, value FROM params WHERE component = 'model'"
                          " ORDER BY rowid)"),
-            "kind=mlp hidden=[64,32] activation=relu init=he");
+            "name=mlp hidden=[64,32] activation=relu init=he");
   CHECK_STR(sql_text(st, "SELECT group_concat(key || '=' || value, ' ') FROM"
                          " (SELECT key, value FROM params WHERE component = 'schedule'"
                          " ORDER BY rowid)"),
-            "kind=cosine warmup=0.5 min_factor=0.01");
+            "name=toy_cosine min_factor=0.01 warmup=0.5");
   CHECK_STR(sql_text(st, "SELECT group_concat(key || '=' || printf('%g', value), ' ') FROM"
                          " (SELECT key, value FROM params WHERE component = 'run'"
                          " ORDER BY rowid)"),
@@ -325,8 +322,8 @@ static void test_schema_and_runs(void) {
   /* provenance per role, components with their hyperparameter tables */
   CHECK_STR(sql_text(st, "SELECT group_concat(role || ' ' || name || ' ' || version || ' '"
                          " || file_hash, '; ') FROM (SELECT * FROM run_plugins ORDER BY role)"),
-            "loss toy_loss 1.2 0123456789abcdef0123456789abcdef; "
-            "optimizer toy_sgd 3 fedcba9876543210fedcba9876543210; schedule cosine 1 ");
+            "data digits 1 ; loss toy_loss 1.2 0123456789abcdef0123456789abcdef; model mlp 1 ; "
+            "optimizer toy_sgd 3 fedcba9876543210fedcba9876543210; schedule toy_cosine 1 ");
   CHECK_STR(sql_text(st, "SELECT group_concat(h.name || ':' || h.type || ':' ||"
                          " coalesce(h.default_num, h.default_text) || ':' || h.log_scale ||"
                          " ':' || coalesce(h.choices, '-'), ' ') FROM (SELECT h.* FROM"
@@ -392,7 +389,7 @@ static void test_schema_and_runs(void) {
   CHECK_STR(sql_text(st, "SELECT error FROM runs"), "loss is not finite at epoch 1");
   CHECK(sql_int(st, "SELECT count(*) FROM metrics") == 2);
   CHECK(sql_int(st, "SELECT count(*) FROM timings") == 1);
-  CHECK(sql_int(st, "SELECT count(*) FROM run_plugins") == 3);
+  CHECK(sql_int(st, "SELECT count(*) FROM run_plugins") == 5); /* one row per part */
   CHECK(sql_int(st, "SELECT count(*) FROM series") == 0);
   CHECK(sql_int(st, "SELECT count(*) FROM best_metrics") == 0); /* only complete runs */
   CHECK(sql_int(st, "SELECT count(*) FROM params WHERE run_id NOT IN (SELECT id FROM runs)")
@@ -434,7 +431,7 @@ static void test_schema_and_runs(void) {
   /* the store is usable again afterwards */
   CHECK(tb_store_put_run(st, &other, &res, err, sizeof err) == 0);
   CHECK(sql_int(st, "SELECT count(*) FROM runs") == 2);
-  free(other.json);
+  tb_config_free(&other);
 
   /* a run without its canonical configuration is refused */
   tb_run_config bare;
@@ -443,9 +440,10 @@ static void test_schema_and_runs(void) {
   bare.json = NULL;
   CHECK(tb_store_put_run(st, &bare, &res, err, sizeof err) != 0);
   CHECK_HAS(err, "canonical configuration");
+  tb_config_free(&bare);
 
   tb_result_free(&res);
-  free(cfg.json);
+  tb_config_free(&cfg);
   tb_store_close(st);
 }
 
@@ -504,7 +502,7 @@ static void test_lock_and_readers(void) {
     CHECK_HAS(err, "query is read-only: refused \"DELETE FROM runs\"");
     free(out);
     tb_result_free(&res);
-    free(cfg.json);
+    tb_config_free(&cfg);
     tb_store_close(r);
   }
 
@@ -706,7 +704,7 @@ static void put_sweep_run(tb_store *st, const char *scenario, int64_t seed,
     failures++;
   }
   tb_result_free(&res);
-  free(cfg.json);
+  tb_config_free(&cfg);
 }
 
 static const char *line_with(const char *text, const char *needle, char *line, size_t len) {
@@ -828,7 +826,7 @@ static void test_summary(void) {
     tb_result_add_metric(&res, 1, "val", "accuracy", 0.75);
     CHECK(tb_store_put_run(st, &cfg, &res, err, sizeof err) == 0);
     tb_result_free(&res);
-    free(cfg.json);
+    tb_config_free(&cfg);
   }
   CHECK_STR(sql_text(st, "SELECT printf('%g %d %d', val_loss, n_val_loss, val_loss_nonfinite)"
                          " FROM configs WHERE scenario = 'nonfinite'"),
@@ -872,8 +870,8 @@ static void test_summary_versions(void) {
   out = summary(st, &so, err);
   CHECK(out && strstr(out, "0.6000") && strstr(out, "0.5000") && strstr(out, "lr=0.1"));
   free(out);
-  free(runs[0].json);
-  free(runs[1].json);
+  tb_config_free(&runs[0]);
+  tb_config_free(&runs[1]);
   tb_store_close(st);
 }
 
@@ -895,8 +893,12 @@ static void test_migration(void) {
     fprintf(stderr, "migration: %s\n", err);
     return;
   }
-  CHECK(sql_int(st, "PRAGMA user_version") == 2);
+  CHECK(sql_int(st, "PRAGMA user_version") == TB_SCHEMA_VERSION);
   CHECK(sql_int(st, "SELECT count(*) FROM runs") == 10);
+  /* schema 3: the model's component name in a `name` row, as every part's */
+  CHECK(sql_int(st, "SELECT count(*) FROM params WHERE key = 'kind'") == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM params WHERE component = 'model' AND key = 'name'"
+                    " AND value = 'mlp'") == 8);
   CHECK(sql_int(st, "SELECT count(*) FROM runs WHERE status = 'diverged'") == 2);
   CHECK(sql_int(st, "SELECT count(*) FROM pragma_foreign_key_check") == 0);
   CHECK_STR(sql_text(st, "PRAGMA integrity_check"), "ok");
@@ -938,6 +940,39 @@ static void test_migration(void) {
   tb_store_close(st);
   CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
   CHECK(st && sql_int(st, "SELECT count(*) FROM runs") == 10);
+  tb_store_close(st);
+}
+
+/* A database written by main before issue 7 (schema 2) is upgraded to 3:
+ * its runs, identities and rows kept, params rows renamed to the generic
+ * keys — `name` for the model's and the schedule's component, the CSV's
+ * 1-based `label` for its 0-based `label_col`. (Re-keying the runs on the
+ * new identity needs the script: tests/e2e/test_identity.sh.) */
+static void test_migration2(void) {
+  char err[TB_ERRLEN] = "", path[600], cmd[1400];
+  snprintf(path, sizeof path, "%s/schema2.db", tmpdir);
+  snprintf(cmd, sizeof cmd, "cp '%s/tests/store/fixtures/schema2.db' '%s'",
+           getenv("TB_SOURCE_ROOT"), path);
+  CHECK(system(cmd) == 0);
+  tb_store *st = NULL;
+  CHECK(tb_store_open_read(&st, path, err, sizeof err) != 0);
+  CHECK_HAS(err, "has schema version 2; a `trainbench run` on it upgrades it to 3");
+  CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
+  if (!st) {
+    fprintf(stderr, "migration 2: %s\n", err);
+    return;
+  }
+  CHECK(sql_int(st, "PRAGMA user_version") == 3);
+  CHECK(sql_int(st, "SELECT count(*) FROM runs WHERE status = 'complete'") == 7);
+  CHECK(sql_int(st, "SELECT count(*) FROM params WHERE key IN ('kind', 'label_col')") == 0);
+  CHECK_STR(sql_text(st, "SELECT group_concat(value, ' ') FROM (SELECT value FROM params"
+                         " WHERE component = 'schedule' AND key = 'name' ORDER BY run_id)"),
+            "step step cosine cosine constant constant constant");
+  CHECK(sql_int(st, "SELECT count(*) FROM params WHERE component = 'data' AND key = 'label'"
+                    " AND num = 1") == 2);
+  CHECK(sql_int(st, "SELECT count(*) FROM results WHERE \"model.name\" = 'mlp'") == 5);
+  CHECK(sql_int(st, "SELECT count(*) FROM pragma_foreign_key_check") == 0);
+  CHECK_STR(sql_text(st, "PRAGMA integrity_check"), "ok");
   tb_store_close(st);
 }
 
@@ -1030,6 +1065,7 @@ int main(void) {
   test_summary();
   test_summary_versions();
   test_migration();
+  test_migration2();
   test_delete();
   test_lock_aliases();
   if (failures == 0) {
