@@ -89,6 +89,9 @@ const char tb_checks_help[] =
     "                   only if it declares it, under valid series names\n"
     "  requires         what it requires of a scenario is known, and the checks'\n"
     "                   batches carry it (sample ids; soft targets)\n"
+    "  composition      a wrapper (a loss hyperparameter of type component) calls\n"
+    "                   eval_base, as declared, on a base of its own; its value over\n"
+    "                   its default base and over brier (or cross_entropy) differs\n"
     "optimizers (67 float32 parameters shaped like a small mlp):\n"
     "  zero-grad        5 steps with zero gradients (weight_decay 0) change nothing\n"
     "  tiny-grad        10 steps with gradients of +-1e-30 keep parameters finite\n"
@@ -106,6 +109,11 @@ const char tb_checks_help[] =
     "                   logits (batch_n = 1, n_classes = 67), so the JVP is the\n"
     "                   direction itself, and after next_batch its evals see f with\n"
     "                   the linear term shifted (a fresh batch)\n"
+    "  composition      a wrapper (an optimizer hyperparameter of type component) runs\n"
+    "                   its base through step_base, as declared, with the slot of a\n"
+    "                   base; 20 steps over its default base and over sgd (or adam)\n"
+    "                   give different trajectories. Every check runs a wrapper over\n"
+    "                   its default base, each base an instance of its own\n"
     "schedules (a run of 20 epochs of 10 steps):\n"
     "  factor           with the defaults, every step's factor is finite and >= 0\n"
     "  warmup           with warmup = 2 epochs, the factor starts near 0 (<= 0.1 at\n"
@@ -142,6 +150,7 @@ static int g_n_regs;
 void tb_checks_set_registries(tb_registry *const *regs, int n) {
   g_regs = regs;
   g_n_regs = n;
+  tb_probe_set_registries(regs, n); /* where a wrapper checked alone finds its base */
 }
 
 static void rng_for(tb_rng *r, const char *check, int variant) {
@@ -453,9 +462,9 @@ static int edge_combos(const tb_component *c, combo **out) {
       if (h->max != h->min) vals[nv++] = h->max;
     } else if (h->type == TB_HP_BOOL) {
       vals[nv++] = 0, vals[nv++] = 1;
-    } else {
+    } else if (h->type == TB_HP_CHOICE) {
       for (int j = 0; h->choices[j] && nv < 64; j++) vals[nv++] = j;
-    }
+    } /* strings, lists, records, matrices and bases keep their defaults here */
     for (int v = 0; v < nv; v++) {
       combo *x = &cs[n++];
       tb_hparams_defaults(c, x->hp);
@@ -860,13 +869,10 @@ static void chk_loss_deterministic(const tb_component *c) {
   lbatch_free(&bt);
 }
 
+/* The declared services as `check` rows say them ("none" for none). */
 static void services_text(uint32_t s, char *out, size_t len) {
-  snprintf(out, len, "%s%s%s%s%s%s%s", s & TB_SERVICE_RNG ? "rng " : "",
-           s & TB_SERVICE_EVAL ? "eval " : "", s & TB_SERVICE_JVP ? "jvp " : "",
-           s & TB_SERVICE_NEXT_BATCH ? "next_batch " : "", s & TB_SERVICE_REPORT ? "report " : "",
-           s & TB_SERVICE_BASE ? "base " : "", s ? "" : "none ");
-  size_t n = strlen(out);
-  if (n && out[n - 1] == ' ') out[n - 1] = 0;
+  tb_services_text(s, out, len);
+  if (!out[0]) snprintf(out, len, "none");
 }
 
 static void chk_loss_services(const tb_component *c) {
@@ -886,15 +892,18 @@ static void chk_loss_services(const tb_component *c) {
   tb_probe_loss_close(&in);
   services_text(c->services, decl, sizeof decl);
   const int bad_rng = in.rng_moved && !(c->services & TB_SERVICE_RNG);
-  const long bad = bad_rng + in.bad_report;
-  char tail[400] = "";
+  const long bad = bad_rng + in.bad_report + in.bad_base;
+  char tail[700] = "";
   if (bad_rng) snprintf(tail, sizeof tail, " (undeclared: TB_SERVICE_RNG)");
   if (in.bad_report)
     snprintf(tail + strlen(tail), sizeof tail - strlen(tail), "; %ld report call(s) a run refuses: %s",
              in.bad_report, in.report_err);
+  if (in.bad_base)
+    snprintf(tail + strlen(tail), sizeof tail - strlen(tail),
+             "; %ld eval_base call(s) a run refuses: %s", in.bad_base, in.base_err);
   tb_check_emit(bad == 0, "services", CNT(bad), "0",
-                "declares %s; 3 TRAIN calls: drew from the rng: %s, report %ld%s", decl,
-                in.rng_moved ? "yes" : "no", in.n_report, tail);
+                "declares %s; 3 TRAIN calls: drew from the rng: %s, report %ld, eval_base %ld%s",
+                decl, in.rng_moved ? "yes" : "no", in.n_report, in.n_base, tail);
 }
 
 /* ---- tensor-fd: the loss's own tensors ------------------------------------- */
@@ -1396,8 +1405,8 @@ static void chk_opt_services(const tb_component *c) {
   tb_probe_opt_close(&o);
   services_text(c->services, decl, sizeof decl);
   const int bad_rng = o.rng_moved && !(c->services & TB_SERVICE_RNG);
-  const long bad = o.bad_eval + o.bad_jvp + o.bad_next + bad_rng + o.bad_report;
-  char undeclared[400] = "";
+  const long bad = o.bad_eval + o.bad_jvp + o.bad_next + bad_rng + o.bad_report + o.bad_base;
+  char undeclared[700] = "";
   if (o.bad_eval + o.bad_jvp + o.bad_next + bad_rng)
     snprintf(undeclared, sizeof undeclared, "; undeclared:%s%s%s%s",
              o.bad_eval ? " TB_SERVICE_EVAL" : "", o.bad_jvp ? " TB_SERVICE_JVP" : "",
@@ -1405,12 +1414,16 @@ static void chk_opt_services(const tb_component *c) {
   if (o.bad_report)
     snprintf(undeclared + strlen(undeclared), sizeof undeclared - strlen(undeclared),
              "; %ld report call(s) a run refuses: %s", o.bad_report, o.report_err);
+  if (o.bad_base)
+    snprintf(undeclared + strlen(undeclared), sizeof undeclared - strlen(undeclared),
+             "; %ld base call(s) a run refuses: %s", o.bad_base, o.base_err);
   char rc_text[64] = "";
   if (rc) snprintf(rc_text, sizeof rc_text, "; step %d returned %d", s - 1, rc);
   tb_check_emit(bad == 0 && rc == 0, "services", CNT(bad), "0",
-                "declares %s; %d steps: eval %ld, jvp %ld, next_batch %ld, report %ld, rng %s%s%s",
-                decl, STEPS, o.n_eval, o.n_jvp, o.n_next, o.n_report, o.rng_moved ? "yes" : "no",
-                undeclared, rc_text);
+                "declares %s; %d steps: eval %ld, jvp %ld, next_batch %ld, report %ld, base %ld, "
+                "rng %s%s%s",
+                decl, STEPS, o.n_eval, o.n_jvp, o.n_next, o.n_report, o.n_base,
+                o.rng_moved ? "yes" : "no", undeclared, rc_text);
 }
 
 /* Evaluation passes ask eval_params before each pass; training must go on
@@ -1462,6 +1475,165 @@ static void chk_eval_params(const tb_component *c) {
                 "%d steps, eval_params of the %d tensors asked after each: %ld of %d parameter "
                 "values differ from the steps alone; %ld own value arrays%s",
                 TRAJ_STEPS, TB_PROBE_NT, diff, TRAJ_STEPS * TB_PROBE_P, own, tail);
+}
+
+/* ---- composition: a wrapper runs its base ------------------------------------ */
+
+/* Another base than `def` for the composition checks: the first of `names`
+ * that is loaded and is not `def`, or NULL. */
+static const tb_component *other_base(const tb_component *def, const char *const *names) {
+  for (int i = 0; names[i]; i++) {
+    if (strcmp(names[i], def->name) == 0) continue;
+    for (int r = 0; r < g_n_regs; r++) {
+      const tb_component *b = tb_registry_find(g_regs[r], def->kind, names[i]);
+      if (b) return b;
+    }
+  }
+  return NULL;
+}
+
+/* What a wrapper's composition check says of a component that is none. */
+static int not_a_wrapper(const tb_component *c) {
+  int slot;
+  char err[TB_ERRLEN];
+  if (tb_probe_default_base(c, &slot, err, sizeof err) || slot >= 0) return 0;
+  tb_check_emit(1, "composition", NULL, NULL, "wraps no base (no %s hyperparameter)",
+                tb_kind_name(c->kind));
+  return 1;
+}
+
+/* Steps of the wrapper over `base`, the trajectory in traj; its base calls
+ * and refusals in *n, *bad (first reason in why when empty). */
+static int opt_run_over(const tb_component *c, const tb_component *base, const run_spec *spec,
+                        float *traj, long *n, long *bad, char *why, size_t len) {
+  double hp[TB_MAX_HP];
+  char err[TB_ERRLEN];
+  tb_hparams_defaults(c, hp);
+  tb_rng stream;
+  tb_rng_init(&stream, SEED, "check:plugin-stream");
+  tb_probe_opt o;
+  if (tb_probe_opt_open_base(&o, c, hp, base, spec->theta0, &spec->pb, &stream, err,
+                             sizeof err)) {
+    snprintf(why, len, "create over %s failed: %.900s", base->name, err);
+    return -1;
+  }
+  for (int s = 0; s < TRAJ_STEPS; s++)
+    if (record_step(&o, traj, s, why, len)) break;
+  *n = o.n_base;
+  *bad = o.bad_base;
+  if (o.bad_base && !why[0]) snprintf(why, len, "%s", o.base_err);
+  tb_probe_opt_close(&o);
+  return why[0] ? -1 : 0;
+}
+
+/* A wrapper runs its base in every step or some, holds to its declarations
+ * (TB_SERVICE_BASE, the slot of a base), and its steps follow the base:
+ * another base gives another trajectory. */
+static void chk_opt_composition(const tb_component *c) {
+  if (not_a_wrapper(c)) return;
+  int slot;
+  char err[TB_ERRLEN], why[TB_ERRLEN] = "";
+  const tb_component *def = tb_probe_default_base(c, &slot, err, sizeof err);
+  if (!def) {
+    tb_check_emit(0, "composition", NULL, NULL, "%s", err);
+    return;
+  }
+  static const char *const alts[] = {"sgd", "adam", NULL};
+  const tb_component *alt = other_base(def, alts);
+  run_spec spec;
+  run_spec_make(&spec, "composition", 1);
+  static float ta[TRAJ_STEPS * TB_PROBE_P], tb[TRAJ_STEPS * TB_PROBE_P];
+  long n = 0, bad = 0, n2 = 0, bad2 = 0;
+  if (opt_run_over(c, def, &spec, ta, &n, &bad, why, sizeof why) ||
+      (alt && opt_run_over(c, alt, &spec, tb, &n2, &bad2, why, sizeof why))) {
+    tb_check_emit(0, "composition", CNT(bad + bad2), "0", "%s", why);
+    return;
+  }
+  if (n == 0) {
+    tb_check_emit(0, "composition", "0", ">= 1",
+                  "%d steps over '%s': the base never ran (step_base not called)", TRAJ_STEPS,
+                  def->name);
+    return;
+  }
+  if (!alt) {
+    tb_check_emit(1, "composition", CNT(n), ">= 1",
+                  "%d steps over '%s': %ld base calls; no other base loaded to swap in",
+                  TRAJ_STEPS, def->name, n);
+    return;
+  }
+  const long diff = count_diff(ta, tb, sizeof(float), TRAJ_STEPS * TB_PROBE_P);
+  tb_check_emit(diff > 0, "composition", CNT(diff), "> 0",
+                "%d steps over '%s' (%ld base calls), then over '%s' (%ld): %ld of %d values "
+                "differ%s",
+                TRAJ_STEPS, def->name, n, alt->name, n2, diff, TRAJ_STEPS * TB_PROBE_P,
+                diff ? "" : ": the steps do not follow the base");
+}
+
+/* The loss wrapper's value over its default base and over another, on the
+ * same batches: it calls eval_base, as declared, and follows the base. */
+static void chk_loss_composition(const tb_component *c) {
+  enum { N = 16, K = 10 };
+  if (not_a_wrapper(c)) return;
+  int slot;
+  char err[TB_ERRLEN];
+  const tb_component *def = tb_probe_default_base(c, &slot, err, sizeof err);
+  if (!def) {
+    tb_check_emit(0, "composition", NULL, NULL, "%s", err);
+    return;
+  }
+  static const char *const alts[] = {"brier", "cross_entropy", NULL};
+  const tb_component *bases[2] = {def, other_base(def, alts)};
+  double v[2][3] = {{0}};
+  long n[2] = {0}, bad = 0;
+  char why[TB_ERRLEN] = "";
+  for (int b = 0; b < 2 && bases[b]; b++) {
+    double hp[TB_MAX_HP];
+    tb_hparams_defaults(c, hp);
+    tb_rng stream, r;
+    tb_rng_init(&stream, SEED, "check:plugin-stream");
+    tb_probe_loss in;
+    if (tb_probe_loss_open_base(&in, c, hp, bases[b], K, &stream, err, sizeof err)) {
+      tb_check_emit(0, "composition", NULL, NULL, "create over '%s' with K=%d failed: %s",
+                    bases[b]->name, K, err);
+      return;
+    }
+    rng_for(&r, "composition", 0);
+    for (int kind = IN_NORMAL; kind <= IN_EXTREME; kind++) {
+      lbatch bt;
+      lbatch_make(&bt, &r, kind, N, K);
+      v[b][kind - IN_NORMAL] = leval_as(&in, TB_PHASE_TRAIN, TB_PROBE_ANY, N, bt.z, bt.y, bt.w,
+                                        bt.dz);
+      lbatch_free(&bt);
+    }
+    n[b] = in.n_base;
+    bad += in.bad_base;
+    if (in.bad_base && !why[0]) snprintf(why, sizeof why, "%s", in.base_err);
+    tb_probe_loss_close(&in);
+  }
+  if (bad) {
+    tb_check_emit(0, "composition", CNT(bad), "0", "%ld eval_base call(s) a run refuses: %s",
+                  bad, why);
+    return;
+  }
+  if (n[0] == 0) {
+    tb_check_emit(0, "composition", "0", ">= 1",
+                  "3 TRAIN calls over '%s': the base never ran (eval_base not called)",
+                  def->name);
+    return;
+  }
+  if (!bases[1]) {
+    tb_check_emit(1, "composition", CNT(n[0]), ">= 1",
+                  "3 TRAIN calls over '%s': %ld base calls; no other base loaded to swap in",
+                  def->name, n[0]);
+    return;
+  }
+  int same = 0;
+  for (int j = 0; j < 3; j++) same += v[0][j] == v[1][j];
+  tb_check_emit(same < 3, "composition", CNT(3 - same), "> 0",
+                "3 TRAIN calls over '%s' (%ld base calls), then over '%s' (%ld): %d of 3 "
+                "values differ%s",
+                def->name, n[0], bases[1]->name, n[1], 3 - same,
+                same < 3 ? "" : ": the value does not follow the base");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1577,6 +1749,7 @@ static const tb_check_def loss_checks[] = {
     {"phase", chk_phase},
     {"services", chk_loss_services},
     {"requires", chk_requires},
+    {"composition", chk_loss_composition},
 };
 
 static const tb_check_def opt_checks[] = {
@@ -1592,6 +1765,7 @@ static const tb_check_def opt_checks[] = {
     {"quadratic", chk_quadratic},
     {"eval-params", chk_eval_params},
     {"services", chk_opt_services},
+    {"composition", chk_opt_composition},
 };
 
 static const tb_check_def sched_checks[] = {

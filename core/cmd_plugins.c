@@ -191,10 +191,10 @@ int tb_cmd_describe(int argc, char **argv) {
     printf("\n  %s\n", c->summary);
     printf("  reference: %s\n", c->reference);
     printf("  file:      %s\n", c->file ? c->file : "built in");
+    char services[96];
     if (c->file)
-      printf("  services:  %s%s%s%s\n", c->services & TB_SERVICE_RNG ? "rng " : "",
-             c->services & TB_SERVICE_EVAL ? "eval " : "",
-             c->services & TB_SERVICE_JVP ? "jvp" : "", c->services ? "" : "none");
+      printf("  services:  %s\n",
+             c->services ? tb_services_text(c->services, services, sizeof services) : "none");
     print_requires(c->requires);
     if (c->validate) printf("  checks combinations of its hyperparameters\n");
     printf("\n");

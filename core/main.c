@@ -31,8 +31,9 @@ static const command commands[] = {
     {"query", tb_cmd_query, "SQL", "print the rows of any read-only SQL query on the results"},
     {"runs", tb_cmd_runs, "", "list recorded runs"},
     {"rm", tb_cmd_rm, "--where COND", "delete runs and everything recorded with them"},
-    {"plugins", tb_cmd_plugins, "", "list the loaded losses and optimizers"},
-    {"describe", tb_cmd_describe, "NAME", "show a plugin's reference and hyperparameters"},
+    {"plugins", tb_cmd_plugins, "", "list the loaded losses, optimizers and schedules"},
+    {"describe", tb_cmd_describe, "NAME",
+     "show a component's reference and hyperparameters (plugins and built-ins)"},
     {"check", tb_cmd_check, "[FILE|NAME ...]",
      "run the conformance checks on plugins (all loaded ones by default)"},
     {"new", tb_cmd_new, "loss|optimizer NAME [--dir DIR]",
@@ -44,7 +45,7 @@ static void usage(FILE *f) {
   fputs("usage: trainbench COMMAND [OPTIONS]\n"
         "\n"
         "Benchmark losses and optimizers: Lua scripts describe sweeps, plugins provide\n"
-        "the losses and optimizers, results land in SQLite.\n"
+        "the losses, optimizers and schedules, results land in SQLite.\n"
         "\n"
         "commands:\n",
         f);

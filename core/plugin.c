@@ -325,13 +325,18 @@ static int load_file(tb_registry *reg, const char *path, tb_component ***out, in
         free_component(c);
         c = NULL;
       }
-      /* services of the 2.0 header this host does not provide yet (a wrapped base
-       * needs the run time of composition) */
-      const uint32_t unsupported = TB_SERVICE_BASE;
-      if (c && (c->services & unsupported)) {
+      /* a wrapper runs its base through TB_SERVICE_BASE: it needs a component
+       * hyperparameter of its own kind to name the base by */
+      int own_kind_child = 0;
+      for (int j = 0; c && j < c->n_hparams; j++)
+        own_kind_child |= c->hparams[j].type == TB_HP_COMPONENT &&
+                          c->hparams[j].component_kind == c->kind;
+      if (c && (c->services & TB_SERVICE_BASE) &&
+          (c->kind == TB_KIND_SCHEDULE || !own_kind_child)) {
         snprintf(msg, sizeof msg,
-                 "%s '%s' declares services this trainbench does not provide yet (base)",
-                 tb_kind_name(c->kind), c->name);
+                 "%s '%s' declares TB_SERVICE_BASE but has no %s hyperparameter of type "
+                 "component to run as its base",
+                 tb_kind_name(c->kind), c->name, tb_kind_name(c->kind));
         free_component(c);
         c = NULL;
       }
@@ -372,6 +377,16 @@ reject:
 
 /* ---- the registry ---------------------------------------------------------- */
 
+char *tb_services_text(uint32_t s, char *out, size_t len) {
+  snprintf(out, len, "%s%s%s%s%s%s", s & TB_SERVICE_RNG ? "rng " : "",
+           s & TB_SERVICE_EVAL ? "eval " : "", s & TB_SERVICE_JVP ? "jvp " : "",
+           s & TB_SERVICE_NEXT_BATCH ? "next_batch " : "", s & TB_SERVICE_REPORT ? "report " : "",
+           s & TB_SERVICE_BASE ? "base " : "");
+  size_t n = strlen(out);
+  if (n && out[n - 1] == ' ') out[n - 1] = 0;
+  return out;
+}
+
 const tb_component *tb_registry_find(const tb_registry *reg, int kind, const char *name) {
   if (kind == TB_KIND_DATASET || kind == TB_KIND_MODEL) {
     for (int i = 0; i < tb_builtin_count(); i++)
@@ -409,6 +424,7 @@ static int add_components(tb_registry *reg, tb_component **items, int n, int fir
       continue;
     }
     reg->items = xgrow(reg->items, &reg->cap, reg->n + 1, sizeof *reg->items);
+    c->registry = reg;
     reg->items[reg->n++] = c;
   }
   return 0;

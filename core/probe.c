@@ -28,6 +28,129 @@ int tb_probe_rng_same(const tb_rng *a, const tb_rng *b) {
          memcmp(&a->spare, &b->spare, sizeof a->spare) == 0;
 }
 
+/* Where a run would refuse a call, the first reason. */
+static void report_refused(long *bad, char *first, size_t len, const char *why) {
+  if (!*bad) snprintf(first, len, "%s", why);
+  ++*bad;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Bases of wrappers                                                        */
+/* ------------------------------------------------------------------------ */
+
+static tb_registry *const *g_regs;
+static int g_n_regs;
+
+void tb_probe_set_registries(tb_registry *const *regs, int n) {
+  g_regs = regs;
+  g_n_regs = n;
+}
+
+/* Slot i of c names a base: a COMPONENT of c's own kind. */
+static int is_base_slot(const tb_component *c, int i) {
+  return c->hparams[i].type == TB_HP_COMPONENT && c->hparams[i].component_kind == c->kind;
+}
+
+static const tb_component *base_for_slot(const tb_component *c, int i, char *err, size_t errlen) {
+  const char *fallback = c->kind == TB_KIND_LOSS ? "cross_entropy" : "sgd";
+  const char *name = c->hparams[i].def_text ? c->hparams[i].def_text : fallback;
+  const tb_component *b = tb_registry_find(c->registry, c->kind, name);
+  for (int r = 0; !b && r < g_n_regs; r++) b = tb_registry_find(g_regs[r], c->kind, name);
+  if (!b)
+    tb_errf(err, errlen, "%s '%s': the base '%s' of '%s' is not loaded", tb_kind_name(c->kind),
+            c->name, name, c->hparams[i].name);
+  return b;
+}
+
+const tb_component *tb_probe_default_base(const tb_component *c, int *slot, char *err,
+                                          size_t errlen) {
+  *slot = -1;
+  for (int i = 0; i < c->n_hparams; i++)
+    if (is_base_slot(c, i)) {
+      *slot = i;
+      return base_for_slot(c, i, err, errlen);
+    }
+  tb_errf(err, errlen, "%s '%s' wraps no base", tb_kind_name(c->kind), c->name);
+  return NULL;
+}
+
+static void node_destroy(tb_probe_node *nd) {
+  for (int i = 0; i < TB_MAX_HP; i++)
+    if (nd->child[i]) {
+      node_destroy(nd->child[i]);
+      free(nd->child[i]);
+      nd->child[i] = NULL;
+    }
+  if (nd->created && nd->c->kind == TB_KIND_LOSS && nd->c->loss->destroy)
+    nd->c->loss->destroy(nd->state);
+  if (nd->created && nd->c->kind == TB_KIND_OPTIMIZER && nd->c->opt->destroy)
+    nd->c->opt->destroy(nd->state);
+  nd->created = 0;
+}
+
+typedef int (*node_create_fn)(tb_probe_node *nd, void *arg, char *err, size_t errlen);
+
+/* Build and create the bases of `nd` (depth first, at most 16 deep), the
+ * first one `first` when given; create_fn creates one base. The tree is
+ * kept in nd whatever happens (node_destroy frees it). */
+static int nodes_open(tb_probe_node *nd, const tb_component *first, node_create_fn create_fn,
+                      void *arg, int depth, char *err, size_t errlen) {
+  int firsts = 0;
+  for (int i = 0; i < nd->c->n_hparams; i++) {
+    if (!is_base_slot(nd->c, i)) continue;
+    const tb_component *bc = first && !firsts++ ? first : base_for_slot(nd->c, i, err, errlen);
+    if (!bc) return -1;
+    if (depth >= 16) {
+      tb_errf(err, errlen, "bases nest deeper than 16 under %s '%s'", tb_kind_name(nd->c->kind),
+              nd->c->name);
+      return -1;
+    }
+    tb_probe_node *b = calloc(1, sizeof *b);
+    if (!b) abort();
+    nd->child[i] = b;
+    b->c = bc;
+    b->owner = nd->owner;
+    if (snprintf(b->path, sizeof b->path, "%s%s%s", nd->path, nd->path[0] ? "." : "",
+                 nd->c->hparams[i].name) >= (int)sizeof b->path) {
+      tb_errf(err, errlen, "the path of a base is too long: %s.%s", nd->path,
+              nd->c->hparams[i].name);
+      return -1;
+    }
+    char purpose[96];
+    snprintf(purpose, sizeof purpose, "probe:%s", b->path);
+    tb_rng_init(&b->rng, 0, purpose);
+    b->rng_at = b->rng;
+    tb_hparams_defaults(bc, b->hp);
+    tb_hparams_values(bc, b->hp, b->values);
+    if (nodes_open(b, NULL, create_fn, arg, depth + 1, err, errlen)) return -1;
+    char msg[TB_ERRLEN] = "";
+    if (create_fn(b, arg, msg, sizeof msg)) {
+      tb_errf(err, errlen, "base %s '%s' (%s) failed to start: %s", tb_kind_name(bc->kind),
+              bc->name, b->path, msg[0] ? msg : "no reason");
+      return -1;
+    }
+    b->created = 1;
+  }
+  return 0;
+}
+
+/* The base at `slot` of the node that called, or NULL with the refusal
+ * counted (first reason in why). */
+static tb_probe_node *base_at(tb_probe_node *nd, int slot, const char *call, long *n, long *bad,
+                              char *why, size_t len) {
+  ++*n;
+  char msg[200] = "";
+  if (!(nd->c->services & TB_SERVICE_BASE))
+    snprintf(msg, sizeof msg, "%s '%s' called %s without declaring TB_SERVICE_BASE",
+             tb_kind_name(nd->c->kind), nd->c->name, call);
+  else if (slot < 0 || slot >= nd->c->n_hparams || !nd->child[slot])
+    snprintf(msg, sizeof msg, "%s '%s' called %s with slot %d, which is not a %s hyperparameter",
+             tb_kind_name(nd->c->kind), nd->c->name, call, slot, tb_kind_name(nd->c->kind));
+  if (!msg[0]) return nd->child[slot];
+  report_refused(bad, why, len, msg);
+  return NULL;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Losses                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -43,22 +166,22 @@ static void note_misuse(int *drew) {
 
 static int probe_add_tensor(void *hctx, const char *name, int ndim, const int64_t *shape,
                             double value, uint32_t flags) {
-  tb_probe_loss *in = hctx;
+  tb_probe_node *nd = hctx;
+  tb_probe_loss *in = nd->owner;
+  if (nd != &in->root) { /* a run refuses it: only the outermost loss owns tensors */
+    in->tensor_refused = 1;
+    return -1;
+  }
   return tb_loss_tensors_add(&in->lt, name, ndim, shape, value, flags);
 }
 
-/* Where a run would refuse a report, the first reason. */
-static void report_refused(long *bad, char *first, size_t len, const char *why) {
-  if (!*bad) snprintf(first, len, "%s", why);
-  ++*bad;
-}
-
 static int probe_loss_report(void *hctx, const char *name, double value) {
-  tb_probe_loss *in = hctx;
+  tb_probe_node *nd = hctx;
+  tb_probe_loss *in = nd->owner;
   char why[200];
   (void)value;
   in->n_report++;
-  if (!(in->c->services & TB_SERVICE_REPORT)) {
+  if (!(nd->c->services & TB_SERVICE_REPORT)) {
     report_refused(&in->bad_report, in->report_err, sizeof in->report_err,
                    "report without declaring TB_SERVICE_REPORT");
     return -1;
@@ -76,11 +199,56 @@ static int probe_loss_report(void *hctx, const char *name, double value) {
   return 0;
 }
 
+/* The base's mean loss on the wrapper's batch, with the base's own state
+ * and stream (put back first) and none of the outermost loss's tensors. */
+static double probe_eval_base(void *hctx, int slot, const tb_loss_batch *batch) {
+  tb_probe_node *nd = hctx;
+  tb_probe_loss *in = nd->owner;
+  tb_probe_node *b = base_at(nd, slot, "eval_base", &in->n_base, &in->bad_base, in->base_err,
+                             sizeof in->base_err);
+  if (!b) return NAN;
+  tb_loss_batch bb = *batch;
+  bb.host_ctx = b;
+  bb.tensors = NULL;
+  bb.dtensors = NULL;
+  bb.n_tensors = 0;
+  bb.report = probe_loss_report;
+  bb.eval_base = probe_eval_base;
+  b->rng = b->rng_at;
+  return tbu_loss_eval(b->c->loss, b->state, &bb);
+}
+
+static int loss_base_create(tb_probe_node *nd, void *arg, char *err, size_t errlen) {
+  tb_probe_loss *in = arg;
+  tb_loss_init init = {.host = tb_host_api_get(), .hp = nd->hp, .values = nd->values,
+                       .n_classes = in->k, .priors = in->priors,
+                       .rng = nd->c->services & TB_SERVICE_RNG ? &nd->rng : NULL,
+                       .class_counts = in->counts, .train_size = 2 * in->k, .n_features = 2,
+                       .class_means = in->means, .add_tensor = probe_add_tensor,
+                       .host_ctx = nd};
+  int rc = nd->c->loss->create(&init, &nd->state, err, errlen);
+  nd->rng_at = nd->rng;
+  if (!rc && in->tensor_refused) { /* a run fails here */
+    if (nd->c->loss->destroy) nd->c->loss->destroy(nd->state);
+    tb_errf(err, errlen, "it called add_tensor: only the outermost loss owns tensors");
+    return -1;
+  }
+  return rc;
+}
+
 int tb_probe_loss_open(tb_probe_loss *in, const tb_component *c, const double *hp, int k,
                        const tb_rng *stream, char *err, size_t errlen) {
+  return tb_probe_loss_open_base(in, c, hp, NULL, k, stream, err, errlen);
+}
+
+int tb_probe_loss_open_base(tb_probe_loss *in, const tb_component *c, const double *hp,
+                            const tb_component *base, int k, const tb_rng *stream, char *err,
+                            size_t errlen) {
   memset(in, 0, sizeof *in);
   in->c = c;
   in->k = k;
+  in->root.c = c;
+  in->root.owner = in;
   if (k < 1 || k > TB_PROBE_MAXK) {
     tb_errf(err, errlen, "K=%d is outside 1..%d", k, TB_PROBE_MAXK);
     return -1;
@@ -96,14 +264,18 @@ int tb_probe_loss_open(tb_probe_loss *in, const tb_component *c, const double *h
     in->means[2 * j] = (float)j;
     in->means[2 * j + 1] = (float)-j;
   }
+  err[0] = 0;
+  if (nodes_open(&in->root, base, loss_base_create, in, 0, err, errlen)) {
+    node_destroy(&in->root);
+    return -1;
+  }
   tb_hparams_values(c, hp, in->values);
   tb_loss_init init = {.host = tb_host_api_get(), .hp = hp, .values = in->values,
                        .n_classes = k, .priors = in->priors,
                        .rng = c->services & TB_SERVICE_RNG ? &in->rng : NULL,
                        .class_counts = in->counts, .train_size = 2 * k, .n_features = 2,
                        .class_means = in->means, .add_tensor = probe_add_tensor,
-                       .host_ctx = in};
-  err[0] = 0;
+                       .host_ctx = &in->root};
   in->lt.loss = c->name;
   in->lt.open = 1;
   int rc = c->loss->create(&init, &in->state, err, errlen);
@@ -113,8 +285,10 @@ int tb_probe_loss_open(tb_probe_loss *in, const tb_component *c, const double *h
     else if (!err[0]) tb_errf(err, errlen, "create failed without a message");
     if (!rc && c->loss->destroy) c->loss->destroy(in->state);
     tb_loss_tensors_free(&in->lt);
+    node_destroy(&in->root);
     return -1;
   }
+  in->root.state = in->state;
   note_misuse(&in->rng_moved);
   if (!tb_probe_rng_same(&in->rng, &in->rng_at)) in->rng_moved = 1;
   in->rng_at = in->rng;
@@ -133,8 +307,9 @@ double tb_probe_loss_eval_form(tb_probe_loss *in, tb_loss_batch *b, int form) {
   b->dtensors = b->dlogits ? in->lt.grad : in->lt.scratch;
   b->n_tensors = in->lt.n;
   b->tensor_size = sizeof(tb_tensor);
-  b->host_ctx = in;
+  b->host_ctx = &in->root;
   b->report = probe_loss_report;
+  b->eval_base = probe_eval_base;
   tb_loss_tensors_zero(b->dtensors, in->lt.n);
   in->rng = in->rng_at;
   in->phase = b->phase;
@@ -151,6 +326,7 @@ double tb_probe_loss_eval_form(tb_probe_loss *in, tb_loss_batch *b, int form) {
 void tb_probe_loss_close(tb_probe_loss *in) {
   if (in->live && in->c->loss->destroy) in->c->loss->destroy(in->state);
   if (in->live) tb_loss_tensors_free(&in->lt);
+  if (in->live) node_destroy(&in->root);
   in->live = 0;
 }
 
@@ -200,9 +376,10 @@ static void grad_at(const tb_probe_problem *pb, const double *shift, const float
 }
 
 static double svc_eval(void *hctx, const float *const *params, float *const *grads) {
-  tb_probe_opt *o = hctx;
+  tb_probe_node *nd = hctx;
+  tb_probe_opt *o = nd->owner;
   o->n_eval++;
-  if (!(o->c->services & TB_SERVICE_EVAL)) {
+  if (!(nd->c->services & TB_SERVICE_EVAL)) {
     o->bad_eval++;
     return NAN; /* as the core does: an undeclared call fails */
   }
@@ -216,9 +393,10 @@ static double svc_eval(void *hctx, const float *const *params, float *const *gra
 
 static int svc_jvp(void *hctx, const float *const *params, const float *const *dir,
                    double *out) {
-  tb_probe_opt *o = hctx;
+  tb_probe_node *nd = hctx;
+  tb_probe_opt *o = nd->owner;
   o->n_jvp++;
-  if (!(o->c->services & TB_SERVICE_JVP)) {
+  if (!(nd->c->services & TB_SERVICE_JVP)) {
     o->bad_jvp++;
     return -1;
   }
@@ -230,9 +408,10 @@ static int svc_jvp(void *hctx, const float *const *params, const float *const *d
 }
 
 static int svc_next_batch(void *hctx) {
-  tb_probe_opt *o = hctx;
+  tb_probe_node *nd = hctx;
+  tb_probe_opt *o = nd->owner;
   o->n_next++;
-  if (!(o->c->services & TB_SERVICE_NEXT_BATCH)) {
+  if (!(nd->c->services & TB_SERVICE_NEXT_BATCH)) {
     o->bad_next++;
     return -1;
   }
@@ -242,11 +421,12 @@ static int svc_next_batch(void *hctx) {
 }
 
 static int svc_report(void *hctx, const char *name, double value) {
-  tb_probe_opt *o = hctx;
+  tb_probe_node *nd = hctx;
+  tb_probe_opt *o = nd->owner;
   char why[200];
   (void)value;
   o->n_report++;
-  if (!(o->c->services & TB_SERVICE_REPORT)) {
+  if (!(nd->c->services & TB_SERVICE_REPORT)) {
     report_refused(&o->bad_report, o->report_err, sizeof o->report_err,
                    "report without declaring TB_SERVICE_REPORT");
     return -1;
@@ -256,6 +436,28 @@ static int svc_report(void *hctx, const char *name, double value) {
     return -1;
   }
   return 0;
+}
+
+/* One step of the base at `slot` with its own state, on the wrapper's
+ * arrays; its ctx is the wrapper's (the factor of the schedule included)
+ * with the base as host_ctx. */
+static int svc_step_base(void *hctx, int slot, tb_tensor *params, const tb_tensor *grads) {
+  tb_probe_node *nd = hctx;
+  tb_probe_opt *o = nd->owner;
+  tb_probe_node *b = base_at(nd, slot, "step_base", &o->n_base, &o->bad_base, o->base_err,
+                             sizeof o->base_err);
+  if (!b) return -1;
+  b->ctx = nd == &o->root ? o->ctx : nd->ctx;
+  b->ctx.host_ctx = b;
+  return b->c->opt->step(b->state, params, grads, &b->ctx);
+}
+
+static const float *svc_eval_params_base(void *hctx, int slot, int i) {
+  tb_probe_node *nd = hctx;
+  tb_probe_opt *o = nd->owner;
+  tb_probe_node *b = base_at(nd, slot, "eval_params_base", &o->n_base, &o->bad_base,
+                             o->base_err, sizeof o->base_err);
+  return b && b->c->opt->eval_params ? b->c->opt->eval_params(b->state, i) : NULL;
 }
 
 void tb_probe_opt_get(const tb_probe_opt *o, float *flat) {
@@ -278,12 +480,30 @@ static void free_tensors(tb_probe_opt *o) {
   }
 }
 
+static int opt_base_create(tb_probe_node *nd, void *arg, char *err, size_t errlen) {
+  tb_probe_opt *o = arg;
+  tb_optimizer_init init = {.host = tb_host_api_get(), .hp = nd->hp, .values = nd->values,
+                            .params = &o->params[0].t, .n_params = TB_PROBE_NT,
+                            .tensor_size = sizeof(tb_probe_tensor),
+                            .rng = nd->c->services & TB_SERVICE_RNG ? &nd->rng : NULL};
+  return nd->c->opt->create(&init, &nd->state, err, errlen);
+}
+
 int tb_probe_opt_open(tb_probe_opt *o, const tb_component *c, const double *hp,
                       const float *theta0, const tb_probe_problem *pb, const tb_rng *stream,
                       char *err, size_t errlen) {
+  return tb_probe_opt_open_base(o, c, hp, NULL, theta0, pb, stream, err, errlen);
+}
+
+int tb_probe_opt_open_base(tb_probe_opt *o, const tb_component *c, const double *hp,
+                           const tb_component *base, const float *theta0,
+                           const tb_probe_problem *pb, const tb_rng *stream, char *err,
+                           size_t errlen) {
   memset(o, 0, sizeof *o);
   o->c = c;
   o->pb = pb;
+  o->root.c = c;
+  o->root.owner = o;
   int64_t k = 0;
   for (int t = 0; t < TB_PROBE_NT; t++) {
     const int64_t n = tb_probe_tensor_numel(t);
@@ -306,24 +526,32 @@ int tb_probe_opt_open(tb_probe_opt *o, const tb_component *c, const double *hp,
   o->rng = *stream;
   o->rng_at = o->rng;
   tb_rng_init(&o->rng_next, 0, "probe:next_batch");
+  err[0] = 0;
+  if (nodes_open(&o->root, base, opt_base_create, o, 0, err, errlen)) {
+    node_destroy(&o->root);
+    free_tensors(o);
+    return -1;
+  }
   tb_hparams_values(c, hp, o->values);
   tb_optimizer_init init = {.host = tb_host_api_get(), .hp = hp, .values = o->values,
                             .params = &o->params[0].t, .n_params = TB_PROBE_NT,
                             .tensor_size = sizeof(tb_probe_tensor),
                             .rng = c->services & TB_SERVICE_RNG ? &o->rng : NULL};
-  err[0] = 0;
   if (c->opt->create(&init, &o->state, err, errlen)) {
     if (!err[0]) tb_errf(err, errlen, "create failed without a message");
+    node_destroy(&o->root);
     free_tensors(o);
     return -1;
   }
+  o->root.state = o->state;
   note_misuse(&o->rng_moved);
   if (!tb_probe_rng_same(&o->rng, &o->rng_at)) o->rng_moved = 1;
   o->rng_at = o->rng;
   o->live = 1;
   o->ctx = (tb_step_ctx){.lr_factor = 1.0, .epoch = 0, .batch_n = 1, .n_classes = TB_PROBE_P,
-                         .host_ctx = o, .eval = svc_eval, .jvp = svc_jvp,
+                         .host_ctx = &o->root, .eval = svc_eval, .jvp = svc_jvp,
                          .next_batch = svc_next_batch, .report = svc_report,
+                         .step_base = svc_step_base, .eval_params_base = svc_eval_params_base,
                          .n_params = TB_PROBE_NT, .tensor_size = sizeof(tb_probe_tensor),
                          .n_steps = 100, .steps_per_epoch = 10, .train_size = 1};
   return 0;
@@ -331,6 +559,7 @@ int tb_probe_opt_open(tb_probe_opt *o, const tb_component *c, const double *hp,
 
 void tb_probe_opt_close(tb_probe_opt *o) {
   if (o->live && o->c->opt->destroy) o->c->opt->destroy(o->state);
+  if (o->live) node_destroy(&o->root);
   o->live = 0;
   free_tensors(o);
 }

@@ -26,10 +26,24 @@
  * problem's. Its report checks the name. All count their calls and, as the
  * core does, fail the calls a component did not declare.
  *
+ * A wrapper (a component with a COMPONENT hyperparameter of its own kind,
+ * declaring TB_SERVICE_BASE) is probed with its bases, as a run has them:
+ * each base an instance of its own at its defaults, with its own state and
+ * stream, created before the wrapper on the same inputs (an optimizer base
+ * on the same tensors); step_base / eval_base / eval_params_base run it.
+ * The base is the hyperparameter's default component (looked up in the
+ * wrapper's registry, then in those of tb_probe_set_registries), else sgd
+ * for an optimizer and cross_entropy for a loss; `base` in the open calls
+ * replaces the first one. Every service a base calls is held to the base's
+ * own declarations; calls of the base services are counted (n_base), and
+ * those a run would refuse (undeclared, a slot that is not a base)
+ * counted in bad_base with the first reason in base_err.
+ *
  * Provides: tb_probe_rng_same, tb_probe_loss_open, tb_probe_loss_eval,
  * tb_probe_loss_eval_form, tb_probe_loss_close, tb_probe_tensor_name, tb_probe_tensor_numel,
  * tb_probe_opt_open, tb_probe_opt_step, tb_probe_opt_get, tb_probe_opt_f,
- * tb_probe_opt_close.
+ * tb_probe_opt_close, tb_probe_set_registries, tb_probe_loss_open_base,
+ * tb_probe_opt_open_base, tb_probe_default_base.
  */
 #ifndef TB_PROBE_H
 #define TB_PROBE_H
@@ -45,6 +59,26 @@
 
 /* Bitwise equality of two streams (the struct has padding; compare fields). */
 int tb_probe_rng_same(const tb_rng *a, const tb_rng *b);
+
+/* Where a wrapper's default base is looked up after its own registry (the
+ * registries `trainbench check` opened); kept, not copied. */
+void tb_probe_set_registries(tb_registry *const *regs, int n);
+
+/* A probed component and its bases: the root of the tree sits in the
+ * instance (tb_probe_loss.root, tb_probe_opt.root), its bases are
+ * allocated. Services reach the node that called them through host_ctx. */
+typedef struct tb_probe_node {
+  const tb_component *c;
+  void *owner;           /* the tb_probe_loss or tb_probe_opt */
+  void *state;
+  int created;
+  char path[64];         /* "" for the root; "base", "base.base" for bases */
+  double hp[TB_MAX_HP];  /* a base's defaults (the root's are the caller's) */
+  tb_value values[TB_MAX_HP];
+  tb_rng rng, rng_at;    /* a base's stream, and where a loss's is put back */
+  tb_step_ctx ctx;       /* an optimizer base: the ctx of its step */
+  struct tb_probe_node *child[TB_MAX_HP]; /* the bases, by hyperparameter slot */
+} tb_probe_node;
 
 /* ---- losses -------------------------------------------------------------- */
 
@@ -66,12 +100,20 @@ typedef struct tb_probe_loss {
   long bad_report;    /* undeclared or with a bad name */
   long bad_report_phase; /* outside TB_PHASE_TRAIN */
   char report_err[256]; /* the first refusal */
+  tb_probe_node root;   /* the loss and its bases (probe.h's top) */
+  long n_base, bad_base; /* eval_base calls; those a run refuses */
+  char base_err[256];
+  int tensor_refused;   /* a base called add_tensor */
 } tb_probe_loss;
 
 /* Create c with hp and K = k (at most TB_PROBE_MAXK) on a copy of `stream`;
  * 0, or -1 with the plugin's message (or ours) in err. */
 int tb_probe_loss_open(tb_probe_loss *in, const tb_component *c, const double *hp, int k,
                        const tb_rng *stream, char *err, size_t errlen);
+/* The same with `base` (NULL: the default) as the wrapper's first base. */
+int tb_probe_loss_open_base(tb_probe_loss *in, const tb_component *c, const double *hp,
+                            const tb_component *base, int k, const tb_rng *stream, char *err,
+                            size_t errlen);
 /* Evaluate on b with the instance's K and priors filled in (b->k and
  * b->priors are overwritten), and its tensors (b->tensors, dtensors,
  * n_tensors, tensor_size, host_ctx, report overwritten); the stream is put
@@ -117,6 +159,9 @@ typedef struct tb_probe_opt {
   double shift[TB_PROBE_P]; /* the shift of b after next_batch, in this step */
   int shifted;
   char report_err[256]; /* the first refused report */
+  tb_probe_node root;   /* the optimizer and its bases (probe.h's top) */
+  long n_base, bad_base; /* step_base and eval_params_base calls; those a run refuses */
+  char base_err[256];
 } tb_probe_opt;
 
 /* The name and element count of tensor t (0 <= t < TB_PROBE_NT). */
@@ -127,6 +172,15 @@ int64_t tb_probe_tensor_numel(int t);
 int tb_probe_opt_open(tb_probe_opt *o, const tb_component *c, const double *hp,
                       const float *theta0, const tb_probe_problem *pb, const tb_rng *stream,
                       char *err, size_t errlen);
+/* The same with `base` (NULL: the default) as the wrapper's first base. */
+int tb_probe_opt_open_base(tb_probe_opt *o, const tb_component *c, const double *hp,
+                           const tb_component *base, const float *theta0,
+                           const tb_probe_problem *pb, const tb_rng *stream, char *err,
+                           size_t errlen);
+/* The component a wrapper's first base slot runs by default (NULL with err
+ * when none can be found), and that slot (-1: c is not a wrapper). */
+const tb_component *tb_probe_default_base(const tb_component *c, int *slot, char *err,
+                                          size_t errlen);
 /* One step with the problem's gradient at the current parameters; the
  * plugin's return value. */
 int tb_probe_opt_step(tb_probe_opt *o);

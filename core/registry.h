@@ -9,7 +9,7 @@
  * Provides: tb_registry_open, tb_registry_close, tb_registry_new,
  * tb_registry_add_file, tb_registry_count, tb_registry_at, tb_registry_find,
  * tb_registry_problem_count, tb_registry_problem, tb_default_plugin_dir,
- * tb_builtin_count, tb_builtin_at, tb_kind_name, tb_kind_of (plugin.c);
+ * tb_builtin_count, tb_builtin_at, tb_kind_name, tb_kind_of, tb_services_text (plugin.c);
  * tb_hparams_defaults, tb_hparams_check, tb_hparams_values, tb_hparam_index
  * (hparam.c).
  */
@@ -34,6 +34,8 @@ enum { TB_KIND_DATASET = 4, TB_KIND_MODEL = 5 };
  * copied into a zeroed struct of the host's size (fields a plugin of an
  * older minor lacks read as 0/NULL), its hyperparameter table into rows of
  * the host's size. */
+typedef struct tb_registry tb_registry;
+
 typedef struct tb_component {
   int kind;                 /* enum tb_kind */
   const char *name, *version, *summary, *reference;
@@ -49,9 +51,11 @@ typedef struct tb_component {
   /* files of same-named components this one shadows (later in the search path) */
   char **shadows;
   int n_shadows;
+  /* the registry that holds it (NULL for a built-in), where the default of
+   * a COMPONENT hyperparameter is looked up when the component is probed
+   * outside a run (probe.c) */
+  const tb_registry *registry;
 } tb_component;
-
-typedef struct tb_registry tb_registry;
 
 /* Load every plugin from TRAINBENCH_PLUGIN_PATH (colon-separated folders, in
  * order) and then `default_dir` (may be NULL). Files that fail to load are
@@ -88,6 +92,9 @@ int tb_hparams_check(const tb_component *c, const double *hp, int k, char *err, 
  * types their defaults), for the validate hook and the plugins' init. */
 void tb_hparams_values(const tb_component *c, const double *hp, tb_value *out);
 int tb_hparam_index(const tb_component *c, const char *name);
+/* The services flags as names, space-separated, in a fixed order: "rng eval
+ * jvp next_batch report base"; "" for none. Returns out. */
+char *tb_services_text(uint32_t services, char *out, size_t len);
 /* "loss", "optimizer", "schedule", "dataset", "model"; "?" otherwise. */
 const char *tb_kind_name(int kind);
 /* The kind called `name` ("loss", ..., "dataset", "model"), or 0. */

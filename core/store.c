@@ -1057,13 +1057,6 @@ int tb_store_refresh_views(tb_store *st, char *err, size_t errlen) {
 /* ------------------------------------------------------------------------ */
 
 
-static void services_text(uint32_t s, char *out, size_t len) {
-  snprintf(out, len, "%s%s%s", s & TB_SERVICE_RNG ? "rng " : "", s & TB_SERVICE_EVAL ? "eval " : "",
-           s & TB_SERVICE_JVP ? "jvp " : "");
-  size_t n = strlen(out);
-  if (n) out[n - 1] = '\0';
-}
-
 /* ["a","b"] (malloc'd) */
 static char *names_json(const char *const *names) {
   char *json = NULL;
@@ -1160,8 +1153,8 @@ static int component_row(tb_store *st, const char *kind, const char *name, const
       " RETURNING id, (SELECT count(*) FROM component_hparams h"
       "  WHERE h.component_id = components.id)";
   if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
-  char services[32] = "";
-  if (c) services_text(c->services, services, sizeof services);
+  char services[64] = "";
+  if (c) tb_services_text(c->services, services, sizeof services);
   sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 3, version, -1, SQLITE_STATIC);

@@ -65,6 +65,21 @@
  * keeps at most about this many points; so is each series a plugin reports. */
 #define SERIES_POINTS 200
 
+/* A plugin component of the run: the outermost loss and optimizer, and the
+ * bases they wrap (a COMPONENT hyperparameter's instance), each with its own
+ * state and random stream. Services reach the node that called them through
+ * host_ctx, so each is held to what it declared itself. */
+typedef struct tb_node {
+  struct tb_trainer *t;
+  const tb_component *c;
+  void *state;
+  int created;
+  tb_rng rng;                       /* "plugin:" + role */
+  char role[64];                    /* "loss", "optimizer", "optimizer.base" */
+  struct tb_node *child[TB_MAX_HP]; /* the bases, by hyperparameter slot */
+  tb_step_ctx ctx;                  /* optimizer bases: the ctx of their step */
+} tb_node;
+
 struct tb_trainer {
   const tb_run_config *cfg;
   tb_dataset own_ds;        /* loaded here when cfg->data.loaded is NULL */
@@ -98,8 +113,8 @@ struct tb_trainer {
   char last_eval_names[3 * 8][2][16];
   int64_t *class_counts;    /* [K] */
   float *class_means;       /* [K][D] */
-  void *loss_state, *opt_state;
-  int loss_created, opt_created;
+  tb_node *lnode, *onode;   /* the outermost loss and optimizer */
+  void *loss_state, *opt_state; /* their states */
   const float *P[2 * TB_MAX_LAYERS];
   float *G[2 * TB_MAX_LAYERS];
   tb_step_ctx ctx;
@@ -166,12 +181,14 @@ static const char *phase_name(int phase) {
 }
 
 static int svc_loss_report(void *hctx, const char *name, double value);
+static double svc_eval_base(void *hctx, int slot, const tb_loss_batch *batch);
 
 static double svc_eval(void *hctx, const float *const *params, float *const *grads) {
-  tb_trainer *t = hctx;
-  if (!(t->O->services & TB_SERVICE_EVAL)) {
+  tb_node *nd = hctx;
+  tb_trainer *t = nd->t;
+  if (!(nd->c->services & TB_SERVICE_EVAL)) {
     svc_fail(t, "optimizer '%s' called the eval service without declaring TB_SERVICE_EVAL",
-             t->O->name);
+             nd->c->name);
     return NAN;
   }
   int K = t->sp.k, B = t->svc_bn, nm = t->model.n_tensors;
@@ -192,7 +209,8 @@ static double svc_eval(void *hctx, const float *const *params, float *const *gra
       .n_steps = t->total_steps, .phase = TB_PHASE_PROBE,
       .dlogits = grads ? t->svc_dlogits : NULL, .sample_ids = t->svc_ids,
       .tensors = t->svc_lt, .dtensors = t->svc_dlt, .n_tensors = t->lt.n,
-      .tensor_size = sizeof(tb_tensor), .host_ctx = t, .report = svc_loss_report};
+      .tensor_size = sizeof(tb_tensor), .host_ctx = t->lnode, .report = svc_loss_report,
+      .eval_base = svc_eval_base};
   t->loss_phase = TB_PHASE_PROBE;
   double loss = tbu_loss_eval(t->L, t->loss_state, &b);
   t->loss_phase = 0;
@@ -208,10 +226,11 @@ static double svc_eval(void *hctx, const float *const *params, float *const *gra
 
 static int svc_jvp(void *hctx, const float *const *params, const float *const *dir,
                    double *out) {
-  tb_trainer *t = hctx;
-  if (!(t->O->services & TB_SERVICE_JVP)) {
+  tb_node *nd = hctx;
+  tb_trainer *t = nd->t;
+  if (!(nd->c->services & TB_SERVICE_JVP)) {
     svc_fail(t, "optimizer '%s' called the jvp service without declaring TB_SERVICE_JVP",
-             t->O->name);
+             nd->c->name);
     return -1;
   }
   /* the loss's tensors do not move the logits: their directions drop out */
@@ -227,10 +246,16 @@ static int svc_jvp(void *hctx, const float *const *params, const float *const *d
  * its own order of the training rows, reshuffled when fewer rows are left
  * than a batch takes, so no row repeats within a batch. */
 static int svc_next_batch(void *hctx) {
-  tb_trainer *t = hctx;
-  if (!(t->O->services & TB_SERVICE_NEXT_BATCH)) {
+  tb_node *nd = hctx;
+  tb_trainer *t = nd->t;
+  if (!(nd->c->services & TB_SERVICE_NEXT_BATCH)) {
     svc_fail(t, "optimizer '%s' called the next_batch service without declaring "
-             "TB_SERVICE_NEXT_BATCH", t->O->name);
+             "TB_SERVICE_NEXT_BATCH", nd->c->name);
+    return -1;
+  }
+  if (!t->nb_order) {
+    svc_fail(t, "optimizer '%s' called next_batch, which only the outermost optimizer's "
+             "declaration provides", nd->c->name);
     return -1;
   }
   const tb_split_part *tr = &t->sp.part[0];
@@ -253,13 +278,15 @@ static int svc_next_batch(void *hctx) {
 }
 
 static int svc_opt_report(void *hctx, const char *name, double value) {
-  tb_trainer *t = hctx;
-  if (!(t->O->services & TB_SERVICE_REPORT)) {
-    svc_fail(t, "optimizer '%s' called report without declaring TB_SERVICE_REPORT", t->O->name);
+  tb_node *nd = hctx;
+  tb_trainer *t = nd->t;
+  if (!(nd->c->services & TB_SERVICE_REPORT)) {
+    svc_fail(t, "optimizer '%s' called report without declaring TB_SERVICE_REPORT",
+             nd->c->name);
     return -1;
   }
   char msg[TB_ERRLEN];
-  if (tb_reports_add(&t->reports, TB_KIND_OPTIMIZER, t->O->name, name, t->step + 1, value, msg,
+  if (tb_reports_add(&t->reports, TB_KIND_OPTIMIZER, nd->c->name, name, t->step + 1, value, msg,
                      sizeof msg)) {
     svc_fail(t, "%s", msg);
     return -1;
@@ -268,18 +295,19 @@ static int svc_opt_report(void *hctx, const char *name, double value) {
 }
 
 static int svc_loss_report(void *hctx, const char *name, double value) {
-  tb_trainer *t = hctx;
-  if (!(t->L->services & TB_SERVICE_REPORT)) {
-    svc_fail(t, "loss '%s' called report without declaring TB_SERVICE_REPORT", t->L->name);
+  tb_node *nd = hctx;
+  tb_trainer *t = nd->t;
+  if (!(nd->c->services & TB_SERVICE_REPORT)) {
+    svc_fail(t, "loss '%s' called report without declaring TB_SERVICE_REPORT", nd->c->name);
     return -1;
   }
   if (t->loss_phase != TB_PHASE_TRAIN) {
     svc_fail(t, "loss '%s' called report in phase %s: only the training step's call "
-             "(TB_PHASE_TRAIN) may report", t->L->name, phase_name(t->loss_phase));
+             "(TB_PHASE_TRAIN) may report", nd->c->name, phase_name(t->loss_phase));
     return -1;
   }
   char msg[TB_ERRLEN];
-  if (tb_reports_add(&t->reports, TB_KIND_LOSS, t->L->name, name, t->step + 1, value, msg,
+  if (tb_reports_add(&t->reports, TB_KIND_LOSS, nd->c->name, name, t->step + 1, value, msg,
                      sizeof msg)) {
     svc_fail(t, "%s", msg);
     return -1;
@@ -289,19 +317,144 @@ static int svc_loss_report(void *hctx, const char *name, double value) {
 
 static int svc_add_tensor(void *hctx, const char *name, int ndim, const int64_t *shape,
                           double value, uint32_t flags) {
-  tb_trainer *t = hctx;
+  tb_node *nd = hctx;
+  tb_trainer *t = nd->t;
+  if (nd != t->lnode) {
+    svc_fail(t, "loss '%s' (%s) called add_tensor: only the outermost loss owns tensors",
+             nd->c->name, nd->role);
+    return -1;
+  }
   const int open = t->lt.open;
   int i = tb_loss_tensors_add(&t->lt, name, ndim, shape, value, flags);
   if (i < 0 && !open) svc_fail(t, "%s", t->lt.err); /* after create: fails the run at once */
   return i;
 }
 
+/* ---- composition: a wrapper runs its base ------------------------------------------ */
+
+/* The base of `nd` at hyperparameter `slot`, or NULL with the run failed. */
+static tb_node *base_of(tb_node *nd, int slot, const char *call) {
+  tb_trainer *t = nd->t;
+  if (!(nd->c->services & TB_SERVICE_BASE)) {
+    svc_fail(t, "%s '%s' called %s without declaring TB_SERVICE_BASE", tb_kind_name(nd->c->kind),
+             nd->c->name, call);
+    return NULL;
+  }
+  if (slot < 0 || slot >= nd->c->n_hparams || !nd->child[slot]) {
+    svc_fail(t, "%s '%s' called %s with slot %d, which is not a %s hyperparameter of it",
+             tb_kind_name(nd->c->kind), nd->c->name, call, slot, tb_kind_name(nd->c->kind));
+    return NULL;
+  }
+  return nd->child[slot];
+}
+
+/* One step of the base with its own state, on the wrapper's arrays; the
+ * base's ctx is the wrapper's (the schedule's factor included: it reaches
+ * the innermost base) with the base as host_ctx. */
+static int svc_step_base(void *hctx, int slot, tb_tensor *params, const tb_tensor *grads) {
+  tb_node *nd = hctx, *b = base_of(nd, slot, "step_base");
+  if (!b) return -1;
+  b->ctx = nd == nd->t->onode ? nd->t->ctx : nd->ctx;
+  b->ctx.host_ctx = b;
+  int rc = b->c->opt->step(b->state, params, grads, &b->ctx);
+  if (rc && !nd->t->svc_err[0])
+    svc_fail(nd->t, "optimizer '%s' (%s) step failed (code %d)", b->c->name, b->role, rc);
+  return rc;
+}
+
+static const float *svc_eval_params_base(void *hctx, int slot, int i) {
+  tb_node *nd = hctx, *b = base_of(nd, slot, "eval_params_base");
+  if (!b || !b->c->opt->eval_params) return NULL;
+  return b->c->opt->eval_params(b->state, i);
+}
+
+/* The mean loss of the base on the wrapper's batch (transformed logits,
+ * say), with the base's own state; the batch's phase stays the caller's.
+ * A base owns no tensors (add_tensor is the outermost loss's): it sees none. */
+static double svc_eval_base(void *hctx, int slot, const tb_loss_batch *batch) {
+  tb_node *nd = hctx, *b = base_of(nd, slot, "eval_base");
+  if (!b) return NAN;
+  tb_loss_batch bb = *batch;
+  bb.host_ctx = b;
+  bb.tensors = NULL;
+  bb.dtensors = NULL;
+  bb.n_tensors = 0;
+  bb.report = svc_loss_report;
+  bb.eval_base = svc_eval_base;
+  return tbu_loss_eval(b->c->loss, b->state, &bb);
+}
+
+static void node_free(tb_node *nd) {
+  if (!nd) return;
+  if (nd->created) {
+    if (nd->c->kind == TB_KIND_LOSS && nd->c->loss->destroy) nd->c->loss->destroy(nd->state);
+    if (nd->c->kind == TB_KIND_OPTIMIZER && nd->c->opt->destroy) nd->c->opt->destroy(nd->state);
+  }
+  for (int i = 0; i < TB_MAX_HP; i++) node_free(nd->child[i]);
+  free(nd);
+}
+
+/* Create the instance's bases (depth first), then the component itself; the
+ * tree is kept in *out whatever happens so that tb_trainer_free frees it. */
+static int node_create(tb_trainer *t, const tb_instance *in, const char *role, tb_node **out,
+                       char *err, size_t errlen) {
+  tb_node *nd = calloc(1, sizeof *nd);
+  if (!nd) abort();
+  *out = nd;
+  nd->t = t;
+  nd->c = in->comp;
+  snprintf(nd->role, sizeof nd->role, "%s", role);
+  char purpose[80];
+  snprintf(purpose, sizeof purpose, "plugin:%s", role);
+  tb_rng_init(&nd->rng, (uint64_t)t->cfg->seed, purpose);
+  const int kind = nd->c->kind;
+  for (int i = 0; i < in->n; i++) {
+    if (!in->child[i] || in->child[i]->comp->kind != kind) continue;
+    char sub[64];
+    snprintf(sub, sizeof sub, "%s.%s", role, nd->c->hparams[i].name);
+    if (node_create(t, in->child[i], sub, &nd->child[i], err, errlen)) return -1;
+  }
+  char msg[TB_ERRLEN] = "";
+  tb_rng *rng = nd->c->services & TB_SERVICE_RNG ? &nd->rng : NULL;
+  int rc;
+  if (kind == TB_KIND_LOSS) {
+    const int K = t->sp.k;
+    tb_loss_init li = {.host = tb_host_api_get(), .hp = in->hp, .values = in->values,
+                       .n_classes = K, .priors = t->sp.priors, .rng = rng,
+                       .class_counts = t->class_counts, .train_size = t->sp.part[0].n,
+                       .n_features = t->sp.d, .class_means = t->class_means,
+                       .add_tensor = svc_add_tensor, .host_ctx = nd};
+    t->lt.open = 1;
+    rc = nd->c->loss->create(&li, &nd->state, msg, sizeof msg);
+    t->lt.open = 0;
+  } else {
+    tb_optimizer_init oi = {.host = tb_host_api_get(), .hp = in->hp, .values = in->values,
+                            .params = t->opt_params, .n_params = t->n_opt,
+                            .tensor_size = sizeof(tb_tensor), .rng = rng};
+    rc = nd->c->opt->create(&oi, &nd->state, msg, sizeof msg);
+  }
+  if (rc) {
+    tb_errf(err, errlen, "%s '%s'%s%s%s failed to start: %s", tb_kind_name(kind), nd->c->name,
+            strchr(role, '.') ? " (" : "", strchr(role, '.') ? role : "",
+            strchr(role, '.') ? ")" : "",
+            t->lt.err[0] ? t->lt.err : t->svc_err[0] ? t->svc_err : msg[0] ? msg : "no reason");
+    return -1;
+  }
+  nd->created = 1;
+  if (host_misuse(err, errlen, tb_kind_name(kind), nd->c->name)) return -1;
+  if (t->svc_err[0]) {
+    tb_errf(err, errlen, "%s", t->svc_err);
+    return -1;
+  }
+  return 0;
+}
+
 /* ---- creation ---------------------------------------------------------------- */
 
 void tb_trainer_free(tb_trainer *t) {
   if (!t) return;
-  if (t->loss_created && t->L->destroy) t->L->destroy(t->loss_state);
-  if (t->opt_created && t->O->destroy) t->O->destroy(t->opt_state);
+  node_free(t->lnode);
+  node_free(t->onode);
   if (t->sched_created && t->SD->destroy) t->SD->destroy(t->sched_state);
   if (t->has_model) tb_model_free(&t->model);
   if (t->has_split) tb_split_free(&t->sp);
@@ -418,25 +571,10 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
   }
 
   char msg[TB_ERRLEN] = "";
-  const tb_instance *loss_in = cfg->parts[TB_PART_LOSS], *opt_in = cfg->parts[TB_PART_OPTIMIZER];
   const tb_instance *sched_in = cfg->parts[TB_PART_SCHEDULE];
-  tb_loss_init li = {.host = tb_host_api_get(), .hp = loss_in->hp, .values = loss_in->values,
-                     .n_classes = K, .priors = t->sp.priors,
-                     .rng = t->L->services & TB_SERVICE_RNG ? &t->rng_loss : NULL,
-                     .class_counts = t->class_counts, .train_size = n_train, .n_features = D,
-                     .class_means = t->class_means, .add_tensor = svc_add_tensor,
-                     .host_ctx = t};
   t->lt.loss = t->L->name;
-  t->lt.open = 1;
-  int lrc = t->L->create(&li, &t->loss_state, msg, sizeof msg);
-  t->lt.open = 0;
-  if (lrc) {
-    tb_errf(err, errlen, "loss '%s' failed to start: %s", t->L->name,
-            t->lt.err[0] ? t->lt.err : msg[0] ? msg : "no reason");
-    return -1;
-  }
-  t->loss_created = 1;
-  if (host_misuse(err, errlen, "loss", t->L->name)) return -1;
+  if (node_create(t, cfg->parts[TB_PART_LOSS], "loss", &t->lnode, err, errlen)) return -1;
+  t->loss_state = t->lnode->state;
   if (t->lt.err[0]) { /* a refused add_tensor the loss went on without */
     tb_errf(err, errlen, "%s", t->lt.err);
     return -1;
@@ -452,18 +590,9 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
     t->opt_grads[nm + j] = t->lt.grad[j];
   }
   t->n_opt = nm + t->lt.n;
-  tb_optimizer_init oi = {.host = tb_host_api_get(), .hp = opt_in->hp,
-                          .values = opt_in->values, .params = t->opt_params,
-                          .n_params = t->n_opt, .tensor_size = sizeof(tb_tensor),
-                          .rng = t->O->services & TB_SERVICE_RNG ? &t->rng_opt : NULL};
-  msg[0] = 0;
-  if (t->O->create(&oi, &t->opt_state, msg, sizeof msg)) {
-    tb_errf(err, errlen, "optimizer '%s' failed to start: %s", t->O->name,
-            msg[0] ? msg : "no reason");
+  if (node_create(t, cfg->parts[TB_PART_OPTIMIZER], "optimizer", &t->onode, err, errlen))
     return -1;
-  }
-  t->opt_created = 1;
-  if (host_misuse(err, errlen, "optimizer", t->O->name)) return -1;
+  t->opt_state = t->onode->state;
   tb_schedule_init si = {.host = tb_host_api_get(), .hp = sched_in->hp,
                          .values = sched_in->values, .steps_per_epoch = t->steps_per_epoch,
                          .n_steps = t->total_steps, .n_epochs = cfg->epochs};
@@ -480,8 +609,10 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
   t->sctx.last_eval = t->last_eval;
   t->sctx.metric_size = sizeof(tb_metric_value);
   t->ctx.n_classes = K;
-  t->ctx.host_ctx = t;
+  t->ctx.host_ctx = t->onode;
   t->ctx.eval = svc_eval;
+  t->ctx.step_base = svc_step_base;
+  t->ctx.eval_params_base = svc_eval_params_base;
   t->ctx.jvp = svc_jvp;
   t->ctx.next_batch = svc_next_batch;
   t->ctx.report = svc_opt_report;
@@ -521,8 +652,8 @@ int tb_trainer_step(tb_trainer *t, char *err, size_t errlen) {
                      .step = t->step, .n_steps = t->total_steps, .phase = TB_PHASE_TRAIN,
                      .dlogits = t->dlogits, .sample_ids = t->ids, .tensors = t->lt.live,
                      .dtensors = t->lt.grad, .n_tensors = t->lt.n,
-                     .tensor_size = sizeof(tb_tensor), .host_ctx = t,
-                     .report = svc_loss_report};
+                     .tensor_size = sizeof(tb_tensor), .host_ctx = t->lnode,
+                     .report = svc_loss_report, .eval_base = svc_eval_base};
   t->loss_phase = TB_PHASE_TRAIN;
   double loss = tbu_loss_eval(t->L, t->loss_state, &b);
   t->loss_phase = 0;
@@ -581,14 +712,24 @@ int tb_trainer_step(tb_trainer *t, char *err, size_t errlen) {
 
 /* The values an evaluation pass sees: the optimizer's eval_params for each
  * tensor that has one (asked once per tensor before each evaluation), the
- * live values for the others. */
+ * live values for the others. A wrapper without eval_params passes on its
+ * base's (lookahead over an EMA evaluates the EMA): the first in the chain
+ * of single bases that has one answers. */
 static int eval_views(tb_trainer *t, char *err, size_t errlen) {
   const int nm = t->model.n_tensors;
   for (int i = 0; i < nm; i++) t->P_eval[i] = t->P[i];
   for (int j = 0; j < t->lt.n; j++) t->ev_lt[j] = t->lt.live[j];
-  if (!t->O->eval_params) return 0;
+  const tb_node *nd = t->onode;
+  while (nd && !nd->c->opt->eval_params) {
+    const tb_node *only = NULL;
+    int n = 0;
+    for (int i = 0; i < TB_MAX_HP; i++)
+      if (nd->child[i]) only = nd->child[i], n++;
+    nd = n == 1 ? only : NULL;
+  }
+  if (!nd) return 0;
   for (int i = 0; i < t->n_opt; i++) {
-    const float *p = t->O->eval_params(t->opt_state, i);
+    const float *p = nd->c->opt->eval_params(nd->state, i);
     if (!p) continue;
     if (i < nm)
       t->P_eval[i] = p;
@@ -629,8 +770,8 @@ int tb_trainer_evaluate(tb_trainer *t, int epoch, tb_run_result *res, char *err,
                        .n_epochs = t->cfg->epochs, .step = t->step,
                        .n_steps = t->total_steps, .phase = TB_PHASE_EVAL, .dlogits = NULL,
                        .tensors = t->ev_lt, .dtensors = t->lt.scratch, .n_tensors = t->lt.n,
-                       .tensor_size = sizeof(tb_tensor), .host_ctx = t,
-                       .report = svc_loss_report};
+                       .tensor_size = sizeof(tb_tensor), .host_ctx = t->lnode,
+                       .report = svc_loss_report, .eval_base = svc_eval_base};
     for (int off = 0; off < p->n; off += cap) {
       int bn = p->n - off < cap ? p->n - off : cap;
       const float *z = tb_model_forward(&t->model, t->P_eval, p->x + (size_t)off * D, bn);

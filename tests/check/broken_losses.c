@@ -23,6 +23,12 @@
  *                              where the contract promises them
  *   -DREQUIRES_UNKNOWN "requires_unknown": requires a flag no trainbench
  *                              defines (1 << 7)                    (requires)
+ *   -DLBASE_UNDECLARED "lbase_undeclared": a wrapper (a `base` loss
+ *                              hyperparameter) that calls eval_base
+ *                              without declaring TB_SERVICE_BASE, and
+ *                              computes its own value      (services, composition)
+ *   -DLBASE_IGNORED "lbase_ignored": declares TB_SERVICE_BASE and has a
+ *                              base it never runs           (composition)
  *   (the loader refuses every loss with `requires` until scenarios can
  *   provide what they ask: `check` reports the two files with its reason
  *   and must not crash; once it loads them, requires_ids passes every check
@@ -58,6 +64,10 @@
 #define LOSS_NAME "requires_ids"
 #elif defined(REQUIRES_UNKNOWN)
 #define LOSS_NAME "requires_unknown"
+#elif defined(LBASE_UNDECLARED)
+#define LOSS_NAME "lbase_undeclared"
+#elif defined(LBASE_IGNORED)
+#define LOSS_NAME "lbase_ignored"
 #else
 #error "build with one of the macros listed at the top"
 #endif
@@ -80,6 +90,10 @@
 static const tb_hparam hparams[] = {
   {.name = "scale", .type = TB_HP_REAL, .def = 1.0, .min = 0.5, .max = 2.0,
    .help = "factor on the loss and its gradient"},
+#if defined(LBASE_UNDECLARED) || defined(LBASE_IGNORED)
+  {.name = "base", .type = TB_HP_COMPONENT, .component_kind = TB_KIND_LOSS,
+   .def_text = "cross_entropy", .help = "the base it should run"},
+#endif
 };
 
 typedef struct bstate {
@@ -150,6 +164,11 @@ static double b_eval(void *state, const tb_loss_batch *b) {
 #endif
 #ifdef REQUIRES_IDS
   int64_t id_sum = 0;
+#endif
+#ifdef LBASE_UNDECLARED
+  tb_loss_batch bb = *b;
+  bb.dlogits = NULL;
+  (void)b->eval_base(b->host_ctx, 1, &bb); /* undeclared; its value is not used */
 #endif
   for (int i = 0; i < n; i++) {
     const double *z = b->logits + (size_t)i * k;
@@ -223,7 +242,11 @@ static const tb_loss_def loss = {
   .summary = "softmax cross-entropy, broken on purpose for the checker's tests",
   .reference = "Bridle, \"Probabilistic Interpretation of Feedforward Classification Network "
                "Outputs\", 1990",
+#ifdef LBASE_IGNORED
+  .services = TB_SERVICE_BASE,
+#else
   .services = 0,
+#endif
 #if defined(REQUIRES_IDS)
   .requires = TB_REQ_SAMPLE_IDS,
 #elif defined(REQUIRES_UNKNOWN)

@@ -22,6 +22,15 @@
  *                   "average" by writing it into the live parameters, so
  *                   asking for the evaluation's values moves the training
  *                   (eval-params)
+ *   -DBASE_UNDECLARED "base_undeclared": a wrapper (a `base` optimizer
+ *                   hyperparameter) whose step calls step_base without
+ *                   declaring TB_SERVICE_BASE, then steps itself when refused
+ *                   (services, composition)
+ *   -DBASE_BAD_SLOT "base_bad_slot": declares TB_SERVICE_BASE but calls
+ *                   step_base with the slot of `lr`, which is no base
+ *                   (services, composition)
+ *   -DBASE_IGNORED  "base_ignored": declares TB_SERVICE_BASE and has a base it
+ *                   never runs (composition)
  *   -DNO_ENTRY      no tb_plugin_entry at all (the loader refuses the file)
  * Never installed; lives outside the plugin search path.
  */
@@ -49,14 +58,26 @@
 #define OPT_NAME "sneaky_report"
 #elif defined(EVAL_MOVES)
 #define OPT_NAME "eval_moves"
+#elif defined(BASE_UNDECLARED)
+#define OPT_NAME "base_undeclared"
+#elif defined(BASE_BAD_SLOT)
+#define OPT_NAME "base_bad_slot"
+#elif defined(BASE_IGNORED)
+#define OPT_NAME "base_ignored"
 #elif defined(NO_ENTRY)
 #define OPT_NAME "no_entry"
 #else
 #error "build with one of the macros listed at the top"
 #endif
 
+#if defined(BASE_UNDECLARED) || defined(BASE_BAD_SLOT) || defined(BASE_IGNORED)
+#define WRAPPER 1
+#endif
+
 #ifdef SVC_USER
 #define SERVICES (TB_SERVICE_RNG | TB_SERVICE_EVAL | TB_SERVICE_JVP)
+#elif defined(BASE_BAD_SLOT) || defined(BASE_IGNORED)
+#define SERVICES TB_SERVICE_BASE
 #else
 #define SERVICES 0u
 #endif
@@ -77,6 +98,10 @@ static const tb_hparam hparams[] = {
      .help = "learning rate"},
     {.name = "momentum", .type = TB_HP_REAL, .def = 0.9, .min = 0, .max = 0.99,
      .help = "momentum factor"},
+#ifdef WRAPPER
+    {.name = "base", .type = TB_HP_COMPONENT, .component_kind = TB_KIND_OPTIMIZER,
+     .def_text = "adam", .help = "the base it should run"},
+#endif
 };
 
 #define MAXP 64 /* tensors */
@@ -202,6 +227,12 @@ static int hb_step(void *state, tb_tensor *params, const tb_tensor *grads,
 #endif
 #ifdef SNEAKY_REPORT
   (void)ctx->report(ctx->host_ctx, "sneaky_report.lr", s->lr); /* undeclared */
+#endif
+#ifdef BASE_UNDECLARED
+  if (ctx->step_base(ctx->host_ctx, 2, params, grads) == 0) return 0; /* undeclared */
+#endif
+#ifdef BASE_BAD_SLOT
+  if (ctx->step_base(ctx->host_ctx, 0, params, grads) == 0) return 0; /* slot 0 is lr */
 #endif
   for (int i = 0; i < s->n; i++)
     if (PARAM(i)->numel != s->numel[i] || GRAD(i)->numel != s->numel[i]) return 1;

@@ -13,7 +13,11 @@
 #     (row-form), bad_tensor_grad (tensor-fd), eval_update (phase: its state
 #     moves in evaluation passes), sneaky_report (services), eval_moves
 #     (eval-params); requires_ids passes (sample ids are always provided) and
-#     requires_unknown is refused by the loader with its reason, not crashed on
+#     requires_unknown is refused by the loader with its reason, not crashed on;
+#     the wrappers base_undeclared, base_bad_slot, lbase_undeclared (services,
+#     composition) and base_ignored, lbase_ignored (composition)
+#   - the bundled wrappers (lookahead, ema, logit_clip) pass every check over
+#     their default bases, and swapping the base changes what they compute
 #   - the test-only plugins that use the run-time services right
 #     (tests/plugins/rt_*.c: loss tensors, a stateful loss, a loss that is not
 #     a mean, eval_params, next_batch, report) pass every check, and the rows
@@ -39,9 +43,9 @@ checks=0
 
 COMMON_CHECKS="meta defaults unique create-edges"
 LOSS_CHECKS="$COMMON_CHECKS grad-fd tensor-fd finite scale-1/N zero-weight row-form deterministic"
-LOSS_CHECKS="$LOSS_CHECKS phase services requires"
+LOSS_CHECKS="$LOSS_CHECKS phase services requires composition"
 OPT_CHECKS="$COMMON_CHECKS zero-grad tiny-grad huge-grad deterministic no-shared-state quadratic"
-OPT_CHECKS="$OPT_CHECKS eval-params services"
+OPT_CHECKS="$OPT_CHECKS eval-params services composition"
 
 pass() { checks=$((checks + 1)); echo "ok    $1"; }
 fail() {
@@ -106,7 +110,7 @@ eq "check cross_entropy: exit status" "$rc" 0
 eq "check cross_entropy: rows are cross_entropy's" \
   "$(awk '$1 == "PASS" || $1 == "FAIL" { print $2, $3 }' "$WORK/out" | sort -u)" \
   "loss cross_entropy"
-eq "check cross_entropy: one row per check (grad-fd: 3)" "$(grep -c '^PASS' "$WORK/out")" 16
+eq "check cross_entropy: one row per check (grad-fd: 3)" "$(grep -c '^PASS' "$WORK/out")" 17
 
 sgd=$(find "$PLUG" -name sgd.so | head -n 1)
 run "$sgd"
@@ -148,7 +152,7 @@ has "sneaky_eval: names the undeclared service" "$WORK/out" "undeclared: TB_SERV
 run "$DIR/svc_user.so"
 eq "svc_user (uses rng, eval, jvp as declared): exit status" "$rc" 0
 expect_fails svc_user optimizer ""
-detail svc_user services | grep -Eq 'eval [1-9][0-9]*, jvp [1-9][0-9]*, next_batch 0, report 0, rng yes' &&
+detail svc_user services | grep -Eq 'eval [1-9][0-9]*, jvp [1-9][0-9]*, next_batch 0, report 0, base 0, rng yes' &&
   pass "svc_user: its eval, jvp and rng use are counted" ||
   fail "svc_user: its eval, jvp and rng use are counted"
 
@@ -188,6 +192,43 @@ eq "requires_unknown: exit status" "$rc" 1
 has "requires_unknown: the loader's reason" "$WORK/out" \
   "loss 'requires_unknown' requires what this trainbench does not know (flags 0x80)"
 
+# ---- composition: wrappers that misuse their base ----------------------------------------
+
+run "$DIR/base_undeclared.so"
+eq "base_undeclared: exit status" "$rc" 1
+expect_fails base_undeclared optimizer "services composition"
+has "base_undeclared: names the undeclared call" "$WORK/out" \
+  "optimizer 'base_undeclared' called step_base without declaring TB_SERVICE_BASE"
+
+run "$DIR/base_bad_slot.so"
+eq "base_bad_slot: exit status" "$rc" 1
+expect_fails base_bad_slot optimizer "services composition"
+has "base_bad_slot: names the slot" "$WORK/out" "called step_base with slot 0, which is not"
+
+run "$DIR/base_ignored.so"
+eq "base_ignored: exit status" "$rc" 1
+expect_fails base_ignored optimizer "composition"
+has "base_ignored: says the base never ran" "$WORK/out" "the base never ran (step_base not called)"
+
+run "$DIR/lbase_undeclared.so"
+eq "lbase_undeclared: exit status" "$rc" 1
+expect_fails lbase_undeclared loss "services composition"
+has "lbase_undeclared: names the undeclared call" "$WORK/out" \
+  "loss 'lbase_undeclared' called eval_base without declaring TB_SERVICE_BASE"
+
+run "$DIR/lbase_ignored.so"
+eq "lbase_ignored: exit status" "$rc" 1
+expect_fails lbase_ignored loss "composition"
+
+for w in lookahead ema; do
+  run "$w"
+  eq "$w: exit status" "$rc" 0
+  expect_fails $w optimizer ""
+  detail $w composition | grep -Eq "over 'adam' \(20 base calls\), then over 'sgd' \(20\): 1340 of 1340" &&
+    pass "$w: runs adam in every step, and follows the base swapped for sgd" ||
+    fail "$w: runs adam in every step, and follows the base swapped for sgd"
+done
+
 # ---- the run-time services used right (tests/plugins/rt_*.c) --------------------------
 
 run "$TB_TEST_PLUGINS/rt_losses.so" "$TB_TEST_PLUGINS/rt_optimizers.so"
@@ -223,7 +264,7 @@ expect_fails crash_step optimizer \
   "zero-grad tiny-grad huge-grad deterministic no-shared-state quadratic services"
 detail crash_step zero-grad | grep -q 'crashed: .*SEGV' && pass "crash_step: zero-grad says SEGV" ||
   fail "crash_step: zero-grad says SEGV"
-tail -n 1 "$WORK/out" | grep -Eq '^12 checks, 7 failed$' &&
+tail -n 1 "$WORK/out" | grep -Eq '^13 checks, 7 failed$' &&
   pass "crash_step: the checker went on" ||
   fail "crash_step: the checker went on"
 
@@ -232,7 +273,7 @@ run --timeout 3 "$DIR/hang_step.so"
 t1=$(date +%s)
 eq "hang_step: exit status" "$rc" 1
 expect_fails hang_step optimizer \
-  "zero-grad tiny-grad huge-grad deterministic no-shared-state quadratic eval-params services"
+  "zero-grad tiny-grad huge-grad deterministic no-shared-state quadratic eval-params services composition"
 detail hang_step zero-grad | grep -q 'timed out' && pass "hang_step: zero-grad timed out" ||
   fail "hang_step: zero-grad timed out"
 detail hang_step quadratic | grep -q 'not run' && pass "hang_step: later checks not run" ||
@@ -268,7 +309,7 @@ eq "name + file: exit status" "$rc" 1
 eq "name + file: cross_entropy checked once, bad_sign too" \
   "$(awk '$1 == "PASS" || $1 == "FAIL" { print $3 }' "$WORK/out" | sort | uniq -c |
     awk '{ print $2 "=" $1 }' | tr '\n' ' ')" \
-  "bad_sign=16 cross_entropy=16 "
+  "bad_sign=17 cross_entropy=17 "
 
 # ---- unique names --------------------------------------------------------------------
 

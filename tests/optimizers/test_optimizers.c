@@ -63,8 +63,12 @@ typedef struct settings {
 typedef struct ref_case {
   char name[64], plugin[32];
   settings set;
+  char base[32];                    /* a wrapper's base optimizer, "" for none */
+  settings base_set;
   float traj[MAX_STEPS][MAX_TOTAL]; /* parameters after each step */
+  float evals[MAX_STEPS][MAX_TOTAL]; /* what evaluation sees after each step (eval lines) */
   unsigned char seen[MAX_STEPS][MAX_TENSORS];
+  int has_evals;
 } ref_case;
 
 static problem pb;
@@ -92,23 +96,34 @@ static int tensor_index(const char *name) {
 }
 
 /* Parse "key=value ..." tokens into s. */
-static int parse_settings(settings *s, char *save, char *err, size_t errlen) {
+/* KEY=VALUE settings; with `rc` (a case) also base:PLUGIN and base.KEY=VALUE,
+ * a wrapper's base and its settings. */
+static int parse_settings(settings *s, ref_case *rc, char *save, char *err, size_t errlen) {
   s->n = 0;
   for (char *tok; (tok = strtok_r(NULL, " \t\n", &save));) {
+    settings *into = s;
+    if (rc && strncmp(tok, "base:", 5) == 0) {
+      snprintf(rc->base, sizeof rc->base, "%s", tok + 5);
+      continue;
+    }
+    if (rc && strncmp(tok, "base.", 5) == 0) {
+      into = &rc->base_set;
+      tok += 5;
+    }
     char *eq = strchr(tok, '=');
-    if (!eq || s->n == MAX_SET) {
+    if (!eq || into->n == MAX_SET) {
       snprintf(err, errlen, "bad setting '%s'", tok);
       return -1;
     }
     *eq = 0;
-    snprintf(s->keys[s->n], sizeof s->keys[0], "%s", tok);
+    snprintf(into->keys[into->n], sizeof into->keys[0], "%s", tok);
     char *end;
-    s->vals[s->n] = strtod(eq + 1, &end);
+    into->vals[into->n] = strtod(eq + 1, &end);
     if (end == eq + 1 || *end) {
       snprintf(err, errlen, "bad value in '%s=%s'", tok, eq + 1);
       return -1;
     }
-    s->n++;
+    into->n++;
   }
   return 0;
 }
@@ -118,7 +133,7 @@ static int settings_from(settings *s, const char *text) {
   snprintf(buf, sizeof buf, "x %s", text);
   char *save;
   strtok_r(buf, " ", &save);
-  return parse_settings(s, save, err, sizeof err);
+  return parse_settings(s, NULL, save, err, sizeof err);
 }
 
 /* Read n floats from the rest of the line into out. */
@@ -173,16 +188,20 @@ static int load_reference(const char *path, char *err, size_t errlen) {
       snprintf(cur->name, sizeof cur->name, "%s", name);
       char *plugin = strtok_r(NULL, " \t\n", &save);
       snprintf(cur->plugin, sizeof cur->plugin, "%s", plugin ? plugin : "");
-      rc = plugin ? parse_settings(&cur->set, save, err, errlen) : -1;
-    } else if (strcmp(kw, "param") == 0 && cur) {
-      int t = atoi(name);
+      rc = plugin ? parse_settings(&cur->set, cur, save, err, errlen) : -1;
+    } else if ((strcmp(kw, "param") == 0 || strcmp(kw, "eval") == 0) && cur) {
+      int t = atoi(name), ev = kw[0] == 'e';
       char *tname = strtok_r(NULL, " \t\n", &save);
       int i = tname ? tensor_index(tname) : -1;
       if (t < 1 || t > pb.n_steps || i < 0) {
         rc = -1;
       } else {
-        rc = read_floats(cur->traj[t - 1] + pb.offset[i], pb.numel[i], &save);
-        cur->seen[t - 1][i] = 1;
+        rc = read_floats((ev ? cur->evals : cur->traj)[t - 1] + pb.offset[i], pb.numel[i],
+                         &save);
+        if (ev)
+          cur->has_evals = 1;
+        else
+          cur->seen[t - 1][i] = 1;
       }
     } else {
       rc = -1;
@@ -212,6 +231,8 @@ static int load_reference(const char *path, char *err, size_t errlen) {
 typedef struct run {
   const tb_component *comp;
   void *state;
+  const tb_component *base_comp; /* a wrapper's base, with its own state */
+  void *base_state;
   int64_t t;
   float theta[MAX_TOTAL], grad[MAX_TOTAL];
   tb_tensor params[MAX_TENSORS], grads[MAX_TENSORS];
@@ -281,6 +302,40 @@ static int run_start(run *r, const tb_component *c, const settings *s, const flo
   return run_start_flags(r, c, s, init, 0, err, errlen);
 }
 
+/* A wrapper's base, created on the same tensors with its own state (the
+ * trainer's composition in miniature: step_base and eval_params_base below). */
+static int run_start_base(run *r, const tb_component *base, const settings *s, char *err,
+                          size_t errlen) {
+  double hp[TB_MAX_HP];
+  if (fill_hparams(base, s, hp, err, errlen)) return -1;
+  tb_value values[TB_MAX_HP];
+  values_of(base, hp, values);
+  tb_optimizer_init oi = {.host = tb_host_api_get(), .hp = hp, .values = values,
+                          .params = r->params, .n_params = pb.n_tensors,
+                          .tensor_size = sizeof(tb_tensor)};
+  r->base_comp = base;
+  return base->opt->create(&oi, &r->base_state, err, errlen);
+}
+
+static int step_base(void *hctx, int slot, tb_tensor *params, const tb_tensor *grads) {
+  run *r = hctx;
+  (void)slot;
+  if (!r->base_comp) return -1;
+  tb_step_ctx ctx = {.step = r->t, .lr_factor = pb.factors[(r->t - 1) % pb.n_steps],
+                     .batch_n = 1, .n_classes = 2, .n_params = pb.n_tensors,
+                     .tensor_size = sizeof(tb_tensor), .n_steps = pb.n_steps,
+                     .steps_per_epoch = pb.n_steps, .train_size = 1};
+  return r->base_comp->opt->step(r->base_state, params, grads, &ctx);
+}
+
+static const float *eval_params_base(void *hctx, int slot, int i) {
+  run *r = hctx;
+  (void)slot;
+  return r->base_comp && r->base_comp->opt->eval_params
+             ? r->base_comp->opt->eval_params(r->base_state, i)
+             : NULL;
+}
+
 /* g = float32(a * th + c + 0.1 * sin(th * t)) in double, as gen_optimizers.py. */
 static void gradient(float *g, const float *theta, int64_t t) {
   for (int64_t k = 0; k < pb.total; k++) {
@@ -300,7 +355,8 @@ static int run_step_n(run *r, int zero_grad, int n_params) {
   tb_step_ctx ctx = {.step = r->t, .lr_factor = pb.factors[(r->t - 1) % pb.n_steps],
                      .epoch = 0, .batch_n = 1, .n_classes = 2, .n_params = n_params,
                      .tensor_size = sizeof(tb_tensor), .n_steps = pb.n_steps,
-                     .steps_per_epoch = pb.n_steps, .train_size = 1};
+                     .steps_per_epoch = pb.n_steps, .train_size = 1, .host_ctx = r,
+                     .step_base = step_base, .eval_params_base = eval_params_base};
   return r->comp->opt->step(r->state, r->params, r->grads, &ctx);
 }
 
@@ -309,6 +365,8 @@ static int run_step(run *r, int zero_grad) { return run_step_n(r, zero_grad, pb.
 static void run_end(run *r) {
   if (r->state && r->comp->opt->destroy) r->comp->opt->destroy(r->state);
   r->state = NULL;
+  if (r->base_state && r->base_comp->opt->destroy) r->base_comp->opt->destroy(r->base_state);
+  r->base_state = NULL;
 }
 
 /* ---- the checks --------------------------------------------------------------- */
@@ -391,8 +449,16 @@ static void check_reference(const tb_registry *reg) {
     }
     run r;
     char err[TB_ERRLEN] = "";
-    if (run_start(&r, c, &rc->set, pb.init, err, sizeof err)) {
+    const tb_component *base =
+        rc->base[0] ? tb_registry_find(reg, TB_KIND_OPTIMIZER, rc->base) : NULL;
+    if (rc->base[0] && !base) {
+      check(0, "%s: base optimizer '%s' is not loaded", rc->name, rc->base);
+      continue;
+    }
+    if (run_start(&r, c, &rc->set, pb.init, err, sizeof err) ||
+        (base && run_start_base(&r, base, &rc->base_set, err, sizeof err))) {
       check(0, "%s: cannot start: %s", rc->name, err);
+      run_end(&r);
       continue;
     }
     double worst = 0;
@@ -412,8 +478,23 @@ static void check_reference(const tb_registry *reg) {
           bad_k = (int)j;
         }
       }
+      /* what evaluation passes see (an average), where torch gave it */
+      for (int i = 0; rc->has_evals && i < pb.n_tensors && !bad_step; i++) {
+        const float *ev = c->opt->eval_params ? c->opt->eval_params(r.state, i) : NULL;
+        for (int64_t j = 0; j < pb.numel[i] && !bad_step; j++) {
+          double ref = rc->evals[t - 1][pb.offset[i] + j];
+          double got = ev ? ev[j] : NAN;
+          double e = fabs(got - ref) / fmax(fabs(ref), AFLOOR);
+          if (!(e <= worst)) worst = e;
+          if (!(e <= RTOL)) {
+            snprintf(err, sizeof err, "; eval_params off at step %d, tensor %d, element %d: "
+                     "%.9g, torch %.9g", t, i, (int)j, got, ref);
+            bad_step = t;
+          }
+        }
+      }
     }
-    if (bad_k >= 0)
+    if (bad_k >= 0 && !err[0])
       snprintf(err, sizeof err, "; first off at step %d, element %d: %.9g, torch %.9g",
                bad_step, bad_k, r.theta[bad_k], rc->traj[bad_step - 1][bad_k]);
     check(!bad_step, "%s: matches torch over %d steps (worst scaled error %.2e, tolerance %.0e)%s",

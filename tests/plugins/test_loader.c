@@ -2,8 +2,9 @@
  * test_loader.c — the plugin loader through real dlopen of built plugins:
  * search order and shadowing via TRAINBENCH_PLUGIN_PATH, two components of
  * one name in one folder, each kind of rejected file with its reason, and
- * the services this host provides (next_batch and report load; a wrapped
- * base is still refused).
+ * the services this host provides (next_batch and report load; a component
+ * declaring TB_SERVICE_BASE without a hyperparameter naming a base of its
+ * kind is refused).
  * Works on copies of the test plugins laid out in temporary folders.
  */
 #include <stdlib.h>
@@ -97,9 +98,9 @@ int main(void) {
   CHECK(sv && sv->services == (TB_SERVICE_NEXT_BATCH | TB_SERVICE_REPORT),
         "a component declaring next_batch and report loads");
   p = problem_for(reg, "bad_base.so");
-  CHECK(strstr(p, "loss 'base_loss' declares services this trainbench does not provide yet "
-                  "(base)") != NULL,
-        "a wrapped base is still refused: %s", p);
+  CHECK(strstr(p, "loss 'base_loss' declares TB_SERVICE_BASE but has no loss hyperparameter "
+                  "of type component to run as its base") != NULL,
+        "a component declaring a base it has no hyperparameter for is refused: %s", p);
   CHECK(tb_registry_problem_count(reg) == 7, "exactly the seven broken files are rejected (%d)",
         tb_registry_problem_count(reg));
   tb_registry_close(reg);
