@@ -74,81 +74,33 @@ const tb_component *tb_probe_default_base(const tb_component *c, int *slot, char
   return NULL;
 }
 
-static void node_destroy(tb_probe_node *nd) {
-  for (int i = 0; i < TB_MAX_HP; i++)
-    if (nd->child[i]) {
-      node_destroy(nd->child[i]);
-      free(nd->child[i]);
-      nd->child[i] = NULL;
-    }
-  if (nd->created && nd->c->kind == TB_KIND_LOSS && nd->c->loss->destroy)
-    nd->c->loss->destroy(nd->state);
-  if (nd->created && nd->c->kind == TB_KIND_OPTIMIZER && nd->c->opt->destroy)
-    nd->c->opt->destroy(nd->state);
-  nd->created = 0;
-}
-
-typedef int (*node_create_fn)(tb_probe_node *nd, void *arg, char *err, size_t errlen);
-
-/* Build and create the bases of `nd` (depth first, at most 16 deep), the
- * first one `first` when given; create_fn creates one base. The tree is
- * kept in nd whatever happens (node_destroy frees it). */
-static int nodes_open(tb_probe_node *nd, const tb_component *first, node_create_fn create_fn,
-                      void *arg, int depth, char *err, size_t errlen) {
-  int firsts = 0;
-  for (int i = 0; i < nd->c->n_hparams; i++) {
-    if (!is_base_slot(nd->c, i)) continue;
-    const tb_component *bc = first && !firsts++ ? first : base_for_slot(nd->c, i, err, errlen);
-    if (!bc) return -1;
-    if (depth >= 16) {
-      tb_errf(err, errlen, "bases nest deeper than 16 under %s '%s'", tb_kind_name(nd->c->kind),
-              nd->c->name);
-      return -1;
-    }
-    tb_probe_node *b = calloc(1, sizeof *b);
-    if (!b) abort();
-    nd->child[i] = b;
-    b->c = bc;
-    b->owner = nd->owner;
-    if (snprintf(b->path, sizeof b->path, "%s%s%s", nd->path, nd->path[0] ? "." : "",
-                 nd->c->hparams[i].name) >= (int)sizeof b->path) {
-      tb_errf(err, errlen, "the path of a base is too long: %s.%s", nd->path,
-              nd->c->hparams[i].name);
-      return -1;
-    }
-    char purpose[96];
-    snprintf(purpose, sizeof purpose, "probe:%s", b->path);
-    tb_rng_init(&b->rng, 0, purpose);
-    b->rng_at = b->rng;
-    tb_hparams_defaults(bc, b->hp);
-    tb_hparams_values(bc, b->hp, b->values);
-    if (nodes_open(b, NULL, create_fn, arg, depth + 1, err, errlen)) return -1;
-    char msg[TB_ERRLEN] = "";
-    if (create_fn(b, arg, msg, sizeof msg)) {
-      tb_errf(err, errlen, "base %s '%s' (%s) failed to start: %s", tb_kind_name(bc->kind),
-              bc->name, b->path, msg[0] ? msg : "no reason");
-      return -1;
-    }
-    b->created = 1;
+/* Open the bases of a probed wrapper's root at their defaults (the first
+ * one `first` when given), through compose.c as a run does. */
+static int open_bases(tb_node *root, const tb_component *first, tb_node_create_fn create,
+                      void *arg, char *err, size_t errlen) {
+  tb_instance *bases[TB_MAX_HP] = {0};
+  int rc = 0, firsts = 0;
+  for (int i = 0; i < root->c->n_hparams && !rc; i++) {
+    if (!is_base_slot(root->c, i)) continue;
+    const tb_component *bc = first && !firsts++ ? first : base_for_slot(root->c, i, err, errlen);
+    if (!bc || !(bases[i] = tb_instance_new(bc->registry, bc, err, errlen))) rc = -1;
   }
-  return 0;
+  if (!rc) rc = tb_node_open_bases(root, bases, create, arg, 0, "probe:", err, errlen);
+  for (int i = 0; i < TB_MAX_HP; i++)
+    if (bases[i]) tb_instance_unref(bases[i]);
+  if (rc) tb_node_free_bases(root);
+  return rc;
 }
 
-/* The base at `slot` of the node that called, or NULL with the refusal
- * counted (first reason in why). */
-static tb_probe_node *base_at(tb_probe_node *nd, int slot, const char *call, long *n, long *bad,
-                              char *why, size_t len) {
+/* A base the calling node may run, or NULL with the refusal counted (the
+ * first reason in why). */
+static tb_node *base_at(tb_node *nd, int slot, const char *call, long *n, long *bad,
+                        char *why, size_t len) {
   ++*n;
-  char msg[200] = "";
-  if (!(nd->c->services & TB_SERVICE_BASE))
-    snprintf(msg, sizeof msg, "%s '%s' called %s without declaring TB_SERVICE_BASE",
-             tb_kind_name(nd->c->kind), nd->c->name, call);
-  else if (slot < 0 || slot >= nd->c->n_hparams || !nd->child[slot])
-    snprintf(msg, sizeof msg, "%s '%s' called %s with slot %d, which is not a %s hyperparameter",
-             tb_kind_name(nd->c->kind), nd->c->name, call, slot, tb_kind_name(nd->c->kind));
-  if (!msg[0]) return nd->child[slot];
-  report_refused(bad, why, len, msg);
-  return NULL;
+  char msg[200];
+  tb_node *b = tb_node_base(nd, slot, call, msg, sizeof msg);
+  if (!b) report_refused(bad, why, len, msg);
+  return b;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -166,7 +118,7 @@ static void note_misuse(int *drew) {
 
 static int probe_add_tensor(void *hctx, const char *name, int ndim, const int64_t *shape,
                             double value, uint32_t flags) {
-  tb_probe_node *nd = hctx;
+  tb_node *nd = hctx;
   tb_probe_loss *in = nd->owner;
   if (nd != &in->root) { /* a run refuses it: only the outermost loss owns tensors */
     in->tensor_refused = 1;
@@ -176,7 +128,7 @@ static int probe_add_tensor(void *hctx, const char *name, int ndim, const int64_
 }
 
 static int probe_loss_report(void *hctx, const char *name, double value) {
-  tb_probe_node *nd = hctx;
+  tb_node *nd = hctx;
   tb_probe_loss *in = nd->owner;
   char why[200];
   (void)value;
@@ -202,25 +154,20 @@ static int probe_loss_report(void *hctx, const char *name, double value) {
 /* The base's mean loss on the wrapper's batch, with the base's own state
  * and stream (put back first) and none of the outermost loss's tensors. */
 static double probe_eval_base(void *hctx, int slot, const tb_loss_batch *batch) {
-  tb_probe_node *nd = hctx;
+  tb_node *nd = hctx;
   tb_probe_loss *in = nd->owner;
-  tb_probe_node *b = base_at(nd, slot, "eval_base", &in->n_base, &in->bad_base, in->base_err,
+  tb_node *b = base_at(nd, slot, "eval_base", &in->n_base, &in->bad_base, in->base_err,
                              sizeof in->base_err);
   if (!b) return NAN;
-  tb_loss_batch bb = *batch;
-  bb.host_ctx = b;
-  bb.tensors = NULL;
-  bb.dtensors = NULL;
-  bb.n_tensors = 0;
-  bb.report = probe_loss_report;
-  bb.eval_base = probe_eval_base;
+  tb_loss_batch bb;
+  tb_node_base_batch(&bb, batch, b, probe_loss_report, probe_eval_base);
   b->rng = b->rng_at;
   return tbu_loss_eval(b->c->loss, b->state, &bb);
 }
 
-static int loss_base_create(tb_probe_node *nd, void *arg, char *err, size_t errlen) {
+static int loss_base_create(tb_node *nd, void *arg, char *err, size_t errlen) {
   tb_probe_loss *in = arg;
-  tb_loss_init init = {.host = tb_host_api_get(), .hp = nd->hp, .values = nd->values,
+  tb_loss_init init = {.host = tb_host_api_get(), .hp = nd->in->hp, .values = nd->in->values,
                        .n_classes = in->k, .priors = in->priors,
                        .rng = nd->c->services & TB_SERVICE_RNG ? &nd->rng : NULL,
                        .class_counts = in->counts, .train_size = 2 * in->k, .n_features = 2,
@@ -249,6 +196,7 @@ int tb_probe_loss_open_base(tb_probe_loss *in, const tb_component *c, const doub
   in->k = k;
   in->root.c = c;
   in->root.owner = in;
+  snprintf(in->root.role, sizeof in->root.role, "loss");
   if (k < 1 || k > TB_PROBE_MAXK) {
     tb_errf(err, errlen, "K=%d is outside 1..%d", k, TB_PROBE_MAXK);
     return -1;
@@ -265,10 +213,7 @@ int tb_probe_loss_open_base(tb_probe_loss *in, const tb_component *c, const doub
     in->means[2 * j + 1] = (float)-j;
   }
   err[0] = 0;
-  if (nodes_open(&in->root, base, loss_base_create, in, 0, err, errlen)) {
-    node_destroy(&in->root);
-    return -1;
-  }
+  if (open_bases(&in->root, base, loss_base_create, in, err, errlen)) return -1;
   tb_hparams_values(c, hp, in->values);
   tb_loss_init init = {.host = tb_host_api_get(), .hp = hp, .values = in->values,
                        .n_classes = k, .priors = in->priors,
@@ -285,7 +230,7 @@ int tb_probe_loss_open_base(tb_probe_loss *in, const tb_component *c, const doub
     else if (!err[0]) tb_errf(err, errlen, "create failed without a message");
     if (!rc && c->loss->destroy) c->loss->destroy(in->state);
     tb_loss_tensors_free(&in->lt);
-    node_destroy(&in->root);
+    tb_node_free_bases(&in->root);
     return -1;
   }
   in->root.state = in->state;
@@ -326,7 +271,7 @@ double tb_probe_loss_eval_form(tb_probe_loss *in, tb_loss_batch *b, int form) {
 void tb_probe_loss_close(tb_probe_loss *in) {
   if (in->live && in->c->loss->destroy) in->c->loss->destroy(in->state);
   if (in->live) tb_loss_tensors_free(&in->lt);
-  if (in->live) node_destroy(&in->root);
+  if (in->live) tb_node_free_bases(&in->root);
   in->live = 0;
 }
 
@@ -376,7 +321,7 @@ static void grad_at(const tb_probe_problem *pb, const double *shift, const float
 }
 
 static double svc_eval(void *hctx, const float *const *params, float *const *grads) {
-  tb_probe_node *nd = hctx;
+  tb_node *nd = hctx;
   tb_probe_opt *o = nd->owner;
   o->n_eval++;
   if (!(nd->c->services & TB_SERVICE_EVAL)) {
@@ -393,7 +338,7 @@ static double svc_eval(void *hctx, const float *const *params, float *const *gra
 
 static int svc_jvp(void *hctx, const float *const *params, const float *const *dir,
                    double *out) {
-  tb_probe_node *nd = hctx;
+  tb_node *nd = hctx;
   tb_probe_opt *o = nd->owner;
   o->n_jvp++;
   if (!(nd->c->services & TB_SERVICE_JVP)) {
@@ -408,7 +353,7 @@ static int svc_jvp(void *hctx, const float *const *params, const float *const *d
 }
 
 static int svc_next_batch(void *hctx) {
-  tb_probe_node *nd = hctx;
+  tb_node *nd = hctx;
   tb_probe_opt *o = nd->owner;
   o->n_next++;
   if (!(nd->c->services & TB_SERVICE_NEXT_BATCH)) {
@@ -421,7 +366,7 @@ static int svc_next_batch(void *hctx) {
 }
 
 static int svc_report(void *hctx, const char *name, double value) {
-  tb_probe_node *nd = hctx;
+  tb_node *nd = hctx;
   tb_probe_opt *o = nd->owner;
   char why[200];
   (void)value;
@@ -442,20 +387,18 @@ static int svc_report(void *hctx, const char *name, double value) {
  * arrays; its ctx is the wrapper's (the factor of the schedule included)
  * with the base as host_ctx. */
 static int svc_step_base(void *hctx, int slot, tb_tensor *params, const tb_tensor *grads) {
-  tb_probe_node *nd = hctx;
+  tb_node *nd = hctx;
   tb_probe_opt *o = nd->owner;
-  tb_probe_node *b = base_at(nd, slot, "step_base", &o->n_base, &o->bad_base, o->base_err,
+  tb_node *b = base_at(nd, slot, "step_base", &o->n_base, &o->bad_base, o->base_err,
                              sizeof o->base_err);
   if (!b) return -1;
-  b->ctx = nd == &o->root ? o->ctx : nd->ctx;
-  b->ctx.host_ctx = b;
-  return b->c->opt->step(b->state, params, grads, &b->ctx);
+  return tb_node_step_base(nd, b, params, grads);
 }
 
 static const float *svc_eval_params_base(void *hctx, int slot, int i) {
-  tb_probe_node *nd = hctx;
+  tb_node *nd = hctx;
   tb_probe_opt *o = nd->owner;
-  tb_probe_node *b = base_at(nd, slot, "eval_params_base", &o->n_base, &o->bad_base,
+  tb_node *b = base_at(nd, slot, "eval_params_base", &o->n_base, &o->bad_base,
                              o->base_err, sizeof o->base_err);
   return b && b->c->opt->eval_params ? b->c->opt->eval_params(b->state, i) : NULL;
 }
@@ -480,9 +423,9 @@ static void free_tensors(tb_probe_opt *o) {
   }
 }
 
-static int opt_base_create(tb_probe_node *nd, void *arg, char *err, size_t errlen) {
+static int opt_base_create(tb_node *nd, void *arg, char *err, size_t errlen) {
   tb_probe_opt *o = arg;
-  tb_optimizer_init init = {.host = tb_host_api_get(), .hp = nd->hp, .values = nd->values,
+  tb_optimizer_init init = {.host = tb_host_api_get(), .hp = nd->in->hp, .values = nd->in->values,
                             .params = &o->params[0].t, .n_params = TB_PROBE_NT,
                             .tensor_size = sizeof(tb_probe_tensor),
                             .rng = nd->c->services & TB_SERVICE_RNG ? &nd->rng : NULL};
@@ -504,6 +447,8 @@ int tb_probe_opt_open_base(tb_probe_opt *o, const tb_component *c, const double 
   o->pb = pb;
   o->root.c = c;
   o->root.owner = o;
+  o->root.ctx = &o->ctx;
+  snprintf(o->root.role, sizeof o->root.role, "optimizer");
   int64_t k = 0;
   for (int t = 0; t < TB_PROBE_NT; t++) {
     const int64_t n = tb_probe_tensor_numel(t);
@@ -527,8 +472,7 @@ int tb_probe_opt_open_base(tb_probe_opt *o, const tb_component *c, const double 
   o->rng_at = o->rng;
   tb_rng_init(&o->rng_next, 0, "probe:next_batch");
   err[0] = 0;
-  if (nodes_open(&o->root, base, opt_base_create, o, 0, err, errlen)) {
-    node_destroy(&o->root);
+  if (open_bases(&o->root, base, opt_base_create, o, err, errlen)) {
     free_tensors(o);
     return -1;
   }
@@ -539,7 +483,7 @@ int tb_probe_opt_open_base(tb_probe_opt *o, const tb_component *c, const double 
                             .rng = c->services & TB_SERVICE_RNG ? &o->rng : NULL};
   if (c->opt->create(&init, &o->state, err, errlen)) {
     if (!err[0]) tb_errf(err, errlen, "create failed without a message");
-    node_destroy(&o->root);
+    tb_node_free_bases(&o->root);
     free_tensors(o);
     return -1;
   }
@@ -559,7 +503,7 @@ int tb_probe_opt_open_base(tb_probe_opt *o, const tb_component *c, const double 
 
 void tb_probe_opt_close(tb_probe_opt *o) {
   if (o->live && o->c->opt->destroy) o->c->opt->destroy(o->state);
-  if (o->live) node_destroy(&o->root);
+  if (o->live) tb_node_free_bases(&o->root);
   o->live = 0;
   free_tensors(o);
 }

@@ -29,8 +29,9 @@
  * A wrapper (a component with a COMPONENT hyperparameter of its own kind,
  * declaring TB_SERVICE_BASE) is probed with its bases, as a run has them:
  * each base an instance of its own at its defaults, with its own state and
- * stream, created before the wrapper on the same inputs (an optimizer base
- * on the same tensors); step_base / eval_base / eval_params_base run it.
+ * stream (seed 0, "probe:optimizer.base"), created before the wrapper on
+ * the same inputs (an optimizer base on the same tensors), through
+ * compose.c as in a run; step_base / eval_base / eval_params_base run it.
  * The base is the hyperparameter's default component (looked up in the
  * wrapper's registry, then in those of tb_probe_set_registries), else sgd
  * for an optimizer and cross_entropy for a loss; `base` in the open calls
@@ -51,6 +52,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#include "compose.h"
 #include "registry.h"
 #include "rng.h"
 #include "services.h"
@@ -63,22 +65,6 @@ int tb_probe_rng_same(const tb_rng *a, const tb_rng *b);
 /* Where a wrapper's default base is looked up after its own registry (the
  * registries `trainbench check` opened); kept, not copied. */
 void tb_probe_set_registries(tb_registry *const *regs, int n);
-
-/* A probed component and its bases: the root of the tree sits in the
- * instance (tb_probe_loss.root, tb_probe_opt.root), its bases are
- * allocated. Services reach the node that called them through host_ctx. */
-typedef struct tb_probe_node {
-  const tb_component *c;
-  void *owner;           /* the tb_probe_loss or tb_probe_opt */
-  void *state;
-  int created;
-  char path[64];         /* "" for the root; "base", "base.base" for bases */
-  double hp[TB_MAX_HP];  /* a base's defaults (the root's are the caller's) */
-  tb_value values[TB_MAX_HP];
-  tb_rng rng, rng_at;    /* a base's stream, and where a loss's is put back */
-  tb_step_ctx ctx;       /* an optimizer base: the ctx of its step */
-  struct tb_probe_node *child[TB_MAX_HP]; /* the bases, by hyperparameter slot */
-} tb_probe_node;
 
 /* ---- losses -------------------------------------------------------------- */
 
@@ -100,7 +86,7 @@ typedef struct tb_probe_loss {
   long bad_report;    /* undeclared or with a bad name */
   long bad_report_phase; /* outside TB_PHASE_TRAIN */
   char report_err[256]; /* the first refusal */
-  tb_probe_node root;   /* the loss and its bases (probe.h's top) */
+  tb_node root;         /* the loss and its bases (compose.h), role "loss" */
   long n_base, bad_base; /* eval_base calls; those a run refuses */
   char base_err[256];
   int tensor_refused;   /* a base called add_tensor */
@@ -159,7 +145,7 @@ typedef struct tb_probe_opt {
   double shift[TB_PROBE_P]; /* the shift of b after next_batch, in this step */
   int shifted;
   char report_err[256]; /* the first refused report */
-  tb_probe_node root;   /* the optimizer and its bases (probe.h's top) */
+  tb_node root;         /* the optimizer and its bases (compose.h), role "optimizer" */
   long n_base, bad_base; /* step_base and eval_params_base calls; those a run refuses */
   char base_err[256];
 } tb_probe_opt;

@@ -55,6 +55,7 @@
 #include "config.h"
 #include "host.h"
 #include "rng.h"
+#include "compose.h"
 #include "services.h"
 #include "train.h"
 #include "trainbench/plugin.h"
@@ -64,21 +65,6 @@
 /* The training loss is kept as a per-step series, sampled so that a run
  * keeps at most about this many points; so is each series a plugin reports. */
 #define SERIES_POINTS 200
-
-/* A plugin component of the run: the outermost loss and optimizer, and the
- * bases they wrap (a COMPONENT hyperparameter's instance), each with its own
- * state and random stream. Services reach the node that called them through
- * host_ctx, so each is held to what it declared itself. */
-typedef struct tb_node {
-  struct tb_trainer *t;
-  const tb_component *c;
-  void *state;
-  int created;
-  tb_rng rng;                       /* "plugin:" + role */
-  char role[64];                    /* "loss", "optimizer", "optimizer.base" */
-  struct tb_node *child[TB_MAX_HP]; /* the bases, by hyperparameter slot */
-  tb_step_ctx ctx;                  /* optimizer bases: the ctx of their step */
-} tb_node;
 
 struct tb_trainer {
   const tb_run_config *cfg;
@@ -92,7 +78,7 @@ struct tb_trainer {
   int epoch;                /* epoch in progress, 0-based */
   int pos;                  /* next row of `order` */
   int32_t *order;           /* [n_train] */
-  tb_rng rng_batches, rng_loss, rng_opt;
+  tb_rng rng_batches;
   /* current batch */
   float *xb;                /* [B][D] */
   int32_t *yb;              /* [B] */
@@ -185,7 +171,7 @@ static double svc_eval_base(void *hctx, int slot, const tb_loss_batch *batch);
 
 static double svc_eval(void *hctx, const float *const *params, float *const *grads) {
   tb_node *nd = hctx;
-  tb_trainer *t = nd->t;
+  tb_trainer *t = nd->owner;
   if (!(nd->c->services & TB_SERVICE_EVAL)) {
     svc_fail(t, "optimizer '%s' called the eval service without declaring TB_SERVICE_EVAL",
              nd->c->name);
@@ -227,7 +213,7 @@ static double svc_eval(void *hctx, const float *const *params, float *const *gra
 static int svc_jvp(void *hctx, const float *const *params, const float *const *dir,
                    double *out) {
   tb_node *nd = hctx;
-  tb_trainer *t = nd->t;
+  tb_trainer *t = nd->owner;
   if (!(nd->c->services & TB_SERVICE_JVP)) {
     svc_fail(t, "optimizer '%s' called the jvp service without declaring TB_SERVICE_JVP",
              nd->c->name);
@@ -247,7 +233,7 @@ static int svc_jvp(void *hctx, const float *const *params, const float *const *d
  * than a batch takes, so no row repeats within a batch. */
 static int svc_next_batch(void *hctx) {
   tb_node *nd = hctx;
-  tb_trainer *t = nd->t;
+  tb_trainer *t = nd->owner;
   if (!(nd->c->services & TB_SERVICE_NEXT_BATCH)) {
     svc_fail(t, "optimizer '%s' called the next_batch service without declaring "
              "TB_SERVICE_NEXT_BATCH", nd->c->name);
@@ -279,7 +265,7 @@ static int svc_next_batch(void *hctx) {
 
 static int svc_opt_report(void *hctx, const char *name, double value) {
   tb_node *nd = hctx;
-  tb_trainer *t = nd->t;
+  tb_trainer *t = nd->owner;
   if (!(nd->c->services & TB_SERVICE_REPORT)) {
     svc_fail(t, "optimizer '%s' called report without declaring TB_SERVICE_REPORT",
              nd->c->name);
@@ -296,7 +282,7 @@ static int svc_opt_report(void *hctx, const char *name, double value) {
 
 static int svc_loss_report(void *hctx, const char *name, double value) {
   tb_node *nd = hctx;
-  tb_trainer *t = nd->t;
+  tb_trainer *t = nd->owner;
   if (!(nd->c->services & TB_SERVICE_REPORT)) {
     svc_fail(t, "loss '%s' called report without declaring TB_SERVICE_REPORT", nd->c->name);
     return -1;
@@ -318,7 +304,7 @@ static int svc_loss_report(void *hctx, const char *name, double value) {
 static int svc_add_tensor(void *hctx, const char *name, int ndim, const int64_t *shape,
                           double value, uint32_t flags) {
   tb_node *nd = hctx;
-  tb_trainer *t = nd->t;
+  tb_trainer *t = nd->owner;
   if (nd != t->lnode) {
     svc_fail(t, "loss '%s' (%s) called add_tensor: only the outermost loss owns tensors",
              nd->c->name, nd->role);
@@ -334,31 +320,20 @@ static int svc_add_tensor(void *hctx, const char *name, int ndim, const int64_t 
 
 /* The base of `nd` at hyperparameter `slot`, or NULL with the run failed. */
 static tb_node *base_of(tb_node *nd, int slot, const char *call) {
-  tb_trainer *t = nd->t;
-  if (!(nd->c->services & TB_SERVICE_BASE)) {
-    svc_fail(t, "%s '%s' called %s without declaring TB_SERVICE_BASE", tb_kind_name(nd->c->kind),
-             nd->c->name, call);
-    return NULL;
-  }
-  if (slot < 0 || slot >= nd->c->n_hparams || !nd->child[slot]) {
-    svc_fail(t, "%s '%s' called %s with slot %d, which is not a %s hyperparameter of it",
-             tb_kind_name(nd->c->kind), nd->c->name, call, slot, tb_kind_name(nd->c->kind));
-    return NULL;
-  }
-  return nd->child[slot];
+  char why[TB_ERRLEN];
+  tb_node *b = tb_node_base(nd, slot, call, why, sizeof why);
+  if (!b) svc_fail(nd->owner, "%s", why);
+  return b;
 }
 
-/* One step of the base with its own state, on the wrapper's arrays; the
- * base's ctx is the wrapper's (the schedule's factor included: it reaches
- * the innermost base) with the base as host_ctx. */
+/* One step of the base with its own state, on the wrapper's arrays
+ * (compose.c: the wrapper's ctx, the schedule's factor included). */
 static int svc_step_base(void *hctx, int slot, tb_tensor *params, const tb_tensor *grads) {
   tb_node *nd = hctx, *b = base_of(nd, slot, "step_base");
   if (!b) return -1;
-  b->ctx = nd == nd->t->onode ? nd->t->ctx : nd->ctx;
-  b->ctx.host_ctx = b;
-  int rc = b->c->opt->step(b->state, params, grads, &b->ctx);
-  if (rc && !nd->t->svc_err[0])
-    svc_fail(nd->t, "optimizer '%s' (%s) step failed (code %d)", b->c->name, b->role, rc);
+  int rc = tb_node_step_base(nd, b, params, grads);
+  tb_trainer *t = nd->owner;
+  if (rc) svc_fail(t, "optimizer '%s' (%s) step failed (code %d)", b->c->name, b->role, rc);
   return rc;
 }
 
@@ -369,81 +344,82 @@ static const float *svc_eval_params_base(void *hctx, int slot, int i) {
 }
 
 /* The mean loss of the base on the wrapper's batch (transformed logits,
- * say), with the base's own state; the batch's phase stays the caller's.
- * A base owns no tensors (add_tensor is the outermost loss's): it sees none. */
+ * say), with the base's own state, in the caller's phase. */
 static double svc_eval_base(void *hctx, int slot, const tb_loss_batch *batch) {
   tb_node *nd = hctx, *b = base_of(nd, slot, "eval_base");
   if (!b) return NAN;
-  tb_loss_batch bb = *batch;
-  bb.host_ctx = b;
-  bb.tensors = NULL;
-  bb.dtensors = NULL;
-  bb.n_tensors = 0;
-  bb.report = svc_loss_report;
-  bb.eval_base = svc_eval_base;
+  tb_loss_batch bb;
+  tb_node_base_batch(&bb, batch, b, svc_loss_report, svc_eval_base);
   return tbu_loss_eval(b->c->loss, b->state, &bb);
 }
 
-static void node_free(tb_node *nd) {
-  if (!nd) return;
-  if (nd->created) {
-    if (nd->c->kind == TB_KIND_LOSS && nd->c->loss->destroy) nd->c->loss->destroy(nd->state);
-    if (nd->c->kind == TB_KIND_OPTIMIZER && nd->c->opt->destroy) nd->c->opt->destroy(nd->state);
-  }
-  for (int i = 0; i < TB_MAX_HP; i++) node_free(nd->child[i]);
-  free(nd);
-}
-
-/* Create the instance's bases (depth first), then the component itself; the
- * tree is kept in *out whatever happens so that tb_trainer_free frees it. */
-static int node_create(tb_trainer *t, const tb_instance *in, const char *role, tb_node **out,
-                       char *err, size_t errlen) {
-  tb_node *nd = calloc(1, sizeof *nd);
-  if (!nd) abort();
-  *out = nd;
-  nd->t = t;
-  nd->c = in->comp;
-  snprintf(nd->role, sizeof nd->role, "%s", role);
-  char purpose[80];
-  snprintf(purpose, sizeof purpose, "plugin:%s", role);
-  tb_rng_init(&nd->rng, (uint64_t)t->cfg->seed, purpose);
-  const int kind = nd->c->kind;
-  for (int i = 0; i < in->n; i++) {
-    if (!in->child[i] || in->child[i]->comp->kind != kind) continue;
-    char sub[64];
-    snprintf(sub, sizeof sub, "%s.%s", role, nd->c->hparams[i].name);
-    if (node_create(t, in->child[i], sub, &nd->child[i], err, errlen)) return -1;
-  }
-  char msg[TB_ERRLEN] = "";
+/* Create the plugin instance of one node, a root or a base (compose.h's
+ * tb_node_create_fn): its hp from its instance, its own stream. */
+static int create_plugin(tb_node *nd, void *arg, char *msg, size_t len) {
+  tb_trainer *t = arg;
+  const tb_instance *in = nd->in;
   tb_rng *rng = nd->c->services & TB_SERVICE_RNG ? &nd->rng : NULL;
   int rc;
-  if (kind == TB_KIND_LOSS) {
-    const int K = t->sp.k;
+  if (nd->c->kind == TB_KIND_LOSS) {
     tb_loss_init li = {.host = tb_host_api_get(), .hp = in->hp, .values = in->values,
-                       .n_classes = K, .priors = t->sp.priors, .rng = rng,
+                       .n_classes = t->sp.k, .priors = t->sp.priors, .rng = rng,
                        .class_counts = t->class_counts, .train_size = t->sp.part[0].n,
                        .n_features = t->sp.d, .class_means = t->class_means,
                        .add_tensor = svc_add_tensor, .host_ctx = nd};
     t->lt.open = 1;
-    rc = nd->c->loss->create(&li, &nd->state, msg, sizeof msg);
+    rc = nd->c->loss->create(&li, &nd->state, msg, len);
     t->lt.open = 0;
   } else {
     tb_optimizer_init oi = {.host = tb_host_api_get(), .hp = in->hp, .values = in->values,
                             .params = t->opt_params, .n_params = t->n_opt,
                             .tensor_size = sizeof(tb_tensor), .rng = rng};
-    rc = nd->c->opt->create(&oi, &nd->state, msg, sizeof msg);
+    rc = nd->c->opt->create(&oi, &nd->state, msg, len);
   }
   if (rc) {
-    tb_errf(err, errlen, "%s '%s'%s%s%s failed to start: %s", tb_kind_name(kind), nd->c->name,
-            strchr(role, '.') ? " (" : "", strchr(role, '.') ? role : "",
-            strchr(role, '.') ? ")" : "",
-            t->lt.err[0] ? t->lt.err : t->svc_err[0] ? t->svc_err : msg[0] ? msg : "no reason");
-    return -1;
+    if (t->lt.err[0] || t->svc_err[0]) snprintf(msg, len, "%s", t->lt.err[0] ? t->lt.err : t->svc_err);
+    return rc;
   }
   nd->created = 1;
-  if (host_misuse(err, errlen, tb_kind_name(kind), nd->c->name)) return -1;
-  if (t->svc_err[0]) {
-    tb_errf(err, errlen, "%s", t->svc_err);
+  char why[TB_ERRLEN];
+  if (host_misuse(why, sizeof why, tb_kind_name(nd->c->kind), nd->c->name) == 0 && !t->svc_err[0])
+    return 0;
+  snprintf(msg, len, "%s", t->svc_err[0] ? t->svc_err : why);
+  return -1; /* created: the tree's free destroys it */
+}
+
+static void node_free(tb_node *nd) {
+  if (!nd) return;
+  tb_node_free_bases(nd);
+  if (nd->created && nd->c->kind == TB_KIND_LOSS && nd->c->loss->destroy)
+    nd->c->loss->destroy(nd->state);
+  if (nd->created && nd->c->kind == TB_KIND_OPTIMIZER && nd->c->opt->destroy)
+    nd->c->opt->destroy(nd->state);
+  if (nd->in) tb_instance_unref(nd->in);
+  free(nd);
+}
+
+/* The outermost loss or optimizer of a run (role "loss" or "optimizer"):
+ * its bases first, then itself; the tree is kept in *out whatever happens,
+ * so that tb_trainer_free frees it. */
+static int node_create(tb_trainer *t, tb_instance *in, const char *role, tb_node **out,
+                       char *err, size_t errlen) {
+  tb_node *nd = calloc(1, sizeof *nd);
+  if (!nd) abort();
+  *out = nd;
+  nd->owner = t;
+  nd->c = in->comp;
+  nd->in = tb_instance_ref(in);
+  snprintf(nd->role, sizeof nd->role, "%s", role);
+  char purpose[80];
+  snprintf(purpose, sizeof purpose, "plugin:%s", role);
+  tb_rng_init(&nd->rng, (uint64_t)t->cfg->seed, purpose);
+  if (tb_node_open_bases(nd, in->child, create_plugin, t, (uint64_t)t->cfg->seed, "plugin:",
+                         err, errlen))
+    return -1;
+  char msg[TB_ERRLEN] = "";
+  if (create_plugin(nd, t, msg, sizeof msg)) {
+    tb_errf(err, errlen, "%s '%s' failed to start: %s", tb_kind_name(nd->c->kind), nd->c->name,
+            msg[0] ? msg : "no reason");
     return -1;
   }
   return 0;
@@ -512,8 +488,6 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
   tb_rng_init(&r_init, (uint64_t)cfg->seed, "init");
   tb_model_init(&t->model, cfg->model.init, &r_init);
   tb_rng_init(&t->rng_batches, (uint64_t)cfg->seed, "batches");
-  tb_rng_init(&t->rng_loss, (uint64_t)cfg->seed, "plugin:loss");
-  tb_rng_init(&t->rng_opt, (uint64_t)cfg->seed, "plugin:optimizer");
 
   t->order = malloc(sizeof(int32_t) * (size_t)n_train);
   for (int i = 0; i < n_train; i++) t->order[i] = i;
@@ -610,6 +584,7 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
   t->sctx.metric_size = sizeof(tb_metric_value);
   t->ctx.n_classes = K;
   t->ctx.host_ctx = t->onode;
+  t->onode->ctx = &t->ctx;
   t->ctx.eval = svc_eval;
   t->ctx.step_base = svc_step_base;
   t->ctx.eval_params_base = svc_eval_params_base;
@@ -719,14 +694,7 @@ static int eval_views(tb_trainer *t, char *err, size_t errlen) {
   const int nm = t->model.n_tensors;
   for (int i = 0; i < nm; i++) t->P_eval[i] = t->P[i];
   for (int j = 0; j < t->lt.n; j++) t->ev_lt[j] = t->lt.live[j];
-  const tb_node *nd = t->onode;
-  while (nd && !nd->c->opt->eval_params) {
-    const tb_node *only = NULL;
-    int n = 0;
-    for (int i = 0; i < TB_MAX_HP; i++)
-      if (nd->child[i]) only = nd->child[i], n++;
-    nd = n == 1 ? only : NULL;
-  }
+  const tb_node *nd = tb_node_eval_params(t->onode);
   if (!nd) return 0;
   for (int i = 0; i < t->n_opt; i++) {
     const float *p = nd->c->opt->eval_params(nd->state, i);

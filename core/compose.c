@@ -1,0 +1,126 @@
+/*
+ * compose.c — the tree of a wrapper and its bases, shared by the trainer
+ * and the checker's probe (see compose.h for the rules).
+ *
+ * Provides: tb_node_open_bases, tb_node_free_bases, tb_node_base,
+ * tb_node_step_base, tb_node_base_batch, tb_node_eval_params.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compose.h"
+#include "registry.h"
+#include "util.h"
+
+#define MAX_DEPTH 16
+
+/* Slot i of c holds a base: a COMPONENT of c's own kind. */
+static int is_base_slot(const tb_component *c, int i) {
+  return c->hparams[i].type == TB_HP_COMPONENT && c->hparams[i].component_kind == c->kind;
+}
+
+static int open_bases(tb_node *nd, tb_instance *const *bases, tb_node_create_fn create,
+                      void *arg, uint64_t seed, const char *prefix, int depth, char *err,
+                      size_t errlen) {
+  for (int i = 0; i < nd->c->n_hparams; i++) {
+    if (!is_base_slot(nd->c, i) || !bases[i]) continue;
+    if (depth >= MAX_DEPTH) {
+      tb_errf(err, errlen, "%s '%s' (%s): bases nest deeper than %d", tb_kind_name(nd->c->kind),
+              nd->c->name, nd->role, MAX_DEPTH);
+      return -1;
+    }
+    tb_node *b = calloc(1, sizeof *b);
+    if (!b) abort();
+    nd->child[i] = b;
+    b->c = bases[i]->comp;
+    b->owner = nd->owner;
+    b->in = tb_instance_ref(bases[i]);
+    if (snprintf(b->role, sizeof b->role, "%s.%s", nd->role, nd->c->hparams[i].name) >=
+        (int)sizeof b->role) {
+      tb_errf(err, errlen, "the role of a base is too long: %s.%s", nd->role,
+              nd->c->hparams[i].name);
+      return -1;
+    }
+    char purpose[96];
+    snprintf(purpose, sizeof purpose, "%s%s", prefix, b->role);
+    tb_rng_init(&b->rng, seed, purpose);
+    b->rng_at = b->rng;
+    if (open_bases(b, b->in->child, create, arg, seed, prefix, depth + 1, err, errlen))
+      return -1;
+    char msg[TB_ERRLEN] = "";
+    if (create(b, arg, msg, sizeof msg)) {
+      tb_errf(err, errlen, "%s '%s' (%s) failed to start: %s", tb_kind_name(b->c->kind),
+              b->c->name, b->role, msg[0] ? msg : "no reason");
+      return -1;
+    }
+    b->created = 1;
+  }
+  return 0;
+}
+
+int tb_node_open_bases(tb_node *nd, tb_instance *const *bases, tb_node_create_fn create,
+                       void *arg, uint64_t seed, const char *stream_prefix, char *err,
+                       size_t errlen) {
+  return open_bases(nd, bases, create, arg, seed, stream_prefix, 0, err, errlen);
+}
+
+void tb_node_free_bases(tb_node *nd) {
+  for (int i = 0; i < TB_MAX_HP; i++) {
+    tb_node *b = nd->child[i];
+    if (!b) continue;
+    tb_node_free_bases(b);
+    if (b->created && b->c->kind == TB_KIND_LOSS && b->c->loss->destroy)
+      b->c->loss->destroy(b->state);
+    if (b->created && b->c->kind == TB_KIND_OPTIMIZER && b->c->opt->destroy)
+      b->c->opt->destroy(b->state);
+    if (b->in) tb_instance_unref(b->in);
+    free(b);
+    nd->child[i] = NULL;
+  }
+}
+
+tb_node *tb_node_base(tb_node *nd, int slot, const char *call, char *why, size_t len) {
+  const char *kind = tb_kind_name(nd->c->kind);
+  if (!(nd->c->services & TB_SERVICE_BASE)) {
+    snprintf(why, len, "%s '%s' called %s without declaring TB_SERVICE_BASE", kind, nd->c->name,
+             call);
+    return NULL;
+  }
+  if (slot < 0 || slot >= nd->c->n_hparams || !nd->child[slot]) {
+    snprintf(why, len, "%s '%s' called %s with slot %d, which is not a %s hyperparameter of it",
+             kind, nd->c->name, call, slot, kind);
+    return NULL;
+  }
+  return nd->child[slot];
+}
+
+int tb_node_step_base(tb_node *nd, tb_node *b, tb_tensor *params, const tb_tensor *grads) {
+  b->own_ctx = *nd->ctx;
+  b->own_ctx.host_ctx = b;
+  b->ctx = &b->own_ctx;
+  return b->c->opt->step(b->state, params, grads, &b->own_ctx);
+}
+
+void tb_node_base_batch(tb_loss_batch *bb, const tb_loss_batch *from, tb_node *b,
+                        int (*report)(void *, const char *, double),
+                        double (*eval_base)(void *, int, const tb_loss_batch *)) {
+  *bb = *from;
+  bb->host_ctx = b;
+  bb->tensors = NULL;
+  bb->dtensors = NULL;
+  bb->n_tensors = 0;
+  bb->report = report;
+  bb->eval_base = eval_base;
+}
+
+const tb_node *tb_node_eval_params(const tb_node *nd) {
+  while (nd && !nd->c->opt->eval_params) {
+    const tb_node *only = NULL;
+    int n = 0;
+    for (int i = 0; i < TB_MAX_HP; i++)
+      if (nd->child[i]) only = nd->child[i], n++;
+    nd = n == 1 ? only : NULL;
+  }
+  return nd;
+}
