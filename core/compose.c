@@ -3,7 +3,8 @@
  * and the checker's probe (see compose.h for the rules).
  *
  * Provides: tb_node_open_bases, tb_node_free_bases, tb_node_base,
- * tb_node_step_base, tb_node_base_batch, tb_node_eval_params.
+ * tb_node_step_base, tb_node_base_batch, tb_node_eval_params,
+ * tb_instance_tree_flags.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,4 +124,12 @@ const tb_node *tb_node_eval_params(const tb_node *nd) {
     nd = n == 1 ? only : NULL;
   }
   return nd;
+}
+
+uint32_t tb_instance_tree_flags(const tb_instance *in) {
+  uint32_t f = in->comp->flags;
+  for (int i = 0; i < in->n; i++)
+    if (in->child[i] && in->child[i]->comp->kind == in->comp->kind)
+      f |= tb_instance_tree_flags(in->child[i]);
+  return f;
 }

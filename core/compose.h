@@ -20,7 +20,8 @@
  * down a chain of single bases.
  *
  * Provides: tb_node_open_bases, tb_node_free_bases, tb_node_base,
- * tb_node_step_base, tb_node_base_batch, tb_node_eval_params.
+ * tb_node_step_base, tb_node_base_batch, tb_node_eval_params,
+ * tb_instance_tree_flags.
  */
 #ifndef TB_COMPOSE_H
 #define TB_COMPOSE_H
@@ -73,6 +74,9 @@ int tb_node_step_base(tb_node *nd, tb_node *b, tb_tensor *params, const tb_tenso
 void tb_node_base_batch(tb_loss_batch *bb, const tb_loss_batch *from, tb_node *b,
                         int (*report)(void *, const char *, double),
                         double (*eval_base)(void *, int, const tb_loss_batch *));
+/* The flags of a component and every base under it, OR-ed: a loss over a
+ * base that is not a mean (TB_LOSS_NOT_MEAN) is not one either. */
+uint32_t tb_instance_tree_flags(const tb_instance *in);
 /* The node whose eval_params evaluation passes use: nd if it has one, else
  * down the chain of single bases; NULL when none has. */
 const tb_node *tb_node_eval_params(const tb_node *nd);

@@ -129,7 +129,8 @@ struct tb_trainer {
   /* evaluation passes */
   const float *P_eval[2 * TB_MAX_LAYERS];
   tb_tensor ev_lt[TB_MAX_LOSS_TENSORS];
-  double *ev_logits;        /* TB_LOSS_NOT_MEAN: [largest split][K] */
+  int not_mean;             /* the loss or a base under it is TB_LOSS_NOT_MEAN */
+  double *ev_logits;        /* not_mean: [largest split][K] */
   int64_t loss_evals, grad_evals, jvp_evals;
   double last_loss;         /* mean loss of the last training batch */
   char svc_err[TB_ERRLEN];  /* the first service call that failed the run */
@@ -538,8 +539,9 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
     if (!t->nb_x || !t->nb_y || !t->nb_ids || !t->nb_order) abort();
     for (int i = 0; i < n_train; i++) t->nb_order[i] = i;
   }
-  if (t->L->flags & TB_LOSS_NOT_MEAN) {
-    /* called once per whole split: logits of the largest split */
+  t->not_mean = (tb_instance_tree_flags(cfg->parts[TB_PART_LOSS]) & TB_LOSS_NOT_MEAN) != 0;
+  if (t->not_mean) {
+    /* called once per whole split (a wrapper over such a loss too): logits of the largest split */
     t->ev_logits = malloc(sizeof(double) * (size_t)max_split * (size_t)K);
     if (!t->ev_logits) abort();
   }
@@ -726,7 +728,7 @@ static void note_eval(tb_trainer *t, const tb_run_result *res, int epoch) {
 
 int tb_trainer_evaluate(tb_trainer *t, int epoch, tb_run_result *res, char *err, size_t errlen) {
   int K = t->sp.k, D = t->sp.d, cap = t->model.cap;
-  const int not_mean = (t->L->flags & TB_LOSS_NOT_MEAN) != 0;
+  const int not_mean = t->not_mean;
   if (eval_views(t, err, errlen)) return -1;
   for (int s = 0; s < 3; s++) {
     const tb_split_part *p = &t->sp.part[s];

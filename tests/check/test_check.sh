@@ -228,6 +228,13 @@ for w in lookahead ema; do
     pass "$w: runs adam in every step, and follows the base swapped for sgd" ||
     fail "$w: runs adam in every step, and follows the base swapped for sgd"
 done
+run logit_clip
+eq "logit_clip: exit status" "$rc" 0
+expect_fails logit_clip loss ""
+detail logit_clip composition | grep -q "over 'cross_entropy' (3 base calls), then over 'brier' (3): 3 of 3" &&
+  pass "logit_clip: runs cross_entropy in every call, and follows the base swapped for brier" ||
+  fail "logit_clip: runs cross_entropy in every call, and follows the base swapped for brier"
+
 
 # ---- the run-time services used right (tests/plugins/rt_*.c) --------------------------
 

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """
 gen_losses.py — reference values and gradients of the bundled losses
-(cross_entropy, focal, brier, hinge), computed independently with PyTorch in
-float64, written to tests/losses/reference.txt for test_losses.c.
+(cross_entropy, focal, brier, hinge, and the wrapper logit_clip over
+cross_entropy and focal), computed independently with PyTorch in float64,
+written to tests/losses/reference.txt for test_losses.c.
 
 Regenerate (needs Debian's python3-torch, i.e. /usr/bin/python3, not the
 pyenv python3 on PATH), then check the new file in:
@@ -24,6 +25,18 @@ File format, one record per line, '#' lines are comments:
     loss <real>                    (mean loss = sum_i w_i loss_i / N)
     dlogits <N*K reals>            (d mean loss / d logits)
     end
+
+A wrapper's case (logit_clip) also names its base loss and the base's
+hyperparameters, after its own `hp` lines (a wrapper's `hp` lines are its
+own; a missing `hp delta` means the plugin's default, DEFAULT_DELTA here):
+    base <loss>                    (the COMPONENT hyperparameter "base")
+    basehp <name> <value>          (zero or more; the base's own settings)
+The logit_clip cases come after the "# N cases" line of the others, in a
+block of their own that ends with "# M logit_clip cases", so that adding
+them left every line before it unchanged. They draw from their own
+generator (seed LC_SEED), and their logits add a kind, "mixed": each row a
+random direction with a norm log-uniform in [delta/4, 4 delta] (about 10 for
+the large delta), so that rows on both sides of the bound occur.
 """
 import sys
 
@@ -138,6 +151,115 @@ LOSSES = {
 }
 
 
+# ---- logit_clip: a base loss on logits clipped to an L2 norm of at most delta ---------
+
+LC_SEED = SEED + 1
+DEFAULT_DELTA = 10.0  # logit_clip.c's default (ours; the paper tunes its 1/tau)
+# delta values: rows clipped hard, mixed, the default, and larger than every
+# row norm of these inputs (at most 50 sqrt(100) = 500), i.e. the base itself
+LC_DELTAS = [0.5, 3.0, None, 1000.0]
+LC_BASES = [("cross_entropy", {}), ("cross_entropy", {"label_smoothing": 0.1}),
+            ("focal", {"gamma": 2.0})]
+LC_KINDS = KINDS + ["mixed"]
+# the bases' defaults (the plugins'), for a base whose basehp lines leave one out
+BASE_DEFAULTS = {"cross_entropy": {"label_smoothing": 0.0}, "focal": {"gamma": 2.0}}
+
+
+def logit_clip(z, delta):
+    """Wei et al., ICML 2023: z' = z min(1, delta / ||z||_2), row by row."""
+    norm = torch.linalg.vector_norm(z, dim=1, keepdim=True)
+    return z * torch.clamp(delta / norm, max=1.0)
+
+
+def make_mixed_logits(rng, n, k, ref):
+    """Rows of a random direction and a norm log-uniform in [ref/4, 4 ref]."""
+    d = rng.normal(size=(n, k))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    s = ref * np.exp(rng.uniform(np.log(0.25), np.log(4.0), size=(n, 1)))
+    return np.round(d * s, 4)
+
+
+def evaluate_clip(base, z_np, labels_np, targets_np, weights_np, base_hp, delta):
+    z = torch.tensor(z_np, requires_grad=True)
+    labels = torch.tensor(labels_np, dtype=torch.int64)
+    targets = torch.tensor(targets_np) if targets_np is not None else None
+    hp = dict(BASE_DEFAULTS[base], **base_hp)
+    per = LOSSES[base](logit_clip(z, delta), labels, targets, hp)
+    w = torch.tensor(weights_np) if weights_np is not None else torch.ones(z.shape[0])
+    mean = (w * per).sum() / z.shape[0]
+    (grad,) = torch.autograd.grad(mean, z)
+    return mean.item(), grad.numpy()
+
+
+def write_case(out, name, case_id, n, k, hp, labels, z, targets, weights, value, grad,
+               base=None, base_hp=None):
+    out.write("case %s %s %d %d\n" % (name, case_id, n, k))
+    for key, v in hp.items():
+        out.write("hp %s %s\n" % (key, repr(float(v))))
+    if base is not None:
+        out.write("base %s\n" % base)
+        for key, v in base_hp.items():
+            out.write("basehp %s %s\n" % (key, repr(float(v))))
+    out.write("labels %s\n" % " ".join(str(int(v)) for v in labels))
+    out.write("logits %s\n" % fmt_input(z))
+    if targets is not None:
+        out.write("targets %s\n" % fmt_input(targets))
+    if weights is not None:
+        out.write("weights %s\n" % fmt_input(weights))
+    out.write("loss %s\n" % fmt([value]))
+    out.write("dlogits %s\n" % fmt(grad))
+    out.write("end\n")
+
+
+def logit_clip_cases(out):
+    """Every shape and kind of logits with each base; the delta and the
+    variant (weights, soft targets) rotate over bases, kinds and shapes."""
+    rng = np.random.default_rng(LC_SEED)
+    variants = ["plain", "weighted", "soft", "soft+weighted"]
+    count = clipped_rows = kept_rows = both = 0
+    for si, (n, k) in enumerate(SHAPES):
+        for ki, kind in enumerate(LC_KINDS):
+            for bi, (base, base_hp) in enumerate(LC_BASES):
+                delta_opt = LC_DELTAS[(bi + ki + si) % len(LC_DELTAS)]
+                delta = DEFAULT_DELTA if delta_opt is None else delta_opt
+                variant = variants[(bi + 2 * ki + si) % len(variants)]
+                targets = make_targets(rng, n, k) if "soft" in variant else None
+                labels = (np.argmax(targets, axis=1) if targets is not None
+                          else rng.integers(0, k, size=n))
+                weights = make_weights(rng, n) if "weighted" in variant else None
+                if kind == "mixed":
+                    z = make_mixed_logits(rng, n, k, delta if delta < 100 else DEFAULT_DELTA)
+                else:
+                    z = make_logits(rng, kind, n, k, labels)
+                norms = np.linalg.norm(z, axis=1)
+                # no row on the bound itself, where the clip has no derivative
+                assert np.all(np.abs(norms / delta - 1) > 1e-6), (kind, n, k, delta)
+                if delta_opt == 1000.0:
+                    assert np.all(norms < delta)
+                clipped_rows += int(np.sum(norms > delta))
+                kept_rows += int(np.sum(norms <= delta))
+                both += int(np.any(norms > delta) and np.any(norms <= delta))
+                value, grad = evaluate_clip(base, z, labels, targets, weights, base_hp, delta)
+                assert np.isfinite(value) and np.all(np.isfinite(grad)), (base, kind)
+                if np.all(norms <= delta):  # nothing clipped: exactly the base
+                    bv, bg, _ = evaluate(base, z, labels, targets, weights,
+                                         dict(BASE_DEFAULTS[base], **base_hp))
+                    assert bv == value and np.array_equal(bg, grad), (base, kind)
+                hp = {} if delta_opt is None else {"delta": delta}
+                base_id = "-".join("%s=%g" % kv for kv in base_hp.items())
+                case_id = "%s-N%dK%d-delta=%s-%s%s-%s" % (
+                    kind, n, k, "default" if delta_opt is None else "%g" % delta, base,
+                    "-" + base_id if base_id else "", variant)
+                write_case(out, "logit_clip", case_id, n, k, hp, labels, z, targets, weights,
+                           value, grad, base, base_hp)
+                count += 1
+    # the cases must exercise both sides of the bound, within cases too
+    assert clipped_rows >= 20 and kept_rows >= 20 and both >= 8, (clipped_rows, kept_rows, both)
+    sys.stderr.write("logit_clip: %d cases, %d rows clipped, %d kept, %d cases with both\n"
+                     % (count, clipped_rows, kept_rows, both))
+    return count
+
+
 def naive(name, z, labels, targets, hp):
     """Textbook formulas, used only to check the stable ones on tame logits."""
     q = target_dist(labels, targets, z.shape[1])
@@ -239,6 +361,8 @@ def main():
                     out.write("end\n")
                     count += 1
     out.write("# %d cases\n" % count)
+    out.write("# logit_clip over cross_entropy and focal (base and basehp lines)\n")
+    out.write("# %d logit_clip cases\n" % logit_clip_cases(out))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,15 @@
 /*
  * test_losses.c — conformance of the bundled losses (cross_entropy, focal,
- * brier, hinge), loaded from the build tree through the real registry.
+ * brier, hinge, and the wrapper logit_clip), loaded from the build tree
+ * through the real registry.
  *
- * The four losses have only the row-wise form (ABI 2.0): they are evaluated
- * through plugin_util.h's tbu_loss_eval, the row loop the core runs too.
+ * The four plain losses have only the row-wise form (ABI 2.0): they are
+ * evaluated through plugin_util.h's tbu_loss_eval, the row loop the core runs
+ * too. logit_clip has the batch form and runs its base loss through the
+ * eval_base service (TB_SERVICE_BASE): this test is its host, as the trainer
+ * is in a run — it creates the base instance from the registry with its own
+ * hyperparameters and state, and eval_base runs it with tbu_loss_eval on the
+ * wrapper's batch, host_ctx set to the base.
  *
  * Checks, one output line each, exit status 1 if any fails:
  *   descriptor  name, version, summary, reference, services, hyperparameters,
@@ -15,12 +21,16 @@
  *   fd          central differences (L(z+h e_j) - L(z-h e_j)) / 2h, h = 1e-5,
  *               on random, near-one-hot and +-50 logits, K = 2, 10, 100, N = 1, 7
  *   finite      values and gradients finite at +-50 and +-1e3 logits; every
- *               gradient row sums to 0 (the losses are shift invariant)
+ *               gradient row sums to 0 (the losses but logit_clip are shift
+ *               invariant)
  *   weights     mean = sum_i w_i loss_i / N, rows scale by w_i / N, zero-weight
  *               rows contribute nothing (not even NaN logits), dlogits NULL and
  *               weights NULL give the same numbers
  *   exact       closed forms: focal and brier tails (p_y -> 1) to 1e-12
- *               relative, focal gamma 0 = cross_entropy, hinge ties and kink
+ *               relative, focal gamma 0 = cross_entropy, hinge ties and kink;
+ *               logit_clip with a bound above every row's norm is its base bit
+ *               for bit, clipped rows are the base at delta z / ||z||, and a
+ *               missing base gives NaN, not a crash
  *
  * Shapes: N = samples, K = classes; logits, targets, gradients are [N][K].
  */
@@ -64,20 +74,40 @@ typedef struct inst {
   int k;
   double *priors;
   int64_t *counts; /* [K] class counts of a made-up training split of 10 K rows */
+  struct inst *base; /* a wrapper's base loss, with its own state; NULL for none */
+  int base_slot;     /* the COMPONENT hyperparameter that names it */
 } inst;
 
-/* The values of scalar hyperparameters as 2.0 hands them over beside hp. */
+/* The values of scalar hyperparameters as 2.0 hands them over beside hp; a
+ * component's text is its default's name (inst_open sets the base's). */
 static void values_of(const tb_component *c, const double *hp, tb_value *v) {
   for (int i = 0; i < c->n_hparams; i++) {
     memset(&v[i], 0, sizeof v[i]);
     v[i].num = hp[i];
     if (c->hparams[i].type == TB_HP_CHOICE) v[i].text = c->hparams[i].choices[(int)hp[i]];
+    if (c->hparams[i].type == TB_HP_COMPONENT) v[i].text = c->hparams[i].def_text;
   }
 }
 
-/* Create `name` for K classes with defaults, overridden by hp_names/hp_vals. */
-static int inst_open(inst *in, const char *name, int k, int n_hp, const char *const *hp_names,
-                     const double *hp_vals) {
+static void inst_close(inst *in);
+
+/* A wrapper's base loss (the trainer's svc_eval_base in miniature): the
+ * wrapper's batch, run by the base with its own state, host_ctx the base. */
+static double host_eval_base(void *hctx, int slot, const tb_loss_batch *b) {
+  const inst *w = hctx;
+  if (!w || !w->base || slot != w->base_slot) return NAN; /* no such base: as a failed run */
+  tb_loss_batch bb = *b;
+  bb.host_ctx = w->base;
+  return tbu_loss_eval(w->base->c->loss, w->base->state, &bb);
+}
+
+/* Create `name` for K classes with defaults, overridden by hp_names/hp_vals;
+ * a wrapper (a loss with a COMPONENT hyperparameter of kind loss) gets its
+ * base first: `base` (NULL: the hyperparameter's default) with the settings
+ * b_names/b_vals. */
+static int inst_open_base(inst *in, const char *name, int k, int n_hp,
+                          const char *const *hp_names, const double *hp_vals, const char *base,
+                          int n_bhp, const char *const *b_names, const double *b_vals) {
   memset(in, 0, sizeof *in);
   char err[TB_ERRLEN];
   in->c = tb_registry_find(reg, TB_KIND_LOSS, name);
@@ -85,18 +115,47 @@ static int inst_open(inst *in, const char *name, int k, int n_hp, const char *co
     check(0, "open %s: loss not found in '%s'", name, getenv("TB_BUILD_PLUGINS"));
     return -1;
   }
+  in->base_slot = -1;
+  for (int i = 0; i < in->c->n_hparams; i++)
+    if (in->c->hparams[i].type == TB_HP_COMPONENT &&
+        in->c->hparams[i].component_kind == TB_KIND_LOSS) {
+      in->base_slot = i;
+      break;
+    }
+  if (base && in->base_slot < 0) {
+    check(0, "open %s: base '%s' given, but %s has no loss hyperparameter", name, base, name);
+    in->c = NULL;
+    return -1;
+  }
+  if (in->base_slot >= 0) {
+    const char *bname = base ? base : in->c->hparams[in->base_slot].def_text;
+    in->base = malloc(sizeof *in->base);
+    if (!in->base ||
+        inst_open_base(in->base, bname ? bname : "(none)", k, n_bhp, b_names, b_vals, NULL, 0,
+                       NULL, NULL)) {
+      check(0, "open %s: cannot create its base '%s'", name, bname ? bname : "(none)");
+      free(in->base);
+      in->base = NULL;
+      in->c = NULL;
+      return -1;
+    }
+  }
   double hp[TB_MAX_HP];
   tb_hparams_defaults(in->c, hp);
   for (int i = 0; i < n_hp; i++) {
     int idx = tb_hparam_index(in->c, hp_names[i]);
     if (idx < 0) {
       check(0, "open %s: no hyperparameter '%s'", name, hp_names[i]);
+      in->c = NULL;
+      inst_close(in);
       return -1;
     }
     hp[idx] = hp_vals[i];
   }
   if (tb_hparams_check(in->c, hp, -1, err, sizeof err)) {
     check(0, "open %s: %s", name, err);
+    in->c = NULL;
+    inst_close(in);
     return -1;
   }
   in->k = k;
@@ -105,18 +164,23 @@ static int inst_open(inst *in, const char *name, int k, int n_hp, const char *co
   for (int j = 0; j < k; j++) in->priors[j] = 1.0 / k, in->counts[j] = 10;
   tb_value values[TB_MAX_HP];
   values_of(in->c, hp, values);
+  if (in->base) values[in->base_slot].text = in->base->c->name;
   tb_loss_init init = {.host = host, .hp = hp, .values = values, .n_classes = k,
                        .priors = in->priors, .rng = NULL, .class_counts = in->counts,
                        .train_size = 10 * (int64_t)k};
   err[0] = 0;
   if (in->c->loss->create(&init, &in->state, err, sizeof err)) {
     check(0, "open %s: create failed: %s", name, err);
-    free(in->priors);
-    free(in->counts);
     in->c = NULL;
+    inst_close(in);
     return -1;
   }
   return 0;
+}
+
+static int inst_open(inst *in, const char *name, int k, int n_hp, const char *const *hp_names,
+                     const double *hp_vals) {
+  return inst_open_base(in, name, k, n_hp, hp_names, hp_vals, NULL, 0, NULL, NULL);
 }
 
 static int inst_open1(inst *in, const char *name, int k, const char *hp_name, double hp_val) {
@@ -127,15 +191,19 @@ static void inst_close(inst *in) {
   if (in->c && in->c->loss->destroy) in->c->loss->destroy(in->state);
   free(in->priors);
   free(in->counts);
+  if (in->base) inst_close(in->base);
+  free(in->base);
   memset(in, 0, sizeof *in);
 }
 
-/* A training step's batch, through the loss's form (the row loop for these). */
+/* A training step's batch, through the loss's form (the row loop for the
+ * row-wise losses); a wrapper reaches its base through host_eval_base. */
 static double inst_eval_k(const inst *in, int n, int k, const double *z, const int32_t *y,
                           const double *t, const double *w, double *dz) {
   tb_loss_batch b = {.n = n, .k = k, .logits = z, .labels = y, .targets = t, .weights = w,
                      .priors = in->priors, .epoch = 0, .n_epochs = 1, .step = 0, .n_steps = 1,
-                     .phase = TB_PHASE_TRAIN, .dlogits = dz, .tensor_size = sizeof(tb_tensor)};
+                     .phase = TB_PHASE_TRAIN, .dlogits = dz, .tensor_size = sizeof(tb_tensor),
+                     .host_ctx = (void *)in, .eval_base = host_eval_base};
   return tbu_loss_eval(in->c->loss, in->state, &b);
 }
 
@@ -159,10 +227,18 @@ static const loss_hp sweep[] = {
   {"focal", "gamma", 5},                     {"brier", NULL, 0},
   {"hinge", "margin", 0},                    {"hinge", "margin", 0.5},
   {"hinge", "margin", 1},                    {"hinge", "margin", 2},
+  /* over its default base, cross_entropy: rows clipped hard, some, none */
+  {"logit_clip", "delta", 0.5},              {"logit_clip", "delta", 5},
+  {"logit_clip", "delta", 1000},
 };
 #define N_SWEEP ((int)(sizeof sweep / sizeof sweep[0]))
 
-static const char *loss_names[] = {"cross_entropy", "focal", "brier", "hinge"};
+static const char *loss_names[] = {"cross_entropy", "focal", "brier", "hinge", "logit_clip"};
+#define N_LOSS_NAMES ((int)(sizeof loss_names / sizeof loss_names[0]))
+
+/* 1 for the losses whose value is unchanged by adding a constant to a row
+ * (each gradient row sums to 0): all but logit_clip, whose clip is not. */
+static int shift_invariant(const char *loss) { return strcmp(loss, "logit_clip") != 0; }
 
 static void hp_label(char *out, size_t len, const loss_hp *s) {
   if (s->hp)
@@ -212,6 +288,26 @@ static void test_descriptors(void) {
           "row-wise form%s", c->name, c->version, c->services, c->n_hparams, c->reference,
           c->loss->eval ? " (but eval set)" : c->loss->row ? "" : " missing");
   }
+  /* the wrapper: batch form, TB_SERVICE_BASE, a base of kind loss and delta */
+  const tb_component *c = tb_registry_find(reg, TB_KIND_LOSS, "logit_clip");
+  if (!c) {
+    check(0, "descriptor logit_clip: not found");
+    return;
+  }
+  const int ib = tb_hparam_index(c, "base"), id = tb_hparam_index(c, "delta");
+  int ok = strcmp(c->version, "1") == 0 && c->summary[0] && has_year(c->reference) &&
+           c->services == TB_SERVICE_BASE && c->loss->destroy && c->loss->eval &&
+           !c->loss->row && c->loss->flags == 0 && c->loss->requires == 0 &&
+           c->n_hparams == 2 && ib >= 0 && id >= 0;
+  for (int h = 0; ok && h < c->n_hparams; h++) ok = c->hparams[h].help && c->hparams[h].help[0];
+  ok = ok && c->hparams[ib].type == TB_HP_COMPONENT &&
+       c->hparams[ib].component_kind == TB_KIND_LOSS && c->hparams[ib].def_text &&
+       strcmp(c->hparams[ib].def_text, "cross_entropy") == 0;
+  ok = ok && c->hparams[id].type == TB_HP_REAL && c->hparams[id].def == 10 &&
+       c->hparams[id].min == 0.1 && c->hparams[id].max == 1000 && c->hparams[id].log_scale;
+  check(ok, "descriptor logit_clip: version '%s', services %u, %d hyperparameter(s) (base "
+        "component, delta 10 in [0.1, 1000]), reference '%s', batch form%s", c->version,
+        c->services, c->n_hparams, c->reference, c->loss->row ? " (but row set)" : "");
 }
 
 /* ---- 1. reference values from PyTorch ---------------------------------------- */
@@ -231,6 +327,10 @@ typedef struct ref_case {
   int n_hp;
   char hp_names[REF_MAX_HP][64];
   double hp_vals[REF_MAX_HP];
+  char base[64]; /* a wrapper's base loss ("base" line), "" for none */
+  int n_bhp;     /* the base's settings ("basehp" lines) */
+  char bhp_names[REF_MAX_HP][64];
+  double bhp_vals[REF_MAX_HP];
   int32_t *labels;
   double *logits, *targets, *weights, *dlogits;
   double value;
@@ -269,28 +369,58 @@ static double ref_ratio(double a, double b, double atol) {
 }
 
 static void ref_run(const ref_case *rc) {
-  const char *names[REF_MAX_HP];
+  const char *names[REF_MAX_HP], *bnames[REF_MAX_HP];
   for (int i = 0; i < rc->n_hp; i++) names[i] = rc->hp_names[i];
+  for (int i = 0; i < rc->n_bhp; i++) bnames[i] = rc->bhp_names[i];
   inst in;
-  if (inst_open(&in, rc->loss, rc->k, rc->n_hp, names, rc->hp_vals)) return;
+  if (inst_open_base(&in, rc->loss, rc->k, rc->n_hp, names, rc->hp_vals,
+                     rc->base[0] ? rc->base : NULL, rc->n_bhp, bnames, rc->bhp_vals)) {
+    check(0, "reference %s %s%s%s: cannot open the loss", rc->loss, rc->id,
+          rc->base[0] ? " over " : "", rc->base);
+    return;
+  }
   const int nk = rc->n * rc->k;
   double *dz = malloc(sizeof *dz * (size_t)nk);
   double v = inst_eval(&in, rc->n, rc->logits, rc->labels, rc->targets, rc->weights, dz);
   const double vratio = ref_ratio(v, rc->value, 0);
   double gratio = 0;
   int wi = 0, wj = 0; /* the worst entry, shown on failure */
-  double *p = malloc(sizeof *p * (size_t)rc->k);
+  double *p = malloc(sizeof *p * (size_t)rc->k), *zc = malloc(sizeof *zc * (size_t)rc->k);
+  double *a = malloc(sizeof *a * (size_t)rc->k);
+  const int clip = strcmp(rc->loss, "logit_clip") == 0;
+  double delta = 0;
+  if (clip) {
+    const int d = tb_hparam_index(in.c, "delta");
+    delta = d >= 0 ? in.c->hparams[d].def : NAN;
+    for (int h = 0; h < rc->n_hp; h++)
+      if (strcmp(rc->hp_names[h], "delta") == 0) delta = rc->hp_vals[h];
+  }
   for (int i = 0; i < rc->n; i++) {
     const size_t o = (size_t)i * rc->k;
     const double scale = (rc->weights ? rc->weights[i] : 1.0) / rc->n;
-    host->softmax(p, rc->logits + o, rc->k);
+    /* logit_clip: the base's allowance at the clipped logits z' = c z, c =
+     * delta / ||z|| (or 1), carried through the clip's Jacobian
+     * c (I - u u^T), u = z / ||z||: c (a_j + |u_j| sum_m |u_m| a_m). Where g'
+     * lies along u (K = 2 and z = (50, -50)) dz is 0 up to that noise. */
+    double c = 1, norm = 0, ua = 0;
+    for (int j = 0; j < rc->k; j++) norm += rc->logits[o + j] * rc->logits[o + j];
+    norm = sqrt(norm);
+    if (clip && norm > delta) c = delta / norm;
+    for (int j = 0; j < rc->k; j++) zc[j] = rc->logits[o + j] * c;
+    host->softmax(p, zc, rc->k);
     for (int j = 0; j < rc->k; j++) {
       const double t = rc->targets ? rc->targets[o + j] : (double)(j == rc->labels[i]);
-      const double r =
-          ref_ratio(dz[o + j], rc->dlogits[o + j], REF_ENTRY_ATOL * scale * (p[j] + t));
+      a[j] = REF_ENTRY_ATOL * scale * (p[j] + t);
+      if (c < 1) ua += fabs(rc->logits[o + j] / norm) * a[j];
+    }
+    for (int j = 0; j < rc->k; j++) {
+      const double atol = c < 1 ? c * (a[j] + fabs(rc->logits[o + j] / norm) * ua) : a[j];
+      const double r = ref_ratio(dz[o + j], rc->dlogits[o + j], atol);
       if (!(r <= gratio)) gratio = r, wi = i, wj = j; /* NaN sticks */
     }
   }
+  free(zc);
+  free(a);
   check(vratio <= 1 && gratio <= 1, "reference %s %s: loss %.17g vs %.17g, worst error/tolerance "
         "%.2g (loss) %.2g (gradient)", rc->loss, rc->id, v, rc->value, vratio, gratio);
   if (!(gratio <= 1))
@@ -313,7 +443,7 @@ static void test_reference(void) {
   char *line = NULL;
   size_t cap = 0;
   int lineno = 0, n_cases = 0, bad = 0;
-  int per_loss[4] = {0};
+  int per_loss[N_LOSS_NAMES] = {0};
   ref_case rc;
   memset(&rc, 0, sizeof rc);
   while (!bad && getline(&line, &cap, f) > 0) {
@@ -335,6 +465,14 @@ static void test_reference(void) {
         bad = 1;
       else
         rc.n_hp++;
+    } else if (strcmp(key, "base") == 0) {
+      if (rc.base[0] || sscanf(rest, "%63s", rc.base) != 1) bad = 1;
+    } else if (strcmp(key, "basehp") == 0) {
+      if (!rc.base[0] || rc.n_bhp >= REF_MAX_HP ||
+          sscanf(rest, "%63s %lf", rc.bhp_names[rc.n_bhp], &rc.bhp_vals[rc.n_bhp]) != 2)
+        bad = 1;
+      else
+        rc.n_bhp++;
     } else if (strcmp(key, "labels") == 0) {
       double *tmp = malloc(sizeof *tmp * (size_t)rc.n);
       rc.labels = malloc(sizeof *rc.labels * (size_t)rc.n);
@@ -368,7 +506,7 @@ static void test_reference(void) {
         break;
       }
       ref_run(&rc);
-      for (int i = 0; i < 4; i++)
+      for (int i = 0; i < N_LOSS_NAMES; i++)
         if (strcmp(rc.loss, loss_names[i]) == 0) per_loss[i]++;
       n_cases++;
       ref_free(&rc);
@@ -381,9 +519,11 @@ static void test_reference(void) {
   free(line);
   fclose(f);
   /* the file must exercise every loss, so an emptied file cannot pass */
-  check(!bad && per_loss[0] >= 10 && per_loss[1] >= 10 && per_loss[2] >= 10 && per_loss[3] >= 10,
-        "reference: %d cases read (cross_entropy %d, focal %d, brier %d, hinge %d)", n_cases,
-        per_loss[0], per_loss[1], per_loss[2], per_loss[3]);
+  int enough = !bad;
+  for (int i = 0; i < N_LOSS_NAMES; i++) enough = enough && per_loss[i] >= 10;
+  check(enough, "reference: %d cases read (cross_entropy %d, focal %d, brier %d, hinge %d, "
+        "logit_clip %d)", n_cases, per_loss[0], per_loss[1], per_loss[2], per_loss[3],
+        per_loss[4]);
 }
 
 /* ---- random inputs ------------------------------------------------------------- */
@@ -570,11 +710,11 @@ static void finite_one(const loss_hp *s, int k, double scale) {
     }
     /* 1/N: the natural scale of a row of d(mean loss)/dz, for rows whose
      * entries are all rounding noise around 0 */
-    if (!(fabs(sum) <= 1e-12 * (mag + 1.0 / N))) ok = 0;
+    if (shift_invariant(s->loss) && !(fabs(sum) <= 1e-12 * (mag + 1.0 / N))) ok = 0;
     worst_sum = fmax(worst_sum, fabs(sum));
   }
-  check(ok, "finite %s, K=%d, logits +-%g: loss %.6g, gradients finite, max |row sum| %.1e",
-        label, k, scale, v, worst_sum);
+  check(ok, "finite %s, K=%d, logits +-%g: loss %.6g, gradients finite, max |row sum| %.1e%s",
+        label, k, scale, v, worst_sum, shift_invariant(s->loss) ? "" : " (not shift invariant)");
   free(z);
   free(dz);
   inst_close(&in);
@@ -789,6 +929,111 @@ static void test_hinge_exact(void) {
   inst_close(&in);
 }
 
+/* logit_clip: with delta above every row's norm it is its base, bit for bit;
+ * below, the base at delta z / ||z||; nested, the smaller bound; without a
+ * base (eval_base NULL, or a host that has none) NaN, not a crash. */
+static void test_logit_clip_exact(void) {
+  enum { N = 7, K = 10 };
+  static const double w[N] = {1, 0, 2.5, 0.5, 0.3, 1, 2};
+  static const struct {
+    const char *base, *hp;
+    double val;
+  } bases[] = {{"cross_entropy", NULL, 0}, {"cross_entropy", "label_smoothing", 0.1},
+               {"focal", "gamma", 2}, {"hinge", "margin", 1}, {"brier", NULL, 0}};
+  for (size_t bi = 0; bi < sizeof bases / sizeof bases[0]; bi++) {
+    const char *bhp = bases[bi].hp;
+    const double bval = bases[bi].val;
+    const char *dname = "delta";
+    for (int kind = 0; kind < 3; kind++) {
+      inst base, wide, tight;
+      if (inst_open1(&base, bases[bi].base, K, bhp, bval)) return;
+      const double big = 1000, small = 0.5;
+      if (inst_open_base(&wide, "logit_clip", K, 1, &dname, &big, bases[bi].base, bhp ? 1 : 0,
+                         &bhp, &bval)) {
+        inst_close(&base);
+        return;
+      }
+      if (inst_open_base(&tight, "logit_clip", K, 1, &dname, &small, bases[bi].base,
+                         bhp ? 1 : 0, &bhp, &bval)) {
+        inst_close(&base);
+        inst_close(&wide);
+        return;
+      }
+      double z[N * K], zc[N * K], da[N * K], db[N * K];
+      int32_t y[N];
+      make_inputs(kind, N, K, z, y);
+      /* every row's norm is below 1000 (at most 50.5 sqrt(10)) */
+      const double va = inst_eval(&wide, N, z, y, NULL, w, da);
+      const double vb = inst_eval(&base, N, z, y, NULL, w, db);
+      check(va == vb && memcmp(da, db, sizeof da) == 0,
+            "exact logit_clip delta=1000 over %s%s%s, %s logits: the base bit for bit "
+            "(%.17g vs %.17g)", bases[bi].base, bhp ? " " : "", bhp ? bhp : "", kind_names[kind],
+            va, vb);
+      /* every row's norm is above 0.5: the base at 0.5 z / ||z|| */
+      int all_clipped = 1;
+      for (int i = 0; i < N; i++) {
+        double ss = 0;
+        for (int j = 0; j < K; j++) ss += z[i * K + j] * z[i * K + j];
+        all_clipped = all_clipped && sqrt(ss) > small;
+        for (int j = 0; j < K; j++) zc[i * K + j] = z[i * K + j] * (small / sqrt(ss));
+      }
+      const double vt = inst_eval(&tight, N, z, y, NULL, w, NULL);
+      const double vc = inst_eval(&base, N, zc, y, NULL, w, NULL);
+      check(all_clipped && close_rel(vt, vc, 1e-13),
+            "exact logit_clip delta=0.5 over %s%s%s, %s logits: the base at 0.5 z / ||z|| "
+            "(%.17g vs %.17g)", bases[bi].base, bhp ? " " : "", bhp ? bhp : "", kind_names[kind],
+            vt, vc);
+      inst_close(&base);
+      inst_close(&wide);
+      inst_close(&tight);
+    }
+  }
+  /* nested: clip(clip(z, 2), 5) = clip(z, 2), the gradient too */
+  {
+    const char *dname = "delta";
+    const double d5 = 5, d2 = 2;
+    inst outer, inner;
+    if (inst_open_base(&outer, "logit_clip", K, 1, &dname, &d5, "logit_clip", 1, &dname, &d2))
+      return;
+    if (inst_open1(&inner, "logit_clip", K, "delta", 2)) {
+      inst_close(&outer);
+      return;
+    }
+    double z[N * K], da[N * K], db[N * K];
+    int32_t y[N];
+    make_inputs(L_NORMAL, N, K, z, y);
+    const double va = inst_eval(&outer, N, z, y, NULL, w, da);
+    const double vb = inst_eval(&inner, N, z, y, NULL, w, db);
+    int ok = close_rel(va, vb, 1e-13);
+    for (int j = 0; j < N * K; j++) ok = ok && fabs(da[j] - db[j]) <= 1e-13 * fabs(db[j]) + 1e-17;
+    check(ok, "exact logit_clip delta=5 over logit_clip delta=2 equals logit_clip delta=2 "
+          "(%.17g vs %.17g)", va, vb);
+    inst_close(&outer);
+    inst_close(&inner);
+  }
+  /* no base: NaN, whether the host lacks the service or has no base to run */
+  {
+    inst in;
+    if (inst_open1(&in, "logit_clip", K, NULL, 0)) return;
+    double z[N * K], dz[N * K];
+    int32_t y[N];
+    make_inputs(L_NORMAL, N, K, z, y);
+    inst nobase = in;
+    nobase.base = NULL;
+    tb_loss_batch b = {.n = N, .k = K, .logits = z, .labels = y, .priors = in.priors,
+                       .n_epochs = 1, .n_steps = 1, .phase = TB_PHASE_TRAIN, .dlogits = dz,
+                       .tensor_size = sizeof(tb_tensor), .host_ctx = &nobase,
+                       .eval_base = host_eval_base};
+    const double v1 = tbu_loss_eval(in.c->loss, in.state, &b);
+    b.eval_base = NULL;
+    b.host_ctx = NULL;
+    const double v2 = tbu_loss_eval(in.c->loss, in.state, &b);
+    check(isnan(v1) && isnan(v2), "exact logit_clip without a base returns NaN (a host with no "
+          "base: %g, no eval_base service: %g)", v1, v2);
+    inst_close(&in);
+  }
+}
+
 int main(void) {
   char err[TB_ERRLEN];
   const char *dir = getenv("TB_BUILD_PLUGINS");
@@ -814,6 +1059,7 @@ int main(void) {
   test_tails();
   test_equivalences();
   test_hinge_exact();
+  test_logit_clip_exact();
 
   tb_registry_close(reg);
   printf("%d passed, %d failed\n", n_pass, n_fail);
