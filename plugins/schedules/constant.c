@@ -15,32 +15,20 @@
 #include "trainbench/plugin.h"
 #include "trainbench/plugin_util.h"
 
-static const tb_hparam hparams[] = {
-    TBU_HP_REAL("warmup", 0, 0, DBL_MAX, 0,
+enum { WARMUP, N_HP };
+
+static const tb_hparam hparams[N_HP] = {
+    [WARMUP] = TBU_HP_REAL("warmup", 0, 0, DBL_MAX, 0,
                             "epochs of linear warmup (fractions allowed)"),
 };
 
-typedef struct {
-  double warmup;
-} constant_state;
-
 static int create(const tb_schedule_init *init, void **state, char *err, size_t errlen) {
-  constant_state *s = malloc(sizeof *s);
-  if (!s) {
-    snprintf(err, errlen, "out of memory");
-    return 1;
-  }
-  s->warmup = init->hp[0];
-  *state = s;
-  return 0;
+  return (*state = tbu_hp_state(init->hp, N_HP, err, errlen)) ? 0 : 1;
 }
 
 static double factor(void *state, const tb_schedule_ctx *ctx) {
-  const constant_state *s = state;
-  const double W = s->warmup * (double)ctx->steps_per_epoch, t = (double)ctx->step;
-  double f = 1.0;
-  if (W > 0 && t < W) f *= (t + 1.0) / W;
-  return f;
+  const double *hp = state;
+  return tbu_warmup(1.0, ctx, hp[WARMUP]);
 }
 
 static const tb_schedule_def constant = {
@@ -48,7 +36,7 @@ static const tb_schedule_def constant = {
     .name = "constant", .version = "1",
     .summary = "the optimizer's lr unchanged, after an optional linear warmup",
     .reference = "warmup: Goyal et al., Accurate, Large Minibatch SGD, 2017",
-    .hparams = hparams, .n_hparams = 1,
+    .hparams = hparams, .n_hparams = N_HP,
     .create = create, .factor = factor, .destroy = free,
 };
 static const tb_schedule_def *const schedules[] = {&constant, NULL};

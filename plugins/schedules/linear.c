@@ -26,32 +26,14 @@ static const tb_hparam hparams[N_HP] = {
                             "epochs of linear warmup (fractions allowed)"),
 };
 
-typedef struct {
-  double end_factor, warmup;
-} linear_state;
-
 static int create(const tb_schedule_init *init, void **state, char *err, size_t errlen) {
-  linear_state *s = malloc(sizeof *s);
-  if (!s) {
-    snprintf(err, errlen, "out of memory");
-    return 1;
-  }
-  s->end_factor = init->hp[END_FACTOR];
-  s->warmup = init->hp[WARMUP];
-  *state = s;
-  return 0;
+  return (*state = tbu_hp_state(init->hp, N_HP, err, errlen)) ? 0 : 1;
 }
 
 static double factor(void *state, const tb_schedule_ctx *ctx) {
-  const linear_state *s = state;
-  const double t = (double)ctx->step, W = s->warmup * (double)ctx->steps_per_epoch;
-  const double span = (double)ctx->n_steps - W;
-  double prog = span > 0 ? (t - W) / span : 1.0;
-  if (prog < 0) prog = 0;
-  if (prog > 1) prog = 1;
-  double f = (1.0 - prog) + s->end_factor * prog;
-  if (W > 0 && t < W) f *= (t + 1.0) / W;
-  return f;
+  const double *hp = state;
+  const double prog = tbu_sched_progress(ctx, hp[WARMUP] * (double)ctx->steps_per_epoch);
+  return tbu_warmup((1.0 - prog) + hp[END_FACTOR] * prog, ctx, hp[WARMUP]);
 }
 
 static const tb_schedule_def linear = {

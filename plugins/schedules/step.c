@@ -43,30 +43,15 @@ static int validate(const tb_value *v, int k, char *err, size_t errlen) {
   return 0;
 }
 
-typedef struct {
-  double every, gamma, warmup;
-} step_state;
-
 static int create(const tb_schedule_init *init, void **state, char *err, size_t errlen) {
-  step_state *s = malloc(sizeof *s);
-  if (!s) {
-    snprintf(err, errlen, "out of memory");
-    return 1;
-  }
-  s->every = init->hp[EVERY];
-  s->gamma = init->hp[GAMMA];
-  s->warmup = init->hp[WARMUP];
-  *state = s;
-  return 0;
+  return (*state = tbu_hp_state(init->hp, N_HP, err, errlen)) ? 0 : 1;
 }
 
 static double factor(void *state, const tb_schedule_ctx *ctx) {
-  const step_state *s = state;
+  const double *hp = state;
   const double S = (double)ctx->steps_per_epoch, t = (double)ctx->step;
-  const double W = s->warmup * S, every = s->every * S;
-  double f = every > 0 ? pow(s->gamma, floor(t / every)) : 1.0;
-  if (W > 0 && t < W) f *= (t + 1.0) / W;
-  return f;
+  const double every = hp[EVERY] * S;
+  return tbu_warmup(every > 0 ? pow(hp[GAMMA], floor(t / every)) : 1.0, ctx, hp[WARMUP]);
 }
 
 static const tb_schedule_def step = {

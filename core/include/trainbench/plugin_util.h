@@ -16,6 +16,7 @@
  *                         tbu_target, tbu_softmax_top, tbu_py_row (the p_y-scalar kernel)
  *   the row loop          tbu_loss_eval_rows, tbu_loss_eval (what the core runs for a
  *                         loss with only the row form; tests and wrappers share it)
+ *   schedules             tbu_hp_state, tbu_sched_progress, tbu_warmup
  *
  * Shapes: N = samples in the batch, K = classes; z = one row of logits [K].
  */
@@ -437,6 +438,43 @@ static inline double tbu_loss_eval_rows(double (*row)(void *state, const tb_loss
  * else the row loop above. */
 static inline double tbu_loss_eval(const tb_loss_def *def, void *state, const tb_loss_batch *b) {
   return def->eval ? def->eval(state, b) : tbu_loss_eval_rows(def->row, state, b);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Schedules                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* A state that is just the scalar hyperparameters: a copy of hp[0..n)
+ * (index it with the table's enum; destroy = free). NULL with err set when
+ * out of memory. */
+TBU_INLINE double *tbu_hp_state(const double *hp, int n, char *err, size_t errlen) {
+  double *s = (double *)malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+  if (!s) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  for (int i = 0; i < n; i++) s[i] = hp[i];
+  return s;
+}
+
+/* How far the run is past a warmup of W steps: (t - W) / (n_steps - W),
+ * clamped to [0, 1] (1 when no step is left after the warmup); t =
+ * ctx->step, the steps done before this one. */
+TBU_INLINE double tbu_sched_progress(const tb_schedule_ctx *ctx, double W) {
+  const double t = (double)ctx->step, span = (double)ctx->n_steps - W;
+  double prog = span > 0 ? (t - W) / span : 1.0;
+  if (prog < 0) prog = 0;
+  if (prog > 1) prog = 1;
+  return prog;
+}
+
+/* Linear warmup (Goyal et al., "Accurate, Large Minibatch SGD", 2017): f
+ * times (t + 1) / W on the steps t < W, W = warmup_epochs x steps per
+ * epoch (fractions of an epoch allowed); f itself after. */
+TBU_INLINE double tbu_warmup(double f, const tb_schedule_ctx *ctx, double warmup_epochs) {
+  const double W = warmup_epochs * (double)ctx->steps_per_epoch, t = (double)ctx->step;
+  if (W > 0 && t < W) f *= (t + 1.0) / W;
+  return f;
 }
 
 #ifdef __cplusplus
