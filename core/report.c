@@ -724,7 +724,9 @@ static const char summary_sql[] =
 /* Settings of the representative run `rep` that take another value in some
  * other configuration of its scenario (among those that have the setting),
  * the seed and content hashes aside: loss and optimizer hyperparameters
- * first, in table order, then the rest. */
+ * first (their bases', "loss.base", after each), in table order, then the
+ * rest. A base's setting shows where another configuration has it too with
+ * another value; where the base itself differs, its name does. */
 static const char varying_sql[] =
     "WITH run_scores AS (%s), cfg AS (%s)"
     " SELECT p.component, p.key, p.value FROM params p"
@@ -733,7 +735,8 @@ static const char varying_sql[] =
     "  AND EXISTS (SELECT 1 FROM cfg o JOIN params q ON q.run_id = o.example_run"
     "   AND q.component = p.component AND q.key = p.key"
     "   WHERE o.scenario = ?2 AND q.value IS NOT p.value)"
-    " ORDER BY CASE p.component WHEN 'loss' THEN 0 WHEN 'optimizer' THEN 1 ELSE 2 END,"
+    " ORDER BY CASE WHEN p.component = 'loss' OR p.component LIKE 'loss.%%' THEN 0"
+    "  WHEN p.component = 'optimizer' OR p.component LIKE 'optimizer.%%' THEN 1 ELSE 2 END,"
     "  p.rowid";
 
 /* "lr=0.01 momentum=0.9": bare names for loss and optimizer hyperparameters
