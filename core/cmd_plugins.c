@@ -186,7 +186,7 @@ int tb_cmd_describe(int argc, char **argv) {
     if (found++) printf("\n");
     char label[160];
     printf("%s %s (version %s)", tb_kind_name(c->kind), c->name, c->version);
-    if (c->kind == TB_KIND_DATASET || c->kind == TB_KIND_MODEL)
+    if (TB_KIND_IS_BUILTIN(c->kind))
       printf(" — in a script: %s {...}", tb_component_label(c, label, sizeof label));
     printf("\n  %s\n", c->summary);
     printf("  reference: %s\n", c->reference);

@@ -4,7 +4,7 @@
  *
  * Provides: tb_node_open_bases, tb_node_free_bases, tb_node_base,
  * tb_node_step_base, tb_node_base_batch, tb_node_eval_params,
- * tb_instance_tree_flags.
+ * tb_instance_tree_flags, tb_node_single_base.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,14 +115,16 @@ void tb_node_base_batch(tb_loss_batch *bb, const tb_loss_batch *from, tb_node *b
   bb->eval_base = eval_base;
 }
 
+const tb_node *tb_node_single_base(const tb_node *nd) {
+  const tb_node *only = NULL;
+  int n = 0;
+  for (int i = 0; i < TB_MAX_HP; i++)
+    if (nd->child[i]) only = nd->child[i], n++;
+  return n == 1 ? only : NULL;
+}
+
 const tb_node *tb_node_eval_params(const tb_node *nd) {
-  while (nd && !nd->c->opt->eval_params) {
-    const tb_node *only = NULL;
-    int n = 0;
-    for (int i = 0; i < TB_MAX_HP; i++)
-      if (nd->child[i]) only = nd->child[i], n++;
-    nd = n == 1 ? only : NULL;
-  }
+  while (nd && !nd->c->opt->eval_params) nd = tb_node_single_base(nd);
   return nd;
 }
 

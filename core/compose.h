@@ -21,7 +21,7 @@
  *
  * Provides: tb_node_open_bases, tb_node_free_bases, tb_node_base,
  * tb_node_step_base, tb_node_base_batch, tb_node_eval_params,
- * tb_instance_tree_flags.
+ * tb_instance_tree_flags, tb_node_single_base.
  */
 #ifndef TB_COMPOSE_H
 #define TB_COMPOSE_H
@@ -77,6 +77,8 @@ void tb_node_base_batch(tb_loss_batch *bb, const tb_loss_batch *from, tb_node *b
 /* The flags of a component and every base under it, OR-ed: a loss over a
  * base that is not a mean (TB_LOSS_NOT_MEAN) is not one either. */
 uint32_t tb_instance_tree_flags(const tb_instance *in);
+/* The only base of nd, or NULL when it has none or several. */
+const tb_node *tb_node_single_base(const tb_node *nd);
 /* The node whose eval_params evaluation passes use: nd if it has one, else
  * down the chain of single bases; NULL when none has. */
 const tb_node *tb_node_eval_params(const tb_node *nd);

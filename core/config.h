@@ -42,6 +42,7 @@ enum tb_init { TB_INIT_DEFAULT = 1, TB_INIT_ZEROS = 2, TB_INIT_HE = 3, TB_INIT_G
 
 /* The parts of a configuration, in the order of their keys in the JSON. */
 enum tb_part { TB_PART_DATA, TB_PART_MODEL, TB_PART_LOSS, TB_PART_OPTIMIZER, TB_PART_SCHEDULE,
+               TB_PART_CORRUPTION, TB_PART_TRANSFORM, TB_PART_REDUCTION,
                TB_N_PARTS };
 
 typedef struct tb_data_spec {

@@ -370,6 +370,9 @@ char *tb_component_label(const tb_component *c, char *out, size_t len) {
   switch (c->kind) {
   case TB_KIND_DATASET: snprintf(out, len, "tb.data.%s", c->name); break;
   case TB_KIND_MODEL: snprintf(out, len, "tb.model.%s", c->name); break;
+  case TB_KIND_CORRUPTION: snprintf(out, len, "tb.corruption.%s", c->name); break;
+  case TB_KIND_TRANSFORM: snprintf(out, len, "tb.transform.%s", c->name); break;
+  case TB_KIND_REDUCTION: snprintf(out, len, "tb.reduction.%s", c->name); break;
   default: snprintf(out, len, "%s '%s'", tb_kind_name(c->kind), c->name);
   }
   return out;

@@ -21,6 +21,7 @@
 #include "hash.h"
 #include "hparam.h"
 #include "registry.h"
+#include "stages.h"
 #include "trainbench/plugin.h"
 #include "util.h"
 
@@ -120,10 +121,15 @@ static void sb_key(sbuf *b, int *first, const char *key) {
 
 /* ---- the tree and its views ------------------------------------------------------ */
 
-static const char *const part_names[TB_N_PARTS] = {"data", "model", "loss", "optimizer",
-                                                   "schedule"};
-static const int part_kinds[TB_N_PARTS] = {TB_KIND_DATASET, TB_KIND_MODEL, TB_KIND_LOSS,
-                                           TB_KIND_OPTIMIZER, TB_KIND_SCHEDULE};
+static const char *const part_names[TB_N_PARTS] = {
+    "data", "model", "loss", "optimizer", "schedule", "corruption", "transform", "reduction"};
+static const int part_kinds[TB_N_PARTS] = {
+    TB_KIND_DATASET, TB_KIND_MODEL, TB_KIND_LOSS, TB_KIND_OPTIMIZER, TB_KIND_SCHEDULE,
+    TB_KIND_CORRUPTION, TB_KIND_TRANSFORM, TB_KIND_REDUCTION};
+
+/* The training step's stages (stages.h) may be left unset: their first
+ * component at its defaults, which changes nothing. */
+static int is_stage_part(int p) { return p >= TB_PART_CORRUPTION; }
 
 const char *tb_part_name(int part) {
   return part >= 0 && part < TB_N_PARTS ? part_names[part] : "?";
@@ -137,6 +143,16 @@ void tb_config_set_part(tb_run_config *cfg, int part, tb_instance *in) {
 }
 
 int tb_config_derive(tb_run_config *cfg, char *err, size_t errlen) {
+  for (int p = TB_PART_CORRUPTION; p < TB_N_PARTS; p++)
+    if (!cfg->parts[p]) {
+      int n;
+      const tb_component *const *list =
+          p == TB_PART_CORRUPTION  ? tb_corruption_components(&n)
+          : p == TB_PART_TRANSFORM ? tb_transform_components(&n)
+                                   : tb_reduction_components(&n);
+      cfg->parts[p] = tb_instance_new(NULL, list[0], err, errlen);
+      if (!cfg->parts[p]) return -1;
+    }
   for (int p = 0; p < TB_N_PARTS; p++)
     if (!cfg->parts[p] || cfg->parts[p]->comp->kind != part_kinds[p]) {
       tb_errf(err, errlen, "the configuration has no %s", part_names[p]);
@@ -300,6 +316,12 @@ int tb_config_canonicalize(tb_run_config *cfg, char *err, size_t errlen) {
   sb_put(&b, "{", 1);
   sb_key(&b, &top, "batch_size");
   sb_int(&b, cfg->batch_size);
+  /* a stage at its default changes nothing: left out, so that every run
+   * recorded before the stages existed keeps its identity */
+  if (!tb_stage_is_default(cfg->parts[TB_PART_CORRUPTION])) {
+    sb_key(&b, &top, "corruption");
+    instance_json(&b, cfg->parts[TB_PART_CORRUPTION], NULL);
+  }
   sb_key(&b, &top, "data");
   instance_json(&b, cfg->parts[TB_PART_DATA], cfg->data.content_hash);
   sb_key(&b, &top, "epochs");
@@ -310,6 +332,10 @@ int tb_config_canonicalize(tb_run_config *cfg, char *err, size_t errlen) {
   instance_json(&b, cfg->parts[TB_PART_MODEL], NULL);
   sb_key(&b, &top, "optimizer");
   instance_json(&b, cfg->parts[TB_PART_OPTIMIZER], NULL);
+  if (!tb_stage_is_default(cfg->parts[TB_PART_REDUCTION])) {
+    sb_key(&b, &top, "reduction");
+    instance_json(&b, cfg->parts[TB_PART_REDUCTION], NULL);
+  }
   sb_key(&b, &top, "scenario");
   sb_qstr(&b, cfg->scenario);
   sb_key(&b, &top, "schedule");
@@ -319,6 +345,10 @@ int tb_config_canonicalize(tb_run_config *cfg, char *err, size_t errlen) {
   /* the engine's numerics version: bumped when the core's training changes numbers */
   sb_key(&b, &top, "trainbench");
   sb_qstr(&b, TB_ENGINE_VERSION);
+  if (!tb_stage_is_default(cfg->parts[TB_PART_TRANSFORM])) {
+    sb_key(&b, &top, "transform");
+    instance_json(&b, cfg->parts[TB_PART_TRANSFORM], NULL);
+  }
   sb_put(&b, "}", 1);
 
   free(cfg->json);
@@ -413,7 +443,8 @@ static int legacy_schedule(sbuf *b, const tb_instance *in) {
 
 char *tb_config_legacy_json(const tb_run_config *cfg) {
   for (int p = 0; p < TB_N_PARTS; p++)
-    if (!cfg->parts[p]) return NULL;
+    if (!cfg->parts[p] || (is_stage_part(p) && !tb_stage_is_default(cfg->parts[p])))
+      return NULL; /* the stages came after the legacy identity */
   const tb_instance *data = cfg->parts[TB_PART_DATA], *model = cfg->parts[TB_PART_MODEL];
   if (strcmp(data->comp->version, "1") != 0 || strcmp(model->comp->version, "1") != 0)
     return NULL;

@@ -44,6 +44,7 @@
 #include "hash.h"
 #include "hparam.h"
 #include "registry.h"
+#include "stages.h"
 #include "trainbench/plugin.h"
 #include "util.h"
 
@@ -75,6 +76,9 @@ const char *tb_kind_name(int kind) {
   case TB_KIND_SCHEDULE: return "schedule";
   case TB_KIND_DATASET: return "dataset";
   case TB_KIND_MODEL: return "model";
+  case TB_KIND_CORRUPTION: return "corruption";
+  case TB_KIND_TRANSFORM: return "transform";
+  case TB_KIND_REDUCTION: return "reduction";
   }
   return "?";
 }
@@ -388,7 +392,7 @@ char *tb_services_text(uint32_t s, char *out, size_t len) {
 }
 
 const tb_component *tb_registry_find(const tb_registry *reg, int kind, const char *name) {
-  if (kind == TB_KIND_DATASET || kind == TB_KIND_MODEL) {
+  if (TB_KIND_IS_BUILTIN(kind)) {
     for (int i = 0; i < tb_builtin_count(); i++)
       if (tb_builtin_at(i)->kind == kind && strcmp(tb_builtin_at(i)->name, name) == 0)
         return tb_builtin_at(i);
@@ -568,16 +572,23 @@ const char *tb_registry_problem(const tb_registry *reg, int i) { return reg->pro
 
 /* ---- the built-in components ---------------------------------------------- */
 
+/* Every list of built-in components, in the order tb_builtin_at walks them. */
+static const tb_component *const *(*const builtin_lists[])(int *) = {
+    tb_dataset_components, tb_model_components, tb_corruption_components,
+    tb_transform_components, tb_reduction_components};
+#define N_BUILTIN_LISTS (int)(sizeof builtin_lists / sizeof *builtin_lists)
+
 int tb_builtin_count(void) {
-  int a, b;
-  tb_dataset_components(&a);
-  tb_model_components(&b);
-  return a + b;
+  int total = 0, n;
+  for (int l = 0; l < N_BUILTIN_LISTS; l++) builtin_lists[l](&n), total += n;
+  return total;
 }
 
 const tb_component *tb_builtin_at(int i) {
-  int a, b;
-  const tb_component *const *ds = tb_dataset_components(&a);
-  const tb_component *const *ms = tb_model_components(&b);
-  return i < a ? ds[i] : ms[i - a];
+  for (int l = 0, n; l < N_BUILTIN_LISTS; l++) {
+    const tb_component *const *list = builtin_lists[l](&n);
+    if (i < n) return list[i];
+    i -= n;
+  }
+  return NULL;
 }

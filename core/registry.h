@@ -27,8 +27,12 @@
  * plugins, except as a COMPONENT hyperparameter's kind, which the loader
  * keeps to plugin kinds). */
 #define TB_N_PLUGIN_KINDS 3
-enum { TB_KIND_DATASET = 4, TB_KIND_MODEL = 5 };
-#define TB_N_KINDS 5
+enum { TB_KIND_DATASET = 4, TB_KIND_MODEL = 5,
+       /* the training step's stages (stages.h) */
+       TB_KIND_CORRUPTION = 6, TB_KIND_TRANSFORM = 7, TB_KIND_REDUCTION = 8 };
+#define TB_N_KINDS 8
+/* Kinds built into the core (datasets, models, stages): not plugins'. */
+#define TB_KIND_IS_BUILTIN(k) ((k) >= TB_KIND_DATASET && (k) <= TB_N_KINDS)
 
 /* A component as the host holds it: every definition a plugin handed over is
  * copied into a zeroed struct of the host's size (fields a plugin of an

@@ -124,7 +124,7 @@ static int h_component(lua_State *L) {
   lua_createtable(L, c->n_hparams, 3);
   lua_pushstring(L, tb_component_label(c, label, sizeof label));
   lua_setfield(L, -2, "label");
-  lua_pushboolean(L, c->kind == TB_KIND_DATASET || c->kind == TB_KIND_MODEL);
+  lua_pushboolean(L, TB_KIND_IS_BUILTIN(c->kind));
   lua_setfield(L, -2, "builtin");
   for (int i = 0; i < c->n_hparams; i++) {
     const tb_hparam *h = &c->hparams[i];

@@ -20,12 +20,14 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "compose.h"
 #include "config.h"
 #include "hash.h"
 #include "hparam.h"
 #include "registry.h"
 #include "script.h"
 #include "script_int.h"
+#include "stages.h"
 #include "train.h"
 #include "util.h"
 
@@ -127,18 +129,29 @@ static int read_part(lua_State *L, tb_script_ctx *ctx, int t, const char *key, i
 
 /* What a loss (and every loss it wraps) requires of the scenario, against
  * what this one provides: the sample ids always; soft targets only from a
- * batch transform, and a cosine head only from such a model (neither exists
- * yet). A mismatch is an error here rather than a silent fallback. */
-static int check_requires(tb_script_ctx *ctx, const tb_instance *in, const char *where) {
+ * batch transform (`soft`: the scenario's makes them), which every loss of
+ * the tree must then read (TB_LOSS_SOFT_TARGETS); a cosine head only from
+ * such a model (none exists yet). A mismatch is an error here rather than a
+ * silent fallback. */
+static int check_requires(tb_script_ctx *ctx, const tb_instance *in, const char *where,
+                          const tb_instance *transform) {
   const tb_component *c = in->comp;
+  const int soft = !tb_stage_is_default(transform);
   if (c->kind == TB_KIND_LOSS) {
-    char label[160];
+    char label[160], tl[160];
     tb_component_label(c, label, sizeof label);
-    if (c->requires & TB_REQ_SOFT_TARGETS)
+    tb_component_label(transform->comp, tl, sizeof tl);
+    if ((c->requires & TB_REQ_SOFT_TARGETS) && !soft)
       return tb_script_fail(ctx,
                             "%s: %s requires soft targets, which no part of the scenario "
-                            "provides (no batch transform makes them yet)",
+                            "provides (a batch transform makes them: tb.transform.mixup)",
                             where, label);
+    if (soft && !(c->flags & TB_LOSS_SOFT_TARGETS) && !(c->requires & TB_REQ_SOFT_TARGETS))
+      return tb_script_fail(ctx,
+                            "%s: %s does not read soft targets (TB_LOSS_SOFT_TARGETS), which "
+                            "the scenario's transform %s makes: it would train on the "
+                            "labels of mixed inputs",
+                            where, label, tl);
     if (c->requires & TB_REQ_COSINE_HEAD)
       return tb_script_fail(ctx,
                             "%s: %s requires a cosine head, which the scenario's model does "
@@ -146,7 +159,7 @@ static int check_requires(tb_script_ctx *ctx, const tb_instance *in, const char 
                             where, label);
   }
   for (int i = 0; i < in->n; i++)
-    if (in->child[i] && check_requires(ctx, in->child[i], where)) return -1;
+    if (in->child[i] && check_requires(ctx, in->child[i], where, transform)) return -1;
   return 0;
 }
 
@@ -225,8 +238,8 @@ static int add_run(lua_State *L, tb_script_ctx *ctx, const char *scenario, const
   cfg.batch_size = (int)get_int(L, t, "batch_size");
   cfg.timeout = get_num(L, t, "timeout");
 
-  static const char *const keys[TB_N_PARTS] = {"data", "model", "loss", "optimizer",
-                                               "schedule"};
+  static const char *const keys[TB_N_PARTS] = {
+      "data", "model", "loss", "optimizer", "schedule", "corruption", "transform", "reduction"};
   char at[TB_N_PARTS][512], msg[TB_ERRLEN];
   int rc = 0;
   for (int p = 0; p < TB_N_PARTS && rc == 0; p++)
@@ -244,7 +257,16 @@ static int add_run(lua_State *L, tb_script_ctx *ctx, const char *scenario, const
     if (tb_instance_check(cfg.parts[p], cfg.data.loaded->k, msg, sizeof msg))
       rc = tb_script_fail(ctx, "%s: %s (the data has K = %d classes)", at[p], msg,
                           cfg.data.loaded->k);
-  if (rc == 0) rc = check_requires(ctx, cfg.parts[TB_PART_LOSS], at[TB_PART_LOSS]);
+  if (rc == 0)
+    rc = check_requires(ctx, cfg.parts[TB_PART_LOSS], at[TB_PART_LOSS],
+                        cfg.parts[TB_PART_TRANSFORM]);
+  /* a reduction from per-sample losses needs a loss that has them */
+  if (rc == 0 && tb_reduction_needs_losses(cfg.parts[TB_PART_REDUCTION]) &&
+      (tb_instance_tree_flags(cfg.parts[TB_PART_LOSS]) & TB_LOSS_NOT_MEAN))
+    rc = tb_script_fail(ctx, "%s: the reduction '%s' weighs per-sample losses, and loss '%s' "
+                        "is not a mean of per-sample terms (TB_LOSS_NOT_MEAN)",
+                        at[TB_PART_REDUCTION], cfg.parts[TB_PART_REDUCTION]->comp->name,
+                        cfg.parts[TB_PART_LOSS]->comp->name);
   if (rc == 0) {
     lua_getfield(L, t, "model");
     rc = check_sizes(ctx, &cfg, at[TB_PART_MODEL], get_str(L, lua_gettop(L), "label"), where);

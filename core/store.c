@@ -74,6 +74,7 @@
 #include "registry.h"
 #include "script.h"
 #include "sqlfn.h"
+#include "stages.h"
 #include "store.h"
 #include "tensor.h"
 #include "trainbench/plugin.h"
@@ -1703,6 +1704,11 @@ static void put_params(param_writer *w, const tb_run_config *cfg) {
   w->component = "data";
   if (cfg->data.content_hash[0]) pw_text(w, "content_hash", cfg->data.content_hash);
   put_instance_params(w, "schedule", cfg->parts[TB_PART_SCHEDULE], 1);
+  /* the stages only where they do something, as in the identity: no row
+   * (NULL in the results view) is the default, none / mean */
+  for (int p = TB_PART_CORRUPTION; p <= TB_PART_REDUCTION; p++)
+    if (cfg->parts[p] && !tb_stage_is_default(cfg->parts[p]))
+      put_instance_params(w, tb_part_name(p), cfg->parts[p], 1);
   w->component = "run";
   pw_int(w, "epochs", cfg->epochs);
   pw_int(w, "batch_size", cfg->batch_size);
@@ -1974,7 +1980,9 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
                          -1, &s, NULL))
     goto out;
   for (int p = 0; p < TB_N_PARTS; p++)
-    if (put_run_components(st, s, run_id, tb_part_name(p), cfg->parts[p])) goto out;
+    if (!(p >= TB_PART_CORRUPTION && tb_stage_is_default(cfg->parts[p])) &&
+        put_run_components(st, s, run_id, tb_part_name(p), cfg->parts[p]))
+      goto out;
   sqlite3_finalize(s);
   s = NULL;
 

@@ -57,6 +57,7 @@
 #include "rng.h"
 #include "compose.h"
 #include "services.h"
+#include "stages.h"
 #include "train.h"
 #include "trainbench/plugin.h"
 #include "trainbench/plugin_util.h" /* tbu_loss_eval: the one row loop, shared with plugins */
@@ -117,6 +118,7 @@ struct tb_trainer {
   const float *svc_x;       /* the services' batch: the step's own, or next_batch's */
   const int32_t *svc_y;
   const int64_t *svc_ids;
+  const double *svc_targets, *svc_weights; /* the step's transform and reduction; NULL */
   int svc_bn;
   float *nb_x;              /* next_batch: [B][D], [B], [B] and its order [n_train] */
   int32_t *nb_y, *nb_order;
@@ -133,6 +135,23 @@ struct tb_trainer {
   double *ev_logits;        /* not_mean: [largest split][K] */
   int64_t loss_evals, grad_evals, jvp_evals;
   double last_loss;         /* mean loss of the last training batch */
+  /* the step's stages (stages.h): the scenario's corruption, transform and
+   * reduction, and what they need per batch, allocated at create */
+  const tb_instance *transform, *reduction;
+  tb_rng rng_transform;     /* "transform" */
+  int64_t corrupted;        /* training labels the corruption changed */
+  float *xmix;              /* [B][D] a transform's inputs */
+  double *targets;          /* [B][K] a transform's soft targets */
+  int32_t *perm;            /* [B] a transform's scratch */
+  double *row_loss, *weights; /* [B] the reduction's per-sample losses and weights */
+  int32_t *row_order;       /* [B] its scratch */
+  int64_t dropped;          /* rows the reduction gave weight 0, over the run */
+  /* the core's series of sampled steps: gradient and update norms, lr */
+  float *prev;              /* [numel of the optimizer's tensors] the step's start */
+  int64_t opt_numel;
+  int sampled;              /* this step is one the series keep */
+  double grad_norm, update_norm, lr_factor, lr; /* lr: NaN when no base has one */
+  double lr_hp;             /* the innermost optimizer's lr, NaN when none */
   char svc_err[TB_ERRLEN];  /* the first service call that failed the run */
 };
 
@@ -191,7 +210,8 @@ static double svc_eval(void *hctx, const float *const *params, float *const *gra
   }
   tb_loss_tensors_zero(t->svc_dlt, t->lt.n);
   tb_loss_batch b = {
-      .n = B, .k = K, .logits = t->svc_logits, .labels = t->svc_y, .priors = t->sp.priors,
+      .n = B, .k = K, .logits = t->svc_logits, .labels = t->svc_y,
+      .targets = t->svc_targets, .weights = t->svc_weights, .priors = t->sp.priors,
       .epoch = t->epoch, .n_epochs = t->cfg->epochs, .step = t->step,
       .n_steps = t->total_steps, .phase = TB_PHASE_PROBE,
       .dlogits = grads ? t->svc_dlogits : NULL, .sample_ids = t->svc_ids,
@@ -259,6 +279,8 @@ static int svc_next_batch(void *hctx) {
   t->svc_x = t->nb_x;
   t->svc_y = t->nb_y;
   t->svc_ids = t->nb_ids;
+  t->svc_targets = NULL; /* a fresh batch as sampled: no transform, plain mean */
+  t->svc_weights = NULL;
   t->svc_bn = bn;
   t->next_batches++;
   return 0;
@@ -426,6 +448,23 @@ static int node_create(tb_trainer *t, tb_instance *in, const char *role, tb_node
   return 0;
 }
 
+/* ---- stages: corruption ---------------------------------------------------------- */
+
+/* Stage 1, once per run after the split: the corruption changes the
+ * training labels (stream "corruption"); the priors are the corrupted
+ * labels' frequencies, as a learner sees them, and so are the class counts
+ * and means computed next. Validation and test keep theirs. */
+static int corrupt(tb_trainer *t, const tb_instance *in) {
+  if (tb_stage_is_default(in)) return 0;
+  tb_split_part *tr = &t->sp.part[0];
+  tb_rng r;
+  tb_rng_init(&r, (uint64_t)t->cfg->seed, "corruption");
+  t->corrupted = tb_corrupt_labels(in, tr->y, tr->n, t->sp.k, &r);
+  for (int c = 0; c < t->sp.k; c++) t->sp.priors[c] = 0;
+  for (int i = 0; i < tr->n; i++) t->sp.priors[tr->y[i]] += 1.0 / tr->n;
+  return 0;
+}
+
 /* ---- creation ---------------------------------------------------------------- */
 
 void tb_trainer_free(tb_trainer *t) {
@@ -454,6 +493,13 @@ void tb_trainer_free(tb_trainer *t) {
   free(t->nb_ids);
   free(t->nb_order);
   free(t->ev_logits);
+  free(t->xmix);
+  free(t->targets);
+  free(t->perm);
+  free(t->row_loss);
+  free(t->weights);
+  free(t->row_order);
+  free(t->prev);
   tb_loss_tensors_free(&t->lt);
   free(t);
 }
@@ -474,6 +520,7 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
   if (tb_split_make(t->ds, &cfg->data, cfg->seed, &t->sp, err, errlen)) return -1;
   t->has_split = 1;
   int n_train = t->sp.part[0].n, K = t->sp.k, D = t->sp.d;
+  if (corrupt(t, cfg->parts[TB_PART_CORRUPTION])) return -1;
   t->B = (cfg->batch_size <= 0 || cfg->batch_size > n_train) ? n_train : cfg->batch_size;
   t->steps_per_epoch = (n_train + t->B - 1) / t->B; /* the last partial batch is kept */
   t->total_steps = t->steps_per_epoch * cfg->epochs;
@@ -502,6 +549,21 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
   t->svc_logits = malloc(sizeof(double) * (size_t)t->B * (size_t)K);
   t->svc_dlogits = malloc(sizeof(double) * (size_t)t->B * (size_t)K);
   t->svc_dlogits_f = malloc(sizeof(float) * (size_t)t->B * (size_t)K);
+  t->transform = cfg->parts[TB_PART_TRANSFORM];
+  t->reduction = cfg->parts[TB_PART_REDUCTION];
+  if (!tb_stage_is_default(t->transform)) {
+    tb_rng_init(&t->rng_transform, (uint64_t)cfg->seed, "transform");
+    t->xmix = malloc(sizeof(float) * (size_t)t->B * (size_t)D);
+    t->targets = malloc(sizeof(double) * (size_t)t->B * (size_t)K);
+    t->perm = malloc(sizeof(int32_t) * (size_t)t->B);
+    if (!t->xmix || !t->targets || !t->perm) abort();
+  }
+  if (tb_reduction_needs_losses(t->reduction)) {
+    t->row_loss = malloc(sizeof(double) * (size_t)t->B);
+    t->weights = malloc(sizeof(double) * (size_t)t->B);
+    t->row_order = malloc(sizeof(int32_t) * (size_t)t->B);
+    if (!t->row_loss || !t->weights || !t->row_order) abort();
+  }
   for (int i = 0; i < t->model.n_tensors; i++) {
     t->P[i] = t->model.tensors[i].data;
     t->G[i] = t->model.gtensors[i].data;
@@ -566,9 +628,21 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
     t->opt_grads[nm + j] = t->lt.grad[j];
   }
   t->n_opt = nm + t->lt.n;
+  for (int i = 0; i < t->n_opt; i++) t->opt_numel += t->opt_params[i].numel;
+  t->prev = malloc(sizeof(float) * (size_t)(t->opt_numel > 0 ? t->opt_numel : 1));
+  if (!t->prev) abort();
   if (node_create(t, cfg->parts[TB_PART_OPTIMIZER], "optimizer", &t->onode, err, errlen))
     return -1;
   t->opt_state = t->onode->state;
+  /* the lr the schedule's factor scales, for the train.lr series: the
+   * optimizer's, or its base's down a chain of single bases */
+  t->lr_hp = NAN;
+  for (const tb_node *nd = t->onode; nd; nd = tb_node_single_base(nd))
+    if (tb_hparam_index(nd->c, "lr") >= 0) {
+      t->lr_hp = nd == t->onode ? tb_instance_num(cfg->parts[TB_PART_OPTIMIZER], "lr")
+                                : tb_instance_num(nd->in, "lr");
+      break;
+    }
   tb_schedule_init si = {.host = tb_host_api_get(), .hp = sched_in->hp,
                          .values = sched_in->values, .steps_per_epoch = t->steps_per_epoch,
                          .n_steps = t->total_steps, .n_epochs = cfg->epochs};
@@ -606,11 +680,22 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
 
 /* ---- the step ------------------------------------------------------------------ */
 
-int tb_trainer_step(tb_trainer *t, char *err, size_t errlen) {
-  int n_train = t->sp.part[0].n, D = t->sp.d, K = t->sp.k;
+/* ---- the training step, stage by stage ------------------------------------------- */
+/*
+ * After the corruption (once, at create): sample_batch -> transform_batch ->
+ * forward -> per-sample losses and the reduction's weights -> the loss's
+ * TRAIN call (value, dlogits) -> backward -> optimize. Each stage reads and
+ * writes the trainer's buffers, allocated at create; none allocates.
+ */
+
+/* Sampling: the next bn rows of the epoch's order (a new epoch reshuffles,
+ * stream "batches") into xb [bn][D], yb [bn] and ids [bn]; the last batch
+ * of an epoch may be short. Returns bn. */
+static int sample_batch(tb_trainer *t) {
+  const int n_train = t->sp.part[0].n, D = t->sp.d;
   if (t->pos >= n_train) t->pos = 0;
   if (t->pos == 0) tb_rng_shuffle(&t->rng_batches, t->order, n_train); /* a new epoch */
-  int bn = n_train - t->pos < t->B ? n_train - t->pos : t->B;
+  const int bn = n_train - t->pos < t->B ? n_train - t->pos : t->B;
   const tb_split_part *tr = &t->sp.part[0];
   for (int i = 0; i < bn; i++) {
     int r = t->order[t->pos + i];
@@ -620,17 +705,124 @@ int tb_trainer_step(tb_trainer *t, char *err, size_t errlen) {
   }
   t->pos += bn;
   t->bn = bn;
+  return bn;
+}
 
-  const float *z = tb_model_forward(&t->model, t->P, t->xb, bn);
+/* The transform (stream "transform"): the inputs the model sees (xb, or
+ * xmix [bn][D] mixed from it), yb rewritten to the targets' argmax, and the
+ * soft targets [bn][K] in *targets (NULL: one-hot labels). */
+static const float *transform_batch(tb_trainer *t, int bn, const double **targets) {
+  *targets = NULL;
+  if (!t->targets || !tb_transform_batch(t->transform, t->xb, t->xmix, t->yb, t->targets,
+                                         t->perm, bn, t->sp.d, t->sp.k, &t->rng_transform))
+    return t->xb;
+  *targets = t->targets;
+  return t->xmix;
+}
+
+/* The reduction: for a plain mean, NULL (every weight 1). Otherwise each
+ * row's loss, value only, in phase PROBE (a stateful loss keeps its state
+ * for the TRAIN call), then the weights [bn] the reduction gives them. */
+static const double *reduce(tb_trainer *t, const tb_loss_batch *b) {
+  if (!t->weights) return NULL;
+  const int K = b->k;
+  tb_loss_batch one = *b;
+  one.n = 1;
+  one.dlogits = NULL;
+  one.dtensors = t->lt.scratch;
+  one.phase = TB_PHASE_PROBE;
+  t->loss_phase = TB_PHASE_PROBE;
+  for (int i = 0; i < b->n; i++) {
+    one.logits = b->logits + (size_t)i * K;
+    one.labels = b->labels + i;
+    one.targets = b->targets ? b->targets + (size_t)i * K : NULL;
+    one.sample_ids = b->sample_ids + i;
+    t->row_loss[i] = tbu_loss_eval(t->L, t->loss_state, &one);
+  }
+  t->loss_phase = 0;
+  t->loss_evals++;
+  t->dropped += tb_reduce_weights(t->reduction, t->row_loss, t->weights, t->row_order, b->n,
+                                  t->epoch);
+  return t->weights;
+}
+
+/* The L2 norm of the optimizer's n tensors (double sums). */
+static double tensors_norm(const tb_tensor *ts, int n) {
+  double s = 0;
+  for (int i = 0; i < n; i++)
+    for (int64_t j = 0; j < ts[i].numel; j++) s += (double)ts[i].data[j] * ts[i].data[j];
+  return sqrt(s);
+}
+
+/* Optimizing: the schedule's factor, the optimizer's step (its bases
+ * through compose.c), the loss tensors' projection. On a step the series
+ * keep, the gradient's norm before it and the update's after it. */
+static int optimize(tb_trainer *t, int bn, double loss, char *err, size_t errlen) {
+  t->ctx.step = t->step + 1;
+  t->sctx.step = t->step;
+  t->sctx.epoch = t->epoch;
+  const double factor = t->SD->factor(t->sched_state, &t->sctx);
+  if (!(factor >= 0) || !isfinite(factor)) {
+    tb_errf(err, errlen, "schedule '%s' gave the factor %g at step %lld (it must be finite "
+            "and >= 0)", t->SD->name, factor, (long long)t->step + 1);
+    return -1;
+  }
+  t->ctx.lr_factor = factor;
+  t->ctx.epoch = t->epoch;
+  t->ctx.batch_n = bn;
+  t->ctx.loss = loss;
+  t->sampled = (t->step + 1) % t->series_every == 0;
+  if (t->sampled) {
+    t->grad_norm = tensors_norm(t->opt_grads, t->n_opt);
+    float *p = t->prev;
+    for (int i = 0; i < t->n_opt; i++, p += t->opt_params[i - 1].numel)
+      memcpy(p, t->opt_params[i].data, sizeof(float) * (size_t)t->opt_params[i].numel);
+  }
+  int rc = t->O->step(t->opt_state, t->opt_params, t->opt_grads, &t->ctx);
+  t->step++;
+  tb_loss_tensors_project(&t->lt);
+  if (host_misuse(err, errlen, "optimizer", t->O->name)) return -1;
+  if (t->svc_err[0]) {
+    tb_errf(err, errlen, "%s", t->svc_err);
+    return -1;
+  }
+  if (rc) {
+    tb_errf(err, errlen, "optimizer '%s' step %lld failed (code %d)", t->O->name,
+            (long long)t->step, rc);
+    return -1;
+  }
+  if (t->sampled) {
+    double s = 0;
+    const float *p = t->prev;
+    for (int i = 0; i < t->n_opt; i++)
+      for (int64_t j = 0; j < t->opt_params[i].numel; j++, p++) {
+        const double d = (double)t->opt_params[i].data[j] - *p;
+        s += d * d;
+      }
+    t->update_norm = sqrt(s);
+    t->lr_factor = factor;
+    t->lr = t->lr_hp * factor;
+  }
+  return 0;
+}
+
+int tb_trainer_step(tb_trainer *t, char *err, size_t errlen) {
+  const int K = t->sp.k;
+  const int bn = sample_batch(t);
+  const double *targets;
+  const float *x = transform_batch(t, bn, &targets);
+
+  const float *z = tb_model_forward(&t->model, t->P, x, bn);
   for (int64_t i = 0; i < (int64_t)bn * K; i++) t->logits[i] = z[i];
   tb_loss_tensors_zero(t->lt.grad, t->lt.n);
   tb_loss_batch b = {.n = bn, .k = K, .logits = t->logits, .labels = t->yb,
-                     .priors = t->sp.priors, .epoch = t->epoch, .n_epochs = t->cfg->epochs,
-                     .step = t->step, .n_steps = t->total_steps, .phase = TB_PHASE_TRAIN,
-                     .dlogits = t->dlogits, .sample_ids = t->ids, .tensors = t->lt.live,
-                     .dtensors = t->lt.grad, .n_tensors = t->lt.n,
+                     .targets = targets, .priors = t->sp.priors, .epoch = t->epoch,
+                     .n_epochs = t->cfg->epochs, .step = t->step, .n_steps = t->total_steps,
+                     .phase = TB_PHASE_TRAIN, .dlogits = t->dlogits, .sample_ids = t->ids,
+                     .tensors = t->lt.live, .dtensors = t->lt.grad, .n_tensors = t->lt.n,
                      .tensor_size = sizeof(tb_tensor), .host_ctx = t->lnode,
                      .report = svc_loss_report, .eval_base = svc_eval_base};
+  b.weights = reduce(t, &b);
   t->loss_phase = TB_PHASE_TRAIN;
   double loss = tbu_loss_eval(t->L, t->loss_state, &b);
   t->loss_phase = 0;
@@ -648,41 +840,17 @@ int tb_trainer_step(tb_trainer *t, char *err, size_t errlen) {
     return 1;
   }
   for (int64_t i = 0; i < (int64_t)bn * K; i++) t->dlogits_f[i] = (float)t->dlogits[i];
-  tb_model_backward(&t->model, t->P, t->G, t->xb, t->dlogits_f, bn);
+  tb_model_backward(&t->model, t->P, t->G, x, t->dlogits_f, bn);
   tb_loss_tensors_ascent(&t->lt, t->lt.grad); /* min-max: the optimizer descends on -grad */
 
-  t->ctx.step = t->step + 1;
-  t->sctx.step = t->step;
-  t->sctx.epoch = t->epoch;
-  const double factor = t->SD->factor(t->sched_state, &t->sctx);
-  if (!(factor >= 0) || !isfinite(factor)) {
-    tb_errf(err, errlen, "schedule '%s' gave the factor %g at step %lld (it must be finite "
-            "and >= 0)", t->SD->name, factor, (long long)t->step + 1);
-    return -1;
-  }
-  t->ctx.lr_factor = factor;
-  t->ctx.epoch = t->epoch;
-  t->ctx.batch_n = bn;
-  t->ctx.loss = loss;
   /* the services' batch is the step's own until next_batch draws another */
-  t->svc_x = t->xb;
+  t->svc_x = x;
   t->svc_y = t->yb;
   t->svc_ids = t->ids;
+  t->svc_targets = targets;
+  t->svc_weights = b.weights;
   t->svc_bn = bn;
-  int rc = t->O->step(t->opt_state, t->opt_params, t->opt_grads, &t->ctx);
-  t->step++;
-  tb_loss_tensors_project(&t->lt);
-  if (host_misuse(err, errlen, "optimizer", t->O->name)) return -1;
-  if (t->svc_err[0]) {
-    tb_errf(err, errlen, "%s", t->svc_err);
-    return -1;
-  }
-  if (rc) {
-    tb_errf(err, errlen, "optimizer '%s' step %lld failed (code %d)", t->O->name,
-            (long long)t->step, rc);
-    return -1;
-  }
-  return 0;
+  return optimize(t, bn, loss, err, errlen);
 }
 
 /* ---- evaluation ------------------------------------------------------------------ */
@@ -799,7 +967,10 @@ int tb_train_run(const tb_run_config *cfg, tb_run_result *res, tb_epoch_cb cb, v
   }
   t_setup = tb_now_mono() - t0;
   const int64_t every = t->series_every;
-  tb_result_set_series_every(res, "train.loss", every);
+  static const char *const core_series[] = {"train.loss", "train.grad_norm",
+                                            "train.update_norm", "train.lr_factor", "train.lr"};
+  for (int i = 0; i < 5; i++)
+    if (i < 4 || isfinite(t->lr_hp)) tb_result_set_series_every(res, core_series[i], every);
   double te = tb_now_mono();
   if (tb_trainer_evaluate(t, 0, res, err, errlen)) status = TB_RUN_FAILED;
   t_eval += tb_now_mono() - te;
@@ -812,6 +983,12 @@ int tb_train_run(const tb_run_config *cfg, tb_run_result *res, tb_epoch_cb cb, v
       /* the diverging step's loss too: the series shows where it went */
       if (rc >= 0 && (t->step % every == 0 || rc > 0))
         tb_result_add_series(res, "train.loss", t->step + (rc > 0), t->last_loss);
+      if (rc == 0 && t->sampled) { /* the optimizer's side of the same steps */
+        tb_result_add_series(res, "train.grad_norm", t->step, t->grad_norm);
+        tb_result_add_series(res, "train.update_norm", t->step, t->update_norm);
+        tb_result_add_series(res, "train.lr_factor", t->step, t->lr_factor);
+        if (isfinite(t->lr_hp)) tb_result_add_series(res, "train.lr", t->step, t->lr);
+      }
       tb_reports_drain(&t->reports, res); /* what the plugins reported in this step */
       if (rc) {
         status = rc > 0 ? TB_RUN_DIVERGED : TB_RUN_FAILED;
@@ -830,6 +1007,9 @@ int tb_train_run(const tb_run_config *cfg, tb_run_result *res, tb_epoch_cb cb, v
   if (t->O->services & TB_SERVICE_NEXT_BATCH)
     tb_result_set_counter(res, "svc.next_batch", (double)t->next_batches);
   if (t->reports.calls) tb_result_set_counter(res, "svc.report", (double)t->reports.calls);
+  if (!tb_stage_is_default(cfg->parts[TB_PART_CORRUPTION]))
+    tb_result_set_counter(res, "corruption.changed", (double)t->corrupted);
+  if (t->weights) tb_result_set_counter(res, "reduction.dropped", (double)t->dropped);
   tb_result_set_counter(res, "time.setup", t_setup);
   tb_result_set_counter(res, "time.train", t_train);
   tb_result_set_counter(res, "time.eval", t_eval);

@@ -516,6 +516,11 @@ end
 M.data = family('dataset')
 M.model = family('model')
 M.schedule = family('schedule')
+-- the training step's stages: tb.corruption.label_noise {...}, tb.transform.mixup {...},
+-- tb.reduction.small_loss {...}
+M.corruption = family('corruption')
+M.transform = family('transform')
+M.reduction = family('reduction')
 
 -- ---- scenarios ------------------------------------------------------------------
 
@@ -537,8 +542,9 @@ local function check_keys(a, spec, label, at)
 end
 
 local INT_MAX = 2147483647
-local SCENARIO_KEYS = keyset('batch_size', 'data', 'epochs', 'loss', 'model', 'name',
-                             'optimizer', 'schedule', 'seeds', 'timeout')
+local SCENARIO_KEYS = keyset('batch_size', 'corruption', 'data', 'epochs', 'loss', 'model',
+                             'name', 'optimizer', 'reduction', 'schedule', 'seeds', 'timeout',
+                             'transform')
 
 -- The alternatives of a scenario's part: a name (plugins' kinds) or an
 -- object of its kind, possibly in grids.
@@ -640,10 +646,13 @@ function M.scenario(s)
                     or show(timeout)))
   end
   -- the axes in sorted key order; the first varies slowest
-  local keys = {'batch_size', 'data', 'epochs', 'loss', 'model', 'optimizer', 'schedule', 'seed'}
+  local keys = {'batch_size', 'corruption', 'data', 'epochs', 'loss', 'model', 'optimizer',
+                'reduction', 'schedule', 'seed', 'transform'}
   local axes = {
     int_axis('batch_size', s.batch_size == nil and 32 or s.batch_size, 0,
              'an integer >= 0 (0 = full batch)', at, label),
+    part_axis('corruption', 'corruption', 'a corruption from tb.corruption.*', false,
+              s.corruption or default_part('corruption', 'none', at), at, label, {}),
     part_axis('dataset', 'data', 'a dataset from tb.data.*', false, s.data, at, label, {}),
     int_axis('epochs', s.epochs, 1, 'an integer >= 1', at, label),
     part_axis('loss', 'loss', 'a loss name or tb.loss(...)', true, s.loss, at, label, {}),
@@ -651,9 +660,13 @@ function M.scenario(s)
               s.model or default_part('model', 'linear', at), at, label, {}),
     part_axis('optimizer', 'optimizer', 'an optimizer name or tb.optimizer(...)', true,
               s.optimizer, at, label, {}),
+    part_axis('reduction', 'reduction', 'a reduction from tb.reduction.*', false,
+              s.reduction or default_part('reduction', 'mean', at), at, label, {}),
     part_axis('schedule', 'schedule', 'a schedule name or tb.schedule.NAME {...}', true,
               s.schedule or default_part('schedule', 'constant', at), at, label, {}),
     seeds_axis(s.seeds, at, label),
+    part_axis('transform', 'transform', 'a batch transform from tb.transform.*', false,
+              s.transform or default_part('transform', 'none', at), at, label, {}),
   }
   local n = 1
   for _, ax in ipairs(axes) do n = n * #ax end

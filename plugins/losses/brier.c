@@ -71,6 +71,7 @@ static const tb_loss_def brier = {
   .summary = "Brier score: squared error between softmax probabilities and the target",
   .reference = "Brier, \"Verification of forecasts expressed in terms of probability\", 1950",
   .services = 0,
+  .flags = TB_LOSS_SOFT_TARGETS, /* tbu_target: the soft target row when given */
   .hparams = NULL,
   .n_hparams = 0,
   .validate = NULL,

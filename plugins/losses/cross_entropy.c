@@ -80,6 +80,7 @@ static const tb_loss_def cross_entropy = {
   .reference = "log-loss; label smoothing: Szegedy et al., \"Rethinking the Inception "
                "Architecture for Computer Vision\", 2016",
   .services = 0,
+  .flags = TB_LOSS_SOFT_TARGETS, /* tbu_target: the soft target row when given */
   .hparams = hparams,
   .n_hparams = N_HP,
   .validate = NULL,

@@ -73,6 +73,7 @@ static const tb_loss_def focal = {
   .summary = "focal loss: cross-entropy scaled by (1 - p_y)^gamma to focus on hard samples",
   .reference = "Lin et al., \"Focal Loss for Dense Object Detection\", 2017",
   .services = 0,
+  .flags = TB_LOSS_SOFT_TARGETS, /* tbu_target: the soft target row when given */
   .hparams = hparams,
   .n_hparams = N_HP,
   .validate = NULL,

@@ -171,7 +171,9 @@ static const tb_loss_def logit_clip = {
   .reference = "Wei et al., \"Mitigating Memorization of Noisy Labels by Clipping the Model "
                "Prediction\", ICML 2023 (delta = 1/tau; the default delta 10 is ours)",
   .services = TB_SERVICE_BASE,
-  .flags = 0,    /* a mean of per-sample terms exactly when the base is */
+  /* soft targets pass through to the base (which must read them too); a mean of
+     per-sample terms exactly when the base is (the core reads the tree) */
+  .flags = TB_LOSS_SOFT_TARGETS,
   .requires = 0,
   .hparams = hparams,
   .n_hparams = N_HP,

@@ -16,7 +16,7 @@ eq "params typed: lr is a real" "$(q "$DB" "SELECT DISTINCT typeof(value) FROM p
 eq "provenance per run: data, model, loss, optimizer, schedule" "$(q "$DB" "SELECT count(*) FROM run_plugins")" 40
 eq "one group per configuration, seeds paired" "$(q "$DB" "SELECT count(DISTINCT group_hash) || ' ' || count(*) FROM runs")" "4 8"
 eq "the run's own compute time and CPU time, apart from its wall time" "$(q "$DB" "SELECT count(*) FROM runs WHERE compute_seconds > 0 AND cpu_seconds >= 0 AND compute_seconds <= wall_seconds")" 8
-eq "the training loss series, sampled every step here" "$(q "$DB" "SELECT DISTINCT (SELECT count(*) FROM series s WHERE s.run_id = r.id) || ' ' || (SELECT every FROM series_info i WHERE i.run_id = r.id) FROM runs r")" "36 1"
+eq "the training loss series, sampled every step here" "$(q "$DB" "SELECT DISTINCT (SELECT count(*) FROM series s WHERE s.run_id = r.id AND s.name = 'train.loss') || ' ' || (SELECT every FROM series_info i WHERE i.run_id = r.id AND i.name = 'train.loss') FROM runs r")" "36 1"
 eq "time counters" "$(q "$DB" "SELECT count(*) FROM counters WHERE name IN ('time.setup', 'time.train', 'time.eval')")" 24
 eq "the sweep is recorded and referenced" "$(q "$DB" "SELECT count(*) FROM runs r JOIN sweeps s ON s.id = r.sweep_id WHERE s.finished_at >= s.started_at AND s.command LIKE 'trainbench run %small.lua%'")" 8
 eq "results view: one row per run, readable columns" "$(q "$DB" "SELECT count(*) FROM results WHERE \"optimizer.lr\" IN (0.1, 0.01) AND \"test.accuracy\" > 0")" 8

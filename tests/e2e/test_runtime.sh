@@ -83,14 +83,14 @@ eq "and its violation is negative throughout" \
               WHERE r.scenario = 'dual_off' AND s.name = 'rt_dual_cap.violation'")" 1
 
 # ---- report ----------------------------------------------------------------------------
-eq "a long run: train.loss and each reported series keep every 2nd step" \
+eq "a long run: the core's series (train.*) and each reported one keep every 2nd step" \
   "$(q "$DB" "SELECT group_concat(i.name || '=' || i.every, ' ') FROM series_info i
               JOIN runs r ON r.id = i.run_id WHERE r.scenario = 'long' ORDER BY i.name")" \
-  "rt_avg_sgd.grad_norm=2 rt_dual_cap.lambda=2 rt_dual_cap.violation=2 train.loss=2"
+  "rt_avg_sgd.grad_norm=2 rt_dual_cap.lambda=2 rt_dual_cap.violation=2 train.grad_norm=2 train.loss=2 train.lr=2 train.lr_factor=2 train.update_norm=2"
 eq "a long run: as many points per reported series as train.loss keeps (270 steps)" \
   "$(q "$DB" "SELECT group_concat(n, ' ') FROM (SELECT count(*) AS n FROM series s JOIN runs r
               ON r.id = s.run_id WHERE r.scenario = 'long' GROUP BY s.name ORDER BY s.name)")" \
-  "135 135 135 135"
+  "135 135 135 135 135 135 135 135"
 eq "a long run: the kept steps are train.loss's" \
   "$(q "$DB" "SELECT count(DISTINCT step) || ' ' || min(step) || ' ' || max(step) FROM series s
               JOIN runs r ON r.id = s.run_id WHERE r.scenario = 'long'")" "135 2 270"

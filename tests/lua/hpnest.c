@@ -66,10 +66,15 @@ static double kloss_eval(void *state, const tb_loss_batch *b) {
     for (int j = 1; j < b->k; j++) m = z[j] > m ? z[j] : m;
     for (int j = 0; j < b->k; j++) e += exp(z[j] - m);
     const double lse = m + log(e);
-    total += w * (lse - z[b->labels[i]]);
+    /* the soft target row when there is one (TB_LOSS_SOFT_TARGETS), else one-hot */
+    const double *t = b->targets ? b->targets + (size_t)i * b->k : NULL;
+    double tz = 0;
+    for (int j = 0; j < b->k; j++) tz += (t ? t[j] : j == b->labels[i]) * z[j];
+    total += w * (lse - tz);
     if (b->dlogits)
       for (int j = 0; j < b->k; j++)
-        b->dlogits[(size_t)i * b->k + j] = w * (exp(z[j] - lse) - (j == b->labels[i])) / b->n;
+        b->dlogits[(size_t)i * b->k + j] =
+            w * (exp(z[j] - lse) - (t ? t[j] : j == b->labels[i])) / b->n;
   }
   return total / b->n;
 }
@@ -114,6 +119,7 @@ static const tb_loss_def hp_kloss = {
     .name = "hp_kloss", .version = "1",
     .summary = "class-weighted cross-entropy with K-sized hyperparameters (test fixture)",
     .reference = "Bishop, Pattern Recognition and Machine Learning, 2006",
+    .flags = TB_LOSS_SOFT_TARGETS,
     .hparams = kloss_hparams, .n_hparams = K_N, .validate = kloss_validate,
     .create = kloss_create, .eval = kloss_eval, .destroy = free,
 };
@@ -129,6 +135,7 @@ static const tb_loss_def hp_lwrap = {
     .name = "hp_lwrap", .version = "1",
     .summary = "a loss wrapping a base loss (test fixture; the base is not run)",
     .reference = "Bishop, Pattern Recognition and Machine Learning, 2006",
+    .flags = TB_LOSS_SOFT_TARGETS,
     .hparams = lwrap_hparams, .n_hparams = 2,
     .create = plain_create, .eval = kloss_eval, .destroy = free,
 };

@@ -15,5 +15,8 @@ tb.scenario {
                                         mix = { slow = 0.25, fast = 0.75 }, widths = { 3 },
                                         tag = "t" }),
   schedule = tb.schedule.step { every = 2, gamma = 0.5, warmup = 0.5 },
+  corruption = tb.corruption.label_noise { rate = 0.3, kind = "pair" },
+  transform = tb.transform.mixup { alpha = 0.4 },
+  reduction = tb.reduction.small_loss { forget = 0.1, ramp = 2 },
   epochs = 3, batch_size = 4, seeds = { 7 },
 }

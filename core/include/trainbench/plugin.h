@@ -201,6 +201,9 @@ typedef struct tb_tensor {
 #define TB_LOSS_NOT_MEAN (1u << 0) /* not a mean of per-sample terms (AUC, F1 surrogates):
                                       evaluation passes call it once on a whole split, and
                                       `check` skips the 1/N and per-sample checks */
+#define TB_LOSS_SOFT_TARGETS (1u << 1) /* reads batch->targets (soft targets) when they are
+                                          set: a batch transform that makes them (mixup)
+                                          is refused at script load for a loss without it */
 /* What a loss needs from the scenario (tb_loss_def.requires), checked when a
  * script is loaded: a mismatch is an error there, not a silent fallback. */
 #define TB_REQ_SOFT_TARGETS (1u << 0) /* batch->targets set (a batch transform makes them) */
