@@ -3,8 +3,8 @@
  * hyperparameter tables as plugins and checked by the same validator
  * (hparam.c): the datasets — digits, breast_cancer, iris, wine (shipped:
  * split, standardize, split_seed), csv (also path, label, header) and blobs
- * (also n, classes, dim, separation) — and the models — linear (init) and
- * mlp (hidden, activation, init); and how an instance of each becomes the
+ * (also n, classes, dim, separation) — and the models — linear (init, head)
+ * and mlp (hidden, activation, init, head); and how an instance of each becomes the
  * spec data.c and model.c read. The tables live here rather than beside
  * the code that loads data and runs models so that the registry (and every
  * tool that links it, the loader's tests included) needs neither zlib nor
@@ -215,34 +215,64 @@ int tb_data_prepare(tb_instance *in, const char *base_dir, char *err, size_t err
 
 /* ---- the model components ----------------------------------------------------- */
 
-/* Options in the order of enum tb_init and enum tb_activation (from 1). */
+/* Options in the order of enum tb_init, enum tb_activation and enum tb_head (from 1). */
 static const char *const init_options[] = {"default", "zeros", "he", "glorot", NULL};
 static const char *const activation_options[] = {"relu", "tanh", "gelu", NULL};
+static const char *const head_options[] = {"linear", "cosine", NULL};
 
 #define HP_INIT                                                                              \
   {.name = "init", .type = TB_HP_CHOICE, .def = 0, .choices = init_options,                 \
    .help = "default: PyTorch's nn.Linear (uniform +-1/sqrt(fan_in)); zeros; he, glorot: "   \
            "uniform, zero biases"}
+/* Last in both tables: a hyperparameter added at the end, whose default
+ * reproduces the old numbers, moves no existing run's identity. */
+#define HP_HEAD                                                                              \
+  {.name = "head", .type = TB_HP_CHOICE, .def = 0, .choices = head_options,                 \
+   .help = "the output layer: linear (x W^T + b) or cosine (cos theta between the "         \
+           "normalized features and weight rows, no bias; the loss owns the scale)"}
 
-static const tb_hparam linear_hp[] = {HP_INIT};
-static const tb_hparam mlp_hp[] = {
-    {.name = "hidden", .type = TB_HP_LIST, .min = 1, .max = TB_MAX_WIDTH, .min_n = 1,
-     .max_n = TB_MAX_HIDDEN, .flags = TB_HPF_REQUIRED | TB_HPF_INTEGER,
-     .help = "units of each hidden layer"},
-    {.name = "activation", .type = TB_HP_CHOICE, .def = 0, .choices = activation_options,
-     .help = "of the hidden layers (gelu: exact, with erf)"},
-    HP_INIT,
+enum { LIN_INIT, LIN_HEAD, LIN_N };
+static const tb_hparam linear_hp[LIN_N] = {[LIN_INIT] = HP_INIT, [LIN_HEAD] = HP_HEAD};
+enum { MLP_HIDDEN, MLP_ACTIVATION, MLP_INIT, MLP_HEAD, MLP_N };
+static const tb_hparam mlp_hp[MLP_N] = {
+    [MLP_HIDDEN] = {.name = "hidden", .type = TB_HP_LIST, .min = 1, .max = TB_MAX_WIDTH,
+                    .min_n = 1, .max_n = TB_MAX_HIDDEN, .flags = TB_HPF_REQUIRED | TB_HPF_INTEGER,
+                    .help = "units of each hidden layer"},
+    [MLP_ACTIVATION] = {.name = "activation", .type = TB_HP_CHOICE, .def = 0,
+                        .choices = activation_options,
+                        .help = "of the hidden layers (gelu: exact, with erf)"},
+    [MLP_INIT] = HP_INIT,
+    [MLP_HEAD] = HP_HEAD,
 };
+
+/* A cosine head divides by the norms of its weight rows: zeros leave them
+ * without a direction (every cos theta 0, gradients scaled by 1/eps). */
+static int check_head_init(const tb_value *v, int init, int head, char *err, size_t errlen) {
+  if (v[head].num + 1 == TB_HEAD_COSINE && v[init].num + 1 == TB_INIT_ZEROS) {
+    tb_errf(err, errlen, "'init' = \"zeros\" cannot start a cosine head: its weight rows "
+            "have no direction (use default, he or glorot)");
+    return -1;
+  }
+  return 0;
+}
+static int linear_validate(const tb_value *v, int k, char *err, size_t errlen) {
+  (void)k;
+  return check_head_init(v, LIN_INIT, LIN_HEAD, err, errlen);
+}
+static int mlp_validate(const tb_value *v, int k, char *err, size_t errlen) {
+  (void)k;
+  return check_head_init(v, MLP_INIT, MLP_HEAD, err, errlen);
+}
 
 static const tb_component model_defs[] = {
     {.kind = TB_KIND_MODEL, .name = "linear", .version = "1",
-     .summary = "one affine layer: logits = x W^T + b",
+     .summary = "one layer: logits = x W^T + b (head = \"cosine\": cos theta)",
      .reference = "multinomial logistic regression (with a softmax loss)",
-     .hparams = (tb_hparam *)linear_hp, .n_hparams = 1},
+     .hparams = (tb_hparam *)linear_hp, .n_hparams = LIN_N, .validate = linear_validate},
     {.kind = TB_KIND_MODEL, .name = "mlp", .version = "1",
      .summary = "a multilayer perceptron: affine layers with an activation between them",
      .reference = "Rumelhart, Hinton & Williams, 1986",
-     .hparams = (tb_hparam *)mlp_hp, .n_hparams = 3},
+     .hparams = (tb_hparam *)mlp_hp, .n_hparams = MLP_N, .validate = mlp_validate},
 };
 #define N_MODELS (int)(sizeof model_defs / sizeof *model_defs)
 
@@ -265,5 +295,7 @@ void tb_model_spec_from(const tb_instance *in, tb_model_spec *m) {
   double a = tb_instance_num(in, "activation");
   m->activation = isnan(a) ? TB_ACT_RELU : (int)a + 1;
   m->init = (int)tb_instance_num(in, "init") + 1;
+  double head = tb_instance_num(in, "head");
+  m->head = isnan(head) ? TB_HEAD_LINEAR : (int)head + 1;
 }
 

@@ -39,6 +39,7 @@
 enum tb_model_kind { TB_MODEL_LINEAR = 1, TB_MODEL_MLP = 2 };
 enum tb_activation { TB_ACT_RELU = 1, TB_ACT_TANH = 2, TB_ACT_GELU = 3 };
 enum tb_init { TB_INIT_DEFAULT = 1, TB_INIT_ZEROS = 2, TB_INIT_HE = 3, TB_INIT_GLOROT = 4 };
+enum tb_head { TB_HEAD_LINEAR = 1, TB_HEAD_COSINE = 2 };
 
 /* The parts of a configuration, in the order of their keys in the JSON. */
 enum tb_part { TB_PART_DATA, TB_PART_MODEL, TB_PART_LOSS, TB_PART_OPTIMIZER, TB_PART_SCHEDULE,
@@ -71,6 +72,7 @@ typedef struct tb_model_spec {
   int hidden[TB_MAX_HIDDEN];
   int activation;         /* enum tb_activation */
   int init;               /* enum tb_init */
+  int head;               /* enum tb_head (0 reads as linear) */
 } tb_model_spec;
 
 typedef struct tb_run_config {

@@ -448,6 +448,9 @@ char *tb_config_legacy_json(const tb_run_config *cfg) {
   const tb_instance *data = cfg->parts[TB_PART_DATA], *model = cfg->parts[TB_PART_MODEL];
   if (strcmp(data->comp->version, "1") != 0 || strcmp(model->comp->version, "1") != 0)
     return NULL;
+  /* the legacy model JSON has no head: a cosine head did not exist then, and
+   * must not match an old run of the same widths */
+  if (cfg->model.head == TB_HEAD_COSINE) return NULL;
   sbuf b = {0};
   int top = 1, f;
   sb_put(&b, "{", 1);

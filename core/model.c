@@ -1,12 +1,23 @@
 /*
- * model.c — the models: `linear` (one affine layer) and `mlp` (hidden
- * layers with relu | tanh | gelu). float32 parameters in one allocation with
- * named views ("fc1.weight", "fc1.bias", ...), a workspace sized for `cap`
- * rows allocated up front, forward / backward with sgemm, and a forward-mode
- * Jacobian-vector product of the logits.
+ * model.c — the models: `linear` (one output layer) and `mlp` (hidden
+ * layers with relu | tanh | gelu, then the output layer), whose output layer
+ * — the head — is affine (x W^T + b) or cosine (cos theta between the
+ * normalized features and the normalized weight rows, no bias). float32
+ * parameters in one allocation with named views ("fc1.weight", "fc1.bias",
+ * ...), a workspace sized for `cap` rows allocated up front, forward /
+ * backward with sgemm, the gradient with respect to the input, and a
+ * forward-mode Jacobian-vector product of the logits.
  *
- * Layer l (1-based) maps act[l-1] [B][in] to pre[l] = act[l-1] W_l^T + b_l
- * [B][out]; act[l] = g(pre[l]) for hidden layers, act[L] = pre[L] = logits.
+ * Shapes: B = rows of the pass, D = input features, K = classes; layer l
+ * (1-based, L layers) maps [B][in] to [B][out], in = dims[l-1], out =
+ * dims[l]. Layer l computes pre[l] from act[l-1] (act[0] = x); hidden
+ * layers then act[l] = g(pre[l]); act[L] = pre[L] = the logits.
+ *
+ * Each kind of layer — affine, activation, cosine head — is a pair of
+ * small functions, <kind>_forward and <kind>_backward (llm.c style: outputs
+ * first, then inputs, then sizes; gradients named with a `d`), and the
+ * affine and cosine ones a <kind>_jvp; the model's passes are loops over
+ * the layers calling them.
  *
  * Sizes are checked against util.h's limits before anything is allocated;
  * within them every product of rows and widths stays far inside int range,
@@ -17,7 +28,7 @@
  *
  * Provides: tb_model_size,
  * tb_model_create, tb_model_free, tb_model_init, tb_model_views,
- * tb_model_forward, tb_model_backward, tb_model_jvp.
+ * tb_model_forward, tb_model_backward, tb_model_input_grad, tb_model_jvp.
  */
 #include <math.h>
 #include <stdio.h>
@@ -30,6 +41,11 @@
 #include "train.h"
 #include "trainbench/plugin.h"
 #include "util.h"
+
+/* The cosine head divides by max(||v||, NORM_EPS), as PyTorch's
+ * F.normalize (eps = 1e-12): a zero row stays finite, and below eps the
+ * denominator is a constant (its derivative is then plain 1/eps). */
+#define NORM_EPS 1e-12
 
 static float *falloc(size_t n) {
   float *p = calloc(n ? n : 1, sizeof(float));
@@ -47,26 +63,39 @@ static int64_t sadd(int64_t a, int64_t b) {
   return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
 }
 
-/* Mirrors what tb_model_create allocates: weights and biases; pre[l] for
- * every layer and act[l] for hidden ones, [cap][dims[l]] each; five scratch
- * buffers of [cap][widest]. */
+/* Mirrors what tb_model_create allocates, as a bound: weights and biases
+ * (none for a cosine head); pre[l] for every layer and act[l] for hidden
+ * ones, [cap][dims[l]] each; five scratch buffers of [cap][widest] — four
+ * for backward and JVP, and the cosine head's [cap][K] gradient counted
+ * for every head so that the limits stay those of the affine head — and
+ * the cosine head's two doubles a row (its [K] doubles are not counted,
+ * like the [widest] bias accumulator). */
 void tb_model_size(const tb_model_spec *spec, int64_t d, int64_t k, int64_t cap,
                    int64_t *params, int64_t *workspace, int64_t *widest) {
   int hidden = spec->kind == TB_MODEL_MLP ? spec->n_hidden : 0;
   if (hidden > TB_MAX_HIDDEN) hidden = TB_MAX_HIDDEN;
+  const int cosine = spec->head == TB_HEAD_COSINE;
   int64_t dims[TB_MAX_HIDDEN + 2];
   dims[0] = d;
   for (int l = 0; l < hidden; l++) dims[l + 1] = spec->hidden[l];
   dims[hidden + 1] = k;
   int64_t p = 0, rows = 0, maxdim = d;
   for (int l = 1; l <= hidden + 1; l++) {
-    p = sadd(p, sadd(smul(dims[l], dims[l - 1]), dims[l]));
+    const int bias = !(cosine && l == hidden + 1);
+    p = sadd(p, sadd(smul(dims[l], dims[l - 1]), bias ? dims[l] : 0));
     rows = sadd(rows, l <= hidden ? smul(2, dims[l]) : dims[l]);
     if (dims[l] > maxdim) maxdim = dims[l];
   }
+  if (cosine) rows = sadd(rows, 2 * (int64_t)(sizeof(double) / sizeof(float)));
   *params = p;
   *workspace = smul(cap, sadd(rows, smul(5, maxdim)));
   if (widest) *widest = maxdim;
+}
+
+/* Layer l's head or hidden weight is tensor 2(l-1), its bias 2(l-1)+1 —
+ * except that a cosine head, last, has no bias. */
+static int has_bias(const tb_model *m, int l) {
+  return !(l == m->n_layers && m->head == TB_HEAD_COSINE);
 }
 
 int tb_model_create(tb_model *m, const tb_model_spec *spec, int d, int k, int cap, char *err,
@@ -101,21 +130,17 @@ int tb_model_create(tb_model *m, const tb_model_spec *spec, int d, int k, int ca
   for (int l = 0; l < hidden; l++) m->dims[l + 1] = spec->hidden[l];
   m->dims[m->n_layers] = k;
   m->activation = spec->activation ? spec->activation : TB_ACT_RELU;
+  m->head = spec->head == TB_HEAD_COSINE ? TB_HEAD_COSINE : TB_HEAD_LINEAR;
   m->cap = cap;
-  m->n_tensors = 2 * m->n_layers;
-  int64_t total = 0, maxdim = 0;
-  for (int l = 1; l <= m->n_layers; l++) {
-    total += (int64_t)m->dims[l] * m->dims[l - 1] + m->dims[l];
-    if (m->dims[l] > maxdim) maxdim = m->dims[l];
-  }
-  if (m->dims[0] > maxdim) maxdim = m->dims[0];
-  m->n_params = total;
-  m->params = falloc((size_t)total);
-  m->grads = falloc((size_t)total);
-  int64_t off = 0;
+  m->n_tensors = 2 * m->n_layers - !has_bias(m, m->n_layers);
+  m->n_params = n_params;
+  m->params = falloc((size_t)n_params);
+  m->grads = falloc((size_t)n_params);
+  int64_t off = 0, maxdim = m->dims[0];
   for (int l = 1; l <= m->n_layers; l++) {
     int out = m->dims[l], in = m->dims[l - 1];
-    for (int w = 0; w < 2; w++) {
+    if (out > maxdim) maxdim = out;
+    for (int w = 0; w < 1 + has_bias(m, l); w++) {
       int t = 2 * (l - 1) + w;
       snprintf(m->names[t], sizeof m->names[t], "fc%d.%s", l, w ? "bias" : "weight");
       tb_tensor *pt = &m->tensors[t], *gt = &m->gtensors[t];
@@ -136,13 +161,20 @@ int tb_model_create(tb_model *m, const tb_model_spec *spec, int d, int k, int ca
     if (l > 0) m->pre[l] = falloc((size_t)cap * m->dims[l]);
     m->act[l] = l == m->n_layers ? m->pre[l] : l > 0 ? falloc((size_t)cap * m->dims[l]) : NULL;
   }
-  m->dact = falloc((size_t)cap * maxdim);
+  for (int i = 0; i < 2; i++) {
+    m->dact[i] = falloc((size_t)cap * maxdim);
+    m->tan[i] = falloc((size_t)cap * maxdim);
+  }
   m->dsum = calloc((size_t)maxdim, sizeof(double));
   if (!m->dsum) abort();
-  m->dact2 = falloc((size_t)cap * maxdim);
-  m->tan_pre = falloc((size_t)cap * maxdim);
-  m->tan_act = falloc((size_t)cap * maxdim);
-  m->tan_scratch = falloc((size_t)cap * maxdim);
+  if (m->head == TB_HEAD_COSINE) {
+    m->head_dy = falloc((size_t)cap * k);
+    m->hinv = calloc(2 * ((size_t)cap + (size_t)k), sizeof(double));
+    if (!m->hinv) abort();
+    m->hdot = m->hinv + cap;
+    m->winv = m->hdot + cap;
+    m->wdot = m->winv + k;
+  }
   return 0;
 }
 
@@ -153,21 +185,24 @@ void tb_model_free(tb_model *m) {
     free(m->pre[l]);
     if (l < m->n_layers) free(m->act[l]);
   }
-  free(m->dact);
+  for (int i = 0; i < 2; i++) {
+    free(m->dact[i]);
+    free(m->tan[i]);
+  }
   free(m->dsum);
-  free(m->dact2);
-  free(m->tan_pre);
-  free(m->tan_act);
-  free(m->tan_scratch);
+  free(m->head_dy);
+  free(m->hinv);
   memset(m, 0, sizeof *m);
 }
 
 /* Draw order is fixed: layer by layer, the weight (row-major) then the bias,
- * so one seed gives the same initial model whatever the loss or optimizer. */
+ * so one seed gives the same initial model whatever the loss or optimizer
+ * (a cosine head, without a bias, draws only its weight). */
 void tb_model_init(tb_model *m, int init, tb_rng *r) {
   for (int l = 1; l <= m->n_layers; l++) {
     int out = m->dims[l], in = m->dims[l - 1];
-    float *W = m->tensors[2 * (l - 1)].data, *b = m->tensors[2 * (l - 1) + 1].data;
+    float *W = m->tensors[2 * (l - 1)].data;
+    float *b = has_bias(m, l) ? m->tensors[2 * (l - 1) + 1].data : NULL;
     double wb, bb;
     switch (init) {
     case TB_INIT_ZEROS: wb = bb = 0; break;
@@ -182,13 +217,50 @@ void tb_model_init(tb_model *m, int init, tb_rng *r) {
     }
     for (int64_t i = 0; i < (int64_t)out * in; i++)
       W[i] = wb ? (float)((2 * tb_rng_uniform(r) - 1) * wb) : 0.0f;
-    for (int i = 0; i < out; i++) b[i] = bb ? (float)((2 * tb_rng_uniform(r) - 1) * bb) : 0.0f;
+    for (int i = 0; b && i < out; i++) b[i] = bb ? (float)((2 * tb_rng_uniform(r) - 1) * bb) : 0.0f;
   }
 }
 
 void tb_model_views(const tb_model *m, const float *flat, const float **out) {
   for (int t = 0; t < m->n_tensors; t++) out[t] = flat + (m->tensors[t].data - m->params);
 }
+
+/* ---- affine: y = x W^T + b ----------------------------------------------------- */
+
+// x [B][in], W [out][in], b [out] (NULL: none) -> y [B][out] = x W^T + b
+static void affine_forward(float *y, const float *x, const float *W, const float *b, int B,
+                           int in, int out) {
+  if (b)
+    for (int i = 0; i < B; i++) memcpy(y + (size_t)i * out, b, sizeof(float) * (size_t)out);
+  tb_sgemm(0, 1, B, out, in, 1.0f, x, in, W, in, b ? 1.0f : 0.0f, y, out);
+}
+
+// dy [B][out], x [B][in], W [out][in] -> dW [out][in] = dy^T x, db [out] = column sums of
+// dy (accumulated in acc [out], double), dx [B][in] = dy W; each skipped when NULL
+static void affine_backward(float *dx, float *dW, float *db, double *acc, const float *dy,
+                            const float *x, const float *W, int B, int in, int out) {
+  if (dW) tb_sgemm(1, 0, out, in, B, 1.0f, dy, out, x, in, 0.0f, dW, in);
+  if (db) {
+    /* row by row, so the reads stay contiguous */
+    for (int j = 0; j < out; j++) acc[j] = 0;
+    for (int i = 0; i < B; i++) {
+      const float *row = dy + (size_t)i * out;
+      for (int j = 0; j < out; j++) acc[j] += row[j];
+    }
+    for (int j = 0; j < out; j++) db[j] = (float)acc[j];
+  }
+  if (dx) tb_sgemm(0, 0, B, in, out, 1.0f, dy, out, W, in, 0.0f, dx, in);
+}
+
+// x [B][in], W [out][in] and the tangents dx [B][in] (NULL: zero), dW [out][in],
+// db [out] (NULL: none) -> dy [B][out] = x dW^T + db + dx W^T
+static void affine_jvp(float *dy, const float *x, const float *dx, const float *W,
+                       const float *dW, const float *db, int B, int in, int out) {
+  affine_forward(dy, x, dW, db, B, in, out);
+  if (dx) tb_sgemm(0, 1, B, out, in, 1.0f, dx, in, W, in, 1.0f, dy, out);
+}
+
+/* ---- activations: h = g(z) ------------------------------------------------------ */
 
 static const double inv_sqrt2 = 0.70710678118654752440;
 static const double inv_sqrt2pi = 0.39894228040143267794;
@@ -201,19 +273,19 @@ static float act_f(int a, float x) {
   }
 }
 
-/* g'(pre) given pre and g(pre) */
-static float act_df(int a, float pre, float post) {
+/* g'(z) given z and g(z) */
+static float act_df(int a, float z, float h) {
   switch (a) {
-  case TB_ACT_TANH: return 1.0f - post * post;
+  case TB_ACT_TANH: return 1.0f - h * h;
   case TB_ACT_GELU: {
-    double x = pre;
+    double x = z;
     return (float)(0.5 * (1.0 + erf(x * inv_sqrt2)) + x * inv_sqrt2pi * exp(-0.5 * x * x));
   }
-  default: return pre > 0 ? 1.0f : 0.0f;
+  default: return z > 0 ? 1.0f : 0.0f;
   }
 }
 
-/* h[n] = g(z[n]); the switch sits outside the loops so relu vectorizes */
+// z [n] -> h [n] = g(z); the switch sits outside the loops so relu vectorizes
 static void act_forward(int a, float *restrict h, const float *restrict z, int64_t n) {
   switch (a) {
   case TB_ACT_RELU:
@@ -224,82 +296,206 @@ static void act_forward(int a, float *restrict h, const float *restrict z, int64
   }
 }
 
-/* dh[n] *= g'(pre[n]) */
-static void act_backward(int a, float *restrict dh, const float *restrict pre,
-                         const float *restrict post, int64_t n) {
+// d [n] (the gradient of h = g(z)), z [n], h [n] -> d [n] = g'(z) d, the gradient of z;
+// a tangent maps the same way. In place: relu's select then loads d unconditionally,
+// so it vectorizes (out of place, the load would be conditional and stay scalar)
+static void act_backward(int a, float *restrict d, const float *restrict z,
+                         const float *restrict h, int64_t n) {
   switch (a) {
   case TB_ACT_RELU:
-    for (int64_t i = 0; i < n; i++) dh[i] = pre[i] > 0 ? dh[i] : 0.0f;
+    for (int64_t i = 0; i < n; i++) d[i] = z[i] > 0 ? d[i] : 0.0f;
     break;
   default:
-    for (int64_t i = 0; i < n; i++) dh[i] *= act_df(a, pre[i], post[i]);
+    for (int64_t i = 0; i < n; i++) d[i] *= act_df(a, z[i], h[i]);
   }
 }
+
+/* ---- the cosine head ------------------------------------------------------------ */
+
+/* Wang et al., "CosFace: Large Margin Cosine Loss for Deep Face Recognition",
+ * 2018 (normalized features and weights):
+ *
+ *   y_ik = cos theta_ik = u_i . v_k,   u_i = h_i / r_i,   v_k = W_k / s_k,
+ *   r_i = max(||h_i||, eps),   s_k = max(||W_k||, eps)     (eps = NORM_EPS)
+ *
+ * with h_i the row of the last hidden activation (the input for `linear`)
+ * and W_k the row of the head's weight. So y = (h W^T) scaled by
+ * 1/(r_i s_k): an affine layer without bias, then the scaling. The scale s
+ * and any margin belong to the loss. hinv and winv keep 1/r and 1/s for
+ * the backward pass and the JVP. */
+
+/* 1/max(||row||, eps) of each of n rows [n][len], in double */
+static void inv_norms(double *inv, const float *x, int n, int len) {
+  for (int i = 0; i < n; i++) {
+    const float *row = x + (size_t)i * len;
+    double ss = 0;
+    for (int j = 0; j < len; j++) ss += (double)row[j] * row[j];
+    inv[i] = 1.0 / fmax(sqrt(ss), NORM_EPS);
+  }
+}
+
+/* The radial term's factor, 1/r^2 — or 0 where the norm is clamped at eps:
+ * there r is a constant and only the direct 1/eps term remains. */
+static double radial(double inv) { return inv < 1.0 / NORM_EPS ? inv * inv : 0.0; }
+
+// h [B][in], W [K][in] -> y [B][K] = cos theta, hinv [B] = 1/r, winv [K] = 1/s
+static void cosine_forward(float *y, double *hinv, double *winv, const float *h,
+                           const float *W, int B, int in, int K) {
+  affine_forward(y, h, W, NULL, B, in, K);
+  inv_norms(hinv, h, B, in);
+  inv_norms(winv, W, K, in);
+  for (int i = 0; i < B; i++)
+    for (int k = 0; k < K; k++) {
+      float *yk = y + (size_t)i * K + k;
+      /* the clamp only removes rounding past |cos| = 1 (the backward pass
+       * treats it as the identity) */
+      *yk = (float)fmin(1.0, fmax(-1.0, *yk * hinv[i] * winv[k]));
+    }
+}
+
+/* With c_i = sum_k dy_ik y_ik and d_k = sum_i dy_ik y_ik (the parts of the
+ * gradients along u_i and along v_k, which normalization removes):
+ *
+ *   dh_i = sum_k dy_ik W_k / (r_i s_k)  -  c_i h_i / r_i^2
+ *   dW_k = sum_i dy_ik h_i / (r_i s_k)  -  d_k W_k / s_k^2
+ *
+ * (from dh_i = (g_i - (g_i . u_i) u_i) / r_i with g_i = sum_k dy_ik v_k and
+ * g_i . u_i = c_i; the same for W). The first terms are an affine layer's
+ * backward pass on ds_ik = dy_ik / (r_i s_k); the radial terms drop where a
+ * norm is clamped at eps. */
+// dy [B][K], y [B][K], h [B][in], W [K][in], hinv [B], winv [K] -> dW [K][in], dh [B][in]
+// (each skipped when NULL); scratch ds [B][K], hdot [B], wdot [K]
+static void cosine_backward(float *dh, float *dW, float *ds, double *hdot, double *wdot,
+                            const float *dy, const float *y, const float *h, const float *W,
+                            const double *hinv, const double *winv, int B, int in, int K) {
+  for (int k = 0; k < K; k++) wdot[k] = 0;
+  for (int i = 0; i < B; i++) {
+    const float *dyi = dy + (size_t)i * K, *yi = y + (size_t)i * K;
+    double c = 0;
+    for (int k = 0; k < K; k++) {
+      ds[(size_t)i * K + k] = (float)(dyi[k] * hinv[i] * winv[k]);
+      c += (double)dyi[k] * yi[k];
+      wdot[k] += (double)dyi[k] * yi[k];
+    }
+    hdot[i] = radial(hinv[i]) * c;
+  }
+  affine_backward(dh, dW, NULL, NULL, ds, h, W, B, in, K);
+  for (int k = 0; k < K && dW; k++) {
+    const double f = radial(winv[k]) * wdot[k];
+    for (int j = 0; j < in; j++) dW[(size_t)k * in + j] -= (float)(f * W[(size_t)k * in + j]);
+  }
+  for (int i = 0; i < B && dh; i++)
+    for (int j = 0; j < in; j++) dh[(size_t)i * in + j] -= (float)(hdot[i] * h[(size_t)i * in + j]);
+}
+
+/* Along tangents dh_i of the features and dW_k of the weights:
+ *
+ *   dy_ik = (dh_i . W_k + h_i . dW_k) / (r_i s_k)  -  (a_i + b_k) y_ik,
+ *   a_i = (h_i . dh_i) / r_i^2,   b_k = (W_k . dW_k) / s_k^2
+ *
+ * (du_i = (dh_i - (u_i . dh_i) u_i) / r_i, dv_k likewise; the radial terms
+ * drop where a norm is clamped at eps). The numerator is an affine layer's
+ * JVP without bias. */
+// y [B][K], h [B][in], W [K][in], hinv [B], winv [K] and the tangents dh [B][in]
+// (NULL: zero), dW [K][in] -> out [B][K] (double); scratch s [B][K], hdot [B], wdot [K]
+static void cosine_jvp(double *out, float *s, double *hdot, double *wdot, const float *y,
+                       const float *h, const float *W, const float *dh, const float *dW,
+                       const double *hinv, const double *winv, int B, int in, int K) {
+  affine_jvp(s, h, dh, W, dW, NULL, B, in, K);
+  for (int i = 0; i < B; i++) {
+    double a = 0;
+    for (int j = 0; dh && j < in; j++) a += (double)h[(size_t)i * in + j] * dh[(size_t)i * in + j];
+    hdot[i] = radial(hinv[i]) * a;
+  }
+  for (int k = 0; k < K; k++) {
+    double b = 0;
+    for (int j = 0; j < in; j++) b += (double)W[(size_t)k * in + j] * dW[(size_t)k * in + j];
+    wdot[k] = radial(winv[k]) * b;
+  }
+  for (int i = 0; i < B; i++)
+    for (int k = 0; k < K; k++) {
+      const size_t o = (size_t)i * K + k;
+      out[o] = hinv[i] * winv[k] * s[o] - (hdot[i] + wdot[k]) * y[o];
+    }
+}
+
+/* ---- the model: loops over the layers ------------------------------------------ */
 
 const float *tb_model_forward(tb_model *m, const float *const *P, const float *x, int B) {
   const float *in = x;
   for (int l = 1; l <= m->n_layers; l++) {
     int out = m->dims[l], nin = m->dims[l - 1];
-    const float *W = P[2 * (l - 1)], *b = P[2 * (l - 1) + 1];
-    float *z = m->pre[l];
-    for (int i = 0; i < B; i++) memcpy(z + (size_t)i * out, b, sizeof(float) * (size_t)out);
-    tb_sgemm(0, 1, B, out, nin, 1.0f, in, nin, W, nin, 1.0f, z, out);
+    const float *W = P[2 * (l - 1)];
+    if (!has_bias(m, l)) {
+      cosine_forward(m->pre[l], m->hinv, m->winv, in, W, B, nin, out);
+    } else {
+      affine_forward(m->pre[l], in, W, P[2 * (l - 1) + 1], B, nin, out);
+    }
     if (l < m->n_layers) {
-      float *h = m->act[l];
-      act_forward(m->activation, h, z, (int64_t)B * out);
-      in = h;
+      act_forward(m->activation, m->act[l], m->pre[l], (int64_t)B * out);
+      in = m->act[l];
     }
   }
   return m->pre[m->n_layers];
 }
 
-void tb_model_backward(tb_model *m, const float *const *P, float *const *G, const float *x,
-                       const float *dlogits, int B) {
-  const float *dz = dlogits; /* d loss / d pre[l], [B][out] */
+/* From dout [B][K] back through the layers, after a forward pass at the
+ * same P and x: the parameters' gradients into G, the input's into dx
+ * [B][D] (each skipped when NULL). The gradient of act[l-1] goes to the
+ * scratch buffer that does not hold layer l's dy, and through the
+ * activation, in place, becomes layer l-1's dy. */
+static void backward_pass(tb_model *m, const float *const *P, float *const *G, const float *x,
+                          const float *dout, int B, float *dx) {
+  const float *dy = dout;
   for (int l = m->n_layers; l >= 1; l--) {
     int out = m->dims[l], nin = m->dims[l - 1];
-    const float *in = l > 1 ? m->act[l - 1] : x;
-    float *dW = G[2 * (l - 1)], *db = G[2 * (l - 1) + 1];
-    /* dW[out][in] = dz^T in */
-    tb_sgemm(1, 0, out, nin, B, 1.0f, dz, out, in, nin, 0.0f, dW, nin);
-    /* db[out] = column sums of dz, accumulated in double row by row so the
-     * reads stay contiguous */
-    double *acc = m->dsum;
-    for (int j = 0; j < out; j++) acc[j] = 0;
-    for (int i = 0; i < B; i++) {
-      const float *row = dz + (size_t)i * out;
-      for (int j = 0; j < out; j++) acc[j] += row[j];
+    const float *in = l > 1 ? m->act[l - 1] : x, *W = P[2 * (l - 1)];
+    float *dh = dy == m->dact[0] ? m->dact[1] : m->dact[0];
+    float *dW = G ? G[2 * (l - 1)] : NULL, *din = l > 1 ? dh : dx;
+    if (!has_bias(m, l)) {
+      cosine_backward(din, dW, m->head_dy, m->hdot, m->wdot, dy, m->pre[l], in, W, m->hinv,
+                      m->winv, B, nin, out);
+    } else {
+      float *db = G ? G[2 * (l - 1) + 1] : NULL;
+      affine_backward(din, dW, db, m->dsum, dy, in, W, B, nin, out);
     }
-    for (int j = 0; j < out; j++) db[j] = (float)acc[j];
     if (l == 1) break;
-    /* d act[l-1] = dz W, then through the activation */
-    float *dh = (dz == m->dact) ? m->dact2 : m->dact;
-    tb_sgemm(0, 0, B, nin, out, 1.0f, dz, out, P[2 * (l - 1)], nin, 0.0f, dh, nin);
     act_backward(m->activation, dh, m->pre[l - 1], m->act[l - 1], (int64_t)B * nin);
-    dz = dh;
+    dy = dh;
   }
+}
+
+void tb_model_backward(tb_model *m, const float *const *P, float *const *G, const float *x,
+                       const float *dlogits, int B) {
+  backward_pass(m, P, G, x, dlogits, B, NULL);
+}
+
+void tb_model_input_grad(tb_model *m, const float *const *P, const float *x, const float *dout,
+                         int B, float *dx) {
+  backward_pass(m, P, NULL, x, dout, B, dx);
 }
 
 void tb_model_jvp(tb_model *m, const float *const *P, const float *const *V, const float *x,
                   int B, double *out) {
-  /* tangent of act[l-1] (none for the input), carried layer to layer:
-   * dpre[l] = dact[l-1] W^T + act[l-1] dW^T + db ; dact[l] = g'(pre) * dpre */
-  float *tin = NULL; /* NULL: tangent of the input is zero */
+  /* the tangent of act[l-1] (NULL: the input's, zero) carried layer to layer
+   * through each layer's JVP, into the buffer that does not hold it; the
+   * activation maps it in place, as its backward does */
+  const float *tin = NULL;
   for (int l = 1; l <= m->n_layers; l++) {
     int o = m->dims[l], nin = m->dims[l - 1];
-    const float *in = l > 1 ? m->act[l - 1] : x;
-    float *dz = m->tan_pre;
-    const float *db = V[2 * (l - 1) + 1];
-    for (int i = 0; i < B; i++) memcpy(dz + (size_t)i * o, db, sizeof(float) * (size_t)o);
-    tb_sgemm(0, 1, B, o, nin, 1.0f, in, nin, V[2 * (l - 1)], nin, 1.0f, dz, o);
-    if (tin) tb_sgemm(0, 1, B, o, nin, 1.0f, tin, nin, P[2 * (l - 1)], nin, 1.0f, dz, o);
-    if (l == m->n_layers) {
-      for (int64_t i = 0; i < (int64_t)B * o; i++) out[i] = dz[i];
+    const float *in = l > 1 ? m->act[l - 1] : x, *W = P[2 * (l - 1)], *dW = V[2 * (l - 1)];
+    float *t = tin == m->tan[0] ? m->tan[1] : m->tan[0];
+    if (!has_bias(m, l)) {
+      cosine_jvp(out, t, m->hdot, m->wdot, m->pre[l], in, W, tin, dW, m->hinv, m->winv, B, nin,
+                 o);
       return;
     }
-    float *t = (tin == m->tan_act) ? m->tan_scratch : m->tan_act;
-    const float *pre = m->pre[l], *post = m->act[l];
-    for (int64_t i = 0; i < (int64_t)B * o; i++) t[i] = act_df(m->activation, pre[i], post[i]) * dz[i];
+    affine_jvp(t, in, tin, W, dW, V[2 * (l - 1) + 1], B, nin, o);
+    if (l == m->n_layers) {
+      for (int64_t i = 0; i < (int64_t)B * o; i++) out[i] = t[i];
+      return;
+    }
+    act_backward(m->activation, t, m->pre[l], m->act[l], (int64_t)B * o);
     tin = t;
   }
 }

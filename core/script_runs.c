@@ -5,7 +5,8 @@
  * through fork) and the instances of its parts (data, model, loss,
  * optimizer, schedule) become a tb_run_config's tree; what needs K is
  * checked now that the data gives it (K-sized values, validate hooks,
- * recursively), then what the loss requires of the scenario; the model's
+ * recursively), then what the loss requires of the scenario (and what a
+ * cosine head requires of the loss); the model's
  * sizes are checked against the data and the limits of util.h; the run is
  * canonicalized and duplicates dropped.
  * Errors name the script line of the offending call (script.c runs the
@@ -130,11 +131,11 @@ static int read_part(lua_State *L, tb_script_ctx *ctx, int t, const char *key, i
 /* What a loss (and every loss it wraps) requires of the scenario, against
  * what this one provides: the sample ids always; soft targets only from a
  * batch transform (`soft`: the scenario's makes them), which every loss of
- * the tree must then read (TB_LOSS_SOFT_TARGETS); a cosine head only from
- * such a model (none exists yet). A mismatch is an error here rather than a
+ * the tree must then read (TB_LOSS_SOFT_TARGETS); a cosine head only from a
+ * model with head = "cosine". A mismatch is an error here rather than a
  * silent fallback. */
-static int check_requires(tb_script_ctx *ctx, const tb_instance *in, const char *where,
-                          const tb_instance *transform) {
+static int check_requires(tb_script_ctx *ctx, const tb_instance *in, int cosine_head,
+                          const char *where, const tb_instance *transform) {
   const tb_component *c = in->comp;
   const int soft = !tb_stage_is_default(transform);
   if (c->kind == TB_KIND_LOSS) {
@@ -152,15 +153,41 @@ static int check_requires(tb_script_ctx *ctx, const tb_instance *in, const char 
                             "the scenario's transform %s makes: it would train on the "
                             "labels of mixed inputs",
                             where, label, tl);
-    if (c->requires & TB_REQ_COSINE_HEAD)
+    if ((c->requires & TB_REQ_COSINE_HEAD) && !cosine_head)
       return tb_script_fail(ctx,
                             "%s: %s requires a cosine head, which the scenario's model does "
-                            "not have (no model has one yet)",
+                            "not have (give the model head = \"cosine\")",
                             where, label);
   }
   for (int i = 0; i < in->n; i++)
-    if (in->child[i] && check_requires(ctx, in->child[i], where, transform)) return -1;
+    if (in->child[i] && check_requires(ctx, in->child[i], cosine_head, where, transform))
+      return -1;
   return 0;
+}
+
+/* Whether a loss of the tree at `in` (a wrapper or one of its bases)
+ * declares that it reads cos theta: such a loss owns the scale s. */
+static int reads_cosine(const tb_instance *in) {
+  if (in->comp->kind == TB_KIND_LOSS && (in->comp->requires & TB_REQ_COSINE_HEAD)) return 1;
+  for (int i = 0; i < in->n; i++)
+    if (in->child[i] && reads_cosine(in->child[i])) return 1;
+  return 0;
+}
+
+/* The reverse of a loss's requirement: a cosine head's outputs are cos theta
+ * in [-1, 1], and a loss that does not declare TB_REQ_COSINE_HEAD would
+ * train on them as logits, unscaled (softmax over [-1, 1] can barely tell
+ * the classes apart), without any error. */
+static int check_head(tb_script_ctx *ctx, const tb_run_config *cfg, const char *model_where) {
+  if (cfg->model.head != TB_HEAD_COSINE || reads_cosine(cfg->parts[TB_PART_LOSS])) return 0;
+  char model[160], loss[160];
+  tb_component_label(cfg->parts[TB_PART_MODEL]->comp, model, sizeof model);
+  tb_component_label(cfg->parts[TB_PART_LOSS]->comp, loss, sizeof loss);
+  return tb_script_fail(ctx,
+                        "%s: %s: head = \"cosine\" outputs cos theta in [-1, 1], which %s "
+                        "would read as logits, unscaled: it needs a loss that declares "
+                        "TB_REQ_COSINE_HEAD (the loss owns the scale), or head = \"linear\"",
+                        model_where, model, loss);
 }
 
 /* The model's sizes, now that the data gives D and K, against util.h's limits:
@@ -258,8 +285,9 @@ static int add_run(lua_State *L, tb_script_ctx *ctx, const char *scenario, const
       rc = tb_script_fail(ctx, "%s: %s (the data has K = %d classes)", at[p], msg,
                           cfg.data.loaded->k);
   if (rc == 0)
-    rc = check_requires(ctx, cfg.parts[TB_PART_LOSS], at[TB_PART_LOSS],
-                        cfg.parts[TB_PART_TRANSFORM]);
+    rc = check_requires(ctx, cfg.parts[TB_PART_LOSS], cfg.model.head == TB_HEAD_COSINE,
+                        at[TB_PART_LOSS], cfg.parts[TB_PART_TRANSFORM]);
+  if (rc == 0) rc = check_head(ctx, &cfg, at[TB_PART_MODEL]);
   /* a reduction from per-sample losses needs a loss that has them */
   if (rc == 0 && tb_reduction_needs_losses(cfg.parts[TB_PART_REDUCTION]) &&
       (tb_instance_tree_flags(cfg.parts[TB_PART_LOSS]) & TB_LOSS_NOT_MEAN))

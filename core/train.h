@@ -1,7 +1,7 @@
 /*
  * train.h — the training engine's internal types: datasets and splits
- * (data.c), the model (model.c: linear / MLP with float32 parameters and the
- * matrix products of tensor.h), the metrics of an evaluation pass
+ * (data.c), the model (model.c: linear / MLP with float32 parameters, a linear
+ * or cosine head, and the matrix products of tensor.h), the metrics of an evaluation pass
  * (metrics.c), and one run's trainer (train.c).
  *
  * Shapes: B = rows in a batch, D = input features, K = classes,
@@ -67,9 +67,10 @@ typedef struct tb_model {
   int n_layers;              /* linear: 1; mlp: hidden + 1 */
   int dims[TB_MAX_LAYERS + 1]; /* dims[0] = D, dims[L] = K */
   int activation;
+  int head;                  /* enum tb_head: TB_HEAD_LINEAR or TB_HEAD_COSINE */
   int cap;                   /* rows the workspace holds */
   int64_t n_params;          /* total floats */
-  int n_tensors;             /* 2 * n_layers: weight, bias per layer */
+  int n_tensors;             /* weight, bias per layer: 2 L, or 2 L - 1 (a cosine head has no bias) */
   tb_tensor tensors[2 * TB_MAX_LAYERS]; /* views into params */
   tb_tensor gtensors[2 * TB_MAX_LAYERS]; /* views into grads */
   char names[2 * TB_MAX_LAYERS][24];
@@ -78,10 +79,14 @@ typedef struct tb_model {
   /* workspace, [cap][dims[l]] each: pre-activations and activations */
   float *pre[TB_MAX_LAYERS + 1];
   float *act[TB_MAX_LAYERS + 1];
-  float *dact;               /* [cap][max dim] backward scratch */
-  float *dact2;
+  float *dact[2];            /* [cap][max dim] backward: d act[l-1], then in place d pre[l-1] */
   double *dsum;              /* [max dim] bias-gradient accumulator */
-  float *tan_pre, *tan_act, *tan_scratch; /* JVP scratch */
+  float *tan[2];             /* [cap][max dim] JVP: the tangents of pre[l], then act[l] */
+  /* the cosine head's (NULL for a linear head): its scaled gradient
+   * [cap][K]; 1/max(norm, eps) of the features [cap] and of the weight rows
+   * [K] from the forward pass, and scratch of the same sizes (one block) */
+  float *head_dy;
+  double *hinv, *hdot, *winv, *wdot;
 } tb_model;
 
 /* Rows a trainer's model workspace holds: the batch, or an evaluation chunk
@@ -108,6 +113,11 @@ const float *tb_model_forward(tb_model *m, const float *const *P, const float *x
 /* After forward at the same P and x: gradients into G from dlogits[B][K]. */
 void tb_model_backward(tb_model *m, const float *const *P, float *const *G, const float *x,
                        const float *dlogits, int B);
+/* After forward at the same P and x: dx[B][D] = d/dx of sum(dout . out), the
+ * gradient with respect to the input of the outputs weighted by dout[B][K]
+ * (adversarial evaluation: FGSM). No parameter gradient is computed. */
+void tb_model_input_grad(tb_model *m, const float *const *P, const float *x, const float *dout,
+                         int B, float *dx);
 /* After forward at the same P and x: out[B][K] = J(P) . V (forward mode). */
 void tb_model_jvp(tb_model *m, const float *const *P, const float *const *V, const float *x,
                   int B, double *out);

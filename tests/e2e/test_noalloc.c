@@ -5,7 +5,9 @@
  * the real plugins; then, with the test-only plugins of tests/plugins, for
  * runs whose loss owns tensors and whose plugins report series, draw fresh
  * batches (next_batch) and evaluate through eval_params, counting the
- * evaluation passes too (a loss that is not a mean sees whole splits). Not
+ * evaluation passes too (a loss that is not a mean sees whole splits), and
+ * for a cosine head (built by hand: the script loader would want a loss
+ * that reads cos theta) under the eval service. Not
  * built under sanitizers (they own malloc).
  */
 #include <string.h>
@@ -49,11 +51,12 @@ void *aligned_alloc(size_t align, size_t n) {
 }
 
 /* A configuration of the digits mlp with default hyperparameters. */
-/* digits, an mlp of 32 and 16 units, loss and optimizer by name at their
- * defaults, cosine with one epoch of warmup, 3 epochs of batches of 100.
- * 0, or -1 with the reason in err (the configuration freed). */
-static int config(tb_run_config *cfg, tb_registry *reg, const char *loss, const char *opt,
-                  const char *activation, char *err, size_t errlen) {
+/* digits, an mlp of 32 and 16 units with this activation and head, loss and
+ * optimizer by name at their defaults, cosine with one epoch of warmup, 3
+ * epochs of batches of 100. 0, or -1 with the reason in err (the
+ * configuration freed). */
+static int config_head(tb_run_config *cfg, tb_registry *reg, const char *loss, const char *opt,
+                       const char *activation, const char *head, char *err, size_t errlen) {
   memset(cfg, 0, sizeof *cfg);
   snprintf(cfg->scenario, sizeof cfg->scenario, "noalloc");
   cfg->seed = 1;
@@ -68,6 +71,7 @@ static int config(tb_run_config *cfg, tb_registry *reg, const char *loss, const 
       !cfg->parts[TB_PART_OPTIMIZER] || !s ||
       tb_instance_set_list(m, "hidden", (const double[]){32, 16}, 1, 2, err, errlen) ||
       tb_instance_set_text(m, "activation", activation, err, errlen) ||
+      tb_instance_set_text(m, "head", head, err, errlen) ||
       tb_instance_set_num(s, "warmup", 1, err, errlen)) {
     tb_config_free(cfg);
     return -1;
@@ -80,6 +84,10 @@ static int config(tb_run_config *cfg, tb_registry *reg, const char *loss, const 
   }
   return 0;
 }
+static int config(tb_run_config *cfg, tb_registry *reg, const char *loss, const char *opt,
+                  const char *activation, char *err, size_t errlen) {
+  return config_head(cfg, reg, loss, opt, activation, "linear", err, errlen);
+}
 
 /* The run-time services: steps and evaluation passes allocate nothing. */
 static void runtime_services(tb_registry *reg) {
@@ -88,11 +96,13 @@ static void runtime_services(tb_registry *reg) {
                                    {"rt_dual_cap", "rt_esgd_probe"},  /* ASCENT + NONNEG,
                                                                          next_batch, eval */
                                    {"rt_sqmean_ce", "rt_avg_sgd"},    /* not a mean */
-                                   {"rt_ema_ce", "rt_esgd_probe"}};
-  for (int i = 0; i < 4; i++) {
+                                   {"rt_ema_ce", "rt_esgd_probe"},
+                                   {"cross_entropy", "rt_esgd_probe"}}; /* a cosine head */
+  for (int i = 0; i < 5; i++) {
     tb_run_config cfg;
     char err[TB_ERRLEN];
-    if (config(&cfg, reg, pairs[i][0], pairs[i][1], "relu", err, sizeof err)) {
+    if (config_head(&cfg, reg, pairs[i][0], pairs[i][1], "relu", i == 4 ? "cosine" : "linear",
+                    err, sizeof err)) {
       CHECK(0, "test plugins %s and %s: %s", pairs[i][0], pairs[i][1], err);
       continue;
     }
@@ -118,8 +128,9 @@ static void runtime_services(tb_registry *reg) {
     if (rc == 0) rc = tb_trainer_evaluate(t, 1, &res, err, sizeof err);
     counting = 0;
     CHECK(rc == 0 && step_allocs == 0 && allocs == 0,
-          "%s + %s: 25 steps, %ld allocations; an evaluation, %ld%s%s", pairs[i][0], pairs[i][1],
-          step_allocs, allocs, rc ? ": " : "", rc ? err : "");
+          "%s + %s%s: 25 steps, %ld allocations; an evaluation, %ld%s%s", pairs[i][0],
+          pairs[i][1], i == 4 ? " (cosine head)" : "", step_allocs, allocs, rc ? ": " : "",
+          rc ? err : "");
     tb_result_free(&res);
     tb_trainer_free(t);
     tb_config_free(&cfg);

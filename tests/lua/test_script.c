@@ -9,7 +9,8 @@
  *   nested   registry = hptypes, hpnest (tests/lua/hpnest.c) and the built
  *            schedules: the types beyond the scalars, components inside
  *            components (values, errors with their path, equivalent
- *            spellings), K-aware checks, `requires`, and the property test
+ *            spellings), K-aware checks, `requires` (and the reverse: a cosine
+ *            head needs a loss that reads cos theta), and the property test
  *            (every leaf of a configuration is part of its identity)
  *   plugins  registry = the built plugins (TB_BUILD_PLUGINS): the quickstart
  *            of the documentation and errors from real plugins; skipped
@@ -570,6 +571,14 @@ static void test_nested_values(void) {
     CHECK(sw.n_runs == 1, "a loss that requires sample ids is accepted: they are always given");
     tb_sweep_free(&sw);
   }
+  if (load(script("ok_head_cos.lua"), &sw) == 0) {
+    int cosine = 0;
+    for (int i = 0; i < sw.n_runs; i++) cosine += sw.runs[i].model.head == TB_HEAD_COSINE;
+    CHECK(sw.n_runs == 4 && cosine == 4,
+          "a cosine head with a loss that requires one, or a wrapper over such a loss: %d runs, "
+          "%d with the head", sw.n_runs, cosine);
+    tb_sweep_free(&sw);
+  }
 }
 
 static void test_nested_errors(void) {
@@ -600,7 +609,18 @@ static void test_nested_errors(void) {
                "optimizer 'hp_wrap': 'base' must be an optimizer name or tb.optimizer(...), got 3");
   expect_error("err_requires_soft.lua", 3,
                "loss 'hp_soft' requires soft targets, which no part of the scenario provides");
-  expect_error("err_requires_cos.lua", 3, "loss 'hp_cos' requires a cosine head");
+  expect_error("err_requires_cos.lua", 3,
+               "loss 'hp_cos' requires a cosine head, which the scenario's model does not have "
+               "(give the model head = \"cosine\")");
+  expect_error("err_head_cos.lua", 4,
+               "tb.model.mlp: head = \"cosine\" outputs cos theta in [-1, 1], which loss "
+               "'hp_kloss' would read as logits, unscaled: it needs a loss that declares "
+               "TB_REQ_COSINE_HEAD");
+  expect_error("err_head_cos_wrap.lua", 3,
+               "tb.model.linear: head = \"cosine\" outputs cos theta in [-1, 1], which loss "
+               "'hp_lwrap' would read as logits");
+  expect_error("err_head_init.lua", 3,
+               "tb.model.mlp: 'init' = \"zeros\" cannot start a cosine head");
   expect_error("err_int_exact.lua", 3,
                "tb.data.iris: 'split_seed' = 9007199254740993 is not an integer that a double "
                "holds exactly");
@@ -830,6 +850,9 @@ static void test_real_errors(void) {
                "nesterov, weight_decay)");
   expect_error("err_real_sgd_range.lua", 3, range_msg("optimizer 'sgd'", "lr", 100, 0, 10));
   expect_error("err_real_nesterov.lua", 7, "optimizer 'sgd': 'nesterov' requires 'momentum' > 0");
+  expect_error("err_real_head_cos.lua", 7,
+               "tb.model.mlp: head = \"cosine\" outputs cos theta in [-1, 1], which loss "
+               "'cross_entropy' would read as logits, unscaled");
 }
 
 /* The legacy identity, byte for byte: every run the fixture scripts expand

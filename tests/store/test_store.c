@@ -300,7 +300,7 @@ static void test_schema_and_runs(void) {
   CHECK_STR(sql_text(st, "SELECT group_concat(key || '=' || value, ' ') FROM"
                          " (SELECT key, value FROM params WHERE component = 'model'"
                          " ORDER BY rowid)"),
-            "name=mlp hidden=[64,32] activation=relu init=he");
+            "name=mlp hidden=[64,32] activation=relu init=he head=linear");
   CHECK_STR(sql_text(st, "SELECT group_concat(key || '=' || value, ' ') FROM"
                          " (SELECT key, value FROM params WHERE component = 'schedule'"
                          " ORDER BY rowid)"),

@@ -153,6 +153,26 @@ static void test_identity(void) {
         "tb_config_legacy_hash is that text's hash");
   free(legacy);
 
+  /* the model's head: "linear" written out is the same run (old runs keep
+   * their identities); "cosine" is another, with no legacy form to match */
+  tb_run_config hc;
+  base(&hc);
+  tb_instance_set_text(own(&hc, TB_PART_MODEL), "head", "linear", err, sizeof err);
+  finish(&hc);
+  char *hl = tb_config_legacy_json(&hc);
+  CHECK(strcmp(a.hash, hc.hash) == 0 && hl && tb_config_legacy_hash(&hc, lh) == 0 &&
+            strcmp(h, lh) == 0,
+        "head = \"linear\" written out: the same identity and legacy identity");
+  free(hl);
+  tb_instance_set_text(own(&hc, TB_PART_MODEL), "head", "cosine", err, sizeof err);
+  finish(&hc);
+  CHECK(strcmp(a.hash, hc.hash) != 0 && strstr(hc.json, "\"head\":\"cosine\"") != NULL &&
+            hc.model.head == TB_HEAD_COSINE,
+        "head = \"cosine\" is another configuration: %s", hc.json);
+  CHECK(tb_config_legacy_json(&hc) == NULL && tb_config_legacy_hash(&hc, lh) == -1,
+        "a cosine head has no legacy identity (an old run of the same widths never matches)");
+  tb_config_free(&hc);
+
   /* defaults written out are the same configuration; other values are not */
   tb_instance *o = own(&b, TB_PART_OPTIMIZER);
   tb_instance_set_num(o, "lr", 1e-2, err, sizeof err);
