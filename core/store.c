@@ -333,8 +333,8 @@ static const char schema3[] =
  * non-zero cells of each split's confusion counts, and the non-empty bins
  * of the 15 confidence bins of ece and mce (rows, correct rows, mean
  * confidence; edges lo <= conf < hi, conf = 1 in the last). Runs recorded
- * before have none: nothing to derive them from. The trigger that deletes
- * a run's rows without foreign keys takes the new tables too. */
+ * before have none: nothing to derive them from. A second trigger deletes
+ * their rows with the run's for tools without foreign keys. */
 static const char schema4[] =
     "CREATE TABLE confusion(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     " split TEXT NOT NULL, epoch INTEGER NOT NULL, true_class INTEGER NOT NULL,"
@@ -346,17 +346,7 @@ static const char schema4[] =
     " correct INTEGER NOT NULL CHECK(correct BETWEEN 0 AND count), confidence REAL,"
     " flag TEXT CHECK(flag IN ('nan', 'inf', '-inf')),"
     " PRIMARY KEY(run_id, split, bin)) WITHOUT ROWID;"
-    "DROP TRIGGER runs_cascade;"
-    "CREATE TRIGGER runs_cascade AFTER DELETE ON runs BEGIN"
-    " DELETE FROM params WHERE run_id = old.id;"
-    " DELETE FROM metrics WHERE run_id = old.id;"
-    " DELETE FROM final_metrics WHERE run_id = old.id;"
-    " DELETE FROM best_metrics WHERE run_id = old.id;"
-    " DELETE FROM timings WHERE run_id = old.id;"
-    " DELETE FROM run_components WHERE run_id = old.id;"
-    " DELETE FROM series WHERE run_id = old.id;"
-    " DELETE FROM series_info WHERE run_id = old.id;"
-    " DELETE FROM counters WHERE run_id = old.id;"
+    "CREATE TRIGGER runs_cascade_final AFTER DELETE ON runs BEGIN"
     " DELETE FROM confusion WHERE run_id = old.id;"
     " DELETE FROM calibration WHERE run_id = old.id;"
     " END;";

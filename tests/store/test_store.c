@@ -9,7 +9,9 @@
  * transaction per run (a failing insert leaves the old run intact), the
  * writer's lock (same process, another process, a crashed holder), readers
  * beside a writer, refusal of newer or foreign databases, the three query
- * formats, and the summary's choice of configuration with mean ± sd.
+ * formats, and the summary's choice of configuration with mean ± sd; the
+ * migrations of the fixtures of schemas 1, 2 and 3; split and metric names
+ * of any length through the worker protocol (and the lines it refuses).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -878,24 +880,31 @@ static void test_summary_versions(void) {
   tb_store_close(st);
 }
 
+/* A copy of fixture NAME (tests/store/fixtures) in the temporary folder
+ * (its path in path), which readers refuse with `refusal` and changes
+ * nothing, opened by a writer (which upgrades it); NULL if that failed. */
+static tb_store *upgrade_fixture(const char *name, const char *refusal, char *path, size_t len) {
+  char cmd[1400], err[TB_ERRLEN] = "";
+  snprintf(path, len, "%s/%s", tmpdir, name);
+  snprintf(cmd, sizeof cmd, "cp '%s/tests/store/fixtures/%s' '%s'", getenv("TB_SOURCE_ROOT"),
+           name, path);
+  CHECK(system(cmd) == 0);
+  tb_store *st = NULL;
+  CHECK(tb_store_open_read(&st, path, err, sizeof err) != 0);
+  CHECK_HAS(err, refusal);
+  CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
+  if (!st) fprintf(stderr, "upgrading %s: %s\n", name, err);
+  return st;
+}
+
 /* A database written by trainbench 0.1.0 (schema 1) is upgraded in place:
  * every run kept with its identity, non-finite texts become values with
  * flags, final and best values derived, diverged runs flagged. */
 static void test_migration(void) {
-  char err[TB_ERRLEN] = "", path[600], cmd[1400];
-  snprintf(path, sizeof path, "%s/schema1.db", tmpdir);
-  snprintf(cmd, sizeof cmd, "cp '%s/tests/store/fixtures/schema1.db' '%s'",
-           getenv("TB_SOURCE_ROOT"), path);
-  CHECK(system(cmd) == 0);
-  tb_store *st = NULL;
+  char err[TB_ERRLEN] = "", path[600];
   /* readers refuse an old schema with a clear message, and change nothing */
-  CHECK(tb_store_open_read(&st, path, err, sizeof err) != 0);
-  CHECK_HAS(err, "has schema version 1");
-  CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
-  if (!st) {
-    fprintf(stderr, "migration: %s\n", err);
-    return;
-  }
+  tb_store *st = upgrade_fixture("schema1.db", "has schema version 1", path, sizeof path);
+  if (!st) return;
   CHECK(sql_int(st, "PRAGMA user_version") == TB_SCHEMA_VERSION);
   CHECK(sql_int(st, "SELECT count(*) FROM runs") == 10);
   /* schema 3: the model's component name in a `name` row, as every part's */
@@ -952,19 +961,11 @@ static void test_migration(void) {
  * 1-based `label` for its 0-based `label_col`. (Re-keying the runs on the
  * new identity needs the script: tests/e2e/test_identity.sh.) */
 static void test_migration2(void) {
-  char err[TB_ERRLEN] = "", path[600], cmd[1400];
-  snprintf(path, sizeof path, "%s/schema2.db", tmpdir);
-  snprintf(cmd, sizeof cmd, "cp '%s/tests/store/fixtures/schema2.db' '%s'",
-           getenv("TB_SOURCE_ROOT"), path);
-  CHECK(system(cmd) == 0);
-  tb_store *st = NULL;
-  CHECK(tb_store_open_read(&st, path, err, sizeof err) != 0);
-  CHECK_HAS(err, "has schema version 2; a `trainbench run` on it upgrades it to 4");
-  CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
-  if (!st) {
-    fprintf(stderr, "migration 2: %s\n", err);
-    return;
-  }
+  char path[600];
+  tb_store *st = upgrade_fixture(
+      "schema2.db", "has schema version 2; a `trainbench run` on it upgrades it to 4", path,
+      sizeof path);
+  if (!st) return;
   CHECK(sql_int(st, "PRAGMA user_version") == TB_SCHEMA_VERSION);
   CHECK(sql_int(st, "SELECT count(*) FROM runs WHERE status = 'complete'") == 7);
   CHECK(sql_int(st, "SELECT count(*) FROM params WHERE key IN ('kind', 'label_col')") == 0);
@@ -984,19 +985,11 @@ static void test_migration2(void) {
  * (empty for its runs: nothing to derive them from) and deleted with their
  * run by the trigger, also without foreign keys. */
 static void test_migration3(void) {
-  char err[TB_ERRLEN] = "", path[600], cmd[1400];
-  snprintf(path, sizeof path, "%s/schema3.db", tmpdir);
-  snprintf(cmd, sizeof cmd, "cp '%s/tests/store/fixtures/schema3.db' '%s'",
-           getenv("TB_SOURCE_ROOT"), path);
-  CHECK(system(cmd) == 0);
-  tb_store *st = NULL;
-  CHECK(tb_store_open_read(&st, path, err, sizeof err) != 0);
-  CHECK_HAS(err, "has schema version 3; a `trainbench run` on it upgrades it to 4");
-  CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
-  if (!st) {
-    fprintf(stderr, "migration 3: %s\n", err);
-    return;
-  }
+  char path[600];
+  tb_store *st = upgrade_fixture(
+      "schema3.db", "has schema version 3; a `trainbench run` on it upgrades it to 4", path,
+      sizeof path);
+  if (!st) return;
   CHECK(sql_int(st, "PRAGMA user_version") == 4);
   CHECK(sql_int(st, "SELECT value FROM meta WHERE key = 'schema_version'") == 4);
   CHECK_STR(sql_text(st, "SELECT group_concat(status || '=' || n, ' ') FROM (SELECT status,"
