@@ -3,7 +3,8 @@
  * kinds: `trainbench plugins` (every component by kind — plugins with their
  * file, built-ins as such —, what it shadows, rejected files) and
  * `trainbench describe NAME` (reference and hyperparameter table of every
- * type, for every component of that name whatever its kind).
+ * type, for every component of that name whatever its kind), and `trainbench
+ * describe metrics` (the metrics registry, metrics.h, one line each).
  *
  * Provides: tb_cmd_plugins, tb_cmd_describe.
  */
@@ -15,6 +16,7 @@
 #include "cmd.h"
 #include "config.h"
 #include "hparam.h"
+#include "metrics.h"
 #include "registry.h"
 #include "trainbench/plugin.h"
 
@@ -31,7 +33,9 @@ static const char *usage_describe =
     "\n"
     "Show the reference, version, file and hyperparameter table (types, defaults,\n"
     "ranges, lengths, fields) of every component called NAME: a loss, optimizer or\n"
-    "schedule, a dataset (tb.data.NAME) or a model (tb.model.NAME).\n";
+    "schedule, a dataset (tb.data.NAME) or a model (tb.model.NAME).\n"
+    "`trainbench describe metrics` lists what every evaluation pass measures;\n"
+    "`trainbench describe METRIC` shows one of them.\n";
 
 /* Every component, plugins' then built-ins', in kind order. */
 static int n_all(const tb_registry *reg) { return tb_registry_count(reg) + tb_builtin_count(); }
@@ -171,6 +175,19 @@ static void print_requires(uint32_t r) {
          r & TB_REQ_COSINE_HEAD ? "a cosine head " : "", r & TB_REQ_SAMPLE_IDS ? "sample ids" : "");
 }
 
+/* The registry, one line per metric, as the README lists it (a test
+ * compares the two): "- `name` (higher is better): formula; from: ...". */
+static void print_metrics(const char *only) {
+  for (int i = 0; i < tb_metric_count(); i++) {
+    const tb_metric_def *d = tb_metric_at(i);
+    if (only && strcmp(only, d->name) != 0) continue;
+    char needs[128];
+    tb_metric_needs_text(d->needs, needs, sizeof needs);
+    printf("- `%s` (%s is better): %s; from: %s\n", d->name,
+           d->higher_is_better ? "higher" : "lower", d->formula, needs);
+  }
+}
+
 int tb_cmd_describe(int argc, char **argv) {
   if (tb_cmd_want_help(argc, argv)) return fputs(usage_describe, stdout), 0;
   if (argc != 2) {
@@ -180,6 +197,10 @@ int tb_cmd_describe(int argc, char **argv) {
   tb_registry *reg;
   if (tb_cmd_open_registry(&reg, 0)) return 1;
   int found = 0;
+  if (strcmp(argv[1], "metrics") == 0 || tb_metric_find(argv[1])) {
+    print_metrics(strcmp(argv[1], "metrics") == 0 ? NULL : argv[1]);
+    found++;
+  }
   for (int kind = 1; kind <= TB_N_KINDS; kind++) {
     const tb_component *c = tb_registry_find(reg, kind, argv[1]);
     if (!c) continue;
@@ -201,7 +222,8 @@ int tb_cmd_describe(int argc, char **argv) {
     print_hparams(c);
   }
   if (!found) {
-    fprintf(stderr, "trainbench describe: no component named '%s' (valid:", argv[1]);
+    fprintf(stderr, "trainbench describe: no component or metric named '%s' (valid: metrics,",
+            argv[1]);
     for (int i = 0, n = n_all(reg), first = 1; i < n; i++) {
       int dup = 0; /* a name two kinds share, once */
       for (int j = 0; j < i && !dup; j++)

@@ -33,7 +33,7 @@ static const command commands[] = {
     {"rm", tb_cmd_rm, "--where COND", "delete runs and everything recorded with them"},
     {"plugins", tb_cmd_plugins, "", "list the loaded losses, optimizers and schedules"},
     {"describe", tb_cmd_describe, "NAME",
-     "show a component's reference and hyperparameters (plugins and built-ins)"},
+     "show a component's reference and hyperparameters, or the metrics (`metrics`)"},
     {"check", tb_cmd_check, "[FILE|NAME ...]",
      "run the conformance checks on plugins (all loaded ones by default)"},
     {"new", tb_cmd_new, "loss|optimizer NAME [--dir DIR]",

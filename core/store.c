@@ -10,7 +10,7 @@
  * since closing any descriptor of a file drops the process's POSIX locks on
  * it.) Readers never take the lock: WAL lets them read while a sweep writes.
  *
- * Schema 3 (the version lives in PRAGMA user_version, the authority, and in
+ * Schema 4 (the version lives in PRAGMA user_version, the authority, and in
  * meta('schema_version')). `migrations[v]` takes version v to v + 1; a new
  * database goes through all of them, so the path from schema 1 is exercised
  * by every test. What a run leaves:
@@ -30,6 +30,11 @@
  *                   (epochs >= 1; never chosen on test)
  *   timings, series (+ series_info), counters, run_components (one row per
  *                   role path of the tree, built-in datasets and models too)
+ *   confusion       a complete run's final-epoch confusion counts per split
+ *                   (non-zero cells), and calibration its confidence bins
+ *                   (non-empty ones: rows, correct rows, mean confidence)
+ * Split and metric names are stored and made into `results` columns whole,
+ * whatever their length.
  * Runs recorded under the legacy identity (config.h) are re-keyed on the new
  * one when a sweep meets them (tb_store_adopt_legacy).
  * Non-finite numbers: a REAL column holds ±inf as real infinities and NaN as
@@ -71,6 +76,7 @@
 #include "config.h"
 #include "hash.h"
 #include "hparam.h"
+#include "metrics.h"
 #include "registry.h"
 #include "script.h"
 #include "sqlfn.h"
@@ -141,7 +147,7 @@ static const char schema1[] =
 /* The child tables of runs: each has run_id, and all go with their run. */
 static const char *const run_children[] = {
     "params", "metrics", "final_metrics", "best_metrics", "timings",
-    "run_components", "series", "series_info", "counters"};
+    "run_components", "series", "series_info", "counters", "confusion", "calibration"};
 #define N_RUN_CHILDREN (int)(sizeof run_children / sizeof *run_children)
 
 /* 1 -> 2. Tables whose columns change are rebuilt (create the new one, copy,
@@ -322,6 +328,29 @@ static const char schema3[] =
     "UPDATE params SET key = 'label', num = num + 1"
     " WHERE component = 'data' AND key = 'label_col' AND num >= 0;"
     "DELETE FROM params WHERE component = 'data' AND key = 'label_col';";
+
+/* 3 -> 4 (issue 8: the metrics registry). What a complete run keeps of its
+ * final evaluation for reliability diagrams and per-class tables: the
+ * non-zero cells of each split's confusion counts, and the non-empty bins
+ * of the 15 confidence bins of ece and mce (rows, correct rows, mean
+ * confidence; edges lo <= conf < hi, conf = 1 in the last). Runs recorded
+ * before have none: nothing to derive them from. A second trigger deletes
+ * their rows with the run's for tools without foreign keys. */
+static const char schema4[] =
+    "CREATE TABLE confusion(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " split TEXT NOT NULL, epoch INTEGER NOT NULL, true_class INTEGER NOT NULL,"
+    " pred_class INTEGER NOT NULL, count INTEGER NOT NULL CHECK(count > 0),"
+    " PRIMARY KEY(run_id, split, true_class, pred_class)) WITHOUT ROWID;"
+    "CREATE TABLE calibration(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " split TEXT NOT NULL, epoch INTEGER NOT NULL, bin INTEGER NOT NULL, lo REAL NOT NULL,"
+    " hi REAL NOT NULL, count INTEGER NOT NULL CHECK(count > 0),"
+    " correct INTEGER NOT NULL CHECK(correct BETWEEN 0 AND count), confidence REAL,"
+    " flag TEXT CHECK(flag IN ('nan', 'inf', '-inf')),"
+    " PRIMARY KEY(run_id, split, bin)) WITHOUT ROWID;"
+    "CREATE TRIGGER runs_cascade_final AFTER DELETE ON runs BEGIN"
+    " DELETE FROM confusion WHERE run_id = old.id;"
+    " DELETE FROM calibration WHERE run_id = old.id;"
+    " END;";
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                            */
@@ -521,7 +550,7 @@ static void fn_group_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
 /* Opening                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static const char *const migrations[TB_SCHEMA_VERSION] = {schema1, schema2, schema3};
+static const char *const migrations[TB_SCHEMA_VERSION] = {schema1, schema2, schema3, schema4};
 
 static int migrate(tb_store *st, int64_t from, char *err, size_t errlen) {
   if (from >= TB_SCHEMA_VERSION) return 0;
@@ -876,20 +905,22 @@ int tb_store_open_read(tb_store **out, const char *path, char *err, size_t errle
 /* The `results` view: one row per run, a column per hyperparameter/metric  */
 /* ------------------------------------------------------------------------ */
 
-/* Add "a\x1fb" to the known columns; 1 if it was new. */
-static int view_col_add(tb_store *st, const char *a, const char *b) {
-  char key[256];
-  snprintf(key, sizeof key, "%s\x1f%s", a, b);
+/* Add "<tag><a>\x1f<b>" to the known columns (tag 'p' a parameter, 'm' a
+ * final metric; names of any length); 1 if it was new. */
+static int view_col_add(tb_store *st, char tag, const char *a, const char *b) {
+  char *key;
+  if (asprintf(&key, "%c%s\x1f%s", tag, a, b) < 0) abort();
   for (int i = 0; i < st->n_view_cols; i++)
-    if (strcmp(st->view_cols[i], key) == 0) return 0;
+    if (strcmp(st->view_cols[i], key) == 0) {
+      free(key);
+      return 0;
+    }
   if (st->n_view_cols == st->cap_view_cols) {
     st->cap_view_cols = st->cap_view_cols ? 2 * st->cap_view_cols : 64;
     st->view_cols = realloc(st->view_cols, sizeof(char *) * (size_t)st->cap_view_cols);
     if (!st->view_cols) abort();
   }
-  st->view_cols[st->n_view_cols] = strdup(key);
-  if (!st->view_cols[st->n_view_cols]) abort();
-  st->n_view_cols++;
+  st->view_cols[st->n_view_cols++] = key;
   return 1;
 }
 
@@ -899,12 +930,9 @@ static int load_view_columns(tb_store *st) {
       "SELECT DISTINCT 'p', component, key FROM params"
       " UNION SELECT DISTINCT 'm', split, name FROM final_metrics";
   if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    char a[128];
-    snprintf(a, sizeof a, "%s%s", (const char *)sqlite3_column_text(s, 0),
-             (const char *)sqlite3_column_text(s, 1));
-    view_col_add(st, a, (const char *)sqlite3_column_text(s, 2));
-  }
+  while (sqlite3_step(s) == SQLITE_ROW)
+    view_col_add(st, *(const char *)sqlite3_column_text(s, 0),
+                 (const char *)sqlite3_column_text(s, 1), (const char *)sqlite3_column_text(s, 2));
   sqlite3_finalize(s);
   return 0;
 }
@@ -1019,20 +1047,21 @@ int tb_store_refresh_views(tb_store *st, char *err, size_t errlen) {
   for (int pass = 0; pass < 2; pass++)
     for (int i = 0; i < st->n_view_cols; i++) {
       const char *k = st->view_cols[i], *sep = strchr(k, '\x1f');
-      char a[128];
-      snprintf(a, sizeof a, "%.*s", (int)(sep - k - 1), k + 1);
+      char *a = strndup(k + 1, (size_t)(sep - k - 1)), *col;
+      if (!a) abort();
       const char *b = sep + 1;
-      char col[300];
       if (k[0] == 'p') {
-        if (pass) continue;
-        if (strcmp(a, "run") == 0 && strcmp(b, "seed") == 0) continue; /* r.seed */
-        snprintf(col, sizeof col, "%s.%s", a, b);
+        if (pass || (strcmp(a, "run") == 0 && strcmp(b, "seed") == 0)) { /* r.seed */
+          free(a);
+          continue;
+        }
+        if (asprintf(&col, "%s.%s", a, b) < 0) abort();
         fputs(", (SELECT value FROM params p WHERE p.run_id = r.id AND p.component = ", f);
         put_quoted(f, a, '\'');
         fputs(" AND p.key = ", f);
       } else {
         /* final values first, then the values at the best validation epoch */
-        snprintf(col, sizeof col, "%s%s.%s", pass ? "best." : "", a, b);
+        if (asprintf(&col, "%s%s.%s", pass ? "best." : "", a, b) < 0) abort();
         fprintf(f, ", (SELECT value FROM %s m WHERE m.run_id = r.id AND m.split = ",
                 pass ? "best_metrics" : "final_metrics");
         put_quoted(f, a, '\'');
@@ -1041,7 +1070,10 @@ int tb_store_refresh_views(tb_store *st, char *err, size_t errlen) {
       put_quoted(f, b, '\'');
       fputs(") AS ", f);
       put_quoted(f, col, '"');
-      if (k[0] == 'm' && pass == 0 && strcmp(a, "val") == 0 && strcmp(b, "accuracy") == 0)
+      free(col);
+      int best_col = k[0] == 'm' && pass == 0 && strcmp(a, "val") == 0 && strcmp(b, "accuracy") == 0;
+      free(a);
+      if (best_col)
         fputs(", (SELECT epoch FROM best_metrics m WHERE m.run_id = r.id LIMIT 1)"
               " AS best_epoch",
               f);
@@ -1629,9 +1661,7 @@ static void pw_put(param_writer *w, const char *key, const double *num, const ch
 
 /* (the results view learns of a new column through view_col_add) */
 static void pw_note(param_writer *w, const char *key) {
-  char a[128];
-  snprintf(a, sizeof a, "p%s", w->component);
-  w->new_cols |= view_col_add(w->st, a, key);
+  w->new_cols |= view_col_add(w->st, 'p', w->component, key);
 }
 
 static void pw_real(param_writer *w, const char *key, double v) {
@@ -1897,9 +1927,7 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
       goto out;
     }
     sqlite3_clear_bindings(s);
-    char a[16];
-    snprintf(a, sizeof a, "m%s", m->split);
-    new_cols |= view_col_add(st, a, m->name);
+    new_cols |= view_col_add(st, 'm', m->split, m->name);
   }
   free(ends);
   sqlite3_finalize(s);
@@ -1970,6 +1998,44 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
     sqlite3_bind_int64(s, 1, run_id);
     sqlite3_bind_text(s, 2, res->counters[i].name, -1, SQLITE_STATIC);
     bind_real(s, 3, res->counters[i].value);
+    if (step_done(s)) goto out;
+  }
+  sqlite3_finalize(s);
+
+  /* what a complete run keeps of its final evaluation (schema 4) */
+  if (sqlite3_prepare_v2(db,
+                         "INSERT OR REPLACE INTO confusion(run_id, split, epoch, true_class,"
+                         " pred_class, count) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                         -1, &s, NULL))
+    goto out;
+  for (int i = 0; i < res->n_confusion && complete; i++) {
+    const tb_confusion_cell *c = &res->confusion[i];
+    sqlite3_bind_int64(s, 1, run_id);
+    sqlite3_bind_text(s, 2, c->split, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, c->epoch);
+    sqlite3_bind_int(s, 4, c->true_class);
+    sqlite3_bind_int(s, 5, c->pred_class);
+    sqlite3_bind_int64(s, 6, c->count);
+    if (step_done(s)) goto out;
+  }
+  sqlite3_finalize(s);
+  if (sqlite3_prepare_v2(db,
+                         "INSERT OR REPLACE INTO calibration(run_id, split, epoch, bin, lo, hi,"
+                         " count, correct, confidence, flag)"
+                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                         -1, &s, NULL))
+    goto out;
+  for (int i = 0; i < res->n_calibration && complete; i++) {
+    const tb_calibration_bin *b = &res->calibration[i];
+    sqlite3_bind_int64(s, 1, run_id);
+    sqlite3_bind_text(s, 2, b->split, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, b->epoch);
+    sqlite3_bind_int(s, 4, b->bin);
+    sqlite3_bind_double(s, 5, (double)b->bin / TB_CAL_BINS);
+    sqlite3_bind_double(s, 6, (double)(b->bin + 1) / TB_CAL_BINS);
+    sqlite3_bind_int64(s, 7, b->count);
+    sqlite3_bind_int64(s, 8, b->correct);
+    bind_measure(s, 9, b->confidence);
     if (step_done(s)) goto out;
   }
   sqlite3_finalize(s);

@@ -1,6 +1,6 @@
 /*
  * store.h — the SQLite results database (store.c): one writer per file,
- * schema 3 and its migrations, recording sweeps, components and runs,
+ * schema 4 and its migrations, recording sweeps, components and runs,
  * deleting runs, the views the reports read.
  *
  * Provides: tb_store_open_write, tb_store_open_read, tb_store_close,

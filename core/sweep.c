@@ -9,9 +9,16 @@
  *   S <name> <step> <value>             a point of a per-step series
  *   E <name> <every>                    a series is sampled every <every> steps
  *   C <name> <value>                    a named counter
+ *   Q <epoch> <split> <true> <pred> <count>   a non-zero confusion cell (final epoch)
+ *   B <epoch> <split> <bin> <count> <correct> <confidence>   a calibration bin (final epoch)
  *   R <status> <steps> <loss_evals> <grad_evals> <jvp_evals> <started_at> <compute>
  *   X <error text>                      (optional) why the run ended badly
  *   END                                 end of run: without it the run is `crashed`
+ * Words are separated by one space; split and metric names are words of any
+ * length (tb_name_valid), series and counter names at most 31 bytes. A line
+ * the parent cannot read exactly — an unknown message, a missing or extra
+ * word, a number that does not parse, a bad name — is never cut to fit or
+ * skipped: the run is recorded as crashed with that line as the reason.
  * The worker's stdout and stderr go to a second pipe whose tail becomes the
  * reason of a crash (an ASan report, a plugin's last words). Workers get
  * SIGKILL when the parent dies (PR_SET_PDEATHSIG), so no orphans survive a
@@ -68,6 +75,7 @@ typedef struct slot {
   double started;      /* monotonic */
   int timed_out;
   int got_end;
+  char bad[TB_ERRLEN]; /* the first line of the worker that could not be read */
   tb_run_result res;
 } slot;
 
@@ -251,105 +259,170 @@ static double run_limit(const tb_run_config *cfg, const tb_sweep_opts *o) {
 
 /* ---- the worker ------------------------------------------------------------ */
 
-typedef struct {
-  FILE *out;
-  int sent;   /* metrics already sent */
-  int times;  /* epoch times already sent */
-  int points; /* series points already sent */
-} worker_ctx;
-
-static void send_new(worker_ctx *w, const tb_run_result *res) {
+static void send_new(FILE *out, const tb_run_result *res, tb_worker_sent *w) {
   for (; w->times < res->n_epoch_times; w->times++)
-    fprintf(w->out, "T %d %.17g\n", w->times + 1, res->epoch_seconds[w->times]);
-  for (; w->sent < res->n_metrics; w->sent++) {
-    const tb_metric *m = &res->metrics[w->sent];
-    fprintf(w->out, "M %d %s %s %.17g\n", m->epoch, m->split, m->name, m->value);
+    fprintf(out, "T %d %.17g\n", w->times + 1, res->epoch_seconds[w->times]);
+  for (; w->metrics < res->n_metrics; w->metrics++) {
+    const tb_metric *m = &res->metrics[w->metrics];
+    fprintf(out, "M %d %s %s %.17g\n", m->epoch, m->split, m->name, m->value);
   }
   for (; w->points < res->n_series; w->points++) {
     const tb_series_point *p = &res->series[w->points];
-    fprintf(w->out, "S %s %lld %.17g\n", p->name, (long long)p->step, p->value);
+    fprintf(out, "S %s %lld %.17g\n", p->name, (long long)p->step, p->value);
   }
-  fflush(w->out);
+  for (; w->cells < res->n_confusion; w->cells++) {
+    const tb_confusion_cell *c = &res->confusion[w->cells];
+    fprintf(out, "Q %d %s %d %d %lld\n", c->epoch, c->split, c->true_class, c->pred_class,
+            (long long)c->count);
+  }
+  for (; w->bins < res->n_calibration; w->bins++) {
+    const tb_calibration_bin *b = &res->calibration[w->bins];
+    fprintf(out, "B %d %s %d %lld %lld %.17g\n", b->epoch, b->split, b->bin,
+            (long long)b->count, (long long)b->correct, b->confidence);
+  }
+  fflush(out);
 }
+
+void tb_worker_send(FILE *out, const tb_run_result *res, tb_worker_sent *sent, int end) {
+  send_new(out, res, sent);
+  if (!end) return;
+  for (int i = 0; i < res->n_series_every; i++)
+    fprintf(out, "E %s %.17g\n", res->series_every[i].name, res->series_every[i].value);
+  for (int i = 0; i < res->n_counters; i++)
+    fprintf(out, "C %s %.17g\n", res->counters[i].name, res->counters[i].value);
+  fprintf(out, "R %d %lld %lld %lld %lld %.17g %.17g\n", res->status, (long long)res->steps,
+          (long long)res->loss_evals, (long long)res->grad_evals, (long long)res->jvp_evals,
+          res->started_at, res->compute_seconds);
+  if (res->error[0]) {
+    fputs("X ", out);
+    for (const char *p = res->error; *p; p++) fputc(*p == '\n' ? ' ' : *p, out);
+    fputc('\n', out);
+  }
+  fprintf(out, "END\n");
+  fflush(out);
+}
+
+typedef struct {
+  FILE *out;
+  tb_worker_sent sent;
+} worker_ctx;
 
 static void on_epoch(void *ud, int epoch, const tb_run_result *res) {
   (void)epoch;
-  send_new(ud, res);
+  worker_ctx *w = ud;
+  tb_worker_send(w->out, res, &w->sent, 0);
 }
 
 static void worker_main(const tb_run_config *cfg, int fd_res) {
   tb_blas_set_threads(1);
   FILE *out = fdopen(fd_res, "w");
   if (!out) _exit(3);
-  worker_ctx w = {out, 0, 0, 0};
+  worker_ctx w = {out, {0}};
   tb_run_result res;
   memset(&res, 0, sizeof res);
   tb_train_run(cfg, &res, on_epoch, &w);
-  send_new(&w, &res);
-  for (int i = 0; i < res.n_series_every; i++)
-    fprintf(out, "E %s %.17g\n", res.series_every[i].name, res.series_every[i].value);
-  for (int i = 0; i < res.n_counters; i++)
-    fprintf(out, "C %s %.17g\n", res.counters[i].name, res.counters[i].value);
-  fprintf(out, "R %d %lld %lld %lld %lld %.17g %.17g\n", res.status, (long long)res.steps,
-          (long long)res.loss_evals, (long long)res.grad_evals, (long long)res.jvp_evals,
-          res.started_at, res.compute_seconds);
-  if (res.error[0]) {
-    for (char *p = res.error; *p; p++)
-      if (*p == '\n') *p = ' ';
-    fprintf(out, "X %s\n", res.error);
-  }
-  fprintf(out, "END\n");
-  fflush(out);
+  tb_worker_send(out, &res, &w.sent, 1);
   _exit(0);
 }
 
 /* ---- the parent ---------------------------------------------------------- */
 
-static void parse_line(void *ud, char *line) {
-  slot *s = ud;
-  tb_run_result *r = &s->res;
-  if (line[0] == 'M' && line[1] == ' ') {
-    int epoch;
-    char split[16], name[32], val[64];
-    if (sscanf(line + 2, "%d %15s %31s %63s", &epoch, split, name, val) == 4)
-      tb_result_add_metric(r, epoch, split, name, strtod(val, NULL));
-  } else if (line[0] == 'T' && line[1] == ' ') {
-    int epoch;
-    double sec;
-    if (sscanf(line + 2, "%d %lf", &epoch, &sec) == 2) tb_result_add_epoch_time(r, sec);
-  } else if (line[0] == 'S' && line[1] == ' ') {
-    char name[32], val[64];
-    long long step;
-    if (sscanf(line + 2, "%31s %lld %63s", name, &step, val) == 3)
-      tb_result_add_series(r, name, step, strtod(val, NULL));
-  } else if (line[0] == 'E' && line[1] == ' ') {
-    char name[32];
-    double every;
-    if (sscanf(line + 2, "%31s %lf", name, &every) == 2)
-      tb_result_set_series_every(r, name, (int64_t)every);
-  } else if (line[0] == 'C' && line[1] == ' ') {
-    char name[32], val[64];
-    if (sscanf(line + 2, "%31s %63s", name, val) == 2)
-      tb_result_set_counter(r, name, strtod(val, NULL));
-  } else if (line[0] == 'R' && line[1] == ' ') {
-    long long a, b, c, d;
-    int st;
-    double t0, compute;
-    if (sscanf(line + 2, "%d %lld %lld %lld %lld %lf %lf", &st, &a, &b, &c, &d, &t0,
-               &compute) == 7) {
-      r->status = st;
+/* The words of a line as its message's fields: *n words at most max + 1
+ * (one too many is how an extra word shows). */
+static int split_words(char *line, char **w, int max) {
+  int n = 0;
+  char *save = NULL;
+  for (char *t = strtok_r(line, " ", &save); t && n <= max; t = strtok_r(NULL, " ", &save))
+    w[n++] = t;
+  return n;
+}
+
+static int word_int(const char *s, long long lo, long long hi, long long *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi) return -1;
+  *out = v;
+  return 0;
+}
+
+static int word_real(const char *s, double *out) {
+  char *end;
+  *out = strtod(s, &end);
+  return end == s || *end ? -1 : 0;
+}
+
+/* A series or counter name: a word that fits the result's 32 bytes. */
+static int word_short(const char *s) { return tb_name_valid(s) && strlen(s) < 32 ? 0 : -1; }
+
+int tb_worker_parse(tb_run_result *r, char *line, char *err, size_t errlen) {
+  if (strcmp(line, "END") == 0) return 1;
+  if (line[0] == 'X' && line[1] == ' ') {
+    snprintf(r->error, sizeof r->error, "%s", line + 2);
+    return 0;
+  }
+  char copy[160];
+  snprintf(copy, sizeof copy, "%s", line); /* for the message: the words get cut apart */
+  char *w[9];
+  int n = split_words(line, w, 8);
+  long long e = 0, a = 0, b = 0, c = 0, d = 0;
+  double x = 0, y = 0;
+  const char *kind = n ? w[0] : "";
+  int bad = 1;
+  if (strcmp(kind, "M") == 0 && n == 5) {
+    bad = word_int(w[1], 0, INT32_MAX, &e) || !tb_name_valid(w[2]) || !tb_name_valid(w[3]) ||
+          word_real(w[4], &x);
+    if (!bad) tb_result_add_metric(r, (int)e, w[2], w[3], x);
+  } else if (strcmp(kind, "T") == 0 && n == 3) {
+    bad = word_int(w[1], 1, INT32_MAX, &e) || word_real(w[2], &x);
+    if (!bad) tb_result_add_epoch_time(r, x);
+  } else if (strcmp(kind, "S") == 0 && n == 4) {
+    bad = word_short(w[1]) || word_int(w[2], 0, INT64_MAX, &a) || word_real(w[3], &x);
+    if (!bad) tb_result_add_series(r, w[1], a, x);
+  } else if (strcmp(kind, "E") == 0 && n == 3) {
+    bad = word_short(w[1]) || word_real(w[2], &x) || !(x >= 1 && x <= 9e15);
+    if (!bad) tb_result_set_series_every(r, w[1], (int64_t)x);
+  } else if (strcmp(kind, "C") == 0 && n == 3) {
+    bad = word_short(w[1]) || word_real(w[2], &x);
+    if (!bad) tb_result_set_counter(r, w[1], x);
+  } else if (strcmp(kind, "Q") == 0 && n == 6) {
+    bad = word_int(w[1], 0, INT32_MAX, &e) || !tb_name_valid(w[2]) ||
+          word_int(w[3], 0, INT32_MAX, &a) || word_int(w[4], 0, INT32_MAX, &b) ||
+          word_int(w[5], 1, INT64_MAX, &c);
+    if (!bad) tb_result_add_confusion(r, (int)e, w[2], (int)a, (int)b, c);
+  } else if (strcmp(kind, "B") == 0 && n == 7) {
+    bad = word_int(w[1], 0, INT32_MAX, &e) || !tb_name_valid(w[2]) ||
+          word_int(w[3], 0, INT32_MAX, &a) || word_int(w[4], 1, INT64_MAX, &b) ||
+          word_int(w[5], 0, b, &c) || word_real(w[6], &x);
+    if (!bad) tb_result_add_calibration(r, (int)e, w[2], (int)a, b, c, x);
+  } else if (strcmp(kind, "R") == 0 && n == 8) {
+    long long st;
+    bad = word_int(w[1], TB_RUN_COMPLETE, TB_RUN_FAILED, &st) ||
+          word_int(w[2], 0, INT64_MAX, &a) || word_int(w[3], 0, INT64_MAX, &b) ||
+          word_int(w[4], 0, INT64_MAX, &c) || word_int(w[5], 0, INT64_MAX, &d) ||
+          word_real(w[6], &x) || word_real(w[7], &y);
+    if (!bad) {
+      r->status = (int)st;
       r->steps = a;
       r->loss_evals = b;
       r->grad_evals = c;
       r->jvp_evals = d;
-      r->started_at = t0;
-      r->compute_seconds = compute;
+      r->started_at = x;
+      r->compute_seconds = y;
     }
-  } else if (line[0] == 'X' && line[1] == ' ') {
-    snprintf(r->error, sizeof r->error, "%s", line + 2);
-  } else if (strcmp(line, "END") == 0) {
-    s->got_end = 1;
   }
+  if (!bad) return 0;
+  tb_errf(err, errlen, "worker sent a line that cannot be read: '%s%s'", copy,
+          strlen(copy) + 1 == sizeof copy ? "..." : "");
+  return -1;
+}
+
+static void parse_line(void *ud, char *line) {
+  slot *s = ud;
+  char e[TB_ERRLEN];
+  int rc = tb_worker_parse(&s->res, line, e, sizeof e);
+  if (rc > 0) s->got_end = 1;
+  if (rc < 0 && !s->bad[0]) snprintf(s->bad, sizeof s->bad, "%s", e);
 }
 
 static void finish_status(slot *s, int wstatus, const struct rusage *ru, double timeout) {
@@ -361,6 +434,9 @@ static void finish_status(slot *s, int wstatus, const struct rusage *ru, double 
   if (s->timed_out) {
     r->status = TB_RUN_TIMEOUT;
     snprintf(r->error, sizeof r->error, "timeout: still running after %g s, killed", timeout);
+  } else if (s->bad[0]) {
+    r->status = TB_RUN_CRASHED;
+    snprintf(r->error, sizeof r->error, "crashed: %s", s->bad);
   } else if (!s->got_end || r->status < TB_RUN_COMPLETE || r->status > TB_RUN_FAILED) {
     r->status = TB_RUN_CRASHED;
     char why[160];
@@ -401,6 +477,7 @@ static int start_worker(slot *slots, int nslots, slot *s, const tb_sweep *sw, in
   s->started = started;
   s->timed_out = 0;
   s->got_end = 0;
+  s->bad[0] = 0;
   return 0;
 }
 

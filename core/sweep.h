@@ -1,10 +1,15 @@
 /*
- * sweep.h — running a sweep of resolved runs in worker processes.
+ * sweep.h — running a sweep of resolved runs in worker processes, and the
+ * protocol a worker reports its run's result with (described in sweep.c).
+ *
+ * Provides: tb_sweep_check_components, tb_sweep_run, tb_run_label,
+ * tb_worker_send, tb_worker_parse.
  */
 #ifndef TB_SWEEP_H
 #define TB_SWEEP_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "script.h"
@@ -37,6 +42,18 @@ int tb_sweep_check_components(const tb_sweep *sw, tb_store *st, int force, int r
  * (whatever the runs' statuses), -1 on an error of the sweep itself. */
 int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sweep_stats *stats,
                  char *err, size_t errlen);
+/* What of a result a worker has sent (all zero at the start of a run). */
+typedef struct tb_worker_sent {
+  int metrics, times, points, cells, bins;
+} tb_worker_sent;
+/* Write to out the messages of what res holds that was not sent yet, and,
+ * with `end`, the series intervals, counters, the run's record and END. */
+void tb_worker_send(FILE *out, const tb_run_result *res, tb_worker_sent *sent, int end);
+/* Read one line (without its newline; the buffer is cut into words) into r:
+ * 1 for END, 0 for any other message, -1 for a line that cannot be read
+ * exactly, with the line in err. */
+int tb_worker_parse(tb_run_result *r, char *line, char *err, size_t errlen);
+
 /* "scenario loss/optimizer k=v ... seed=N" with the values that differ from defaults. */
 void tb_run_label(const tb_run_config *c, char *out, size_t n);
 

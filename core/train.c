@@ -54,6 +54,7 @@
 
 #include "config.h"
 #include "host.h"
+#include "metrics.h"
 #include "rng.h"
 #include "compose.h"
 #include "services.h"
@@ -96,8 +97,6 @@ struct tb_trainer {
   void *sched_state;
   int sched_created;
   tb_schedule_ctx sctx;
-  tb_metric_value last_eval[3 * 8]; /* the last evaluation's metrics, for the schedule */
-  char last_eval_names[3 * 8][2][16];
   int64_t *class_counts;    /* [K] */
   float *class_means;       /* [K][D] */
   tb_node *lnode, *onode;   /* the outermost loss and optimizer */
@@ -129,6 +128,8 @@ struct tb_trainer {
   tb_reports reports;
   int64_t series_every;     /* train.loss and reported series keep a point every k steps */
   /* evaluation passes */
+  tb_eval_acc acc[3];       /* per split: its accumulators, confusion counts [K][K] */
+  tb_metric_value *last_eval; /* [3 x metrics] the last evaluation's values, for the schedule */
   const float *P_eval[2 * TB_MAX_LAYERS];
   tb_tensor ev_lt[TB_MAX_LOSS_TENSORS];
   int not_mean;             /* the loss or a base under it is TB_LOSS_NOT_MEAN */
@@ -467,6 +468,9 @@ static int corrupt(tb_trainer *t, const tb_instance *in) {
 
 /* ---- creation ---------------------------------------------------------------- */
 
+static int eval_create(tb_trainer *t, char *err, size_t errlen);
+static void eval_free(tb_trainer *t);
+
 void tb_trainer_free(tb_trainer *t) {
   if (!t) return;
   node_free(t->lnode);
@@ -500,6 +504,7 @@ void tb_trainer_free(tb_trainer *t) {
   free(t->weights);
   free(t->row_order);
   free(t->prev);
+  eval_free(t);
   tb_loss_tensors_free(&t->lt);
   free(t);
 }
@@ -656,6 +661,7 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
   if (host_misuse(err, errlen, "schedule", t->SD->name)) return -1;
   t->sctx.steps_per_epoch = t->steps_per_epoch;
   t->sctx.n_steps = t->total_steps;
+  if (eval_create(t, err, errlen)) return -1;
   t->sctx.last_eval = t->last_eval;
   t->sctx.metric_size = sizeof(tb_metric_value);
   t->ctx.n_classes = K;
@@ -877,33 +883,38 @@ static int eval_views(tb_trainer *t, char *err, size_t errlen) {
   return host_misuse(err, errlen, "optimizer", t->O->name);
 }
 
-/* The metrics of evaluation `epoch` become what the schedule sees as the
- * last evaluation (plateau schedules); fixed arrays, nothing allocated. */
-static void note_eval(tb_trainer *t, const tb_run_result *res, int epoch) {
-  const int cap = (int)(sizeof t->last_eval / sizeof t->last_eval[0]);
-  int n = 0;
-  for (int i = 0; i < res->n_metrics && n < cap; i++) {
-    const tb_metric *m = &res->metrics[i];
-    if (m->epoch != epoch) continue;
-    snprintf(t->last_eval_names[n][0], sizeof t->last_eval_names[n][0], "%s", m->split);
-    snprintf(t->last_eval_names[n][1], sizeof t->last_eval_names[n][1], "%s", m->name);
-    t->last_eval[n] = (tb_metric_value){t->last_eval_names[n][0], t->last_eval_names[n][1],
-                                        m->value};
-    n++;
-  }
-  t->sctx.n_last_eval = n;
+/* What every evaluation pass reuses, sized by K once: each split's
+ * accumulators and the values the schedule sees. */
+static int eval_create(tb_trainer *t, char *err, size_t errlen) {
+  for (int s = 0; s < 3; s++)
+    if (tb_eval_acc_init(&t->acc[s], t->sp.k)) {
+      tb_errf(err, errlen, "out of memory for the confusion counts of %d classes", t->sp.k);
+      return -1;
+    }
+  t->last_eval = calloc(3 * (size_t)tb_metric_count(), sizeof *t->last_eval);
+  if (!t->last_eval) abort();
+  return 0;
 }
 
+static void eval_free(tb_trainer *t) {
+  for (int s = 0; s < 3; s++) tb_eval_acc_free(&t->acc[s]);
+  free(t->last_eval);
+}
+
+/* Evaluate every non-empty split: each metric of the registry (metrics.h)
+ * into res and into what the schedule sees as the last evaluation (names
+ * that live as long as the trainer); at the run's last epoch, the splits'
+ * confusion counts and calibration bins too. */
 int tb_trainer_evaluate(tb_trainer *t, int epoch, tb_run_result *res, char *err, size_t errlen) {
   int K = t->sp.k, D = t->sp.d, cap = t->model.cap;
   const int not_mean = t->not_mean;
+  int n_last = 0;
   if (eval_views(t, err, errlen)) return -1;
   for (int s = 0; s < 3; s++) {
     const tb_split_part *p = &t->sp.part[s];
     if (p->n == 0) continue;
-    tb_eval_acc acc;
-    tb_eval_acc_reset(&acc);
-    double loss_sum = 0;
+    tb_eval_acc *acc = &t->acc[s];
+    tb_eval_acc_reset(acc);
     tb_loss_batch b = {.k = K, .priors = t->sp.priors, .epoch = epoch > 0 ? epoch - 1 : 0,
                        .n_epochs = t->cfg->epochs, .step = t->step,
                        .n_steps = t->total_steps, .phase = TB_PHASE_EVAL, .dlogits = NULL,
@@ -922,19 +933,18 @@ int tb_trainer_evaluate(tb_trainer *t, int epoch, tb_run_result *res, char *err,
         b.labels = p->y + off;
         tb_loss_tensors_zero(t->lt.scratch, t->lt.n);
         t->loss_phase = TB_PHASE_EVAL;
-        loss_sum += tbu_loss_eval(t->L, t->loss_state, &b) * bn;
+        tb_eval_acc_add_loss(acc, tbu_loss_eval(t->L, t->loss_state, &b), bn);
         t->loss_phase = 0;
       }
-      tb_eval_acc_add(&acc, lg, p->y + off, bn, K, t->prob);
+      tb_eval_acc_add(acc, lg, p->y + off, bn, t->prob);
     }
-    double loss = loss_sum / p->n;
     if (not_mean) {
       b.n = p->n;
       b.logits = t->ev_logits;
       b.labels = p->y;
       tb_loss_tensors_zero(t->lt.scratch, t->lt.n);
       t->loss_phase = TB_PHASE_EVAL;
-      loss = tbu_loss_eval(t->L, t->loss_state, &b);
+      tb_eval_acc_set_loss(acc, tbu_loss_eval(t->L, t->loss_state, &b));
       t->loss_phase = 0;
     }
     if (host_misuse(err, errlen, "loss", t->L->name)) return -1;
@@ -942,13 +952,15 @@ int tb_trainer_evaluate(tb_trainer *t, int epoch, tb_run_result *res, char *err,
       tb_errf(err, errlen, "%s", t->svc_err);
       return -1;
     }
-    tb_result_add_metric(res, epoch, p->name, "loss", loss);
-    tb_result_add_metric(res, epoch, p->name, "accuracy", tb_eval_accuracy(&acc));
-    tb_result_add_metric(res, epoch, p->name, "nll", tb_eval_nll(&acc));
-    tb_result_add_metric(res, epoch, p->name, "brier", tb_eval_brier(&acc));
-    tb_result_add_metric(res, epoch, p->name, "ece", tb_eval_ece(&acc));
+    for (int m = 0; m < tb_metric_count(); m++) {
+      const tb_metric_def *d = tb_metric_at(m);
+      double v = d->finalize(acc);
+      tb_result_add_metric(res, epoch, p->name, d->name, v);
+      t->last_eval[n_last++] = (tb_metric_value){p->name, d->name, v};
+    }
+    if (epoch == t->cfg->epochs) tb_eval_acc_record(acc, res, epoch, p->name);
   }
-  note_eval(t, res, epoch);
+  t->sctx.n_last_eval = n_last;
   return 0;
 }
 

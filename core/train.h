@@ -1,8 +1,9 @@
 /*
  * train.h — the training engine's internal types: datasets and splits
  * (data.c), the model (model.c: linear / MLP with float32 parameters, a linear
- * or cosine head, and the matrix products of tensor.h), the metrics of an evaluation pass
- * (metrics.c), and one run's trainer (train.c).
+ * or cosine head, and the matrix products of tensor.h) and one run's trainer
+ * (train.c), whose evaluation passes compute the metrics of the registry
+ * (metrics.h).
  *
  * Shapes: B = rows in a batch, D = input features, K = classes,
  * H_l = width of hidden layer l. Parameters of layer l: W_l [out][in]
@@ -122,20 +123,6 @@ void tb_model_input_grad(tb_model *m, const float *const *P, const float *x, con
 void tb_model_jvp(tb_model *m, const float *const *P, const float *const *V, const float *x,
                   int B, double *out);
 
-/* ---- metrics.c ---- */
-typedef struct tb_eval_acc {
-  double n, correct, nll, brier;
-  double bin_n[15], bin_conf[15], bin_acc[15];
-} tb_eval_acc;
-void tb_eval_acc_reset(tb_eval_acc *a);
-/* Accumulate rows of logits [B][K] (double) with labels. */
-void tb_eval_acc_add(tb_eval_acc *a, const double *logits, const int32_t *y, int B, int K,
-                     double *prob_scratch);
-double tb_eval_accuracy(const tb_eval_acc *a);
-double tb_eval_nll(const tb_eval_acc *a);
-double tb_eval_brier(const tb_eval_acc *a);
-double tb_eval_ece(const tb_eval_acc *a);
-
 /* ---- train.c ---- */
 
 typedef struct tb_trainer tb_trainer;
@@ -148,8 +135,10 @@ void tb_trainer_free(tb_trainer *t);
  * (message in err, naming it). */
 int tb_trainer_step(tb_trainer *t, char *err, size_t errlen);
 /* Evaluate every non-empty split into res at `epoch`, with the optimizer's
- * eval_params where it gives them. 0, or -1 when a plugin misused a service
- * during the pass (a report outside TRAIN, an undeclared draw). */
+ * eval_params where it gives them: every metric of the registry (metrics.h)
+ * and, at the run's last epoch, each split's confusion counts and
+ * calibration bins. 0, or -1 when a plugin misused a service during the
+ * pass (a report outside TRAIN, an undeclared draw). */
 int tb_trainer_evaluate(tb_trainer *t, int epoch, tb_run_result *res, char *err, size_t errlen);
 /* Train the whole run, reporting metrics, epoch times, train.loss and the
  * series the plugins report into res; the callback (may be NULL) is called

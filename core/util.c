@@ -38,19 +38,6 @@ const char *tb_status_name(int status) {
   return "unknown";
 }
 
-void tb_result_add_metric(tb_run_result *r, int epoch, const char *split, const char *name,
-                          double value) {
-  if (r->n_metrics == r->cap_metrics) {
-    r->cap_metrics = r->cap_metrics ? 2 * r->cap_metrics : 64;
-    r->metrics = realloc(r->metrics, sizeof(tb_metric) * (size_t)r->cap_metrics);
-    if (!r->metrics) abort();
-  }
-  tb_metric *m = &r->metrics[r->n_metrics++];
-  m->epoch = epoch;
-  snprintf(m->split, sizeof m->split, "%s", split);
-  snprintf(m->name, sizeof m->name, "%s", name);
-  m->value = value;
-}
 
 void tb_result_add_epoch_time(tb_run_result *r, double seconds) {
   if (r->n_epoch_times == r->cap_epoch_times) {
@@ -68,6 +55,50 @@ static void *grow(void *a, int n, int *cap, size_t size) {
   a = realloc(a, size * (size_t)*cap);
   if (!a) abort();
   return a;
+}
+
+int tb_name_valid(const char *s) {
+  if (!s || !*s) return 0;
+  for (; *s; s++)
+    if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f) return 0;
+  return 1;
+}
+
+/* The result's copy of a name, made the first time it is seen: the rows of
+ * an evaluation after the first allocate nothing for their names. */
+static const char *intern(tb_run_result *r, const char *s) {
+  for (int i = 0; i < r->n_names; i++)
+    if (strcmp(r->names[i], s) == 0) return r->names[i];
+  r->names = grow(r->names, r->n_names, &r->cap_names, sizeof *r->names);
+  char *c = strdup(s);
+  if (!c) abort();
+  return r->names[r->n_names++] = c;
+}
+
+void tb_result_add_metric(tb_run_result *r, int epoch, const char *split, const char *name,
+                          double value) {
+  if (r->n_metrics == r->cap_metrics) { /* grow() starts smaller */
+    r->cap_metrics = r->cap_metrics ? 2 * r->cap_metrics : 64;
+    r->metrics = realloc(r->metrics, sizeof(tb_metric) * (size_t)r->cap_metrics);
+    if (!r->metrics) abort();
+  }
+  r->metrics[r->n_metrics++] =
+      (tb_metric){epoch, intern(r, split), intern(r, name), value};
+}
+
+void tb_result_add_confusion(tb_run_result *r, int epoch, const char *split, int true_class,
+                             int pred_class, int64_t count) {
+  r->confusion = grow(r->confusion, r->n_confusion, &r->cap_confusion, sizeof *r->confusion);
+  r->confusion[r->n_confusion++] =
+      (tb_confusion_cell){epoch, intern(r, split), true_class, pred_class, count};
+}
+
+void tb_result_add_calibration(tb_run_result *r, int epoch, const char *split, int bin,
+                               int64_t count, int64_t correct, double confidence) {
+  r->calibration =
+      grow(r->calibration, r->n_calibration, &r->cap_calibration, sizeof *r->calibration);
+  r->calibration[r->n_calibration++] =
+      (tb_calibration_bin){epoch, intern(r, split), bin, count, correct, confidence};
 }
 
 void tb_result_add_series(tb_run_result *r, const char *name, int64_t step, double value) {
@@ -100,6 +131,10 @@ void tb_result_set_counter(tb_run_result *r, const char *name, double value) {
 
 void tb_result_free(tb_run_result *r) {
   free(r->metrics);
+  for (int i = 0; i < r->n_names; i++) free(r->names[i]);
+  free(r->names);
+  free(r->confusion);
+  free(r->calibration);
   free(r->epoch_seconds);
   free(r->series);
   free(r->series_every);

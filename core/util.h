@@ -8,7 +8,8 @@
  * errlen). Only main.c exits. Plugins never see the core's headers (they see
  * trainbench/plugin.h only).
  *
- * Provides: tb_errf, tb_now_mono, tb_now_wall, tb_status_name, tb_result_add_metric,
+ * Provides: tb_errf, tb_now_mono, tb_now_wall, tb_status_name, tb_name_valid,
+ * tb_result_add_metric, tb_result_add_confusion, tb_result_add_calibration,
  * tb_result_add_epoch_time, tb_result_add_series, tb_result_set_series_every,
  * tb_result_set_counter, tb_result_free.
  */
@@ -19,7 +20,7 @@
 #include <stdint.h>
 
 #define TB_VERSION "0.1.0"
-#define TB_SCHEMA_VERSION 3
+#define TB_SCHEMA_VERSION 4
 #define TB_ENGINE_VERSION "1" /* bump when the core's training changes the numbers a run produces */
 #define TB_ERRLEN 1024
 #define TB_MAX_HP 64      /* hyperparameters per component */
@@ -62,12 +63,33 @@ enum tb_status {
 };
 const char *tb_status_name(int status); /* "complete", "diverged", ... */
 
+/* Split and metric names have no length limit: a result keeps each distinct
+ * name once (tb_run_result.names) and its rows point at it. A name is
+ * non-empty printable ASCII without spaces (tb_name_valid), so that the
+ * worker protocol carries it as one word: "val", "test@fgsm=0.05". */
 typedef struct tb_metric {
   int epoch;            /* 0 = before training */
-  char split[8];        /* train | val | test */
-  char name[16];        /* loss | accuracy | nll | brier | ece */
+  const char *split;    /* train | val | test | ... */
+  const char *name;     /* a metric of the registry (metrics.h) */
   double value;         /* may be NaN or +-inf */
 } tb_metric;
+
+/* A non-zero cell of a split's confusion counts at the final epoch. */
+typedef struct tb_confusion_cell {
+  int epoch;
+  const char *split;
+  int true_class, pred_class;
+  int64_t count;
+} tb_confusion_cell;
+
+/* A non-empty confidence bin of a split at the final epoch (metrics.h). */
+typedef struct tb_calibration_bin {
+  int epoch;
+  const char *split;
+  int bin;
+  int64_t count, correct;
+  double confidence;    /* mean max_k p_k of its rows (NaN when not finite) */
+} tb_calibration_bin;
 
 /* A point of a per-step series ("train.loss" at step 120), or a named counter. */
 typedef struct tb_series_point {
@@ -92,6 +114,12 @@ typedef struct tb_run_result {
   int64_t loss_evals, grad_evals, jvp_evals;
   tb_metric *metrics;
   int n_metrics, cap_metrics;
+  char **names;         /* every distinct split and metric name, once */
+  int n_names, cap_names;
+  tb_confusion_cell *confusion;
+  int n_confusion, cap_confusion;
+  tb_calibration_bin *calibration;
+  int n_calibration, cap_calibration;
   double *epoch_seconds; /* [n_epoch_times] wall time of each training epoch (1-based epochs) */
   int n_epoch_times, cap_epoch_times;
   tb_series_point *series;
@@ -102,8 +130,14 @@ typedef struct tb_run_result {
   int n_counters, cap_counters;
 } tb_run_result;
 
+/* 1 when s is a valid split or metric name (see tb_metric). */
+int tb_name_valid(const char *s);
 void tb_result_add_metric(tb_run_result *r, int epoch, const char *split, const char *name,
                           double value);
+void tb_result_add_confusion(tb_run_result *r, int epoch, const char *split, int true_class,
+                             int pred_class, int64_t count);
+void tb_result_add_calibration(tb_run_result *r, int epoch, const char *split, int bin,
+                               int64_t count, int64_t correct, double confidence);
 void tb_result_add_epoch_time(tb_run_result *r, double seconds);
 void tb_result_add_series(tb_run_result *r, const char *name, int64_t step, double value);
 void tb_result_set_series_every(tb_run_result *r, const char *name, int64_t every);

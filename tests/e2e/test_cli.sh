@@ -19,7 +19,16 @@ has "describe shows ranges" "$out" "momentum"
 out=$("$TB" describe cross_entropy)
 has "describe a loss" "$out" "label_smoothing"
 out=$("$TB" describe nope 2>&1)
-has "describe of an unknown name lists valid names" "$out" "no component named 'nope' (valid:"
+has "describe of an unknown name lists valid names" "$out" "no component or metric named 'nope' (valid: metrics,"
+# the metrics: one table in core/metrics.c, listed by describe, and the README's list is that listing
+out=$("$TB" describe metrics)
+eq "describe metrics lists the 9 metrics of the registry" "$(printf '%s\n' "$out" | grep -c '^- `')" 9
+awk '/^<!-- metrics:/ { grab = 1; next } /^<!-- end of metrics/ { grab = 0 } grab' "$SRC/README.md" > "$WORK/readme_metrics"
+printf '%s\n' "$out" > "$WORK/describe_metrics"
+ok "the README's list of metrics is what describe metrics prints" cmp "$WORK/readme_metrics" "$WORK/describe_metrics"
+out=$("$TB" describe brier)
+has "describe of a name both a metric and a loss shows the metric" "$out" '- `brier` (lower is better)'
+has "and the loss" "$out" "loss brier (version"
 
 mkdir -p "$WORK/plugins"
 cp "$TB_TEST_PLUGINS/variant_shadow.so" "$WORK/plugins/"

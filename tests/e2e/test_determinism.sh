@@ -11,9 +11,16 @@ DUMP="SELECT r.config_hash, m.epoch, m.split, m.name, m.value FROM metrics m JOI
 "$TB" query --db "$WORK/a.db" --csv "$DUMP" > "$WORK/a.csv"
 "$TB" query --db "$WORK/b.db" --csv "$DUMP" > "$WORK/b.csv"
 "$TB" query --db "$WORK/c.db" --csv "$DUMP" > "$WORK/c.csv"
-eq "metrics recorded" "$(wc -l < "$WORK/a.csv")" 841
+eq "metrics recorded" "$(wc -l < "$WORK/a.csv")" 1513
 ok "-j1 and -j2 give identical metrics" cmp "$WORK/a.csv" "$WORK/b.csv"
 ok "a reordered grid gives identical metrics" cmp "$WORK/a.csv" "$WORK/c.csv"
+# the final evaluation's confusion counts and calibration bins, to the bit
+FINAL="SELECT r.config_hash, c.split, c.true_class, c.pred_class, c.count FROM confusion c JOIN runs r ON r.id = c.run_id ORDER BY 1, 2, 3, 4;
+SELECT r.config_hash, b.split, b.bin, b.count, b.correct, printf('%!.17g', b.confidence) FROM calibration b JOIN runs r ON r.id = b.run_id ORDER BY 1, 2, 3"
+for d in a b c; do "$TB" query --db "$WORK/$d.db" --csv "$FINAL" > "$WORK/$d.final"; done
+ok "confusion and calibration rows recorded" [ "$(wc -l < "$WORK/a.final")" -gt 50 ]
+ok "-j1, -j2 and a reordered grid give identical confusion and calibration rows" \
+  sh -c "cmp '$WORK/a.final' '$WORK/b.final' && cmp '$WORK/a.final' '$WORK/c.final'"
 
 # paired: at epoch 0 (before training) every run of a seed has the same
 # accuracy/nll/brier/ece on every split (same split, same initial weights)

@@ -9,8 +9,17 @@ eq "sweep exits 0" "$?" 0
 has "end-of-run summary printed" "$out" "cross_entropy"
 eq "8 runs recorded" "$(q "$DB" "SELECT count(*) FROM runs")" 8
 eq "all complete" "$(q "$DB" "SELECT count(*) FROM runs WHERE status = 'complete'")" 8
-eq "metrics for epochs 0..6, 3 splits, 5 names" "$(q "$DB" "SELECT count(*) FROM metrics WHERE run_id = (SELECT min(id) FROM runs)")" 105
-eq "final_metrics has the last epoch" "$(q "$DB" "SELECT count(*) FROM final_metrics f JOIN metrics m ON m.run_id = f.run_id AND m.split = f.split AND m.name = f.name AND m.epoch = 6 AND m.value = f.value")" 120
+eq "metrics for epochs 0..6, 3 splits, 9 names" "$(q "$DB" "SELECT count(*) FROM metrics WHERE run_id = (SELECT min(id) FROM runs)")" 189
+eq "final_metrics has the last epoch" "$(q "$DB" "SELECT count(*) FROM final_metrics f JOIN metrics m ON m.run_id = f.run_id AND m.split = f.split AND m.name = f.name AND m.epoch = 6 AND m.value = f.value")" 216
+# the final evaluation's confusion counts and calibration bins agree with the final metrics
+eq "confusion counts cover each split once (90/30/30 rows of iris)" \
+  "$(q "$DB" "SELECT group_concat(s, ' ') FROM (SELECT DISTINCT split || '=' || n AS s FROM (SELECT run_id, split, sum(count) AS n FROM confusion GROUP BY 1, 2) ORDER BY s)")" "test=30 train=90 val=30"
+eq "their diagonal is the final accuracy, at the last epoch" \
+  "$(q "$DB" "SELECT count(*) FROM final_metrics f JOIN (SELECT run_id, split, max(epoch) AS e, 1.0 * sum(CASE WHEN true_class = pred_class THEN count END) / sum(count) AS acc FROM confusion GROUP BY 1, 2) c ON c.run_id = f.run_id AND c.split = f.split WHERE f.name = 'accuracy' AND c.e = 6 AND abs(c.acc - f.value) < 1e-12")" 24
+eq "calibration bins give back ece, mce and the accuracy" \
+  "$(q "$DB" "SELECT count(*) FROM (SELECT run_id, split, sum(abs(correct - count * confidence)) / sum(count) AS ece, max(abs(1.0 * correct / count - confidence)) AS mce, 1.0 * sum(correct) / sum(count) AS acc FROM calibration GROUP BY 1, 2) b JOIN final_metrics e ON e.run_id = b.run_id AND e.split = b.split AND e.name = 'ece' JOIN final_metrics m ON m.run_id = b.run_id AND m.split = b.split AND m.name = 'mce' JOIN final_metrics a ON a.run_id = b.run_id AND a.split = b.split AND a.name = 'accuracy' WHERE abs(b.ece - e.value) < 1e-12 AND abs(b.mce - m.value) < 1e-12 AND abs(b.acc - a.value) < 1e-12")" 24
+eq "every metric of the registry is a column of results" \
+  "$(q "$DB" "SELECT count(*) FROM results WHERE \"test.balanced_accuracy\" BETWEEN 0 AND 1 AND \"val.macro_f1\" BETWEEN 0 AND 1 AND \"train.worst_class_accuracy\" <= \"train.balanced_accuracy\" AND \"test.mce\" >= \"test.ece\" AND \"best.val.mce\" IS NOT NULL")" 8
 eq "timings per training epoch" "$(q "$DB" "SELECT count(*) FROM timings")" 48
 eq "params typed: lr is a real" "$(q "$DB" "SELECT DISTINCT typeof(value) FROM params WHERE component = 'optimizer' AND key = 'lr'")" real
 eq "provenance per run: data, model, loss, optimizer, schedule" "$(q "$DB" "SELECT count(*) FROM run_plugins")" 40

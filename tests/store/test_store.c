@@ -9,7 +9,9 @@
  * transaction per run (a failing insert leaves the old run intact), the
  * writer's lock (same process, another process, a crashed holder), readers
  * beside a writer, refusal of newer or foreign databases, the three query
- * formats, and the summary's choice of configuration with mean ± sd.
+ * formats, and the summary's choice of configuration with mean ± sd; the
+ * migrations of the fixtures of schemas 1, 2 and 3; split and metric names
+ * of any length through the worker protocol (and the lines it refuses).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +31,7 @@
 #include "report.h"
 #include "script.h"
 #include "store.h"
+#include "sweep.h"
 #include "trainbench/plugin.h"
 #include "trainbench/plugin_util.h"
 #include "util.h"
@@ -699,6 +702,8 @@ static void put_sweep_run(tb_store *st, const char *scenario, int64_t seed,
   if (!isnan(val)) tb_result_add_metric(&res, 2, "val", "accuracy", val);
   if (!isnan(train)) tb_result_add_metric(&res, 2, "train", "accuracy", train);
   if (!isnan(test)) tb_result_add_metric(&res, 2, "test", "accuracy", test);
+  tb_result_add_confusion(&res, 2, "test", 0, 1, 3);
+  tb_result_add_calibration(&res, 2, "test", 14, 3, 0, 0.99);
   if (tb_store_put_run(st, &cfg, &res, err, sizeof err)) {
     fprintf(stderr, "put_run: %s\n", err);
     failures++;
@@ -875,24 +880,31 @@ static void test_summary_versions(void) {
   tb_store_close(st);
 }
 
+/* A copy of fixture NAME (tests/store/fixtures) in the temporary folder
+ * (its path in path), which readers refuse with `refusal` and changes
+ * nothing, opened by a writer (which upgrades it); NULL if that failed. */
+static tb_store *upgrade_fixture(const char *name, const char *refusal, char *path, size_t len) {
+  char cmd[1400], err[TB_ERRLEN] = "";
+  snprintf(path, len, "%s/%s", tmpdir, name);
+  snprintf(cmd, sizeof cmd, "cp '%s/tests/store/fixtures/%s' '%s'", getenv("TB_SOURCE_ROOT"),
+           name, path);
+  CHECK(system(cmd) == 0);
+  tb_store *st = NULL;
+  CHECK(tb_store_open_read(&st, path, err, sizeof err) != 0);
+  CHECK_HAS(err, refusal);
+  CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
+  if (!st) fprintf(stderr, "upgrading %s: %s\n", name, err);
+  return st;
+}
+
 /* A database written by trainbench 0.1.0 (schema 1) is upgraded in place:
  * every run kept with its identity, non-finite texts become values with
  * flags, final and best values derived, diverged runs flagged. */
 static void test_migration(void) {
-  char err[TB_ERRLEN] = "", path[600], cmd[1400];
-  snprintf(path, sizeof path, "%s/schema1.db", tmpdir);
-  snprintf(cmd, sizeof cmd, "cp '%s/tests/store/fixtures/schema1.db' '%s'",
-           getenv("TB_SOURCE_ROOT"), path);
-  CHECK(system(cmd) == 0);
-  tb_store *st = NULL;
+  char err[TB_ERRLEN] = "", path[600];
   /* readers refuse an old schema with a clear message, and change nothing */
-  CHECK(tb_store_open_read(&st, path, err, sizeof err) != 0);
-  CHECK_HAS(err, "has schema version 1");
-  CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
-  if (!st) {
-    fprintf(stderr, "migration: %s\n", err);
-    return;
-  }
+  tb_store *st = upgrade_fixture("schema1.db", "has schema version 1", path, sizeof path);
+  if (!st) return;
   CHECK(sql_int(st, "PRAGMA user_version") == TB_SCHEMA_VERSION);
   CHECK(sql_int(st, "SELECT count(*) FROM runs") == 10);
   /* schema 3: the model's component name in a `name` row, as every part's */
@@ -943,26 +955,18 @@ static void test_migration(void) {
   tb_store_close(st);
 }
 
-/* A database written by main before issue 7 (schema 2) is upgraded to 3:
+/* A database written by main before issue 7 (schema 2) is upgraded (to 3, then 4):
  * its runs, identities and rows kept, params rows renamed to the generic
  * keys — `name` for the model's and the schedule's component, the CSV's
  * 1-based `label` for its 0-based `label_col`. (Re-keying the runs on the
  * new identity needs the script: tests/e2e/test_identity.sh.) */
 static void test_migration2(void) {
-  char err[TB_ERRLEN] = "", path[600], cmd[1400];
-  snprintf(path, sizeof path, "%s/schema2.db", tmpdir);
-  snprintf(cmd, sizeof cmd, "cp '%s/tests/store/fixtures/schema2.db' '%s'",
-           getenv("TB_SOURCE_ROOT"), path);
-  CHECK(system(cmd) == 0);
-  tb_store *st = NULL;
-  CHECK(tb_store_open_read(&st, path, err, sizeof err) != 0);
-  CHECK_HAS(err, "has schema version 2; a `trainbench run` on it upgrades it to 3");
-  CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
-  if (!st) {
-    fprintf(stderr, "migration 2: %s\n", err);
-    return;
-  }
-  CHECK(sql_int(st, "PRAGMA user_version") == 3);
+  char path[600];
+  tb_store *st = upgrade_fixture(
+      "schema2.db", "has schema version 2; a `trainbench run` on it upgrades it to 4", path,
+      sizeof path);
+  if (!st) return;
+  CHECK(sql_int(st, "PRAGMA user_version") == TB_SCHEMA_VERSION);
   CHECK(sql_int(st, "SELECT count(*) FROM runs WHERE status = 'complete'") == 7);
   CHECK(sql_int(st, "SELECT count(*) FROM params WHERE key IN ('kind', 'label_col')") == 0);
   CHECK_STR(sql_text(st, "SELECT group_concat(value, ' ') FROM (SELECT value FROM params"
@@ -974,6 +978,174 @@ static void test_migration2(void) {
   CHECK(sql_int(st, "SELECT count(*) FROM pragma_foreign_key_check") == 0);
   CHECK_STR(sql_text(st, "PRAGMA integrity_check"), "ok");
   tb_store_close(st);
+}
+
+/* A database written before the metrics registry (schema 3) is upgraded to
+ * 4: its runs and rows kept, the confusion and calibration tables added
+ * (empty for its runs: nothing to derive them from) and deleted with their
+ * run by the trigger, also without foreign keys. */
+static void test_migration3(void) {
+  char path[600];
+  tb_store *st = upgrade_fixture(
+      "schema3.db", "has schema version 3; a `trainbench run` on it upgrades it to 4", path,
+      sizeof path);
+  if (!st) return;
+  CHECK(sql_int(st, "PRAGMA user_version") == 4);
+  CHECK(sql_int(st, "SELECT value FROM meta WHERE key = 'schema_version'") == 4);
+  CHECK_STR(sql_text(st, "SELECT group_concat(status || '=' || n, ' ') FROM (SELECT status,"
+                         " count(*) AS n FROM runs GROUP BY 1 ORDER BY 1)"),
+            "complete=4 diverged=1");
+  CHECK(sql_int(st, "SELECT count(*) FROM metrics") == 5 * 3 * 3 * 4 + 5 * 3);
+  CHECK(sql_int(st, "SELECT count(*) FROM final_metrics WHERE value IS NOT NULL") == 4 * 15);
+  CHECK(sql_int(st, "SELECT count(*) FROM results WHERE \"test.accuracy\" > 0") == 4);
+  CHECK(sql_int(st, "SELECT count(*) FROM confusion") == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM calibration") == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM pragma_foreign_key_check") == 0);
+  CHECK_STR(sql_text(st, "PRAGMA integrity_check"), "ok");
+  /* a new run lands in the migrated file with its final evaluation */
+  put_sweep_run(st, "v3", 9, &toy_sgd, 0.1, TB_RUN_COMPLETE, 0.5, 0.5, 0.5, 0.5);
+  int64_t id = sql_int(st, "SELECT max(id) FROM runs");
+  CHECK(id > 5 && sql_int(st, "SELECT count(*) FROM confusion") == 1);
+  tb_store_close(st);
+  /* the trigger of schema 4 takes the new tables along without foreign keys */
+  sqlite3 *db;
+  CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+  CHECK(sqlite3_exec(db, "PRAGMA foreign_keys = OFF; DELETE FROM runs WHERE scenario = 'v3'"
+                     " AND seed = 9", NULL, NULL, NULL) == SQLITE_OK);
+  sqlite3_stmt *q;
+  int64_t left = -1;
+  if (sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM confusion)"
+                         " + (SELECT count(*) FROM calibration)", -1, &q, NULL) == SQLITE_OK) {
+    if (sqlite3_step(q) == SQLITE_ROW) left = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+  }
+  CHECK(left == 0);
+  sqlite3_close(db);
+}
+
+/* Split and metric names of any length, through the worker protocol and the
+ * real store: a split named like the adversarial evaluations to come
+ * ("test@fgsm=0.05") and a 300-character metric name reach metrics,
+ * final_metrics, best_metrics, confusion, calibration and the results view
+ * whole; a line the parent cannot read exactly is an error naming it, never
+ * a cut or skipped value. */
+static void test_long_names(void) {
+  char err[TB_ERRLEN] = "", path[600];
+  snprintf(path, sizeof path, "%s/names.db", tmpdir);
+  char longname[301];
+  for (int i = 0; i < 300; i++) longname[i] = "metric_"[i % 7];
+  longname[300] = 0;
+  const char *split = "test@fgsm=0.05";
+
+  /* the worker's side: a result written as messages */
+  tb_run_result sent;
+  make_result(&sent, TB_RUN_COMPLETE);
+  tb_result_add_metric(&sent, 0, "val", "accuracy", 0.25);
+  tb_result_add_metric(&sent, 1, "val", "accuracy", 0.75);
+  tb_result_add_metric(&sent, 1, split, longname, 0.125);
+  tb_result_add_metric(&sent, 1, split, "accuracy", NAN);
+  tb_result_add_confusion(&sent, 1, split, 2, 0, 7);
+  tb_result_add_calibration(&sent, 1, split, 3, 7, 2, 0.2);
+  tb_result_set_counter(&sent, "time.eval", 0.5);
+  snprintf(sent.error, sizeof sent.error, "two\nlines");
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  tb_worker_sent w = {0};
+  tb_worker_send(f, &sent, &w, 0);
+  tb_worker_send(f, &sent, &w, 1); /* nothing twice */
+  fclose(f);
+  CHECK_HAS(buf, "M 1 test@fgsm=0.05 metric_metric_");
+  CHECK(strstr(buf, "Q 1 test@fgsm=0.05 2 0 7\n") && strstr(buf, "X two lines\nEND\n"));
+
+  /* the parent's side: every line read back into a fresh result */
+  tb_run_result got;
+  memset(&got, 0, sizeof got);
+  int ends = 0, bad = 0;
+  for (char *line = buf, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+    *nl = 0;
+    int rc = tb_worker_parse(&got, line, err, sizeof err);
+    ends += rc == 1;
+    bad += rc < 0;
+  }
+  free(buf);
+  CHECK(ends == 1 && bad == 0);
+  CHECK(got.n_metrics == 4 && got.n_confusion == 1 && got.n_calibration == 1 &&
+        got.status == TB_RUN_COMPLETE);
+  CHECK(got.n_metrics == 4 && strcmp(got.metrics[2].name, longname) == 0 &&
+        strcmp(got.metrics[2].split, split) == 0 && isnan(got.metrics[3].value));
+  CHECK_STR(got.error, "two lines");
+
+  /* and recorded */
+  tb_store *st = NULL;
+  CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
+  if (!st) return;
+  tb_run_config cfg;
+  make_cfg(&cfg, "names", 1, &toy_sgd, 0.1, 0.9);
+  CHECK(tb_store_put_run(st, &cfg, &got, err, sizeof err) == 0);
+  char sql[1200];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM metrics WHERE split = '%s' AND name = '%s'"
+           " AND value = 0.125", split, longname);
+  CHECK(sql_int(st, sql) == 1);
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM final_metrics WHERE split = '%s'"
+           " AND name = '%s'", split, longname);
+  CHECK(sql_int(st, sql) == 1);
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM best_metrics WHERE split = '%s'"
+           " AND name = '%s' AND epoch = 1", split, longname);
+  CHECK(sql_int(st, sql) == 1);
+  snprintf(sql, sizeof sql, "SELECT \"%s.%s\" || ' ' || \"best.%s.%s\" FROM results", split,
+           longname, split, longname);
+  CHECK_STR(sql_text(st, sql), "0.125 0.125");
+  CHECK_STR(sql_text(st, "SELECT coalesce(value, 'null') || ' ' || flag FROM final_metrics"
+                         " WHERE split = 'test@fgsm=0.05' AND name = 'accuracy'"),
+            "null nan");
+  CHECK_STR(sql_text(st, "SELECT split || ' ' || epoch || ' ' || true_class || ' ' ||"
+                         " pred_class || ' ' || count FROM confusion"),
+            "test@fgsm=0.05 1 2 0 7");
+  CHECK_STR(sql_text(st, "SELECT split || ' ' || bin || ' ' || printf('%.4f %.4f', lo, hi)"
+                         " || ' ' || count || ' ' || correct || ' ' || confidence"
+                         " FROM calibration"),
+            "test@fgsm=0.05 3 0.2000 0.2667 7 2 0.2");
+  /* the view survives a reopening that reads its columns back from the file */
+  tb_store_close(st);
+  CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
+  if (st) {
+    CHECK(tb_store_refresh_views(st, err, sizeof err) == 0);
+    CHECK_STR(sql_text(st, sql), "0.125 0.125");
+    tb_store_close(st);
+  }
+  tb_config_free(&cfg);
+  tb_result_free(&got);
+  tb_result_free(&sent);
+
+  /* lines that cannot be read exactly are errors that quote them */
+  static const char *const bad_lines[] = {
+      "M 1 val accuracy",            /* a word missing */
+      "M 1 val accuracy 0.5 extra",  /* a word too many */
+      "M 1 val accuracy 0.5x",       /* not a number */
+      "M x val accuracy 0.5",        /* not an epoch */
+      "M 1  accuracy 0.5",           /* an empty name */
+      "M 1 val acc\001uracy 0.5",    /* a control character */
+      "Q 1 val 0 1 0",               /* a zero cell is never sent */
+      "B 1 val 3 2 5 0.5",           /* more correct rows than rows */
+      "S a_series_name_of_more_than_31_bytes 3 1.5", /* longer than the result holds */
+      "R 9 0 0 0 0 0 0",             /* no such status */
+      "Z 1",                         /* no such message */
+      "",
+  };
+  for (size_t i = 0; i < sizeof bad_lines / sizeof *bad_lines; i++) {
+    tb_run_result r;
+    memset(&r, 0, sizeof r);
+    char line[200];
+    snprintf(line, sizeof line, "%s", bad_lines[i]);
+    err[0] = 0;
+    int rc = tb_worker_parse(&r, line, err, sizeof err);
+    CHECK(rc == -1 && r.n_metrics == 0 && r.n_series == 0 && r.status == 0);
+    char want[260];
+    snprintf(want, sizeof want, "worker sent a line that cannot be read: '%s'", bad_lines[i]);
+    CHECK_STR(err, want);
+    tb_result_free(&r);
+  }
 }
 
 /* rm: a run and every row that hangs off it, in our connections (foreign
@@ -1001,6 +1173,8 @@ static void test_delete(void) {
   CHECK(n == 1 && sql_int(st, "SELECT count(*) FROM runs") == 3);
   CHECK(sql_int(st, "SELECT count(*) FROM metrics WHERE run_id = 4") == 0);
   CHECK(sql_int(st, "SELECT count(*) FROM params WHERE run_id = 4") == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM confusion WHERE run_id = 4") == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM confusion WHERE run_id = 3") == 1); /* complete: kept */
   /* bad conditions are refused, nothing deleted */
   CHECK(tb_store_delete_runs(st, "nope = 1", 0, NULL, &n, err, sizeof err) != 0);
   CHECK_HAS(err, "bad --where condition 'nope = 1'");
@@ -1020,6 +1194,8 @@ static void test_delete(void) {
   CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
   if (!st) return;
   CHECK(sql_int(st, "SELECT count(*) FROM metrics WHERE run_id = 3") == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM confusion WHERE run_id = 3") == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM calibration WHERE run_id = 3") == 0);
   CHECK(sql_int(st, "SELECT count(*) FROM metrics WHERE run_id = 2") > 0);
   /* a new run never collides with the orphans' ids */
   put_sweep_run(st, "rm", 5, &toy_sgd, 0.1, TB_RUN_COMPLETE, 0.5, 0.5, 0.5, 0.5);
@@ -1027,6 +1203,8 @@ static void test_delete(void) {
   int64_t removed = 0;
   CHECK(tb_store_repair_orphans(st, &removed, err, sizeof err) == 0);
   CHECK(removed > 0 && sql_int(st, "SELECT count(*) FROM metrics WHERE run_id = 2") == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM confusion WHERE run_id = 2") == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM calibration WHERE run_id = 2") == 0);
   CHECK(sql_int(st, "SELECT count(*) FROM pragma_foreign_key_check") == 0);
   tb_store_close(st);
 }
@@ -1066,6 +1244,8 @@ int main(void) {
   test_summary_versions();
   test_migration();
   test_migration2();
+  test_migration3();
+  test_long_names();
   test_delete();
   test_lock_aliases();
   if (failures == 0) {
