@@ -2,7 +2,7 @@
  * compose.c — the tree of a wrapper and its bases, shared by the trainer
  * and the checker's probe (see compose.h for the rules).
  *
- * Provides: tb_node_open_bases, tb_node_free_bases, tb_node_base,
+ * Provides: tb_node_open_bases, tb_node_free_bases, tb_node_free, tb_is_base_slot, tb_node_base,
  * tb_node_step_base, tb_node_base_batch, tb_node_eval_params,
  * tb_instance_tree_flags, tb_node_single_base.
  */
@@ -16,8 +16,7 @@
 
 #define MAX_DEPTH 16
 
-/* Slot i of c holds a base: a COMPONENT of c's own kind. */
-static int is_base_slot(const tb_component *c, int i) {
+int tb_is_base_slot(const tb_component *c, int i) {
   return c->hparams[i].type == TB_HP_COMPONENT && c->hparams[i].component_kind == c->kind;
 }
 
@@ -25,7 +24,7 @@ static int open_bases(tb_node *nd, tb_instance *const *bases, tb_node_create_fn 
                       void *arg, uint64_t seed, const char *prefix, int depth, char *err,
                       size_t errlen) {
   for (int i = 0; i < nd->c->n_hparams; i++) {
-    if (!is_base_slot(nd->c, i) || !bases[i]) continue;
+    if (!tb_is_base_slot(nd->c, i) || !bases[i]) continue;
     if (depth >= MAX_DEPTH) {
       tb_errf(err, errlen, "%s '%s' (%s): bases nest deeper than %d", tb_kind_name(nd->c->kind),
               nd->c->name, nd->role, MAX_DEPTH);
@@ -68,17 +67,20 @@ int tb_node_open_bases(tb_node *nd, tb_instance *const *bases, tb_node_create_fn
 
 void tb_node_free_bases(tb_node *nd) {
   for (int i = 0; i < TB_MAX_HP; i++) {
-    tb_node *b = nd->child[i];
-    if (!b) continue;
-    tb_node_free_bases(b);
-    if (b->created && b->c->kind == TB_KIND_LOSS && b->c->loss->destroy)
-      b->c->loss->destroy(b->state);
-    if (b->created && b->c->kind == TB_KIND_OPTIMIZER && b->c->opt->destroy)
-      b->c->opt->destroy(b->state);
-    if (b->in) tb_instance_unref(b->in);
-    free(b);
+    tb_node_free(nd->child[i]);
     nd->child[i] = NULL;
   }
+}
+
+void tb_node_free(tb_node *nd) {
+  if (!nd) return;
+  tb_node_free_bases(nd);
+  if (nd->created && nd->c->kind == TB_KIND_LOSS && nd->c->loss->destroy)
+    nd->c->loss->destroy(nd->state);
+  if (nd->created && nd->c->kind == TB_KIND_OPTIMIZER && nd->c->opt->destroy)
+    nd->c->opt->destroy(nd->state);
+  if (nd->in) tb_instance_unref(nd->in);
+  free(nd);
 }
 
 tb_node *tb_node_base(tb_node *nd, int slot, const char *call, char *why, size_t len) {

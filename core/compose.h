@@ -19,7 +19,7 @@
  * loss's tensors; evaluation passes ask the first node with eval_params
  * down a chain of single bases.
  *
- * Provides: tb_node_open_bases, tb_node_free_bases, tb_node_base,
+ * Provides: tb_node_open_bases, tb_node_free_bases, tb_node_free, tb_is_base_slot, tb_node_base,
  * tb_node_step_base, tb_node_base_batch, tb_node_eval_params,
  * tb_instance_tree_flags, tb_node_single_base.
  */
@@ -47,6 +47,9 @@ typedef struct tb_node {
   struct tb_node *child[TB_MAX_HP]; /* the bases, by hyperparameter slot */
 } tb_node;
 
+/* 1 when hyperparameter i of c names a base: a COMPONENT of c's own kind. */
+int tb_is_base_slot(const tb_component *c, int i);
+
 /* Create one node's plugin instance (its hp and values are nd->in's; a
  * stream nd->rng); 0, or non-zero with the reason in msg. */
 typedef int (*tb_node_create_fn)(tb_node *nd, void *arg, char *msg, size_t len);
@@ -61,6 +64,9 @@ int tb_node_open_bases(tb_node *nd, tb_instance *const *bases, tb_node_create_fn
                        size_t errlen);
 /* Destroy and free the bases of nd (not nd itself). */
 void tb_node_free_bases(tb_node *nd);
+/* Destroy and free an allocated node (its plugin state if created, its
+ * instance reference) with its bases; NULL is fine. */
+void tb_node_free(tb_node *nd);
 
 /* The base of the calling node at `slot`; NULL when a run refuses the call
  * (`call` is "step_base", "eval_base" or "eval_params_base"), with the

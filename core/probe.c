@@ -46,11 +46,6 @@ void tb_probe_set_registries(tb_registry *const *regs, int n) {
   g_n_regs = n;
 }
 
-/* Slot i of c names a base: a COMPONENT of c's own kind. */
-static int is_base_slot(const tb_component *c, int i) {
-  return c->hparams[i].type == TB_HP_COMPONENT && c->hparams[i].component_kind == c->kind;
-}
-
 static const tb_component *base_for_slot(const tb_component *c, int i, char *err, size_t errlen) {
   const char *fallback = c->kind == TB_KIND_LOSS ? "cross_entropy" : "sgd";
   const char *name = c->hparams[i].def_text ? c->hparams[i].def_text : fallback;
@@ -66,7 +61,7 @@ const tb_component *tb_probe_default_base(const tb_component *c, int *slot, char
                                           size_t errlen) {
   *slot = -1;
   for (int i = 0; i < c->n_hparams; i++)
-    if (is_base_slot(c, i)) {
+    if (tb_is_base_slot(c, i)) {
       *slot = i;
       return base_for_slot(c, i, err, errlen);
     }
@@ -81,7 +76,7 @@ static int open_bases(tb_node *root, const tb_component *first, tb_node_create_f
   tb_instance *bases[TB_MAX_HP] = {0};
   int rc = 0, firsts = 0;
   for (int i = 0; i < root->c->n_hparams && !rc; i++) {
-    if (!is_base_slot(root->c, i)) continue;
+    if (!tb_is_base_slot(root->c, i)) continue;
     const tb_component *bc = first && !firsts++ ? first : base_for_slot(root->c, i, err, errlen);
     if (!bc || !(bases[i] = tb_instance_new(bc->registry, bc, err, errlen))) rc = -1;
   }

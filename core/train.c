@@ -411,17 +411,6 @@ static int create_plugin(tb_node *nd, void *arg, char *msg, size_t len) {
   return -1; /* created: the tree's free destroys it */
 }
 
-static void node_free(tb_node *nd) {
-  if (!nd) return;
-  tb_node_free_bases(nd);
-  if (nd->created && nd->c->kind == TB_KIND_LOSS && nd->c->loss->destroy)
-    nd->c->loss->destroy(nd->state);
-  if (nd->created && nd->c->kind == TB_KIND_OPTIMIZER && nd->c->opt->destroy)
-    nd->c->opt->destroy(nd->state);
-  if (nd->in) tb_instance_unref(nd->in);
-  free(nd);
-}
-
 /* The outermost loss or optimizer of a run (role "loss" or "optimizer"):
  * its bases first, then itself; the tree is kept in *out whatever happens,
  * so that tb_trainer_free frees it. */
@@ -473,8 +462,8 @@ static void eval_free(tb_trainer *t);
 
 void tb_trainer_free(tb_trainer *t) {
   if (!t) return;
-  node_free(t->lnode);
-  node_free(t->onode);
+  tb_node_free(t->lnode);
+  tb_node_free(t->onode);
   if (t->sched_created && t->SD->destroy) t->SD->destroy(t->sched_state);
   if (t->has_model) tb_model_free(&t->model);
   if (t->has_split) tb_split_free(&t->sp);
@@ -644,8 +633,7 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
   t->lr_hp = NAN;
   for (const tb_node *nd = t->onode; nd; nd = tb_node_single_base(nd))
     if (tb_hparam_index(nd->c, "lr") >= 0) {
-      t->lr_hp = nd == t->onode ? tb_instance_num(cfg->parts[TB_PART_OPTIMIZER], "lr")
-                                : tb_instance_num(nd->in, "lr");
+      t->lr_hp = tb_instance_num(nd->in, "lr");
       break;
     }
   tb_schedule_init si = {.host = tb_host_api_get(), .hp = sched_in->hp,
@@ -781,8 +769,10 @@ static int optimize(tb_trainer *t, int bn, double loss, char *err, size_t errlen
   if (t->sampled) {
     t->grad_norm = tensors_norm(t->opt_grads, t->n_opt);
     float *p = t->prev;
-    for (int i = 0; i < t->n_opt; i++, p += t->opt_params[i - 1].numel)
+    for (int i = 0; i < t->n_opt; i++) {
       memcpy(p, t->opt_params[i].data, sizeof(float) * (size_t)t->opt_params[i].numel);
+      p += t->opt_params[i].numel;
+    }
   }
   int rc = t->O->step(t->opt_state, t->opt_params, t->opt_grads, &t->ctx);
   t->step++;
