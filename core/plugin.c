@@ -9,7 +9,7 @@
  *
  * Loading one file is a chain of checks that stops at the first failure and
  * says which: cannot open / no entry point / ABI mismatch (a 1.x plugin:
- * "ABI 1.0: rebuild against 2.0") / struct too short / bad component.
+ * "ABI 1.0: rebuild against 2.1") / struct too short / bad component.
  * Rejected files are kept as "problems" with the file and the reason; they
  * do not stop the other plugins from loading.
  *
@@ -66,6 +66,8 @@ static const struct {
   uint32_t plugin, hparam, loss, opt, sched;
 } min_sizes[TB_ABI_MINOR + 1] = {
     /* 2.0 */ {TB_PLUGIN_SIZE_2_0, TB_HPARAM_SIZE_2_0, TB_LOSS_DEF_SIZE_2_0,
+               TB_OPTIMIZER_DEF_SIZE_2_0, TB_SCHEDULE_DEF_SIZE_2_0},
+    /* 2.1 */ {TB_PLUGIN_SIZE_2_0, TB_HPARAM_SIZE_2_0, TB_LOSS_DEF_SIZE_2_1,
                TB_OPTIMIZER_DEF_SIZE_2_0, TB_SCHEDULE_DEF_SIZE_2_0},
 };
 
@@ -233,8 +235,8 @@ static int load_file(tb_registry *reg, const char *path, tb_component ***out, in
   }
   if (p->abi_major == 1) {
     /* a 1.x descriptor is laid out differently: read nothing past the version */
-    tb_errf(err, errlen, "ABI %u.%u: rebuild against 2.0 (trainbench/plugin.h)", p->abi_major,
-            p->abi_minor);
+    tb_errf(err, errlen, "ABI %u.%u: rebuild against %d.%d (trainbench/plugin.h)", p->abi_major,
+            p->abi_minor, TB_ABI_MAJOR, TB_ABI_MINOR);
     dlclose(h);
     return -1;
   }
@@ -292,6 +294,9 @@ static int load_file(tb_registry *reg, const char *path, tb_component ***out, in
                               : !l->eval && !l->row     ? "eval or row"
                               : (l->flags & TB_LOSS_NOT_MEAN) && !l->eval
                                   ? "eval (a loss that is not a mean has no row form)"
+                              : (l->requires & TB_REQ_COSINE_HEAD) && !l->head_scale
+                                  ? "head_scale (a loss that requires a cosine head reports "
+                                    "its scale s: ABI 2.1)"
                                   : NULL;
         c = make_component(kind, l->name, l->version, l->summary, l->reference, l->services,
                            l->flags, l->requires, l->hparams, l->n_hparams, l->hparam_size,

@@ -1,5 +1,5 @@
 /*
- * trainbench/plugin.h — the whole plugin ABI (version 2.0).
+ * trainbench/plugin.h — the whole plugin ABI (version 2.1).
  *
  * A plugin is a shared object that exports one symbol, `tb_plugin_entry`,
  * returning a static `tb_plugin` descriptor. One file may provide several
@@ -12,15 +12,15 @@
  *
  * Compatibility rules (checked by the loader before it touches anything else):
  *   - abi_major must equal the host's TB_ABI_MAJOR (a 1.x plugin is refused
- *     with "ABI 1.0: rebuild against 2.0");
+ *     with "ABI 1.0: rebuild against 2.1");
  *   - abi_minor must not be newer than the host's TB_ABI_MINOR;
  *   - every definition a plugin hands over (tb_plugin, tb_loss_def,
  *     tb_optimizer_def, tb_schedule_def) starts with its own size, and the
  *     hyperparameter tables' element size travels with them; each must be at
  *     least the frozen size of its struct in the minor version the plugin
- *     declares (TB_*_SIZE_2_0 below). The loader copies each definition into a
- *     zeroed struct of the host's size, so a field appended in 2.1 reads as
- *     0/NULL from a 2.0 plugin.
+ *     declares (TB_*_SIZE_2_0, TB_LOSS_DEF_SIZE_2_1 below). The loader copies
+ *     each definition into a zeroed struct of the host's size, so a field
+ *     appended in 2.1 reads as 0/NULL from a 2.0 plugin.
  * Structs only ever grow at their end; each field added after 2.0 is marked
  * with the minor version that added it.
  *
@@ -47,7 +47,7 @@ extern "C" {
 #endif
 
 #define TB_ABI_MAJOR 2
-#define TB_ABI_MINOR 0
+#define TB_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define TB_EXPORT __attribute__((visibility("default")))
@@ -201,13 +201,15 @@ typedef struct tb_tensor {
 #define TB_LOSS_NOT_MEAN (1u << 0) /* not a mean of per-sample terms (AUC, F1 surrogates):
                                       evaluation passes call it once on a whole split, and
                                       `check` skips the 1/N and per-sample checks */
-#define TB_LOSS_SOFT_TARGETS (1u << 1) /* reads batch->targets (soft targets) when they are
-                                          set: a batch transform that makes them (mixup)
-                                          is refused at script load for a loss without it */
+#define TB_LOSS_SOFT_TARGETS (1u << 1) /* 2.1: reads batch->targets (soft targets) when
+                                          they are set: a batch transform that makes them
+                                          (mixup) is refused at script load for a loss
+                                          without it */
 /* What a loss needs from the scenario (tb_loss_def.requires), checked when a
  * script is loaded: a mismatch is an error there, not a silent fallback. */
 #define TB_REQ_SOFT_TARGETS (1u << 0) /* batch->targets set (a batch transform makes them) */
-#define TB_REQ_COSINE_HEAD  (1u << 1) /* the model's head is cosine: logits are cos theta */
+#define TB_REQ_COSINE_HEAD  (1u << 1) /* the model's head is cosine: logits are cos theta,
+                                        and the loss owns the scale s (head_scale, 2.1) */
 #define TB_REQ_SAMPLE_IDS   (1u << 2) /* batch->sample_ids set (per-sample memory) */
 
 /* When a loss is called (tb_loss_batch.phase): a stateful loss updates its
@@ -255,7 +257,9 @@ typedef struct tb_loss_batch {
   tb_tensor *dtensors;      /* out with dlogits: d(mean loss)/d(tensor), same shapes */
   int n_tensors;
   uint32_t tensor_size;     /* stride of tensors and dtensors */
-  double scale;             /* the head's scale s when it is cosine (logits = s cos theta) */
+  double scale;             /* cosine head: the scale s the loss reported (head_scale) for
+                               this call, so that s * logits are the logits metrics see;
+                               0 for a linear head */
   void *host_ctx;
   /* TB_SERVICE_BASE: the mean loss of the base loss (the COMPONENT
    * hyperparameter `slot`) on batch `b` (a wrapper passes its own batch with
@@ -303,6 +307,16 @@ typedef struct tb_loss_def {
    * `eval` is NULL. */
   double (*row)(void *state, const tb_loss_row *r);
   void (*destroy)(void *state); /* optional; called once per successful create */
+  /* 2.1. TB_REQ_COSINE_HEAD: the scale s of the cosine head, which the loss
+   * owns (a constant hyperparameter, or one it adapts or learns). The logits
+   * it receives are cos theta; every metric, and anything else that reads
+   * the model's logits outside the loss (calibration, attacks), sees
+   * s * cos theta, without the loss's margin. The host calls it before each
+   * call of the loss, with the batch about to be evaluated (every field but
+   * `scale`, which it then sets to the answer), and fails the run if the
+   * answer is not finite and > 0. Required of a loss that requires a cosine
+   * head; NULL for the others. */
+  double (*head_scale)(void *state, const tb_loss_batch *b);
 } tb_loss_def;
 
 /* ------------------------------------------------------------------------ */
@@ -446,21 +460,25 @@ typedef struct tb_plugin {
 #define TB_DEF_SIZES(T) (uint32_t)sizeof(T), (uint32_t)sizeof(tb_hparam)
 
 /* The sizes of the 2.0 structs, frozen: a later minor appends fields, the
- * loader keeps accepting definitions of these sizes from 2.0 plugins. */
+ * loader keeps accepting definitions of these sizes from 2.0 plugins. 2.1
+ * appended head_scale to tb_loss_def; the other structs kept their 2.0 size. */
 #define TB_PLUGIN_SIZE_2_0 40
 #define TB_HPARAM_SIZE_2_0 104
 #define TB_LOSS_DEF_SIZE_2_0 112
 #define TB_OPTIMIZER_DEF_SIZE_2_0 104
 #define TB_SCHEDULE_DEF_SIZE_2_0 96
+#define TB_LOSS_DEF_SIZE_2_1 120
 
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L && UINTPTR_MAX == UINT64_MAX
-/* The last 2.0 field of each struct ends at its frozen size (LP64). */
+/* The last field of each struct in each minor ends at its frozen size (LP64). */
 _Static_assert(offsetof(tb_plugin, schedules) + sizeof(void *) == TB_PLUGIN_SIZE_2_0,
                "tb_plugin 2.0 layout changed");
 _Static_assert(offsetof(tb_hparam, flags) + sizeof(uint32_t) == TB_HPARAM_SIZE_2_0,
                "tb_hparam 2.0 layout changed");
 _Static_assert(offsetof(tb_loss_def, destroy) + sizeof(void *) == TB_LOSS_DEF_SIZE_2_0,
                "tb_loss_def 2.0 layout changed");
+_Static_assert(offsetof(tb_loss_def, head_scale) + sizeof(void *) == TB_LOSS_DEF_SIZE_2_1,
+               "tb_loss_def 2.1 layout changed");
 _Static_assert(offsetof(tb_optimizer_def, eval_params) + sizeof(void *) ==
                    TB_OPTIMIZER_DEF_SIZE_2_0,
                "tb_optimizer_def 2.0 layout changed");

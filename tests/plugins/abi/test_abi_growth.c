@@ -35,16 +35,17 @@ int main(int argc, char **argv) {
   CHECK(l && o && s, "its loss, optimizer and schedule are registered");
   if (!l || !o || !s) return check_done();
 
-  CHECK(l->loss->size == TB_LOSS_DEF_SIZE_2_0 && l->loss->grown_2_1 == 0 && l->loss->row &&
-            !l->loss->eval && strcmp(l->loss->version, "1") == 0,
-        "loss: its 2.0 size, its fields as written, the appended field zero");
-  CHECK(o->opt->size == TB_OPTIMIZER_DEF_SIZE_2_0 && o->opt->grown_2_1 == 0 &&
+  CHECK(l->loss->size == TB_LOSS_DEF_SIZE_2_0 && l->loss->grown_next == 0 &&
+            !l->loss->head_scale && l->loss->row && !l->loss->eval &&
+            strcmp(l->loss->version, "1") == 0,
+        "loss: its 2.0 size, its fields as written, 2.1's head_scale and the appended field zero");
+  CHECK(o->opt->size == TB_OPTIMIZER_DEF_SIZE_2_0 && o->opt->grown_next == 0 &&
             o->opt->eval_params == NULL && o->opt->step,
         "optimizer: 2.0 size, appended field zero");
-  CHECK(s->sched->size == TB_SCHEDULE_DEF_SIZE_2_0 && s->sched->grown_2_1 == 0 &&
+  CHECK(s->sched->size == TB_SCHEDULE_DEF_SIZE_2_0 && s->sched->grown_next == 0 &&
             s->sched->factor,
         "schedule: 2.0 size, appended field zero");
-  CHECK(l->n_hparams == 1 && l->hparams[0].grown_2_1 == 0 && l->hparams[0].def == 2 &&
+  CHECK(l->n_hparams == 1 && l->hparams[0].grown_next == 0 && l->hparams[0].def == 2 &&
             strcmp(l->hparams[0].name, "weight") == 0 && o->hparams[0].def == 0.5 &&
             s->hparams[0].def == 0.25,
         "hyperparameter rows copied from the 2.0 stride, appended field zero");
