@@ -88,7 +88,10 @@ const char tb_checks_help[] =
     "  services         in TRAIN calls, the loss draws from the host rng and reports\n"
     "                   only if it declares it, under valid series names\n"
     "  requires         what it requires of a scenario is known, and the checks'\n"
-    "                   batches carry it (sample ids; soft targets)\n"
+    "                   batches carry it (sample ids; soft targets; cosines in\n"
+    "                   [-0.98, 0.98] for a loss that reads a cosine head)\n"
+    "  head-scale       a loss that reads a cosine head reports its scale s, finite\n"
+    "                   and > 0, in TRAIN, PROBE and EVAL calls (skipped otherwise)\n"
     "  composition      a wrapper (a loss hyperparameter of type component) calls\n"
     "                   eval_base, as declared, on a base of its own; its value over\n"
     "                   its default base and over brier (or cross_entropy) differs\n"
@@ -226,8 +229,7 @@ static double leval_as(tb_probe_loss *in, int phase, int form, int n, const doub
   }
   tb_loss_batch b = {.n = n, .logits = z, .labels = y, .targets = targets, .weights = w,
                      .epoch = 0, .n_epochs = 10, .step = 0, .n_steps = 100, .phase = phase,
-                     .dlogits = dz, .sample_ids = phase == TB_PHASE_EVAL ? NULL : lb_ids,
-                     .scale = in->c->requires & TB_REQ_COSINE_HEAD ? 1.0 : 0.0};
+                     .dlogits = dz, .sample_ids = phase == TB_PHASE_EVAL ? NULL : lb_ids};
   return tb_probe_loss_eval_form(in, &b, form);
 }
 
@@ -259,7 +261,9 @@ typedef struct lbatch {
   int32_t *y;         /* [N] */
 } lbatch;
 
-static void lbatch_make(lbatch *b, tb_rng *r, int kind, int n, int k) {
+/* A batch of `kind` logits; for a loss that reads a cosine head, the same
+ * scaled into [-0.98, 0.98] (by the batch's largest |z|), as cosines are. */
+static void lbatch_make(lbatch *b, const tb_component *c, tb_rng *r, int kind, int n, int k) {
   b->n = n, b->k = k;
   b->z = malloc(sizeof *b->z * (size_t)n * (size_t)k);
   b->dz = malloc(sizeof *b->dz * (size_t)n * (size_t)k);
@@ -296,6 +300,11 @@ static void lbatch_make(lbatch *b, tb_rng *r, int kind, int n, int k) {
       for (int j = 0; j < k; j++) z[j] = -50 + tb_rng_uniform(r) - 0.5;
       z[y] = 50;
     }
+  }
+  if (c->requires & TB_REQ_COSINE_HEAD) {
+    double m = 0;
+    for (int64_t i = 0; i < (int64_t)n * k; i++) m = fmax(m, fabs(b->z[i]));
+    for (int64_t i = 0; m > 0 && i < (int64_t)n * k; i++) b->z[i] *= 0.98 / m;
   }
 }
 
@@ -562,7 +571,7 @@ static void chk_grad_fd_kind(const tb_component *c, int kind) {
         break;
       }
       lbatch bt;
-      lbatch_make(&bt, &r, kind, n, k);
+      lbatch_make(&bt, c, &r, kind, n, k);
       const double L0 = leval(&in, n, bt.z, bt.y, bt.w, bt.dz);
       if (!isfinite(L0) || !all_finite(bt.dz, nk)) {
         snprintf(problem_text, sizeof problem_text, "non-finite %s at K=%d N=%d",
@@ -646,7 +655,7 @@ static void chk_finite(const tb_component *c) {
           return;
         }
         lbatch bt;
-        lbatch_make(&bt, &r, kind, n, k);
+        lbatch_make(&bt, c, &r, kind, n, k);
         const double v = leval(&in, n, bt.z, bt.y, bt.w, bt.dz);
         long nb = !isfinite(v);
         for (int64_t i = 0; i < (int64_t)n * k; i++) nb += !isfinite(bt.dz[i]);
@@ -702,7 +711,7 @@ static void chk_scale(const tb_component *c) {
   tb_rng r;
   rng_for(&r, "scale", 0);
   lbatch bt;
-  lbatch_make(&bt, &r, IN_NORMAL, N, K);
+  lbatch_make(&bt, c, &r, IN_NORMAL, N, K);
   double gb[N * K], g1[N * K], z2[2 * N * K], g2[2 * N * K], l1[N];
   int32_t y2[2 * N];
   const double Lb = leval(&in, N, bt.z, bt.y, NULL, gb);
@@ -746,7 +755,7 @@ static void chk_zero_weight(const tb_component *c) {
   tb_rng r;
   rng_for(&r, "zero-weight", 0);
   lbatch bt;
-  lbatch_make(&bt, &r, IN_NORMAL, N, K);
+  lbatch_make(&bt, c, &r, IN_NORMAL, N, K);
   bt.w[1] = bt.w[5] = 0;
   /* B: the zero-weight rows replaced by other logits (+-50) and labels */
   double zb[N * K], ga[N * K], gb[N * K];
@@ -834,7 +843,7 @@ static void chk_loss_deterministic(const tb_component *c) {
   tb_rng r;
   rng_for(&r, "deterministic", 0);
   lbatch bt;
-  lbatch_make(&bt, &r, IN_NORMAL, N, K);
+  lbatch_make(&bt, c, &r, IN_NORMAL, N, K);
   lout out[2][CALLS];
   memset(out, 0, sizeof out);
   int opened = 0;
@@ -885,7 +894,7 @@ static void chk_loss_services(const tb_component *c) {
   /* training calls, where a loss may draw and report */
   for (int kind = IN_NORMAL; kind <= IN_EXTREME; kind++) {
     lbatch bt;
-    lbatch_make(&bt, &r, kind, N, K);
+    lbatch_make(&bt, c, &r, kind, N, K);
     leval_as(&in, TB_PHASE_TRAIN, TB_PROBE_ANY, N, bt.z, bt.y, bt.w, bt.dz);
     lbatch_free(&bt);
   }
@@ -926,7 +935,7 @@ static void chk_tensor_fd(const tb_component *c) {
   tb_rng r;
   rng_for(&r, "tensor-fd", 0);
   lbatch bt;
-  lbatch_make(&bt, &r, IN_NORMAL, N, K);
+  lbatch_make(&bt, c, &r, IN_NORMAL, N, K);
   const long total = (long)in.lt.total;
   float *an = malloc(sizeof *an * (size_t)total);
   if (!an) abort();
@@ -1030,7 +1039,7 @@ static void chk_row_form(const tb_component *c) {
   double gr[N * K], gb[N * K], g1[K], g4[K];
   for (int kind = IN_NORMAL; kind <= IN_ONEHOT; kind++) {
     lbatch bt;
-    lbatch_make(&bt, &r, kind, N, K);
+    lbatch_make(&bt, c, &r, kind, N, K);
     bt.w[3] = 0;
     if (L->eval) {
       /* both forms: the core's loop over `row` gives what `eval` gives */
@@ -1080,8 +1089,8 @@ static void chk_phase(const tb_component *c) {
   tb_rng r;
   rng_for(&r, "phase", 0);
   lbatch b1, b2;
-  lbatch_make(&b1, &r, IN_NORMAL, N, K);
-  lbatch_make(&b2, &r, IN_NORMAL, N, K);
+  lbatch_make(&b1, c, &r, IN_NORMAL, N, K);
+  lbatch_make(&b2, c, &r, IN_NORMAL, N, K);
   tb_probe_loss A, B;
   if (linst_open(&A, c, hp, K, err, sizeof err)) {
     tb_check_emit(0, "phase", NULL, NULL, "create with K=%d failed: %s", K, err);
@@ -1154,14 +1163,51 @@ static void chk_requires(const tb_component *c) {
     snprintf(what + strlen(what), sizeof what - strlen(what), "%ssample ids (in every TRAIN and "
              "PROBE call, as in a run)", what[0] ? "; " : "");
   if (req & TB_REQ_COSINE_HEAD)
-    snprintf(what + strlen(what), sizeof what - strlen(what), "%sa cosine head (scale 1; the "
-             "checks' logits are not bounded cosines)", what[0] ? "; " : "");
+    snprintf(what + strlen(what), sizeof what - strlen(what), "%sa cosine head (the checks' "
+             "logits are scaled into [-0.98, 0.98]; batch->scale is its head_scale)",
+             what[0] ? "; " : "");
   if (req & ~known) {
     tb_check_emit(0, "requires", NULL, NULL, "requires flags this trainbench does not know "
                   "(%#x)%s%s", req & ~known, what[0] ? "; known: " : "", what);
     return;
   }
   tb_check_emit(1, "requires", NULL, NULL, "requires %s", what);
+}
+
+/* ---- head-scale -------------------------------------------------------------- */
+
+/* A loss that reads a cosine head (itself or its default base) owns the
+ * scale s the metrics multiply cos theta by: it must answer head_scale with
+ * a finite s > 0 before each of its calls, whatever the phase. */
+static void chk_head_scale(const tb_component *c) {
+  enum { N = 8, K = 10 };
+  tb_probe_loss in;
+  if (linst_open_defaults(&in, c, K, "head-scale")) return;
+  if (!tb_node_scale_owner(&in.root)) {
+    tb_check_emit(1, "head-scale", NULL, NULL, "skipped: reads no cosine head");
+    tb_probe_loss_close(&in);
+    return;
+  }
+  tb_rng r;
+  rng_for(&r, "head-scale", 0);
+  lbatch bt;
+  lbatch_make(&bt, c, &r, IN_NORMAL, N, K);
+  static const int phases[3] = {TB_PHASE_TRAIN, TB_PHASE_PROBE, TB_PHASE_EVAL};
+  double sc[3];
+  for (int i = 0; i < 3; i++) {
+    for (int j = 0; j < N; j++) lb_ids[j] = j;
+    tb_loss_batch b = {.n = N, .logits = bt.z, .labels = bt.y, .epoch = 0, .n_epochs = 10,
+                       .n_steps = 100, .phase = phases[i], .dlogits = bt.dz,
+                       .sample_ids = phases[i] == TB_PHASE_EVAL ? NULL : lb_ids};
+    tb_probe_loss_eval(&in, &b);
+    sc[i] = b.scale;
+  }
+  const long bad = in.bad_scale;
+  tb_check_emit(bad == 0, "head-scale", CNT(bad), "0", "s = %.6g, %.6g, %.6g in TRAIN, PROBE "
+                "and EVAL calls, N=%d K=%d%s%s", sc[0], sc[1], sc[2], N, K, bad ? "; " : "",
+                bad ? in.scale_err : "");
+  tb_probe_loss_close(&in);
+  lbatch_free(&bt);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1600,7 +1646,7 @@ static void chk_loss_composition(const tb_component *c) {
     rng_for(&r, "composition", 0);
     for (int kind = IN_NORMAL; kind <= IN_EXTREME; kind++) {
       lbatch bt;
-      lbatch_make(&bt, &r, kind, N, K);
+      lbatch_make(&bt, c, &r, kind, N, K);
       v[b][kind - IN_NORMAL] = leval_as(&in, TB_PHASE_TRAIN, TB_PROBE_ANY, N, bt.z, bt.y, bt.w,
                                         bt.dz);
       lbatch_free(&bt);
@@ -1749,6 +1795,7 @@ static const tb_check_def loss_checks[] = {
     {"phase", chk_phase},
     {"services", chk_loss_services},
     {"requires", chk_requires},
+    {"head-scale", chk_head_scale},
     {"composition", chk_loss_composition},
 };
 

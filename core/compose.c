@@ -4,8 +4,10 @@
  *
  * Provides: tb_node_open_bases, tb_node_free_bases, tb_node_free, tb_is_base_slot, tb_node_base,
  * tb_node_step_base, tb_node_base_batch, tb_node_eval_params,
- * tb_instance_tree_flags, tb_node_single_base.
+ * tb_instance_tree_flags, tb_node_single_base, tb_node_scale_owner,
+ * tb_node_head_scale.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,4 +138,27 @@ uint32_t tb_instance_tree_flags(const tb_instance *in) {
     if (in->child[i] && in->child[i]->comp->kind == in->comp->kind)
       f |= tb_instance_tree_flags(in->child[i]);
   return f;
+}
+
+const tb_node *tb_node_scale_owner(const tb_node *nd) {
+  if (!nd) return NULL;
+  if (nd->c->kind == TB_KIND_LOSS && (nd->c->requires & TB_REQ_COSINE_HEAD)) return nd;
+  for (int i = 0; i < TB_MAX_HP; i++) {
+    const tb_node *o = nd->child[i] ? tb_node_scale_owner(nd->child[i]) : NULL;
+    if (o) return o;
+  }
+  return NULL;
+}
+
+int tb_node_head_scale(const tb_node *owner, tb_loss_batch *b, char *why, size_t len) {
+  b->scale = 0;
+  if (!owner) return 0;
+  const double s = owner->c->loss->head_scale(owner->state, b);
+  if (!(isfinite(s) && s > 0)) {
+    snprintf(why, len, "loss '%s' reported the cosine head's scale %g (head_scale must return "
+             "a finite s > 0)", owner->c->name, s);
+    return -1;
+  }
+  b->scale = s;
+  return 0;
 }

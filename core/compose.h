@@ -17,11 +17,13 @@
  * steps with its wrapper's ctx (the schedule's factor included) and its own
  * host_ctx; a loss base sees the wrapper's batch without the outermost
  * loss's tensors; evaluation passes ask the first node with eval_params
- * down a chain of single bases.
+ * down a chain of single bases; the cosine head's scale is asked of the
+ * one loss in the tree that requires a cosine head.
  *
  * Provides: tb_node_open_bases, tb_node_free_bases, tb_node_free, tb_is_base_slot, tb_node_base,
  * tb_node_step_base, tb_node_base_batch, tb_node_eval_params,
- * tb_instance_tree_flags, tb_node_single_base.
+ * tb_instance_tree_flags, tb_node_single_base, tb_node_scale_owner,
+ * tb_node_head_scale.
  */
 #ifndef TB_COMPOSE_H
 #define TB_COMPOSE_H
@@ -88,5 +90,14 @@ const tb_node *tb_node_single_base(const tb_node *nd);
 /* The node whose eval_params evaluation passes use: nd if it has one, else
  * down the chain of single bases; NULL when none has. */
 const tb_node *tb_node_eval_params(const tb_node *nd);
+
+/* The node whose loss owns the cosine head's scale: the first, depth first
+ * from nd, whose loss requires a cosine head (a script with a cosine head
+ * has exactly one); NULL when none does (a linear head). */
+const tb_node *tb_node_scale_owner(const tb_node *nd);
+/* Ask owner's head_scale for b (every field but scale set) and put the
+ * answer in b->scale (0 when owner is NULL); 0, or -1 with why when the
+ * answer is not finite and > 0. */
+int tb_node_head_scale(const tb_node *owner, tb_loss_batch *b, char *why, size_t len);
 
 #endif /* TB_COMPOSE_H */

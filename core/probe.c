@@ -253,6 +253,9 @@ double tb_probe_loss_eval_form(tb_probe_loss *in, tb_loss_batch *b, int form) {
   tb_loss_tensors_zero(b->dtensors, in->lt.n);
   in->rng = in->rng_at;
   in->phase = b->phase;
+  char why[sizeof in->scale_err];
+  if (tb_node_head_scale(tb_node_scale_owner(&in->root), b, why, sizeof why))
+    report_refused(&in->bad_scale, in->scale_err, sizeof in->scale_err, why);
   const tb_loss_def *L = in->c->loss;
   double v = form == TB_PROBE_BATCH ? L->eval(in->state, b)
              : form == TB_PROBE_ROWS ? tbu_loss_eval_rows(L->row, in->state, b)

@@ -90,6 +90,8 @@ typedef struct tb_probe_loss {
   long n_base, bad_base; /* eval_base calls; those a run refuses */
   char base_err[256];
   int tensor_refused;   /* a base called add_tensor */
+  long bad_scale;       /* head_scale answers a run refuses (not finite and > 0) */
+  char scale_err[256];  /* the first */
 } tb_probe_loss;
 
 /* Create c with hp and K = k (at most TB_PROBE_MAXK) on a copy of `stream`;
@@ -102,8 +104,8 @@ int tb_probe_loss_open_base(tb_probe_loss *in, const tb_component *c, const doub
                             size_t errlen);
 /* Evaluate on b with the instance's K and priors filled in (b->k and
  * b->priors are overwritten), and its tensors (b->tensors, dtensors,
- * n_tensors, tensor_size, host_ctx, report overwritten); the stream is put
- * back first. */
+ * n_tensors, tensor_size, host_ctx, report overwritten), and b->scale asked
+ * of the loss that owns a cosine head's scale; the stream is put back first. */
 double tb_probe_loss_eval(tb_probe_loss *in, tb_loss_batch *b);
 /* The same through one form: TB_PROBE_BATCH calls `eval` (which the loss
  * must have), TB_PROBE_ROWS the core's row loop over `row` (likewise). */

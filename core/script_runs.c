@@ -165,24 +165,32 @@ static int check_requires(tb_script_ctx *ctx, const tb_instance *in, int cosine_
   return 0;
 }
 
-/* Whether a loss of the tree at `in` (a wrapper or one of its bases)
- * declares that it reads cos theta: such a loss owns the scale s. */
-static int reads_cosine(const tb_instance *in) {
-  if (in->comp->kind == TB_KIND_LOSS && (in->comp->requires & TB_REQ_COSINE_HEAD)) return 1;
+/* How many losses of the tree at `in` (a wrapper and its bases) declare
+ * that they read cos theta: such a loss owns the scale s. */
+static int cosine_readers(const tb_instance *in) {
+  int n = in->comp->kind == TB_KIND_LOSS && (in->comp->requires & TB_REQ_COSINE_HEAD);
   for (int i = 0; i < in->n; i++)
-    if (in->child[i] && reads_cosine(in->child[i])) return 1;
-  return 0;
+    if (in->child[i]) n += cosine_readers(in->child[i]);
+  return n;
 }
 
 /* The reverse of a loss's requirement: a cosine head's outputs are cos theta
  * in [-1, 1], and a loss that does not declare TB_REQ_COSINE_HEAD would
  * train on them as logits, unscaled (softmax over [-1, 1] can barely tell
- * the classes apart), without any error. */
+ * the classes apart), without any error. And one loss of the tree owns the
+ * scale the metrics see: two would leave it ambiguous. */
 static int check_head(tb_script_ctx *ctx, const tb_run_config *cfg, const char *model_where) {
-  if (cfg->model.head != TB_HEAD_COSINE || reads_cosine(cfg->parts[TB_PART_LOSS])) return 0;
+  if (cfg->model.head != TB_HEAD_COSINE) return 0;
+  const int n = cosine_readers(cfg->parts[TB_PART_LOSS]);
+  if (n == 1) return 0;
   char model[160], loss[160];
   tb_component_label(cfg->parts[TB_PART_MODEL]->comp, model, sizeof model);
   tb_component_label(cfg->parts[TB_PART_LOSS]->comp, loss, sizeof loss);
+  if (n > 1)
+    return tb_script_fail(ctx,
+                          "%s: %s: %d losses in %s (with its bases) read the cosine head; "
+                          "exactly one may own the scale s the metrics see",
+                          model_where, model, n, loss);
   return tb_script_fail(ctx,
                         "%s: %s: head = \"cosine\" outputs cos theta in [-1, 1], which %s "
                         "would read as logits, unscaled: it needs a loss that declares "

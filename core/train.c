@@ -100,6 +100,7 @@ struct tb_trainer {
   int64_t *class_counts;    /* [K] */
   float *class_means;       /* [K][D] */
   tb_node *lnode, *onode;   /* the outermost loss and optimizer */
+  const tb_node *scale_node; /* the loss that owns the cosine head's scale; NULL: linear */
   void *loss_state, *opt_state; /* their states */
   const float *P[2 * TB_MAX_LAYERS];
   float *G[2 * TB_MAX_LAYERS];
@@ -219,6 +220,11 @@ static double svc_eval(void *hctx, const float *const *params, float *const *gra
       .tensors = t->svc_lt, .dtensors = t->svc_dlt, .n_tensors = t->lt.n,
       .tensor_size = sizeof(tb_tensor), .host_ctx = t->lnode, .report = svc_loss_report,
       .eval_base = svc_eval_base};
+  char why[TB_ERRLEN];
+  if (tb_node_head_scale(t->scale_node, &b, why, sizeof why)) {
+    svc_fail(t, "%s", why);
+    return NAN;
+  }
   t->loss_phase = TB_PHASE_PROBE;
   double loss = tbu_loss_eval(t->L, t->loss_state, &b);
   t->loss_phase = 0;
@@ -607,6 +613,7 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
   t->lt.loss = t->L->name;
   if (node_create(t, cfg->parts[TB_PART_LOSS], "loss", &t->lnode, err, errlen)) return -1;
   t->loss_state = t->lnode->state;
+  t->scale_node = tb_node_scale_owner(t->lnode);
   if (t->lt.err[0]) { /* a refused add_tensor the loss went on without */
     tb_errf(err, errlen, "%s", t->lt.err);
     return -1;
@@ -671,8 +678,6 @@ int tb_trainer_create(tb_trainer **out, const tb_run_config *cfg, char *err, siz
   t->ctx.train_size = n_train;
   return 0;
 }
-
-/* ---- the step ------------------------------------------------------------------ */
 
 /* ---- the training step, stage by stage ------------------------------------------- */
 /*
@@ -818,6 +823,7 @@ int tb_trainer_step(tb_trainer *t, char *err, size_t errlen) {
                      .tensors = t->lt.live, .dtensors = t->lt.grad, .n_tensors = t->lt.n,
                      .tensor_size = sizeof(tb_tensor), .host_ctx = t->lnode,
                      .report = svc_loss_report, .eval_base = svc_eval_base};
+  if (tb_node_head_scale(t->scale_node, &b, err, errlen)) return -1;
   b.weights = reduce(t, &b);
   t->loss_phase = TB_PHASE_TRAIN;
   double loss = tbu_loss_eval(t->L, t->loss_state, &b);
@@ -917,21 +923,30 @@ int tb_trainer_evaluate(tb_trainer *t, int epoch, tb_run_result *res, char *err,
       /* a loss that is not a mean sees the whole split at once */
       double *lg = not_mean ? t->ev_logits + (size_t)off * K : t->logits;
       for (int64_t i = 0; i < (int64_t)bn * K; i++) lg[i] = z[i];
+      b.n = bn;
+      b.logits = lg;
+      b.labels = p->y + off;
+      if (tb_node_head_scale(t->scale_node, &b, err, errlen)) return -1;
       if (!not_mean) {
-        b.n = bn;
-        b.logits = lg;
-        b.labels = p->y + off;
         tb_loss_tensors_zero(t->lt.scratch, t->lt.n);
         t->loss_phase = TB_PHASE_EVAL;
         tb_eval_acc_add_loss(acc, tbu_loss_eval(t->L, t->loss_state, &b), bn);
         t->loss_phase = 0;
       }
-      tb_eval_acc_add(acc, lg, p->y + off, bn, t->prob);
+      /* the metrics see s cos theta of a cosine head (the loss's scale,
+       * without its margin); the loss saw cos theta */
+      const double *mz = lg;
+      if (b.scale > 0) {
+        for (int64_t i = 0; i < (int64_t)bn * K; i++) t->logits[i] = b.scale * lg[i];
+        mz = t->logits;
+      }
+      tb_eval_acc_add(acc, mz, p->y + off, bn, t->prob);
     }
     if (not_mean) {
       b.n = p->n;
       b.logits = t->ev_logits;
       b.labels = p->y;
+      if (tb_node_head_scale(t->scale_node, &b, err, errlen)) return -1;
       tb_loss_tensors_zero(t->lt.scratch, t->lt.n);
       t->loss_phase = TB_PHASE_EVAL;
       tb_eval_acc_set_loss(acc, tbu_loss_eval(t->L, t->loss_state, &b));

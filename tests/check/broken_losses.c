@@ -29,6 +29,8 @@
  *                              computes its own value      (services, composition)
  *   -DLBASE_IGNORED "lbase_ignored": declares TB_SERVICE_BASE and has a
  *                              base it never runs           (composition)
+ *   -DBAD_SCALE "bad_scale":   reads a cosine head and reports a scale
+ *                              of 0 in EVAL calls            (head-scale)
  *   (the loader refuses every loss with `requires` until scenarios can
  *   provide what they ask: `check` reports the two files with its reason
  *   and must not crash; once it loads them, requires_ids passes every check
@@ -68,6 +70,8 @@
 #define LOSS_NAME "lbase_undeclared"
 #elif defined(LBASE_IGNORED)
 #define LOSS_NAME "lbase_ignored"
+#elif defined(BAD_SCALE)
+#define LOSS_NAME "bad_scale"
 #else
 #error "build with one of the macros listed at the top"
 #endif
@@ -235,6 +239,14 @@ static double b_row(void *state, const tb_loss_row *r) {
 }
 #endif
 
+#ifdef BAD_SCALE
+/* The cosine head's scale: 1, but 0 in EVAL calls (the bug). */
+static double b_head_scale(void *state, const tb_loss_batch *b) {
+  (void)state;
+  return b->phase == TB_PHASE_EVAL ? 0.0 : 1.0;
+}
+#endif
+
 static const tb_loss_def loss = {
   TB_DEF_SIZES(tb_loss_def),
   .name = LOSS_NAME,
@@ -251,6 +263,9 @@ static const tb_loss_def loss = {
   .requires = TB_REQ_SAMPLE_IDS,
 #elif defined(REQUIRES_UNKNOWN)
   .requires = 1u << 7,
+#elif defined(BAD_SCALE)
+  .requires = TB_REQ_COSINE_HEAD,
+  .head_scale = b_head_scale,
 #endif
   .hparams = hparams,
   .n_hparams = (int)(sizeof hparams / sizeof hparams[0]),

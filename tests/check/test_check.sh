@@ -15,7 +15,8 @@
 #     (eval-params); requires_ids passes (sample ids are always provided) and
 #     requires_unknown is refused by the loader with its reason, not crashed on;
 #     the wrappers base_undeclared, base_bad_slot, lbase_undeclared (services,
-#     composition) and base_ignored, lbase_ignored (composition)
+#     composition) and base_ignored, lbase_ignored (composition); bad_scale
+#     (a cosine-head loss whose scale is 0 in EVAL calls: head-scale)
 #   - the bundled wrappers (lookahead, ema, logit_clip) pass every check over
 #     their default bases, and swapping the base changes what they compute
 #   - the test-only plugins that use the run-time services right
@@ -43,7 +44,7 @@ checks=0
 
 COMMON_CHECKS="meta defaults unique create-edges"
 LOSS_CHECKS="$COMMON_CHECKS grad-fd tensor-fd finite scale-1/N zero-weight row-form deterministic"
-LOSS_CHECKS="$LOSS_CHECKS phase services requires composition"
+LOSS_CHECKS="$LOSS_CHECKS phase services requires head-scale composition"
 OPT_CHECKS="$COMMON_CHECKS zero-grad tiny-grad huge-grad deterministic no-shared-state quadratic"
 OPT_CHECKS="$OPT_CHECKS eval-params services composition"
 
@@ -110,7 +111,7 @@ eq "check cross_entropy: exit status" "$rc" 0
 eq "check cross_entropy: rows are cross_entropy's" \
   "$(awk '$1 == "PASS" || $1 == "FAIL" { print $2, $3 }' "$WORK/out" | sort -u)" \
   "loss cross_entropy"
-eq "check cross_entropy: one row per check (grad-fd: 3)" "$(grep -c '^PASS' "$WORK/out")" 17
+eq "check cross_entropy: one row per check (grad-fd: 3)" "$(grep -c '^PASS' "$WORK/out")" 18
 
 sgd=$(find "$PLUG" -name sgd.so | head -n 1)
 run "$sgd"
@@ -191,6 +192,15 @@ run "$DIR/requires_unknown.so"
 eq "requires_unknown: exit status" "$rc" 1
 has "requires_unknown: the loader's reason" "$WORK/out" \
   "loss 'requires_unknown' requires what this trainbench does not know (flags 0x80)"
+
+run "$DIR/bad_scale.so"
+eq "bad_scale: exit status" "$rc" 1
+expect_fails bad_scale loss "head-scale"
+has "bad_scale: head-scale names the refused answer" "$WORK/out" \
+  "loss 'bad_scale' reported the cosine head's scale 0"
+detail bad_scale requires | grep -q 'a cosine head' &&
+  pass "bad_scale: requires says the checks feed it cosines" ||
+  fail "bad_scale: requires says the checks feed it cosines"
 
 # ---- composition: wrappers that misuse their base ----------------------------------------
 
@@ -316,7 +326,7 @@ eq "name + file: exit status" "$rc" 1
 eq "name + file: cross_entropy checked once, bad_sign too" \
   "$(awk '$1 == "PASS" || $1 == "FAIL" { print $3 }' "$WORK/out" | sort | uniq -c |
     awk '{ print $2 "=" $1 }' | tr '\n' ' ')" \
-  "bad_sign=17 cross_entropy=17 "
+  "bad_sign=18 cross_entropy=18 "
 
 # ---- unique names --------------------------------------------------------------------
 

@@ -164,7 +164,17 @@ static const tb_loss_def hp_self = {
       .requires = req_, .create = plain_create, .eval = kloss_eval, .destroy = free}
 
 REQUIRING(hp_soft, "hp_soft", TB_REQ_SOFT_TARGETS, "requires soft targets (test fixture)");
-REQUIRING(hp_cos, "hp_cos", TB_REQ_COSINE_HEAD, "requires a cosine head (test fixture)");
+/* a cosine-head loss reports its scale (ABI 2.1): here 1 */
+static double unit_scale(void *state, const tb_loss_batch *b) {
+  (void)state, (void)b;
+  return 1.0;
+}
+static const tb_loss_def hp_cos = {
+    TB_DEF_SIZES(tb_loss_def),
+    .name = "hp_cos", .version = "1", .summary = "requires a cosine head (test fixture)",
+    .reference = "Bishop, Pattern Recognition and Machine Learning, 2006",
+    .requires = TB_REQ_COSINE_HEAD, .create = plain_create, .eval = kloss_eval, .destroy = free,
+    .head_scale = unit_scale};
 REQUIRING(hp_ids, "hp_ids", TB_REQ_SAMPLE_IDS, "requires sample ids (test fixture)");
 
 /* ---- an optimizer wrapping a base -------------------------------------------- */
