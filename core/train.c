@@ -823,7 +823,11 @@ int tb_trainer_step(tb_trainer *t, char *err, size_t errlen) {
                      .tensors = t->lt.live, .dtensors = t->lt.grad, .n_tensors = t->lt.n,
                      .tensor_size = sizeof(tb_tensor), .host_ctx = t->lnode,
                      .report = svc_loss_report, .eval_base = svc_eval_base};
-  if (tb_node_head_scale(t->scale_node, &b, err, errlen)) return -1;
+  char why[TB_ERRLEN];
+  if (tb_node_head_scale(t->scale_node, &b, why, sizeof why)) {
+    tb_errf(err, errlen, "%s at epoch %d, step %lld", why, t->epoch + 1, (long long)t->step + 1);
+    return -1;
+  }
   b.weights = reduce(t, &b);
   t->loss_phase = TB_PHASE_TRAIN;
   double loss = tbu_loss_eval(t->L, t->loss_state, &b);
@@ -905,6 +909,7 @@ int tb_trainer_evaluate(tb_trainer *t, int epoch, tb_run_result *res, char *err,
   int K = t->sp.k, D = t->sp.d, cap = t->model.cap;
   const int not_mean = t->not_mean;
   int n_last = 0;
+  char why[TB_ERRLEN];
   if (eval_views(t, err, errlen)) return -1;
   for (int s = 0; s < 3; s++) {
     const tb_split_part *p = &t->sp.part[s];
@@ -926,7 +931,7 @@ int tb_trainer_evaluate(tb_trainer *t, int epoch, tb_run_result *res, char *err,
       b.n = bn;
       b.logits = lg;
       b.labels = p->y + off;
-      if (tb_node_head_scale(t->scale_node, &b, err, errlen)) return -1;
+      if (tb_node_head_scale(t->scale_node, &b, why, sizeof why)) goto bad_scale;
       if (!not_mean) {
         tb_loss_tensors_zero(t->lt.scratch, t->lt.n);
         t->loss_phase = TB_PHASE_EVAL;
@@ -946,7 +951,7 @@ int tb_trainer_evaluate(tb_trainer *t, int epoch, tb_run_result *res, char *err,
       b.n = p->n;
       b.logits = t->ev_logits;
       b.labels = p->y;
-      if (tb_node_head_scale(t->scale_node, &b, err, errlen)) return -1;
+      if (tb_node_head_scale(t->scale_node, &b, why, sizeof why)) goto bad_scale;
       tb_loss_tensors_zero(t->lt.scratch, t->lt.n);
       t->loss_phase = TB_PHASE_EVAL;
       tb_eval_acc_set_loss(acc, tbu_loss_eval(t->L, t->loss_state, &b));
@@ -967,6 +972,9 @@ int tb_trainer_evaluate(tb_trainer *t, int epoch, tb_run_result *res, char *err,
   }
   t->sctx.n_last_eval = n_last;
   return 0;
+bad_scale:
+  tb_errf(err, errlen, "%s in the evaluation after epoch %d", why, epoch);
+  return -1;
 }
 
 /* ---- a whole run ------------------------------------------------------------------- */

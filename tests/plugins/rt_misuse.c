@@ -1,6 +1,6 @@
 /*
  * rt_misuse.c — test-only components that misuse the run-time services of
- * ABI 2.0, each in one way a run must refuse with a message naming it
+ * ABI 2.x, each in one way a run must refuse with a message naming it
  * (tests/e2e/test_runtime.sh). Otherwise softmax cross-entropy (Bridle,
  * 1990: loss_i = logsumexp(z_i) - z_iy, gradient (p - e_y)/N) and plain SGD:
  *
@@ -9,6 +9,8 @@
  *   loss rt_report_badname     reports a series named "Bad-Name"
  *   loss rt_tensor_bad         add_tensor with a shape entry of 0
  *   loss rt_tensor_late        add_tensor from its first training call
+ *   loss rt_scale_nan          reads a cosine head (cross-entropy of 4 cos theta)
+ *                              and reports the scale NaN from its second epoch
  *   optimizer rt_next_undeclared  next_batch without declaring TB_SERVICE_NEXT_BATCH
  *   optimizer rt_report_clash     reports "rt_dual_cap.lambda", a series the loss
  *                                 rt_dual_cap reports
@@ -23,7 +25,9 @@
 
 #include "trainbench/plugin.h"
 
-enum { REPORT_EVAL = 1, REPORT_UNDECLARED, REPORT_BADNAME, TENSOR_BAD, TENSOR_LATE };
+enum { REPORT_EVAL = 1, REPORT_UNDECLARED, REPORT_BADNAME, TENSOR_BAD, TENSOR_LATE, SCALE_NAN };
+
+#define SCALE 4.0 /* rt_scale_nan: the cosine head's scale, while it answers one */
 
 typedef struct ce_state {
   int mode;
@@ -63,14 +67,18 @@ static void ce_destroy(void *state) {
 static double ce_eval(void *state, const tb_loss_batch *b) {
   ce_state *s = state;
   if (b->k != s->k || b->n <= 0) return NAN;
-  double total = 0;
+  /* rt_scale_nan: the cross-entropy of SCALE z (z = cos theta), gradient SCALE (p - e_y)/N */
+  const double f = s->mode == SCALE_NAN ? SCALE : 1.0;
+  double total = 0, zs[64];
+  if (b->k > 64) return NAN;
   for (int i = 0; i < b->n; i++) {
     const double *z = b->logits + (size_t)i * b->k;
-    s->host->softmax(s->p, z, b->k);
-    total += s->host->logsumexp(z, b->k) - z[b->labels[i]];
+    for (int j = 0; j < b->k; j++) zs[j] = f * z[j];
+    s->host->softmax(s->p, zs, b->k);
+    total += s->host->logsumexp(zs, b->k) - zs[b->labels[i]];
     if (b->dlogits)
       for (int j = 0; j < b->k; j++)
-        b->dlogits[(size_t)i * b->k + j] = (s->p[j] - (j == b->labels[i])) / b->n;
+        b->dlogits[(size_t)i * b->k + j] = f * (s->p[j] - (j == b->labels[i])) / b->n;
   }
   switch (s->mode) {
   case REPORT_EVAL: b->report(b->host_ctx, "rt_report_eval.value", total / b->n); break;
@@ -96,6 +104,12 @@ CE_CREATE(create_report_undeclared, REPORT_UNDECLARED)
 CE_CREATE(create_report_badname, REPORT_BADNAME)
 CE_CREATE(create_tensor_bad, TENSOR_BAD)
 CE_CREATE(create_tensor_late, TENSOR_LATE)
+CE_CREATE(create_scale_nan, SCALE_NAN)
+
+static double scale_nan(void *state, const tb_loss_batch *b) {
+  (void)state;
+  return b->epoch >= 1 && b->phase == TB_PHASE_TRAIN ? NAN : SCALE;
+}
 
 #define CE_DEF(var, name_, services_, create_)                                            \
   static const tb_loss_def var = {                                                        \
@@ -108,6 +122,12 @@ CE_DEF(report_undeclared, "rt_report_undeclared", 0, create_report_undeclared);
 CE_DEF(report_badname, "rt_report_badname", TB_SERVICE_REPORT, create_report_badname);
 CE_DEF(tensor_bad, "rt_tensor_bad", 0, create_tensor_bad);
 CE_DEF(tensor_late, "rt_tensor_late", 0, create_tensor_late);
+static const tb_loss_def scale_nan_def = {
+    TB_DEF_SIZES(tb_loss_def), .name = "rt_scale_nan", .version = "1",
+    .summary = "cross-entropy of 4 cos theta whose scale turns NaN at epoch 2 (test)",
+    .reference = "Bridle, 1990 (test plugin)", .requires = TB_REQ_COSINE_HEAD,
+    .create = create_scale_nan, .eval = ce_eval, .destroy = ce_destroy,
+    .head_scale = scale_nan};
 
 /* ---- optimizers ------------------------------------------------------------- */
 
@@ -177,7 +197,7 @@ SGD_DEF(report_clash, "rt_report_clash", TB_SERVICE_REPORT, create_report_clash)
 SGD_DEF(report_many, "rt_report_many", TB_SERVICE_REPORT, create_report_many);
 
 static const tb_loss_def *const losses[] = {&report_eval, &report_undeclared, &report_badname,
-                                            &tensor_bad, &tensor_late, NULL};
+                                            &tensor_bad, &tensor_late, &scale_nan_def, NULL};
 static const tb_optimizer_def *const optimizers[] = {&next_undeclared, &report_clash,
                                                      &report_many, NULL};
 static const tb_plugin plugin = {TB_PLUGIN_HEADER, .losses = losses, .optimizers = optimizers};
