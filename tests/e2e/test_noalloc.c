@@ -7,8 +7,9 @@
  * batches (next_batch) and evaluate through eval_params, counting the
  * evaluation passes too (a loss that is not a mean sees whole splits), and
  * for a cosine head (built by hand: the script loader would want a loss
- * that reads cos theta) under the eval service. Not
- * built under sanitizers (they own malloc).
+ * that reads cos theta) under the eval service, and for a run with every
+ * stage of the step at work (label_noise, mixup, small_loss). Not built
+ * under sanitizers (they own malloc).
  */
 #include <string.h>
 
@@ -50,13 +51,14 @@ void *aligned_alloc(size_t align, size_t n) {
   return __libc_memalign(align, n);
 }
 
-/* A configuration of the digits mlp with default hyperparameters. */
 /* digits, an mlp of 32 and 16 units with this activation and head, loss and
  * optimizer by name at their defaults, cosine with one epoch of warmup, 3
- * epochs of batches of 100. 0, or -1 with the reason in err (the
+ * epochs of batches of 100; `staged`: with every stage of the step at work
+ * (label_noise, mixup, small_loss). 0, or -1 with the reason in err (the
  * configuration freed). */
-static int config_head(tb_run_config *cfg, tb_registry *reg, const char *loss, const char *opt,
-                       const char *activation, const char *head, char *err, size_t errlen) {
+static int config_staged(tb_run_config *cfg, tb_registry *reg, const char *loss, const char *opt,
+                         const char *activation, const char *head, int staged, char *err,
+                         size_t errlen) {
   memset(cfg, 0, sizeof *cfg);
   snprintf(cfg->scenario, sizeof cfg->scenario, "noalloc");
   cfg->seed = 1;
@@ -67,9 +69,19 @@ static int config_head(tb_run_config *cfg, tb_registry *reg, const char *loss, c
   cfg->parts[TB_PART_OPTIMIZER] = tb_instance_named(reg, TB_KIND_OPTIMIZER, opt, err, errlen);
   tb_instance *s = cfg->parts[TB_PART_SCHEDULE] =
       tb_instance_named(reg, TB_KIND_SCHEDULE, "cosine", err, errlen);
-  if (!cfg->parts[TB_PART_DATA] || !m || !cfg->parts[TB_PART_LOSS] ||
-      !cfg->parts[TB_PART_OPTIMIZER] || !s ||
-      tb_instance_set_list(m, "hidden", (const double[]){32, 16}, 1, 2, err, errlen) ||
+  int bad = !cfg->parts[TB_PART_DATA] || !m || !cfg->parts[TB_PART_LOSS] ||
+            !cfg->parts[TB_PART_OPTIMIZER] || !s;
+  if (!bad && staged) {
+    tb_instance *c = cfg->parts[TB_PART_CORRUPTION] =
+        tb_instance_named(reg, TB_KIND_CORRUPTION, "label_noise", err, errlen);
+    cfg->parts[TB_PART_TRANSFORM] = tb_instance_named(reg, TB_KIND_TRANSFORM, "mixup", err, errlen);
+    tb_instance *r = cfg->parts[TB_PART_REDUCTION] =
+        tb_instance_named(reg, TB_KIND_REDUCTION, "small_loss", err, errlen);
+    bad = !c || !cfg->parts[TB_PART_TRANSFORM] || !r ||
+          tb_instance_set_num(c, "rate", 0.3, err, errlen) ||
+          tb_instance_set_num(r, "ramp", 1, err, errlen);
+  }
+  if (bad || tb_instance_set_list(m, "hidden", (const double[]){32, 16}, 1, 2, err, errlen) ||
       tb_instance_set_text(m, "activation", activation, err, errlen) ||
       tb_instance_set_text(m, "head", head, err, errlen) ||
       tb_instance_set_num(s, "warmup", 1, err, errlen)) {
@@ -84,6 +96,10 @@ static int config_head(tb_run_config *cfg, tb_registry *reg, const char *loss, c
   }
   return 0;
 }
+static int config_head(tb_run_config *cfg, tb_registry *reg, const char *loss, const char *opt,
+                       const char *activation, const char *head, char *err, size_t errlen) {
+  return config_staged(cfg, reg, loss, opt, activation, head, 0, err, errlen);
+}
 static int config(tb_run_config *cfg, tb_registry *reg, const char *loss, const char *opt,
                   const char *activation, char *err, size_t errlen) {
   return config_head(cfg, reg, loss, opt, activation, "linear", err, errlen);
@@ -97,12 +113,15 @@ static void runtime_services(tb_registry *reg) {
                                                                          next_batch, eval */
                                    {"rt_sqmean_ce", "rt_avg_sgd"},    /* not a mean */
                                    {"rt_ema_ce", "rt_esgd_probe"},
-                                   {"cross_entropy", "rt_esgd_probe"}}; /* a cosine head */
-  for (int i = 0; i < 5; i++) {
+                                   {"cross_entropy", "rt_esgd_probe"}, /* a cosine head */
+                                   {"cross_entropy", "adam"}};  /* every stage at work */
+  static const char *what[] = {"", "", "", "", " (cosine head)",
+                               " (label_noise, mixup, small_loss)"};
+  for (int i = 0; i < 6; i++) {
     tb_run_config cfg;
     char err[TB_ERRLEN];
-    if (config_head(&cfg, reg, pairs[i][0], pairs[i][1], "relu", i == 4 ? "cosine" : "linear",
-                    err, sizeof err)) {
+    if (config_staged(&cfg, reg, pairs[i][0], pairs[i][1], "relu", i == 4 ? "cosine" : "linear",
+                      i == 5, err, sizeof err)) {
       CHECK(0, "test plugins %s and %s: %s", pairs[i][0], pairs[i][1], err);
       continue;
     }
@@ -129,7 +148,7 @@ static void runtime_services(tb_registry *reg) {
     counting = 0;
     CHECK(rc == 0 && step_allocs == 0 && allocs == 0,
           "%s + %s%s: 25 steps, %ld allocations; an evaluation, %ld%s%s", pairs[i][0],
-          pairs[i][1], i == 4 ? " (cosine head)" : "", step_allocs, allocs, rc ? ": " : "",
+          pairs[i][1], what[i], step_allocs, allocs, rc ? ": " : "",
           rc ? err : "");
     tb_result_free(&res);
     tb_trainer_free(t);
