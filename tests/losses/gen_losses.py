@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """
 gen_losses.py — reference values and gradients of the bundled losses
-(cross_entropy, focal, brier, hinge, and the wrapper logit_clip over
-cross_entropy and focal), computed independently with PyTorch in float64,
-written to tests/losses/reference.txt for test_losses.c.
+(cross_entropy, focal, brier, hinge, the wrapper logit_clip over
+cross_entropy and focal, and cosface on cosines), computed independently with
+PyTorch in float64, written to tests/losses/reference.txt for test_losses.c.
 
 Regenerate (needs Debian's python3-torch, i.e. /usr/bin/python3, not the
 pyenv python3 on PATH), then check the new file in:
@@ -37,6 +37,18 @@ them left every line before it unchanged. They draw from their own
 generator (seed LC_SEED), and their logits add a kind, "mixed": each row a
 random direction with a norm log-uniform in [delta/4, 4 delta] (about 10 for
 the large delta), so that rows on both sides of the bound occur.
+
+The cosface cases come last, in the same way: a block after "# M logit_clip
+cases" that ends with "# C cosface cases", from a generator of their own
+(seed COS_SEED). Their logits are cosines in [-1, 1] (rounded to 4 decimals,
++-1 included), of the kinds in COS_KINDS: uniform, near +-1, the label's
+cosine the row's top and its bottom, and ties. Their `hp` lines are s and m
+(none: the plugin's defaults, s = 64, m = 0.35); m = 0 is F.cross_entropy of
+s c. The value is F.cross_entropy of s (c - m onehot(y)), taken where the
+label's probability is above 1/2 as -log1p(-u), u the sum of the other
+probabilities, because log_softmax rounds -log p_y to 0 (and its gradient
+p_y - 1 to 0) once u < 1e-16, a gap of the scaled cosines of only 37; the
+gradient is autograd's, with respect to the cosines c.
 """
 import sys
 
@@ -260,6 +272,156 @@ def logit_clip_cases(out):
     return count
 
 
+# ---- cosface: CosFace / AM-Softmax on the cosines of a cosine head -----------------
+
+COS_SEED = SEED + 2
+COS_DEFAULTS = {"s": 64.0, "m": 0.35}  # cosface.c's defaults, the paper's
+# (s, m): the defaults (no hp lines), m = 0 (cross-entropy of s c), a common
+# smaller scale, a large scale and margin, a small scale (soft probabilities),
+# and the table's top (s = 1024, m = 1)
+COS_SETTINGS = [None, (64.0, 0.0), (30.0, 0.35), (128.0, 0.5), (4.0, 0.1), (1024.0, 1.0)]
+COS_KINDS = ["uniform", "near1", "top", "bottom", "ties"]
+
+
+def make_cosines(rng, kind, n, k, labels):
+    """Rows of cosines in [-1, 1], rounded to 4 decimals (exact +-1 kept)."""
+    if kind == "uniform":
+        c = rng.uniform(-1, 1, size=(n, k))
+    elif kind == "near1":
+        # every cosine within 1e-3 of +-1, and some exactly +-1
+        c = np.where(rng.random(size=(n, k)) < 0.5, -1.0, 1.0)
+        c = c * (1 - rng.uniform(0, 1e-3, size=(n, k)) * (rng.random(size=(n, k)) < 0.7))
+    elif kind == "top":
+        # the label's cosine the row's top, by a gap from 0.01 to 1.9
+        c = rng.uniform(-1, 0.9, size=(n, k))
+        for i in range(n):
+            others = np.delete(c[i], labels[i])
+            c[i, labels[i]] = min(1.0, others.max() + rng.uniform(0.01, 1.9))
+            if i == 0:  # the farthest: the label at 1, the others at -1
+                c[i, :] = -1.0
+                c[i, labels[i]] = 1.0
+    elif kind == "bottom":
+        c = rng.uniform(-0.9, 1, size=(n, k))
+        for i in range(n):
+            others = np.delete(c[i], labels[i])
+            c[i, labels[i]] = max(-1.0, others.min() - rng.uniform(0.01, 1.9))
+            if i == 0:
+                c[i, :] = 1.0
+                c[i, labels[i]] = -1.0
+    else:
+        # ties: all equal; the label tied with another class at the top; the
+        # label tied at the bottom with the others tied above
+        c = rng.uniform(-1, 1, size=(n, k))
+        for i in range(n):
+            v = rng.uniform(-1, 1)
+            if i % 3 == 0:
+                c[i, :] = v
+            elif i % 3 == 1:
+                c[i, :] = np.minimum(c[i, :], v - 0.5)
+                c[i, labels[i]] = v
+                c[i, (labels[i] + 1) % k] = v
+            else:
+                c[i, :] = v
+                c[i, labels[i]] = v - 0.25
+    return np.clip(np.round(c, 4), -1.0, 1.0)
+
+
+def loss_cosface(c, labels, hp):
+    """Wang et al., CVPR 2018: CE(s (c - m onehot(y)), y), per sample. Where
+    p_y > 1/2, -log p_y as -log1p(-u), u = sum_{j != y} p_j (see the top)."""
+    s, m = hp["s"], hp["m"]
+    onehot = F.one_hot(labels, c.shape[1]).to(torch.float64)
+    z = s * (c - m * onehot)
+    ce = F.cross_entropy(z, labels, reduction="none")
+    u = (F.softmax(z, dim=1) * (1 - onehot)).sum(dim=1)
+    tail = -torch.log1p(-torch.clamp(u, max=0.5))
+    return torch.where(u < 0.5, tail, ce)
+
+
+def evaluate_cosface(c_np, labels_np, weights_np, hp):
+    c = torch.tensor(c_np, requires_grad=True)
+    labels = torch.tensor(labels_np, dtype=torch.int64)
+    per = loss_cosface(c, labels, hp)
+    w = torch.tensor(weights_np) if weights_np is not None else torch.ones(c.shape[0])
+    mean = (w * per).sum() / c.shape[0]
+    (grad,) = torch.autograd.grad(mean, c)
+    return mean.item(), grad.numpy(), per.detach()
+
+
+def cosface_self_check(rng):
+    """loss_cosface is F.cross_entropy of s (c - m onehot) with autograd's
+    gradient wherever log_softmax is accurate, and the textbook formula on
+    tame rows; m = 0 is F.cross_entropy of s c; its tail is the closed form
+    for K = 2 (softplus of the scaled gap)."""
+    for k in (2, 5, 30):
+        c = np.round(rng.uniform(-1, 1, size=(6, k)), 4)
+        labels = rng.integers(0, k, size=6)
+        lab = torch.tensor(labels)
+        for s, m in ((1.0, 0.0), (4.0, 0.35), (16.0, 0.2), (64.0, 0.0)):
+            ct = torch.tensor(c, requires_grad=True)
+            a = loss_cosface(ct, lab, {"s": s, "m": m})
+            z = s * (ct - m * F.one_hot(lab, k).to(torch.float64))
+            b = F.cross_entropy(z, lab, reduction="none")
+            ga = torch.autograd.grad(a.sum(), ct)[0]
+            gb = torch.autograd.grad(b.sum(), ct)[0]
+            assert torch.allclose(a, b, rtol=1e-12, atol=1e-14), (k, s, m)
+            assert torch.allclose(ga, gb, rtol=1e-10, atol=1e-12), (k, s, m)
+            if s <= 16:  # tame: the textbook quotient
+                e = torch.exp(z)
+                naive = -torch.log(e.gather(1, lab.view(-1, 1)).squeeze(1) / e.sum(dim=1))
+                assert torch.allclose(a, naive, rtol=1e-12, atol=1e-14), (k, s, m)
+            if m == 0:
+                ce = F.cross_entropy(s * ct, lab, reduction="none")
+                assert torch.allclose(a, ce, rtol=1e-12, atol=1e-14), (k, s)
+    # K = 2, label 0, c = (a, b): loss = softplus(s (b - a + m)), to 1e-13 in the tail
+    for s, m, a, b in ((64.0, 0.35, 1.0, -1.0), (1024.0, 0.0, 0.5, 0.4), (30.0, 0.1, 0.9, -0.2)):
+        x = s * (b - a + m)
+        want = np.log1p(np.exp(x)) if x < 0 else x + np.log1p(np.exp(-x))
+        got = loss_cosface(torch.tensor([[a, b]]), torch.tensor([0]), {"s": s, "m": m}).item()
+        assert abs(got - want) <= 1e-13 * want, (s, m, a, b, got, want)
+
+
+def cosface_cases(out):
+    """Every shape and kind of cosines with three (s, m) settings each,
+    rotating so that each kind meets every setting over the shapes; every
+    other case has per-sample weights (one of them 0)."""
+    rng = np.random.default_rng(COS_SEED)
+    cosface_self_check(rng)
+    count = tail_rows = 0
+    seen = set()
+    for si, (n, k) in enumerate(SHAPES):
+        for ki, kind in enumerate(COS_KINDS):
+            for t in range(3):
+                setting = COS_SETTINGS[(si + ki + 2 * t) % len(COS_SETTINGS)]
+                variant = "weighted" if (si + ki + t) % 2 else "plain"
+                hp = dict(COS_DEFAULTS)
+                if setting is not None:
+                    hp["s"], hp["m"] = setting
+                labels = rng.integers(0, k, size=n)
+                weights = make_weights(rng, n) if variant == "weighted" else None
+                c = make_cosines(rng, kind, n, k, labels)
+                assert np.all(np.abs(c) <= 1.0), kind
+                value, grad, per = evaluate_cosface(c, labels, weights, hp)
+                assert np.isfinite(value) and np.all(np.isfinite(grad)), (kind, hp)
+                # CE of an affine map of c: each gradient row sums to 0
+                assert np.all(np.abs(grad.sum(axis=1)) <= 1e-12 * (np.abs(grad).sum(axis=1)
+                                                                      + 1.0 / n)), (kind, hp)
+                tail_rows += int(np.sum(per.numpy() < 1e-16))
+                seen.add((kind, setting))
+                case_hp = {} if setting is None else {"s": hp["s"], "m": hp["m"]}
+                case_id = "%s-N%dK%d-s=%g-m=%g%s-%s" % (
+                    kind, n, k, hp["s"], hp["m"], "-default" if setting is None else "", variant)
+                write_case(out, "cosface", case_id, n, k, case_hp, labels, c, None, weights,
+                           value, grad)
+                count += 1
+    # every kind with every setting, and rows where -log p_y is below 1e-16
+    assert len(seen) == len(COS_KINDS) * len(COS_SETTINGS), len(seen)
+    assert tail_rows >= 5, tail_rows
+    sys.stderr.write("cosface: %d cases, %d rows in the tail (loss < 1e-16)\n"
+                     % (count, tail_rows))
+    return count
+
+
 def naive(name, z, labels, targets, hp):
     """Textbook formulas, used only to check the stable ones on tame logits."""
     q = target_dist(labels, targets, z.shape[1])
@@ -363,6 +525,8 @@ def main():
     out.write("# %d cases\n" % count)
     out.write("# logit_clip over cross_entropy and focal (base and basehp lines)\n")
     out.write("# %d logit_clip cases\n" % logit_clip_cases(out))
+    out.write("# cosface on cosines in [-1, 1] (hp s and m; none: the defaults)\n")
+    out.write("# %d cosface cases\n" % cosface_cases(out))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 /*
  * test_losses.c — conformance of the bundled losses (cross_entropy, focal,
- * brier, hinge, and the wrapper logit_clip), loaded from the build tree
- * through the real registry.
+ * brier, hinge, cosface, and the wrapper logit_clip), loaded from the build
+ * tree through the real registry.
  *
- * The four plain losses have only the row-wise form (ABI 2.0): they are
- * evaluated through plugin_util.h's tbu_loss_eval, the row loop the core runs
- * too. logit_clip has the batch form and runs its base loss through the
+ * The five plain losses have only the row-wise form: they are evaluated
+ * through plugin_util.h's tbu_loss_eval, the row loop the core runs too.
+ * cosface reads a cosine head (TB_REQ_COSINE_HEAD): its logits here are
+ * cosines, the other losses' inputs scaled into [-0.98, 0.98] (as_cosines),
+ * and its head_scale is its s. logit_clip has the batch form and runs its base loss through the
  * eval_base service (TB_SERVICE_BASE): this test is its host, as the trainer
  * is in a run — it creates the base instance from the registry with its own
  * hyperparameters and state, and eval_base runs it with tbu_loss_eval on the
@@ -17,12 +19,14 @@
  *   reference   every case of reference.txt (PyTorch float64, gen_losses.py):
  *               |a - b| <= 1e-9 |b| for the value; for a gradient entry
  *               |a - b| <= 1e-9 |b| + 1e-13 (w_i / N) (p_ij + t_ij), so even
- *               entries of size e^-100 are held to 1e-9 relative
+ *               entries of size e^-100 are held to 1e-9 relative (cosface:
+ *               s times that, p the softmax of s (c - m e_y))
  *   fd          central differences (L(z+h e_j) - L(z-h e_j)) / 2h, h = 1e-5,
  *               on random, near-one-hot and +-50 logits, K = 2, 10, 100, N = 1, 7
- *   finite      values and gradients finite at +-50 and +-1e3 logits; every
- *               gradient row sums to 0 (the losses but logit_clip are shift
- *               invariant)
+ *   finite      values and gradients finite at +-50 and +-1e3 logits (cosface
+ *               also at cosines of +-1); every gradient row sums to 0 (the
+ *               losses but logit_clip are shift invariant: cosface is a
+ *               cross-entropy of s (c - m e_y), an affine map of c)
  *   weights     mean = sum_i w_i loss_i / N, rows scale by w_i / N, zero-weight
  *               rows contribute nothing (not even NaN logits), dlogits NULL and
  *               weights NULL give the same numbers
@@ -30,7 +34,10 @@
  *               relative, focal gamma 0 = cross_entropy, hinge ties and kink;
  *               logit_clip with a bound above every row's norm is its base bit
  *               for bit, clipped rows are the base at delta z / ||z||, and a
- *               missing base gives NaN, not a crash
+ *               missing base gives NaN, not a crash; cosface: K = 2 closed
+ *               form softplus(s (c_1 - c_0 + m)) into its tail to 1e-12
+ *               relative, m = 0 is cross_entropy of s c (gradient times s),
+ *               head_scale is s, s = 0 refused, bad rows NaN
  *
  * Shapes: N = samples, K = classes; logits, targets, gradients are [N][K].
  */
@@ -230,10 +237,16 @@ static const loss_hp sweep[] = {
   /* over its default base, cross_entropy: rows clipped hard, some, none */
   {"logit_clip", "delta", 0.5},              {"logit_clip", "delta", 5},
   {"logit_clip", "delta", 1000},
+  /* on cosines: the defaults (s 64, m 0.35), no margin, the widest margin,
+   * a scale of 1 and a large one */
+  {"cosface", NULL, 0},                      {"cosface", "m", 0},
+  {"cosface", "m", 1},                       {"cosface", "s", 1},
+  {"cosface", "s", 128},
 };
 #define N_SWEEP ((int)(sizeof sweep / sizeof sweep[0]))
 
-static const char *loss_names[] = {"cross_entropy", "focal", "brier", "hinge", "logit_clip"};
+static const char *loss_names[] = {"cross_entropy", "focal", "brier", "hinge", "logit_clip",
+                                   "cosface"};
 #define N_LOSS_NAMES ((int)(sizeof loss_names / sizeof loss_names[0]))
 
 /* 1 for the losses whose value is unchanged by adding a constant to a row
@@ -309,6 +322,27 @@ static void test_descriptors(void) {
   check(ok, "descriptor logit_clip: version '%s', services %u, %d hyperparameter(s) (base "
         "component, delta 10 in [0.1, 1000]), reference '%s', batch form%s", c->version,
         c->services, c->n_hparams, c->reference, c->loss->row ? " (but row set)" : "");
+
+  /* cosface: row form, label only, requires a cosine head and reports s */
+  c = tb_registry_find(reg, TB_KIND_LOSS, "cosface");
+  if (!c) {
+    check(0, "descriptor cosface: not found");
+    return;
+  }
+  const int is = tb_hparam_index(c, "s"), im = tb_hparam_index(c, "m");
+  ok = strcmp(c->version, "1") == 0 && c->summary[0] && has_year(c->reference) &&
+       c->services == 0 && c->loss->destroy && !c->loss->eval && c->loss->row &&
+       c->loss->flags == 0 && c->loss->requires == TB_REQ_COSINE_HEAD && c->loss->head_scale &&
+       c->loss->validate && c->n_hparams == 2 && is >= 0 && im >= 0;
+  for (int h = 0; ok && h < c->n_hparams; h++) ok = c->hparams[h].help && c->hparams[h].help[0];
+  ok = ok && c->hparams[is].type == TB_HP_REAL && c->hparams[is].def == 64 &&
+       c->hparams[is].min == 0 && c->hparams[is].max == 1024 && c->hparams[is].log_scale;
+  ok = ok && c->hparams[im].type == TB_HP_REAL && c->hparams[im].def == 0.35 &&
+       c->hparams[im].min == 0 && c->hparams[im].max == 1;
+  check(ok, "descriptor cosface: version '%s', requires %#x (a cosine head), head_scale %s, "
+        "s 64 in [0, 1024] log, m 0.35 in [0, 1], reference '%s', row-wise form%s", c->version,
+        c->loss->requires, c->loss->head_scale ? "set" : "missing", c->reference,
+        c->loss->eval ? " (but eval set)" : c->loss->row ? "" : " missing");
 }
 
 /* ---- 1. reference values from PyTorch ---------------------------------------- */
@@ -369,6 +403,14 @@ static double ref_ratio(double a, double b, double atol) {
   return fabs(a - b) / (REF_RTOL * fabs(b) + atol + 1e-300);
 }
 
+/* A case's value of hyperparameter `name`: its `hp` line, else the default. */
+static double case_hp(const ref_case *rc, const inst *in, const char *name) {
+  for (int h = 0; h < rc->n_hp; h++)
+    if (strcmp(rc->hp_names[h], name) == 0) return rc->hp_vals[h];
+  const int d = tb_hparam_index(in->c, name);
+  return d >= 0 ? in->c->hparams[d].def : NAN;
+}
+
 static void ref_run(const ref_case *rc) {
   const char *names[REF_MAX_HP], *bnames[REF_MAX_HP];
   for (int i = 0; i < rc->n_hp; i++) names[i] = rc->hp_names[i];
@@ -389,13 +431,10 @@ static void ref_run(const ref_case *rc) {
   double *p = malloc(sizeof *p * (size_t)rc->k), *zc = malloc(sizeof *zc * (size_t)rc->k);
   double *a = malloc(sizeof *a * (size_t)rc->k);
   const int clip = strcmp(rc->loss, "logit_clip") == 0;
-  double delta = 0;
-  if (clip) {
-    const int d = tb_hparam_index(in.c, "delta");
-    delta = d >= 0 ? in.c->hparams[d].def : NAN;
-    for (int h = 0; h < rc->n_hp; h++)
-      if (strcmp(rc->hp_names[h], "delta") == 0) delta = rc->hp_vals[h];
-  }
+  const int cos = strcmp(rc->loss, "cosface") == 0;
+  double delta = 0, cs = 1, cm = 0;
+  if (clip) delta = case_hp(rc, &in, "delta");
+  if (cos) cs = case_hp(rc, &in, "s"), cm = case_hp(rc, &in, "m");
   for (int i = 0; i < rc->n; i++) {
     const size_t o = (size_t)i * rc->k;
     const double scale = (rc->weights ? rc->weights[i] : 1.0) / rc->n;
@@ -408,10 +447,13 @@ static void ref_run(const ref_case *rc) {
     norm = sqrt(norm);
     if (clip && norm > delta) c = delta / norm;
     for (int j = 0; j < rc->k; j++) zc[j] = rc->logits[o + j] * c;
+    /* cosface: the softmax of s (c - m e_y), and its gradient is s times it */
+    if (cos)
+      for (int j = 0; j < rc->k; j++) zc[j] = cs * (zc[j] - (j == rc->labels[i] ? cm : 0.0));
     host->softmax(p, zc, rc->k);
     for (int j = 0; j < rc->k; j++) {
       const double t = rc->targets ? rc->targets[o + j] : (double)(j == rc->labels[i]);
-      a[j] = REF_ENTRY_ATOL * scale * (p[j] + t);
+      a[j] = REF_ENTRY_ATOL * scale * cs * (p[j] + t);
       if (c < 1) ua += fabs(rc->logits[o + j] / norm) * a[j];
     }
     for (int j = 0; j < rc->k; j++) {
@@ -523,8 +565,8 @@ static void test_reference(void) {
   int enough = !bad;
   for (int i = 0; i < N_LOSS_NAMES; i++) enough = enough && per_loss[i] >= 10;
   check(enough, "reference: %d cases read (cross_entropy %d, focal %d, brier %d, hinge %d, "
-        "logit_clip %d)", n_cases, per_loss[0], per_loss[1], per_loss[2], per_loss[3],
-        per_loss[4]);
+        "logit_clip %d, cosface %d)", n_cases, per_loss[0], per_loss[1], per_loss[2],
+        per_loss[3], per_loss[4], per_loss[5]);
 }
 
 /* ---- random inputs ------------------------------------------------------------- */
@@ -557,6 +599,28 @@ static void make_inputs(int kind, int n, int k, double *z, int32_t *y) {
       row[y[i]] = 50;
     }
   }
+}
+
+/* 1 for a loss that reads a cosine head (its logits are cos theta). */
+static int reads_cosines(const inst *in) {
+  return (in->c->loss->requires & TB_REQ_COSINE_HEAD) != 0;
+}
+
+/* 1 for a loss that reads soft targets (TB_LOSS_SOFT_TARGETS). */
+static int reads_targets(const char *loss) {
+  const tb_component *c = tb_registry_find(reg, TB_KIND_LOSS, loss);
+  return c && (c->loss->flags & TB_LOSS_SOFT_TARGETS);
+}
+
+/* For a loss that reads a cosine head, make_inputs' logits scaled into
+ * [-0.98, 0.98] by their largest |z|, as cosines are (what `trainbench
+ * check` feeds such a loss): random, near-one-hot (+12 becomes 0.98) and
+ * +-50 keep their shapes. Other losses keep their logits. */
+static void as_cosines(const inst *in, double *z, int nk) {
+  if (!reads_cosines(in)) return;
+  double m = 0;
+  for (int i = 0; i < nk; i++) m = fmax(m, fabs(z[i]));
+  for (int i = 0; m > 0 && i < nk; i++) z[i] *= 0.98 / m;
 }
 
 /* Soft target rows: random positive, normalized; labels become their argmax. */
@@ -613,6 +677,7 @@ static void fd_one(const loss_hp *s, int kind, int n, int k, int soft) {
   double *w = n > 1 ? malloc(sizeof *w * (size_t)n) : NULL;
   int32_t *y = malloc(sizeof *y * (size_t)n);
   make_inputs(kind, n, k, z, y);
+  as_cosines(&in, z, nk);
   if (soft) make_targets(n, k, t, y);
   for (int i = 0; w && i < n; i++) w[i] = 0.5 + tb_rng_uniform(&rng);
   const double L = inst_eval(&in, n, z, y, t, w, dz);
@@ -659,9 +724,9 @@ static void test_fd(void) {
     for (int kind = 0; kind < 3; kind++)
       for (int a = 0; a < 3; a++)
         for (int b = 0; b < 2; b++) fd_one(&sweep[s], kind, ns[b], ks[a], 0);
-  /* soft targets, where the loss reads them */
+  /* soft targets, where the loss reads them (not hinge, not cosface) */
   for (int s = 0; s < N_SWEEP; s++) {
-    if (strcmp(sweep[s].loss, "hinge") == 0) continue;
+    if (!reads_targets(sweep[s].loss)) continue;
     for (int kind = 0; kind < 3; kind++) fd_one(&sweep[s], kind, 7, 10, 1);
   }
 }
@@ -727,6 +792,12 @@ static void test_finite(void) {
   for (int s = 0; s < N_SWEEP; s++)
     for (int a = 0; a < 3; a++)
       for (int b = 0; b < 2; b++) finite_one(&sweep[s], ks[a], scales[b]);
+  /* a cosine-head loss at the cosines' own bounds too: +-1, all tied at 1 */
+  for (int s = 0; s < N_SWEEP; s++) {
+    const tb_component *c = tb_registry_find(reg, TB_KIND_LOSS, sweep[s].loss);
+    if (!c || !(c->loss->requires & TB_REQ_COSINE_HEAD)) continue;
+    for (int a = 0; a < 3; a++) finite_one(&sweep[s], ks[a], 1);
+  }
 }
 
 /* ---- 4. weights and value-only calls ---------------------------------------- */
@@ -745,6 +816,7 @@ static void weights_one(const loss_hp *s) {
   double z[N * K], dz[N * K], dz2[N * K], ones[N], single[N], dsingle[N * K];
   int32_t y[N];
   make_inputs(L_NORMAL, N, K, z, y);
+  as_cosines(&in, z, N * K);
   for (int i = 0; i < N; i++) ones[i] = 1;
 
   /* the weighted mean against rows evaluated one at a time */
@@ -1035,6 +1107,134 @@ static void test_logit_clip_exact(void) {
   }
 }
 
+/* cosface with s and m set (the others at their defaults). */
+static int cosface_open(inst *in, int k, double sv, double mv) {
+  static const char *const names[] = {"s", "m"};
+  const double vals[] = {sv, mv};
+  return inst_open(in, "cosface", k, 2, names, vals);
+}
+
+/* cosface: K = 2, label 0, cosines (a, b), z = (s (a - m), s b), x = z_1 - z_0:
+ *   loss = softplus(x),  dloss/dc_0 = -s sigmoid(x) = -dloss/dc_1,
+ * into the tail (x down to -2048 at s = 1024, where the answer underflows)
+ * where -log p_y and p_y - 1 computed directly round to 0. Then: m = 0 is
+ * cross_entropy of s c (its gradient times s); head_scale is s, whatever
+ * batch->scale says; s = 0 is refused; a bad label or K gives NaN. */
+static void test_cosface_exact(void) {
+  static const double ss[] = {1, 30, 64, 128, 1024}, ms[] = {0, 0.35, 1};
+  static const double cs[][2] = {{1, -1}, {0.9, -0.9}, {0.7, 0.2}, {0.5, 0.5}, {0.1, 0.3},
+                                 {-0.4, 0.6}, {-1, 1}, {0.3, 0.65}};
+  const int32_t y = 0;
+  for (size_t a = 0; a < sizeof ss / sizeof ss[0]; a++) {
+    int ok = 1, tail = 0;
+    double worst = 0;
+    for (size_t b = 0; b < sizeof ms / sizeof ms[0]; b++) {
+      inst in;
+      if (cosface_open(&in, 2, ss[a], ms[b])) return;
+      for (size_t e = 0; e < sizeof cs / sizeof cs[0]; e++) {
+        const double x = ss[a] * cs[e][1] - ss[a] * (cs[e][0] - ms[b]);
+        const double want = softplus(x), dwant = -ss[a] * sigmoid(x);
+        double dz[2];
+        const double v = inst_eval(&in, 1, cs[e], &y, NULL, NULL, dz);
+        ok = ok && close_rel(v, want, 1e-12) && close_rel(dz[0], dwant, 1e-12) &&
+             close_rel(dz[1], -dwant, 1e-12);
+        if (want > 1e-300) worst = fmax(worst, rel_err(v, want));
+        if (fabs(dwant) > 1e-300) worst = fmax(worst, rel_err(dz[0], dwant));
+        tail += want > 0 && want < 1e-16;
+      }
+      inst_close(&in);
+    }
+    check(ok && (ss[a] < 30 || tail > 0), "exact cosface s=%g, m=0,0.35,1: K=2 loss "
+          "softplus(s (c_1 - c_0 + m)) and gradient -+s sigmoid(.), %d value(s) below 1e-16, "
+          "max rel err %.1e", ss[a], tail, worst);
+  }
+
+  /* m = 0: cross_entropy of s c, gradient s times cross_entropy's */
+  enum { N = 7, K = 10 };
+  for (size_t a = 0; a < sizeof ss / sizeof ss[0]; a += 2) {
+    for (int kind = 0; kind < 3; kind++) {
+      inst cf, ce;
+      if (cosface_open(&cf, K, ss[a], 0)) return;
+      if (inst_open1(&ce, "cross_entropy", K, NULL, 0)) return;
+      double c[N * K], z[N * K], dcf[N * K], dce[N * K];
+      int32_t yy[N];
+      make_inputs(kind, N, K, c, yy);
+      as_cosines(&cf, c, N * K);
+      for (int j = 0; j < N * K; j++) z[j] = ss[a] * c[j];
+      const double vf = inst_eval(&cf, N, c, yy, NULL, NULL, dcf);
+      const double vc = inst_eval(&ce, N, z, yy, NULL, NULL, dce);
+      /* 1e-15 s: where p_y rounds to 1, cross_entropy's p_y - 1 is 0 or
+       * rounding noise, cosface's -u the true tiny value */
+      int ok = fabs(vf - vc) <= 1e-12 * fabs(vc) + 1e-13;
+      double worst = 0; /* error / tolerance */
+      for (int j = 0; j < N * K; j++) {
+        const double want = ss[a] * dce[j];
+        const double e = fabs(dcf[j] - want) / (1e-12 * fabs(want) + 1e-15 * ss[a]);
+        ok = ok && e <= 1;
+        worst = fmax(worst, e);
+      }
+      check(ok, "exact cosface m=0 s=%g equals cross_entropy of s c on %s cosines (%.17g vs "
+            "%.17g; gradient s times, worst error/tolerance %.2g)", ss[a], kind_names[kind], vf,
+            vc, worst);
+      inst_close(&cf);
+      inst_close(&ce);
+    }
+  }
+
+  /* head_scale: s, whatever batch->scale says, which the loss does not read */
+  {
+    int ok = 1;
+    double c[N * K];
+    int32_t yy[N];
+    make_inputs(L_NORMAL, N, K, c, yy);
+    for (size_t a = 0; a < sizeof ss / sizeof ss[0]; a++) {
+      inst in;
+      if (cosface_open(&in, K, ss[a], 0.35)) return;
+      as_cosines(&in, c, N * K);
+      tb_loss_batch b = {.n = N, .k = K, .logits = c, .labels = yy, .priors = in.priors,
+                         .n_epochs = 1, .n_steps = 1, .phase = TB_PHASE_TRAIN,
+                         .tensor_size = sizeof(tb_tensor), .scale = 0};
+      const double h0 = in.c->loss->head_scale(in.state, &b), v0 = tbu_loss_eval(in.c->loss,
+                                                                                   in.state, &b);
+      b.scale = 7;
+      const double h7 = in.c->loss->head_scale(in.state, &b), v7 = tbu_loss_eval(in.c->loss,
+                                                                                   in.state, &b);
+      ok = ok && h0 == ss[a] && h7 == ss[a] && v0 == v7;
+      inst_close(&in);
+    }
+    check(ok, "exact cosface: head_scale is s (1 to 1024), and batch->scale changes nothing");
+  }
+
+  /* s = 0 is no scale: refused by validate and by create; bad rows give NaN */
+  {
+    const tb_component *c = tb_registry_find(reg, TB_KIND_LOSS, "cosface");
+    if (!c) return;
+    double hp[TB_MAX_HP];
+    tb_hparams_defaults(c, hp);
+    hp[tb_hparam_index(c, "s")] = 0;
+    tb_value values[TB_MAX_HP];
+    values_of(c, hp, values);
+    char verr[TB_ERRLEN] = "", cerr[TB_ERRLEN] = "";
+    const int vr = c->loss->validate(values, K, verr, sizeof verr);
+    tb_loss_init init = {.host = host, .hp = hp, .values = values, .n_classes = K};
+    void *state = NULL;
+    const int cr = c->loss->create(&init, &state, cerr, sizeof cerr);
+    if (!cr && c->loss->destroy) c->loss->destroy(state);
+    check(vr && cr && strstr(verr, "'s'") && strstr(cerr, "'s'"),
+          "exact cosface: s = 0 refused by validate ('%s') and create ('%s')", verr, cerr);
+
+    inst in;
+    if (cosface_open(&in, 3, 64, 0.35)) return;
+    const double cz[3] = {0.1, 0.2, 0.3};
+    const int32_t bad[2] = {3, -1};
+    check(isnan(inst_eval(&in, 1, cz, &bad[0], NULL, NULL, NULL)) &&
+          isnan(inst_eval(&in, 1, cz, &bad[1], NULL, NULL, NULL)) &&
+          isnan(inst_eval_k(&in, 1, 2, cz, &y, NULL, NULL, NULL)),
+          "exact cosface: a label out of range, or a batch with K=2 on a K=3 state, returns NaN");
+    inst_close(&in);
+  }
+}
+
 int main(void) {
   char err[TB_ERRLEN];
   const char *dir = getenv("TB_BUILD_PLUGINS");
@@ -1061,6 +1261,7 @@ int main(void) {
   test_equivalences();
   test_hinge_exact();
   test_logit_clip_exact();
+  test_cosface_exact();
 
   tb_registry_close(reg);
   printf("%d passed, %d failed\n", n_pass, n_fail);
