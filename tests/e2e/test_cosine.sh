@@ -69,5 +69,5 @@ eq "a NaN scale fails the run" "$(q "$WORK/n.db" "SELECT status FROM runs")" fai
 has "... naming the loss, the answer and the step" "$(q "$WORK/n.db" "SELECT error FROM runs")" \
   "loss 'rt_scale_nan' reported the cosine head's scale nan (head_scale must return a finite s > 0) at epoch 2, step 8"
 eq "... with the evaluations before it kept (epochs 0 and 1)" \
-  "$(q "$WORK/n.db" "SELECT group_concat(DISTINCT epoch) FROM metrics")" "0,1"
+  "$(q "$WORK/n.db" "SELECT group_concat(e, ' ') FROM (SELECT DISTINCT epoch AS e FROM metrics ORDER BY e)")" "0 1"
 done_checks

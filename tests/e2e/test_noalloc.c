@@ -113,7 +113,7 @@ static void runtime_services(tb_registry *reg) {
                                                                          next_batch, eval */
                                    {"rt_sqmean_ce", "rt_avg_sgd"},    /* not a mean */
                                    {"rt_ema_ce", "rt_esgd_probe"},
-                                   {"cross_entropy", "rt_esgd_probe"}, /* a cosine head */
+                                   {"cosface", "rt_esgd_probe"},       /* a cosine head */
                                    {"cross_entropy", "adam"}};  /* every stage at work */
   static const char *what[] = {"", "", "", "", " (cosine head)",
                                " (label_noise, mixup, small_loss)"};

@@ -1,5 +1,5 @@
 /*
- * trainbench/plugin_util.h — header-only helpers for plugin authors (ABI 2.0).
+ * trainbench/plugin_util.h — header-only helpers for plugin authors (ABI 2.1).
  *
  * A plugin still needs nothing but trainbench/plugin.h; this header keeps one
  * down to its formula. Everything here is static inline over plugin.h and
