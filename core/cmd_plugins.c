@@ -171,8 +171,17 @@ static void print_hparams(const tb_component *c) {
 
 static void print_requires(uint32_t r) {
   if (!r) return;
-  printf("  requires:  %s%s%s\n", r & TB_REQ_SOFT_TARGETS ? "soft targets " : "",
-         r & TB_REQ_COSINE_HEAD ? "a cosine head " : "", r & TB_REQ_SAMPLE_IDS ? "sample ids" : "");
+  static const struct {
+    uint32_t flag;
+    const char *what;
+  } req[] = {{TB_REQ_SOFT_TARGETS, "soft targets"},
+             {TB_REQ_COSINE_HEAD, "a cosine head (it reports the head's scale s)"},
+             {TB_REQ_SAMPLE_IDS, "sample ids"}};
+  printf("  requires: ");
+  const char *sep = " ";
+  for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
+    if (r & req[i].flag) printf("%s%s", sep, req[i].what), sep = "; ";
+  printf("\n");
 }
 
 /* The registry, one line per metric, as the README lists it (a test
