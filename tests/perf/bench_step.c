@@ -4,7 +4,9 @@
  * For a few (model, batch) shapes on digits with cross_entropy + adam, it
  * times tb_trainer_step (batch gather, forward, loss plugin, backward,
  * optimizer plugin) and, in the same run, the bare sgemm calls the step
- * makes (forward W x, backward dW and dX per layer) on the same shapes. It
+ * makes (forward W x, backward dW and dX per layer) on the same shapes;
+ * then the same step with a cosine head under cosface, and with the stages
+ * mixup and small_loss at work (their extra work counts against the floor). It
  * prints the ratio step / floor: 1.0 would mean everything but the matrix
  * products is free. Ratios, not absolute times, are the result: the machine
  * is shared and noisy. Run: meson test -C build --benchmark
@@ -49,8 +51,12 @@ int main(void) {
     fprintf(stderr, "%s\n", err);
     return 1;
   }
-  const struct { int hidden[2], n_hidden, batch; } cases[] = {
-      {{128}, 1, 64}, {{256}, 1, 64}, {{256, 256}, 2, 128}, {{512}, 1, 256}};
+  /* variant: 0 the plain step; COSINE a cosine head under cosface; STAGED
+   * mixup and small_loss at work (a per-row loss pass more) */
+  enum { PLAIN, COSINE, STAGED };
+  const struct { int hidden[2], n_hidden, batch, variant; } cases[] = {
+      {{128}, 1, 64, PLAIN},      {{256}, 1, 64, PLAIN},  {{256, 256}, 2, 128, PLAIN},
+      {{512}, 1, 256, PLAIN},     {{256}, 1, 64, COSINE}, {{256}, 1, 64, STAGED}};
   printf("%-22s %6s %12s %12s %8s\n", "model", "batch", "step (us)", "floor (us)", "ratio");
   for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
     tb_run_config cfg;
@@ -59,7 +65,19 @@ int main(void) {
      * adam and the constant schedule at their defaults */
     cfg.parts[TB_PART_DATA] = tb_instance_named(reg, TB_KIND_DATASET, "digits", err, sizeof err);
     cfg.parts[TB_PART_MODEL] = tb_instance_named(reg, TB_KIND_MODEL, "mlp", err, sizeof err);
-    cfg.parts[TB_PART_LOSS] = tb_instance_named(reg, TB_KIND_LOSS, "cross_entropy", err, sizeof err);
+    const int v = cases[ci].variant;
+    cfg.parts[TB_PART_LOSS] = tb_instance_named(reg, TB_KIND_LOSS,
+                                                v == COSINE ? "cosface" : "cross_entropy", err,
+                                                sizeof err);
+    if (v == STAGED &&
+        (!(cfg.parts[TB_PART_TRANSFORM] =
+               tb_instance_named(reg, TB_KIND_TRANSFORM, "mixup", err, sizeof err)) ||
+         !(cfg.parts[TB_PART_REDUCTION] =
+               tb_instance_named(reg, TB_KIND_REDUCTION, "small_loss", err, sizeof err))))
+      return 1;
+    if (v == COSINE &&
+        tb_instance_set_text(cfg.parts[TB_PART_MODEL], "head", "cosine", err, sizeof err))
+      return 1;
     cfg.parts[TB_PART_OPTIMIZER] = tb_instance_named(reg, TB_KIND_OPTIMIZER, "adam", err, sizeof err);
     cfg.parts[TB_PART_SCHEDULE] =
         tb_instance_named(reg, TB_KIND_SCHEDULE, "constant", err, sizeof err);
@@ -102,9 +120,10 @@ int main(void) {
     for (int i = 0; i < steps; i++) floor_step(dims, L, B, w, a, d);
     double floor_us = (now() - t0) / steps * 1e6;
     for (int l = 0; l <= L; l++) free(a[l]), free(d[l]), free(w[l]);
-    char model[32];
-    snprintf(model, sizeof model, "mlp[%d%s%s]", cases[ci].hidden[0], cases[ci].n_hidden > 1 ? "," : "",
-             cases[ci].n_hidden > 1 ? "256" : "");
+    char model[48];
+    snprintf(model, sizeof model, "mlp[%d%s%s]%s", cases[ci].hidden[0],
+             cases[ci].n_hidden > 1 ? "," : "", cases[ci].n_hidden > 1 ? "256" : "",
+             v == COSINE ? " cosine" : v == STAGED ? " mixup+small" : "");
     printf("%-22s %6d %12.1f %12.1f %8.2f\n", model, B, step_us, floor_us, step_us / floor_us);
   }
   tb_registry_close(reg);
