@@ -41,6 +41,7 @@
 
 #include "config.h"
 #include "report.h"
+#include "stages.h"
 #include "store.h"
 #include "util.h"
 
@@ -721,66 +722,253 @@ static const char summary_sql[] =
     "  optimizer,"
     "  score IS NULL, score DESC, group_hash";
 
-/* Settings of the representative run `rep` that take another value in some
- * other configuration of its scenario (among those that have the setting),
- * the seed and content hashes aside: loss and optimizer hyperparameters
- * first (their bases', "loss.base", after each), in table order, then the
- * rest. A base's setting shows where another configuration has it too with
- * another value; where the base itself differs, its name does. */
-static const char varying_sql[] =
-    "WITH run_scores AS (%s), cfg AS (%s)"
-    " SELECT p.component, p.key, p.value FROM params p"
-    " WHERE p.run_id = ?1 AND NOT (p.component = 'run' AND p.key = 'seed')"
-    "  AND p.key <> 'content_hash'"
-    "  AND EXISTS (SELECT 1 FROM cfg o JOIN params q ON q.run_id = o.example_run"
-    "   AND q.component = p.component AND q.key = p.key"
-    "   WHERE o.scenario = ?2 AND q.value IS NOT p.value)"
-    " ORDER BY CASE WHEN p.component = 'loss' OR p.component LIKE 'loss.%%' THEN 0"
-    "  WHEN p.component = 'optimizer' OR p.component LIKE 'optimizer.%%' THEN 1 ELSE 2 END,"
-    "  p.rowid";
+/* The config column: per configuration of a scenario (its example run), the
+ * settings that tell it apart from the scenario's other configurations,
+ * the seed and the data's content hash aside. One statement per scenario,
+ * over every setting of every configuration:
+ *   - a place (role path: "loss", "optimizer.base", "model", "transform")
+ *     holds a component: the loss and the optimizer by their columns of
+ *     `runs`, a nested one by its wrapper's value, the other parts by their
+ *     `name` row; a stage left out (no rows: it was at its default) holds
+ *     its default component (none, mean), and that is one more setting;
+ *   - a setting the same component records in another configuration but
+ *     this one does not (a value left out, or a hyperparameter an older
+ *     build did not have) takes its default from that component's table,
+ *     NULL when it has none ("none"); without a table row it stays out;
+ * and a setting shows when
+ *   (a) another configuration has another value for it at its place, or
+ *   (b) it belongs to a part other than the loss and the optimizer (whose
+ *       names have columns of their own, and whose settings are what is
+ *       tuned) and another configuration's component there lacks it: the
+ *       settings mixup has beside none, mlp beside linear; or
+ *   (c) it is a loss's or optimizer's setting and the same component has
+ *       another value for it at another place of another configuration: a
+ *       base's lr beside the same optimizer unwrapped.
+ * Loss and optimizer settings first (their bases' after each), then the
+ * parts in their order with each part's name first, then the run's. */
+static const char labels_sql[] =
+    "WITH run_scores AS (%s), cfg AS (%s),"
+    " ex(run_id) AS MATERIALIZED (SELECT example_run FROM cfg WHERE scenario = ?1),"
+    " stage(role, name) AS (VALUES %s),"
+    " own(run_id, role, name) AS MATERIALIZED ("
+    "  SELECT r.id, 'loss', r.loss FROM runs r JOIN ex ON ex.run_id = r.id"
+    "  UNION ALL SELECT r.id, 'optimizer', r.optimizer FROM runs r JOIN ex ON ex.run_id = r.id"
+    "  UNION ALL SELECT p.run_id, p.component, p.value FROM params p"
+    "   JOIN ex ON ex.run_id = p.run_id WHERE p.key = 'name'"
+    "   AND p.component NOT IN ('loss', 'optimizer', 'run') AND instr(p.component, '.') = 0"
+    "  UNION ALL SELECT p.run_id, p.component || '.' || p.key, p.text FROM params p"
+    "   JOIN ex ON ex.run_id = p.run_id WHERE p.text IS NOT NULL AND EXISTS (SELECT 1"
+    "   FROM params c WHERE c.run_id = p.run_id AND c.component = p.component || '.' || p.key)"
+    "  UNION ALL SELECT ex.run_id, s.role, s.name FROM ex, stage s WHERE NOT EXISTS"
+    "   (SELECT 1 FROM params p WHERE p.run_id = ex.run_id AND p.component = s.role)),"
+    " rec(run_id, role, key, value, pos) AS MATERIALIZED ("
+    "  SELECT p.run_id, p.component, p.key, p.value, p.rowid FROM params p"
+    "   JOIN ex ON ex.run_id = p.run_id"
+    "   WHERE NOT (p.component = 'run' AND p.key = 'seed') AND p.key <> 'content_hash'"
+    "  UNION ALL SELECT o.run_id, o.role, 'name', o.name, NULL FROM own o"
+    "   JOIN stage s ON s.role = o.role AND s.name = o.name"
+    "   WHERE NOT EXISTS (SELECT 1 FROM params p WHERE p.run_id = o.run_id"
+    "    AND p.component = o.role)),"
+    " rk(role, owner, key, src) AS MATERIALIZED (SELECT r.role, o.name, r.key, min(r.run_id)"
+    "  FROM rec r JOIN own o ON o.run_id = r.run_id AND o.role = r.role"
+    "  WHERE r.pos IS NOT NULL GROUP BY 1, 2, 3),"
+    " fill(run_id, role, key, value) AS ("
+    "  SELECT o.run_id, k.role, k.key, coalesce(h.default_num, h.default_text)"
+    "  FROM own o JOIN rk k ON k.role = o.role AND k.owner = o.name"
+    "  JOIN run_components rc ON rc.run_id = k.src AND rc.role = k.role"
+    "  JOIN component_hparams h ON h.component_id = rc.component_id AND h.name = k.key"
+    "  WHERE NOT EXISTS (SELECT 1 FROM params p WHERE p.run_id = o.run_id"
+    "   AND p.component = k.role AND p.key = k.key)),"
+    " so(run_id, role, key, value, pos, owner, root) AS MATERIALIZED ("
+    "  SELECT s.run_id, s.role, s.key, s.value, s.pos, o.name,"
+    "   CASE WHEN s.role = 'loss' OR s.role GLOB 'loss.*' THEN 'loss'"
+    "    WHEN s.role = 'optimizer' OR s.role GLOB 'optimizer.*' THEN 'optimizer' END"
+    "  FROM (SELECT * FROM rec UNION ALL SELECT run_id, role, key, value, NULL FROM fill) s"
+    "  LEFT JOIN own o ON o.run_id = s.run_id AND o.role = s.role),"
+    " byk AS (SELECT role, key, count(DISTINCT value) + max(value IS NULL) AS nv,"
+    "  count(*) AS n FROM so GROUP BY 1, 2),"
+    " byo AS (SELECT role, name AS owner, count(*) AS n FROM own GROUP BY 1, 2),"
+    " byok AS (SELECT role, owner, key, count(*) AS n FROM so GROUP BY 1, 2, 3),"
+    " twice AS (SELECT root, owner, key FROM so WHERE root IS NOT NULL GROUP BY 1, 2, 3"
+    "  HAVING count(DISTINCT role) > 1)"
+    " SELECT s.run_id, s.role, s.key, s.value, s.owner, s.root IS NULL AND s.owner IS NOT NULL"
+    " FROM so s JOIN byk k ON k.role = s.role AND k.key = s.key"
+    " LEFT JOIN byo o ON o.role = s.role AND o.owner = s.owner"
+    " LEFT JOIN byok ok ON ok.role = s.role AND ok.owner = s.owner AND ok.key = s.key"
+    " WHERE k.nv > 1"
+    "  OR (s.root IS NULL AND s.owner IS NOT NULL"
+    "   AND (SELECT count(*) FROM ex) - k.n > o.n - ok.n)"
+    "  OR (s.root IS NOT NULL AND (s.root, s.owner, s.key) IN (SELECT * FROM twice)"
+    "   AND EXISTS (SELECT 1 FROM so x WHERE x.root = s.root AND x.owner = s.owner"
+    "    AND x.key = s.key AND x.role <> s.role AND x.run_id <> s.run_id"
+    "    AND x.value IS NOT s.value))"
+    " ORDER BY s.run_id, CASE s.root WHEN 'loss' THEN 0 WHEN 'optimizer' THEN 1 ELSE 2 END,"
+    "  %s, s.root IS NOT NULL OR s.key <> 'name', s.pos IS NULL, s.pos";
 
-/* "lr=0.01 momentum=0.9": bare names for loss and optimizer hyperparameters
- * (prefixed when both have the name), "component.key" for the rest. */
-static int describe_config(sqlite3_stmt *v, int64_t rep, const char *scenario, char *out,
-                           size_t len) {
-  sqlite3_reset(v);
-  sqlite3_bind_int64(v, 1, rep);
-  sqlite3_bind_text(v, 2, scenario, -1, SQLITE_TRANSIENT);
-  enum { MAXP = 2 * TB_MAX_HP + 64 };
-  char comp[MAXP][16], key[MAXP][64], val[MAXP][128];
-  int n = 0, rc;
-  while ((rc = sqlite3_step(v)) == SQLITE_ROW) {
-    if (n == MAXP) continue;
-    snprintf(comp[n], sizeof comp[n], "%s", (const char *)sqlite3_column_text(v, 0));
-    snprintf(key[n], sizeof key[n], "%s", (const char *)sqlite3_column_text(v, 1));
-    switch (sqlite3_column_type(v, 2)) {
-    case SQLITE_FLOAT:
-      snprintf(val[n], sizeof val[n], "%.6g", sqlite3_column_double(v, 2));
-      break;
-    case SQLITE_NULL:
-      snprintf(val[n], sizeof val[n], "null");
-      break;
-    default:
-      snprintf(val[n], sizeof val[n], "%s", (const char *)sqlite3_column_text(v, 2));
-    }
-    n++;
+/* "VALUES" rows of each stage and its default component's name, and the
+ * CASE that orders the parts as the run labels do; malloc'd by sqlite. */
+static char *stage_defaults(void) {
+  const tb_component *const *(*list[])(int *) = {tb_corruption_components,
+                                                  tb_transform_components,
+                                                  tb_reduction_components};
+  char *v = NULL;
+  for (int i = 0; i < 3; i++) {
+    int n;
+    const tb_component *const *c = list[i](&n);
+    char *next = sqlite3_mprintf("%z%s(%Q, %Q)", v, i ? ", " : "",
+                                 tb_part_name(TB_PART_CORRUPTION + i), c[0]->name);
+    if (!next) abort();
+    v = next;
   }
-  if (rc != SQLITE_DONE) return -1;
-  size_t o = 0;
-  out[0] = '\0';
-  for (int i = 0; i < n && o < len; i++) {
-    int hp = strcmp(comp[i], "loss") == 0 || strcmp(comp[i], "optimizer") == 0;
-    int clash = 0;
-    for (int j = 0; j < n && hp && !clash; j++)
-      clash = j != i && strcmp(key[j], key[i]) == 0 &&
-              (strcmp(comp[j], "loss") == 0 || strcmp(comp[j], "optimizer") == 0);
-    if (hp && !clash)
-      o += (size_t)snprintf(out + o, len - o, "%s%s=%s", o ? " " : "", key[i], val[i]);
+  return v;
+}
+static char *part_order(void) {
+  char *c = sqlite3_mprintf("CASE s.role");
+  for (int p = 0; c && p < TB_N_PARTS; p++)
+    if (p != TB_PART_LOSS && p != TB_PART_OPTIMIZER)
+      c = sqlite3_mprintf("%z WHEN %Q THEN %d", c, tb_part_name(p), p);
+  c = c ? sqlite3_mprintf("%z ELSE %d END", c, TB_N_PARTS) : NULL;
+  if (!c) abort();
+  return c;
+}
+
+/* The labels of one scenario, by example run (ascending). */
+typedef struct label {
+  int64_t run;
+  char *text;
+} label;
+typedef struct labels {
+  label *v;
+  int n, cap;
+} labels;
+
+static void labels_clear(labels *l) {
+  for (int i = 0; i < l->n; i++) free(l->v[i].text);
+  l->n = 0;
+}
+
+static const char *label_of(const labels *l, int64_t run) {
+  int lo = 0, hi = l->n - 1;
+  while (lo <= hi) {
+    int mid = lo + (hi - lo) / 2;
+    if (l->v[mid].run == run) return l->v[mid].text;
+    if (l->v[mid].run < run)
+      lo = mid + 1;
     else
-      o += (size_t)snprintf(out + o, len - o, "%s%s.%s=%s", o ? " " : "", comp[i], key[i],
-                            val[i]);
+      hi = mid - 1;
   }
-  return 0;
+  return "";
+}
+
+/* One shown setting of a configuration. */
+typedef struct setting {
+  char *role, *key, *value, *owner;
+  int in_part; /* a part other than the loss and the optimizer, with its component */
+} setting;
+
+static int is_hp_role(const char *role) {
+  return strcmp(role, "loss") == 0 || strcmp(role, "optimizer") == 0;
+}
+
+/* "lr=0.01 momentum=0.9 model=mlp(hidden=[8]) transform=mixup(alpha=0.4)":
+ * loss and optimizer hyperparameters bare (prefixed with their component
+ * when both have the name), a base's as "optimizer.base.lr", each other part
+ * as part=component with its shown settings in parentheses (as the run
+ * labels write them), the run's as "run.epochs". */
+static char *render_label(const setting *s, int n) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (!f) abort();
+  for (int i = 0; i < n; i++) {
+    if (i) fputc(' ', f);
+    if (s[i].in_part) {
+      const char *role = s[i].role;
+      fprintf(f, "%s=%s", role, s[i].owner);
+      int open = 0;
+      for (; i < n && s[i].in_part && strcmp(s[i].role, role) == 0; i++) {
+        if (strcmp(s[i].key, "name") == 0) continue;
+        fprintf(f, "%s%s=%s", open ? "," : "(", s[i].key, s[i].value);
+        open = 1;
+      }
+      if (open) fputc(')', f);
+      i--;
+      continue;
+    }
+    int clash = 0;
+    for (int j = 0; j < n && is_hp_role(s[i].role) && !clash; j++)
+      clash = j != i && is_hp_role(s[j].role) && strcmp(s[j].key, s[i].key) == 0;
+    if (is_hp_role(s[i].role) && !clash)
+      fprintf(f, "%s=%s", s[i].key, s[i].value);
+    else
+      fprintf(f, "%s.%s=%s", s[i].role, s[i].key, s[i].value);
+  }
+  fclose(f);
+  return text;
+}
+
+static void settings_free(setting *s, int n) {
+  for (int i = 0; i < n; i++) {
+    free(s[i].role);
+    free(s[i].key);
+    free(s[i].value);
+    free(s[i].owner);
+  }
+}
+
+static char *column_text(sqlite3_stmt *v, int c) {
+  char buf[64];
+  const char *t;
+  switch (sqlite3_column_type(v, c)) {
+  case SQLITE_FLOAT:
+    snprintf(buf, sizeof buf, "%.6g", sqlite3_column_double(v, c));
+    t = buf;
+    break;
+  case SQLITE_NULL: t = "none"; break; /* a value left out with no default */
+  default: t = (const char *)sqlite3_column_text(v, c);
+  }
+  char *d = strdup(t ? t : "");
+  if (!d) abort();
+  return d;
+}
+
+static void labels_add(labels *l, int64_t run, setting *s, int n) {
+  if (n == 0) return;
+  if (l->n == l->cap) {
+    l->cap = l->cap ? 2 * l->cap : 64;
+    l->v = realloc(l->v, sizeof *l->v * (size_t)l->cap);
+    if (!l->v) abort();
+  }
+  l->v[l->n++] = (label){run, render_label(s, n)};
+  settings_free(s, n);
+}
+
+/* Fill `l` with the labels of the configurations of `scenario`. */
+static int load_labels(sqlite3_stmt *v, const char *scenario, labels *l) {
+  labels_clear(l);
+  sqlite3_reset(v);
+  sqlite3_bind_text(v, 1, scenario, -1, SQLITE_TRANSIENT);
+  setting *s = NULL;
+  int n = 0, cap = 0, rc;
+  int64_t run = 0;
+  while ((rc = sqlite3_step(v)) == SQLITE_ROW) {
+    int64_t r = sqlite3_column_int64(v, 0);
+    if (n && r != run) {
+      labels_add(l, run, s, n);
+      n = 0;
+    }
+    run = r;
+    if (n == cap) {
+      cap = cap ? 2 * cap : 32;
+      s = realloc(s, sizeof *s * (size_t)cap);
+      if (!s) abort();
+    }
+    s[n++] = (setting){column_text(v, 1), column_text(v, 2), column_text(v, 3),
+                       column_text(v, 4), sqlite3_column_int(v, 5)};
+  }
+  labels_add(l, run, s, n);
+  free(s);
+  return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int tb_report_summary(tb_store *st, const tb_summary_opts *opts, FILE *out, char *err,
@@ -789,9 +977,14 @@ int tb_report_summary(tb_store *st, const tb_summary_opts *opts, FILE *out, char
   char *configs = sqlite3_mprintf(tb_sql_configs, opts->all_versions ? "" : "WHERE current");
   if (!configs) abort();
   char *ssql = sqlite3_mprintf(summary_sql, tb_sql_run_scores, configs);
-  char *vsql = sqlite3_mprintf(varying_sql, tb_sql_run_scores, configs);
+  char *stages = stage_defaults(), *order = part_order();
+  char *vsql = sqlite3_mprintf(labels_sql, tb_sql_run_scores, configs, stages, order);
   sqlite3_free(configs);
+  sqlite3_free(stages);
+  sqlite3_free(order);
   if (!ssql || !vsql) abort();
+  labels lab = {0};
+  char *lab_scenario = NULL; /* the scenario whose labels `lab` holds */
   sqlite3_stmt *s = NULL, *v = NULL;
   int rc = SQLITE_ERROR;
   if (sqlite3_prepare_v2(db, ssql, -1, &s, NULL) != SQLITE_OK ||
@@ -820,11 +1013,17 @@ int tb_report_summary(tb_store *st, const tb_summary_opts *opts, FILE *out, char
     }
     shown++;
     const char *scen = (const char *)sqlite3_column_text(s, 0);
-    char config[2048] = "", val[64] = "", test[96] = "", n[32], nf[32], div[32], failed[32];
-    if (describe_config(v, sqlite3_column_int64(s, 3), scen, config, sizeof config)) {
-      rc = SQLITE_ERROR;
-      break;
+    char val[64] = "", test[96] = "", n[32], nf[32], div[32], failed[32];
+    if (!lab_scenario || strcmp(lab_scenario, scen) != 0) {
+      free(lab_scenario);
+      lab_scenario = strdup(scen);
+      if (!lab_scenario) abort();
+      if (load_labels(v, scen, &lab)) {
+        rc = SQLITE_ERROR;
+        break;
+      }
     }
+    const char *config = label_of(&lab, sqlite3_column_int64(s, 3));
     if (sqlite3_column_type(s, 5) != SQLITE_NULL) {
       int on_val = sqlite3_column_int(s, 4);
       snprintf(val, sizeof val, "%.4f%s", sqlite3_column_double(s, 5), on_val ? "" : "†");
@@ -892,5 +1091,8 @@ done:
   sqlite3_finalize(v);
   sqlite3_free(ssql);
   sqlite3_free(vsql);
+  labels_clear(&lab);
+  free(lab.v);
+  free(lab_scenario);
   return rc == SQLITE_DONE ? 0 : -1;
 }

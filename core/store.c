@@ -1612,15 +1612,20 @@ static void hidden_json(char *out, size_t len, const tb_model_spec *m) {
   if (o < len) snprintf(out + o, len - o, "]");
 }
 
-/* The short model text of the runs table: "linear", "mlp[128]/relu". */
+/* The short model text of the runs table: "linear", "mlp[128]/relu", and
+ * with a cosine head "linear/head=cosine", "mlp[128]/relu/head=cosine".
+ * The linear head, the default, is left out, so that the text of every
+ * run recorded before heads existed stays what it was (and a query on
+ * `model = 'mlp[128]/relu'` finds old and new runs alike). */
 static void model_text(char *out, size_t len, const tb_model_spec *m) {
+  const char *head = m->head == TB_HEAD_COSINE ? "/head=cosine" : "";
   if (m->kind != TB_MODEL_MLP) {
-    snprintf(out, len, "%s", model_kind_name(m->kind));
+    snprintf(out, len, "%s%s", model_kind_name(m->kind), head);
     return;
   }
   char h[TB_MAX_HIDDEN * 12 + 4];
   hidden_json(h, sizeof h, m);
-  snprintf(out, len, "mlp%s/%s", h, tb_activation_name(m->activation));
+  snprintf(out, len, "mlp%s/%s%s", h, tb_activation_name(m->activation), head);
 }
 
 static void dataset_text(char *out, size_t len, const tb_data_spec *d) {
