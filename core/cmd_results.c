@@ -36,7 +36,9 @@ static const char *usage_runs =
     "usage: trainbench runs [--db PATH] [--scenario NAME] [--status STATUS] [--csv | --json]\n"
     "\n"
     "List recorded runs: id, scenario, status, loss/optimizer, the hyperparameters that\n"
-    "differ from their defaults, seed, when it finished, how long it took, the error.\n"
+    "differ from their defaults (the loss's and optimizer's, then their bases' and the\n"
+    "stages' as role=name role.key=value), seed, when it finished, how long it took, the\n"
+    "error.\n"
     "\n"
     "      --db PATH        results database (default $TRAINBENCH_DB or " TB_DEFAULT_DB ")\n"
     "      --scenario NAME  only this scenario\n"
@@ -118,18 +120,26 @@ int tb_cmd_summary(int argc, char **argv) {
   return rc ? TB_EXIT_ERROR : TB_EXIT_OK;
 }
 
-/* The hyperparameters of a run that differ from their component's defaults
- * (all of them for runs recorded before the defaults were). */
+/* The hyperparameters of a run's method that differ from their component's
+ * defaults (all of them for runs recorded before the defaults were): the
+ * loss's and optimizer's bare, then their bases' and the step's stages
+ * (recorded only when not at their defaults) as role=name role.key=value. */
 static const char runs_sql[] =
     "SELECT r.id, r.scenario, r.status,"
     " coalesce(r.loss, '?') || '/' || coalesce(r.optimizer, '?') AS method,"
-    " (SELECT group_concat(k || '=' || v, ' ') FROM (SELECT p.key AS k, p.value AS v"
+    " (SELECT group_concat(k || '=' || v, ' ') FROM (SELECT CASE"
+    "    WHEN p.component IN ('loss', 'optimizer') THEN p.key"
+    "    WHEN p.key = 'name' THEN p.component ELSE p.component || '.' || p.key END AS k,"
+    "   p.value AS v"
     "   FROM params p LEFT JOIN run_components rc ON rc.run_id = p.run_id"
     "    AND rc.role = p.component"
     "   LEFT JOIN component_hparams h ON h.component_id = rc.component_id AND h.name = p.key"
-    "   WHERE p.run_id = r.id AND p.component IN ('loss', 'optimizer')"
+    "   WHERE p.run_id = r.id AND (p.component IN ('loss', 'optimizer', 'corruption',"
+    "    'transform', 'reduction') OR p.component GLOB 'loss.*'"
+    "    OR p.component GLOB 'optimizer.*')"
     "    AND (h.name IS NULL OR p.value IS NOT coalesce(h.default_num, h.default_text))"
-    "   ORDER BY p.component, coalesce(h.position, 0), p.rowid)) AS settings,"
+    "   ORDER BY p.component NOT IN ('loss', 'optimizer'), p.component, p.key <> 'name',"
+    "    coalesce(h.position, 0), p.rowid)) AS settings,"
     " r.seed, r.finished_at, round(r.wall_seconds, 2) AS seconds, r.error"
     " FROM runs r WHERE (%Q IS NULL OR r.scenario = %Q) AND (%Q IS NULL OR r.status = %Q)"
     " ORDER BY r.id";

@@ -61,6 +61,7 @@
 #include "hparam.h"
 #include "registry.h"
 #include "script.h"
+#include "stages.h"
 #include "store.h"
 #include "sweep.h"
 #include "tensor.h"
@@ -532,9 +533,13 @@ void tb_run_label(const tb_run_config *c, char *out, size_t n) {
   static const struct {
     int part;
     const char *def; /* the part's default component, or NULL */
-  } others[] = {{TB_PART_DATA, NULL}, {TB_PART_MODEL, "linear"}, {TB_PART_SCHEDULE, "constant"}};
+  } others[] = {{TB_PART_DATA, NULL},       {TB_PART_MODEL, "linear"},
+                 {TB_PART_SCHEDULE, "constant"}, {TB_PART_CORRUPTION, NULL},
+                 {TB_PART_TRANSFORM, NULL},      {TB_PART_REDUCTION, NULL}};
   for (size_t j = 0; j < sizeof others / sizeof *others && k < n; j++) {
     const tb_instance *in = c->parts[others[j].part];
+    /* a stage at its default leaves the step as it was: left out, as in the identity */
+    if (!in || (others[j].part >= TB_PART_CORRUPTION && tb_stage_is_default(in))) continue;
     char vals[512] = "";
     size_t m = label_values(in, vals, sizeof vals, 0);
     if (m == 0 && others[j].def && strcmp(in->comp->name, others[j].def) == 0) continue;

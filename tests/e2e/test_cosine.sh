@@ -1,7 +1,8 @@
 #!/bin/sh
 # The cosine head in real runs (issue 8): a model with head = "cosine" under
 # cosface, the loss that owns the scale s and the margin m:
-#   - the runs complete and learn (wine, 3 classes: val accuracy > 0.8)
+#   - the runs complete and learn (wine, 3 classes: val accuracy > 0.8);
+#     runs.model says head=cosine
 #   - the metrics see s cos theta: with m = 0 cosface is the cross-entropy of
 #     s cos theta, so its `loss` equals the metrics' `nll` on every split at
 #     every epoch; with m > 0 the loss (margin included) exceeds the nll
@@ -32,6 +33,8 @@ LUA
 eq "every cosine-head run completes" \
   "$(q "$WORK/a.db" "SELECT count(*) || ' ' || sum(status = 'complete') FROM runs")" "4 4"
 [ "$(q "$WORK/a.db" "SELECT count(*) FROM runs")" = 4 ] || cat "$WORK/out"
+eq "runs.model names the cosine head" \
+  "$(q "$WORK/a.db" "SELECT DISTINCT model FROM runs")" "mlp[16]/relu/head=cosine"
 eq "they learn: final val accuracy > 0.8 (m0, m35, clip)" \
   "$(q "$WORK/a.db" "SELECT group_concat(scenario, ' ') FROM (SELECT r.scenario FROM runs r
       JOIN final_metrics f ON f.run_id = r.id WHERE f.split = 'val' AND f.name = 'accuracy'

@@ -6,6 +6,8 @@
 #   - label_noise, mixup and small_loss runs complete, counted in counters
 #   - mixup with a loss that does not read soft targets is refused at load
 #   - the core's series: gradient and update norms, lr factor and lr
+#   - run labels and `trainbench runs` name the stages that are not at their
+#     defaults
 . "$(dirname "$0")/lib.sh"
 DB="$WORK/s.db"
 base='data = tb.data.wine {}, model = tb.model.mlp { hidden = { 8 } }, loss = "cross_entropy",
@@ -51,6 +53,13 @@ eq "the core's series of every run" \
   "train.grad_norm train.loss train.lr train.lr_factor train.update_norm"
 eq "train.lr is lr x factor (constant schedule: 0.1)" \
   "$(q "$DB" "SELECT DISTINCT value FROM series WHERE name = 'train.lr'")" 0.1
+has "run labels (--dry-run, progress) name the stages" "$("$TB" run "$WORK/c.lua" --dry-run --db "$WORK/dry.db")" \
+  "corruption=label_noise(rate=0.4,kind=pair) transform=mixup(alpha=0.4) reduction=small_loss(forget=0.3,ramp=1) seed=1"
+has "... and leave out a stage at its default" "$("$TB" run "$WORK/b.lua" --dry-run --db "$WORK/dry.db")" \
+  "s cross_entropy/sgd lr=0.1 data=wine model=mlp(hidden=[8]) seed=1"
+eq "runs: settings name the stages" \
+  "$("$TB" runs --db "$DB" --csv | awk -F, 'NR > 1 { print $5 }' | sort | tr '\n' '|')" \
+  "lr=0.1|lr=0.1 corruption=label_noise corruption.rate=0.4 corruption.kind=pair reduction=small_loss reduction.forget=0.3 reduction.ramp=1.0 transform=mixup transform.alpha=0.4|"
 "$TB" run "$WORK/bad.lua" --db "$WORK/bad.db" >"$WORK/out" 2>&1
 eq "mixup with hinge: refused (status 1)" "$?" 1
 has "... naming the loss and why" "$(cat "$WORK/out")" \
