@@ -1206,7 +1206,9 @@ static int component_row(tb_store *st, const char *kind, const char *name, const
   }
   sqlite3_finalize(s);
   if (rc != SQLITE_ROW) return -1;
-  if (c && n_hp == 0 && c->n_hparams > 0) return put_component_hparams(st, *id, c);
+  /* a built-in (no file) may grow a hyperparameter whose default keeps its
+   * numbers under the same version (the model's head): rows follow the table */
+  if (c && n_hp != c->n_hparams && c->n_hparams > 0) return put_component_hparams(st, *id, c);
   return 0;
 }
 

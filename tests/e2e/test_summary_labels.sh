@@ -95,6 +95,11 @@ eq "... which lack the head row the new ones have" \
   "$(q "$WORK/old.db" "SELECT count(*) || ' ' || count(p.run_id) FROM runs r LEFT JOIN params p
                        ON p.run_id = r.id AND p.component = 'model' AND p.key = 'head'
                        WHERE r.scenario = 'v3'")" "6 2"
+eq "the model's hyperparameter rows, written by the older build, gain its head" \
+  "$(q "$WORK/old.db" "SELECT group_concat(h.name, ' ') FROM (SELECT h.name FROM components c
+                       JOIN component_hparams h ON h.component_id = c.id
+                       WHERE c.kind = 'model' AND c.name = 'mlp' ORDER BY h.position) h")" \
+  "hidden activation init head"
 eq "old and new configurations labelled by their learning rates alone" \
   "$(labels v3 "$WORK/old.db" | tr '\n' ';')" "lr=0.01;lr=0.02;lr=0.1;"
 done_checks
