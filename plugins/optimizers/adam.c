@@ -131,6 +131,7 @@ TBU_INLINE void adam_tensor(float *TBU_RESTRICT p, const float *TBU_RESTRICT g,
 /* Arithmetic follows PyTorch's single-tensor path in float32, scalars
  * rounded to float where PyTorch rounds them, so trajectories agree to a few
  * ulps. */
+TBU_VECTOR_CLONES
 static int adam_step(void *state, tb_tensor *params, const tb_tensor *grads,
                      const tb_step_ctx *ctx) {
   adam_state *s = state;

@@ -67,6 +67,7 @@ TBU_INLINE void ema_tensor(float *TBU_RESTRICT avg, const float *TBU_RESTRICT p,
   for (int64_t j = 0; j < n; j++) avg[j] = decay * avg[j] + keep * p[j];
 }
 
+TBU_VECTOR_CLONES
 static int ema_step(void *state, tb_tensor *params, const tb_tensor *grads,
                     const tb_step_ctx *ctx) {
   ema_state *s = state;

@@ -75,6 +75,7 @@ TBU_INLINE void sync_tensor(float *TBU_RESTRICT slow, float *TBU_RESTRICT fast, 
   }
 }
 
+TBU_VECTOR_CLONES
 static int lookahead_step(void *state, tb_tensor *params, const tb_tensor *grads,
                           const tb_step_ctx *ctx) {
   lookahead_state *s = state;

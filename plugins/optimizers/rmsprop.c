@@ -102,6 +102,7 @@ TBU_INLINE void rmsprop_tensor(float *TBU_RESTRICT p, const float *TBU_RESTRICT 
 /* Arithmetic follows PyTorch's single-tensor path in float32, scalars
  * rounded to float where PyTorch rounds them, so trajectories agree to a few
  * ulps. */
+TBU_VECTOR_CLONES
 static int rmsprop_step(void *state, tb_tensor *params, const tb_tensor *grads,
                         const tb_step_ctx *ctx) {
   rmsprop_state *s = state;

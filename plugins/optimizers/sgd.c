@@ -96,6 +96,7 @@ TBU_INLINE void sgd_tensor(float *TBU_RESTRICT p, const float *TBU_RESTRICT g,
 /* Arithmetic follows PyTorch's single-tensor path in float32, scalars
  * rounded to float where PyTorch rounds them, so trajectories agree to a few
  * ulps rather than drifting by the precision of a different formula. */
+TBU_VECTOR_CLONES
 static int sgd_step(void *state, tb_tensor *params, const tb_tensor *grads,
                     const tb_step_ctx *ctx) {
   sgd_state *s = state;

@@ -9,7 +9,7 @@
  *
  * Provides:
  *   hyperparameter rows   TBU_HP_REAL, TBU_HP_INT, TBU_HP_BOOL, TBU_HP_CHOICE
- *   fast loops            TBU_INLINE, TBU_RESTRICT, TBU_SPECIALIZE1..4
+ *   fast loops            TBU_INLINE, TBU_RESTRICT, TBU_SPECIALIZE1..4, TBU_VECTOR_CLONES
  *   optimizers            tbu_slots, TBU_OPT_ALLOC, tbu_slot, tbu_step_check,
  *                         tbu_view, tbu_view_at, tbu_weight_decay
  *   losses, row-wise      tbu_scratch, TBU_LOSS_ALLOC, tbu_scratch_row, tbu_row_ok,
@@ -83,6 +83,14 @@ extern "C" {
  *
  * sqrtf vectorizes only without errno (-fno-math-errno: the bundled plugins'
  * build and the generated meson.build pass it; it changes no value).
+ *
+ * Then put TBU_VECTOR_CLONES before the step function that runs those loops:
+ * gcc compiles it twice, for the x86-64 baseline (SSE2, 4 floats a vector)
+ * and for AVX2 (8), and the loader picks the copy the CPU runs (an ifunc).
+ * AVX2 brings no FMA, so no product is fused into a sum in either copy: every
+ * element rounds the same way, and the numbers are the same on every machine.
+ * Elsewhere (another compiler or CPU, or with TBU_NO_CLONES defined) it is
+ * empty and the function is compiled once.
  */
 #if defined(__GNUC__)
 #define TBU_INLINE static inline __attribute__((always_inline))
@@ -93,6 +101,13 @@ extern "C" {
 #define TBU_RESTRICT __restrict
 #else
 #define TBU_RESTRICT restrict
+#endif
+
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 6 && defined(__x86_64__) &&       \
+    defined(__ELF__) && !defined(TBU_NO_CLONES)
+#define TBU_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define TBU_VECTOR_CLONES
 #endif
 
 /* case labels b .. b + 2^n - 1, each calling RUN with its mode as a constant */
