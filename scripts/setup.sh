@@ -4,7 +4,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PKGS="gcc libc6-dev liblua5.4-dev libopenblas-dev libopenblas0-pthread libsqlite3-dev zlib1g-dev libxxhash-dev meson ninja-build pkg-config"
+PKGS="gcc libc6-dev liblua5.4-dev libopenblas-dev libopenblas0-pthread libopenblas0-serial libsqlite3-dev zlib1g-dev libxxhash-dev meson ninja-build pkg-config"
 # the test suite also runs `trainbench check` under valgrind and looks for
 # leftover workers with pgrep (procps); scripts/test.sh sets this
 [ "${TB_TEST_TOOLS:-0}" = 1 ] && PKGS="$PKGS valgrind procps"
