@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "cmd.h"
 #include "registry.h"
 #include "report.h"
@@ -120,7 +121,8 @@ int tb_cmd_run(int argc, char **argv) {
     rc = TB_EXIT_ERROR;
     goto out;
   }
-  if (tb_sweep_check_components(&sw, st, o.force, !o.dry_run, err, sizeof err)) {
+  if (tb_sweep_check_components(&sw, st, o.force, !o.dry_run, err, sizeof err) ||
+      tb_backend_check_resume(&sw, st, o.force, stderr, err, sizeof err)) {
     fprintf(stderr, "trainbench: %s\n", err);
     rc = TB_EXIT_ERROR;
     goto out;

@@ -5,6 +5,9 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PKGS="gcc libc6-dev liblua5.4-dev libopenblas-dev libopenblas0-pthread libopenblas0-serial libsqlite3-dev zlib1g-dev libxxhash-dev meson ninja-build pkg-config"
+# LIBXSMM's small-matrix kernels (meson option libxsmm, `auto`: used when
+# found) are x86 code: Debian ships libxsmm-dev for amd64 only
+[ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ] && PKGS="$PKGS libxsmm-dev"
 # the test suite also runs `trainbench check` under valgrind and looks for
 # leftover workers with pgrep (procps); scripts/test.sh sets this
 [ "${TB_TEST_TOOLS:-0}" = 1 ] && PKGS="$PKGS valgrind procps"

@@ -219,7 +219,8 @@ static void test_schema_and_runs(void) {
                     " 'environment', 'results', 'configs', 'current_configs')") == 21);
   CHECK(sql_int(st, "SELECT count(*) FROM environment WHERE threads = 1"
                     " AND trainbench_version = '" TB_VERSION "' AND cpu <> ''"
-                    " AND math_backend = 'openblas' AND math_version GLOB '[0-9]*.[0-9]*'"
+                    " AND math_backend IN ('openblas', 'openblas+libxsmm')"
+                    " AND math_version GLOB '[0-9]*.[0-9]*'"
                     " AND math_kernel <> '' AND os LIKE 'Linux %'") == 1);
 
   /* the writer's lock is on the database file itself, not inherited across exec */
