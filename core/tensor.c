@@ -190,6 +190,21 @@ static int xsmm_gemm(int ta, int tb, int m, int n, int k, const float *a, int ld
   return 0;
 }
 
+/* Whether LIBXSMM's JIT works in this process (it needs executable
+ * memory): asked once, with a kernel of the rule's, before any product.
+ * When it does not, every product goes to OpenBLAS and tb_blas_describe
+ * says so; when it does, a kernel the rule chooses that then cannot be made
+ * stops the process (tb_sgemm), so that no run mixes the two backends
+ * silently. */
+static int xsmm_usable(void) {
+  static int state; /* 0 not asked, 1 usable, -1 not */
+  if (!state) {
+    const xsmm_slot *s = xsmm_kernel(0, 0, 16, 16, 16, 16, 16, 0.0f, 16);
+    state = s->f ? 1 : -1;
+  }
+  return state > 0;
+}
+
 #endif /* TB_HAVE_LIBXSMM */
 
 /* ---- the products ------------------------------------------------------------------ */
@@ -199,9 +214,13 @@ void tb_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, 
               const float *b, int ldb, float beta, float *c, int ldc) {
   if (m == 0 || n == 0) return;
 #if TB_HAVE_LIBXSMM
-  if (k > 0 && xsmm_chosen(ta, tb, m, n, k, alpha, beta) &&
-      xsmm_gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc) == 0)
-    return;
+  if (k > 0 && xsmm_chosen(ta, tb, m, n, k, alpha, beta) && xsmm_usable()) {
+    if (xsmm_gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc) == 0) return;
+    fprintf(stderr, "trainbench: LIBXSMM made no kernel for the %dx%dx%d product (transposes "
+            "%d%d) its rule chooses (out of memory?): stopping rather than computing it with "
+            "OpenBLAS, which would change the run's numbers silently\n", m, n, k, ta, tb);
+    abort();
+  }
 #endif
   openblas_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
@@ -209,7 +228,7 @@ void tb_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, 
 int tb_sgemm_backend(int ta, int tb, int m, int n, int k, float alpha, int lda, int ldb,
                      float beta, int ldc) {
 #if TB_HAVE_LIBXSMM
-  if (m > 0 && n > 0 && k > 0 && xsmm_chosen(ta, tb, m, n, k, alpha, beta) &&
+  if (m > 0 && n > 0 && k > 0 && xsmm_chosen(ta, tb, m, n, k, alpha, beta) && xsmm_usable() &&
       xsmm_kernel(ta, tb, m, n, k, lda, ldb, beta, ldc)->f)
     return TB_GEMM_LIBXSMM;
 #endif
@@ -261,6 +280,12 @@ void tb_blas_describe(tb_blas_desc *d) {
   const char *core = openblas_get_corename();
 #if TB_HAVE_LIBXSMM
   const char *arch = libxsmm_get_target_arch();
+  if (!xsmm_usable()) { /* built with it, but its JIT does not work here */
+    snprintf(d->backend, sizeof d->backend, "openblas");
+    snprintf(d->version, sizeof d->version, "%s", version);
+    snprintf(d->kernel, sizeof d->kernel, "%s (libxsmm: no JIT)", core ? core : "unknown");
+    return;
+  }
   snprintf(d->backend, sizeof d->backend, "openblas+libxsmm");
   snprintf(d->version, sizeof d->version, "%s+%s", version,
            LIBXSMM_VERSION[0] ? LIBXSMM_VERSION : "unknown");
