@@ -361,14 +361,29 @@ static void worker_main(const tb_run_config *cfg, int fd_res) {
 
 /* ---- the parent ---------------------------------------------------------- */
 
-/* The words of a line as its message's fields: *n words at most max + 1
- * (one too many is how an extra word shows). */
-static int split_words(char *line, char **w, int max) {
+/* The words of a line as its message's fields: at most max + 1 words (one
+ * too many is how an extra word shows), runs of spaces separating them. The
+ * space ending each word becomes a NUL, recorded in cut[] so that
+ * join_words can give the line back as it came, for a message; this takes
+ * no copy of every line (a run sends thousands). */
+static int split_words(char *line, char **w, int max, char **cut, int *n_cut) {
   int n = 0;
-  char *save = NULL;
-  for (char *t = strtok_r(line, " ", &save); t && n <= max; t = strtok_r(NULL, " ", &save))
-    w[n++] = t;
+  *n_cut = 0;
+  char *p = line;
+  while (n <= max) {
+    while (*p == ' ') p++;
+    if (!*p) break;
+    w[n++] = p;
+    while (*p && *p != ' ') p++;
+    if (!*p) break;
+    *p = 0;
+    cut[(*n_cut)++] = p++;
+  }
   return n;
+}
+
+static void join_words(char **cut, int n_cut) {
+  for (int i = 0; i < n_cut; i++) *cut[i] = ' ';
 }
 static int word_int(const char *s, long long lo, long long hi, long long *out) {
   char *end;
@@ -394,10 +409,9 @@ int tb_worker_parse(tb_run_result *r, char *line, char *err, size_t errlen) {
     snprintf(r->error, sizeof r->error, "%s", line + 2);
     return 0;
   }
-  char copy[160];
-  snprintf(copy, sizeof copy, "%s", line); /* for the message: the words get cut apart */
-  char *w[9];
-  int n = split_words(line, w, 8);
+  char *w[9], *cut[9];
+  int n_cut;
+  int n = split_words(line, w, 8, cut, &n_cut);
   long long e = 0, a = 0, b = 0, c = 0, d = 0;
   double x = 0, y = 0;
   const char *kind = n ? w[0] : "";
@@ -445,8 +459,9 @@ int tb_worker_parse(tb_run_result *r, char *line, char *err, size_t errlen) {
     }
   }
   if (!bad) return 0;
-  tb_errf(err, errlen, "worker sent a line that cannot be read: '%s%s'", copy,
-          strlen(copy) + 1 == sizeof copy ? "..." : "");
+  join_words(cut, n_cut);
+  tb_errf(err, errlen, "worker sent a line that cannot be read: '%.159s%s'", line,
+          strlen(line) >= 159 ? "..." : "");
   return -1;
 }
 
