@@ -348,7 +348,12 @@ static void on_epoch(void *ud, int epoch, const tb_run_result *res) {
 }
 
 static void worker_main(const tb_run_config *cfg, int fd_res) {
-  tb_blas_set_threads(1);
+  /* One BLAS thread: tb_sweep_run set it before forking and the worker
+   * inherits it. Setting it again here would cost a thread per run:
+   * OpenBLAS shuts its thread pool down before every fork (its atfork
+   * handler) and openblas_set_num_threads() starts it again in the child,
+   * whose idle thread then spins in sched_yield for up to ~0.1 s - the whole
+   * of a short run, on the core another worker needs. */
   FILE *out = fdopen(fd_res, "w");
   if (!out) _exit(3);
   worker_ctx w = {out, {0}};
@@ -726,7 +731,7 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
     fprintf(stderr, "sweep: %d runs to do, %d already recorded, %d workers\n", ntodo,
             stats->skipped, o->jobs);
 
-  tb_blas_set_threads(1);
+  tb_blas_set_threads(1); /* here, once: the workers inherit it (see worker_main) */
   int nslots = o->jobs < 1 ? 1 : o->jobs;
   slot *slots = calloc((size_t)nslots, sizeof(slot));
   if (!slots) abort();
