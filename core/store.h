@@ -8,7 +8,8 @@
  * tb_store_end_sweep, tb_store_component_records, tb_component_records_free,
  * tb_store_reused_components, tb_store_register_component,
  * tb_store_run_status, tb_store_adopt_legacy, tb_store_put_run, tb_store_batch_begin,
- * tb_store_batch_commit, tb_store_in_batch, tb_store_delete_runs,
+ * tb_store_batch_commit, tb_store_in_batch, tb_store_pcache_outside_forks,
+ * tb_store_delete_runs,
  * tb_store_repair_orphans, tb_sql_run_scores, tb_sql_configs,
  * tb_store_refresh_views.
  */
@@ -28,6 +29,11 @@
 typedef struct tb_store tb_store;
 struct sqlite3;
 
+/* For a process that forks children which never use SQLite (`run`): keep
+ * SQLite's page cache in memory its children do not inherit, so that the
+ * pages it writes between forks take no copy-on-write faults. Only before
+ * SQLite's first use; it does nothing afterwards. */
+void tb_store_pcache_outside_forks(void);
 /* Open for writing: create or migrate the schema, WAL mode, and take an
  * exclusive flock on the database file itself so a second writer — under
  * any path to the same file — refuses with a clear message. */
