@@ -1025,7 +1025,12 @@ static int cmp_col(const void *a, const void *b) {
  * whether the run belongs to the latest version of its scenario (a run of a
  * scenario never recorded in `scenarios` counts as current). */
 const char tb_sql_run_scores[] =
-    "SELECT r.id AS run_id, r.scenario, r.group_hash, r.loss,"
+    /* each scenario's latest version, found once per name (MATERIALIZED: a
+     * derived table here was flattened into a sorted lookup per run) */
+    "WITH latest(name, id) AS MATERIALIZED (SELECT n.name, (SELECT s.id FROM scenarios s"
+    "  WHERE s.name = n.name ORDER BY s.last_seen DESC, s.id DESC LIMIT 1)"
+    "  FROM (SELECT DISTINCT name FROM scenarios) n)"
+    " SELECT r.id AS run_id, r.scenario, r.group_hash, r.loss,"
     " json_extract(r.config, '$.loss') AS loss_config,"
     " r.optimizer, r.status,"
     " (v.id IS NULL OR EXISTS (SELECT 1 FROM scenario_configs c WHERE c.scenario_id = v.id"
@@ -1035,11 +1040,7 @@ const char tb_sql_run_scores[] =
     " tr.value AS train_accuracy,"
     " vl.value AS val_loss, vl.flag AS val_loss_flag,"
     " ba.value AS best_val_accuracy, bt.value AS best_test_accuracy"
-    " FROM runs r"
-    /* each scenario's latest version, found once per name rather than per run */
-    " LEFT JOIN (SELECT n.name, (SELECT s.id FROM scenarios s WHERE s.name = n.name"
-    "  ORDER BY s.last_seen DESC, s.id DESC LIMIT 1) AS id"
-    "  FROM (SELECT DISTINCT name FROM scenarios) n) v ON v.name = r.scenario"
+    " FROM runs r LEFT JOIN latest v ON v.name = r.scenario"
     " LEFT JOIN final_metrics va ON va.run_id = r.id AND va.split = 'val'"
     "  AND va.name = 'accuracy'"
     " LEFT JOIN final_metrics ta ON ta.run_id = r.id AND ta.split = 'test'"
