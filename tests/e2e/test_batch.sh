@@ -41,8 +41,8 @@ for target in 0 1 15 40 80; do
   OUT="$WORK/b$round.out"
   "$TB" run "$E2E/batch.lua" --db "$DB" -j 2 >/dev/null 2>"$OUT" &
   pid=$!
-  if [ "$target" -eq 0 ]; then
-    within 60 test -s "$DB"
+  if [ "$target" -eq 0 ]; then # the sweep has started, nothing is recorded yet
+    ok "round $round: the sweep starts" within 60 grep -q '^sweep: 120 runs to do' "$OUT"
   else
     ok "round $round: the sweep reports $target runs" within 120 lines_at_least "$OUT" "$target"
   fi
