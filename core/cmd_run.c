@@ -116,10 +116,14 @@ int tb_cmd_run(int argc, char **argv) {
       rc = TB_EXIT_ERROR;
       goto out;
     }
-  } else if (tb_store_open_write(&st, db, err, sizeof err)) {
-    fprintf(stderr, "trainbench: %s\n", err);
-    rc = TB_EXIT_ERROR;
-    goto out;
+  } else {
+    /* the sweep's children (workers, probes) never use SQLite */
+    tb_store_pcache_outside_forks();
+    if (tb_store_open_write(&st, db, err, sizeof err)) {
+      fprintf(stderr, "trainbench: %s\n", err);
+      rc = TB_EXIT_ERROR;
+      goto out;
+    }
   }
   if (tb_sweep_check_components(&sw, st, o.force, !o.dry_run, err, sizeof err) ||
       tb_backend_check_resume(&sw, st, o.force, stderr, err, sizeof err)) {

@@ -713,124 +713,13 @@ static const char summary_sql[] =
     "  test_accuracy, n_test, test_accuracy_sd, complete, diverged, failed,"
     "  coalesce(val_accuracy_nonfinite, 0) + coalesce(test_accuracy_nonfinite, 0),"
     "  score IS NOT NULL AND score = top,"
-    "  (SELECT count(*) FROM k k2 WHERE k2.scenario = k.scenario"
-    "   AND k2.loss_config IS k.loss_config"
-    "   AND k2.optimizer IS k.optimizer AND k2.score = k.top), in_scenario"
+    "  count(CASE WHEN score = top THEN 1 END)"
+    "   OVER (PARTITION BY scenario, loss_config, optimizer), in_scenario"
     " FROM k ORDER BY scenario,"
     "  max(top) OVER (PARTITION BY scenario, loss_config, optimizer) IS NULL,"
     "  max(top) OVER (PARTITION BY scenario, loss_config, optimizer) DESC, loss_config,"
     "  optimizer,"
     "  score IS NULL, score DESC, group_hash";
-
-/* The config column: per configuration of a scenario (its example run), the
- * settings that tell it apart from the scenario's other configurations,
- * the seed and the data's content hash aside. One statement per scenario,
- * over every setting of every configuration:
- *   - a place (role path: "loss", "optimizer.base", "model", "transform")
- *     holds a component: the loss and the optimizer by their columns of
- *     `runs`, a nested one by its wrapper's value, the other parts by their
- *     `name` row; a stage left out (no rows: it was at its default) holds
- *     its default component (none, mean), and that is one more setting;
- *   - a setting the same component records in another configuration but
- *     this one does not (a value left out, or a hyperparameter an older
- *     build did not have) takes its default from that component's table,
- *     NULL when it has none ("none"); without a table row it stays out;
- * and a setting shows when
- *   (a) another configuration has another value for it at its place, or
- *   (b) it belongs to a part other than the loss and the optimizer (whose
- *       names have columns of their own, and whose settings are what is
- *       tuned) and another configuration's component there lacks it: the
- *       settings mixup has beside none, mlp beside linear; or
- *   (c) it is a loss's or optimizer's setting and the same component has
- *       another value for it at another place of another configuration: a
- *       base's lr beside the same optimizer unwrapped.
- * Loss and optimizer settings first (their bases' after each), then the
- * parts in their order with each part's name first, then the run's. */
-static const char labels_sql[] =
-    "WITH run_scores AS (%s), cfg AS (%s),"
-    " ex(run_id) AS MATERIALIZED (SELECT example_run FROM cfg WHERE scenario = ?1),"
-    " stage(role, name) AS (VALUES %s),"
-    " own(run_id, role, name) AS MATERIALIZED ("
-    "  SELECT r.id, 'loss', r.loss FROM runs r JOIN ex ON ex.run_id = r.id"
-    "  UNION ALL SELECT r.id, 'optimizer', r.optimizer FROM runs r JOIN ex ON ex.run_id = r.id"
-    "  UNION ALL SELECT p.run_id, p.component, p.value FROM params p"
-    "   JOIN ex ON ex.run_id = p.run_id WHERE p.key = 'name'"
-    "   AND p.component NOT IN ('loss', 'optimizer', 'run') AND instr(p.component, '.') = 0"
-    "  UNION ALL SELECT p.run_id, p.component || '.' || p.key, p.text FROM params p"
-    "   JOIN ex ON ex.run_id = p.run_id WHERE p.text IS NOT NULL AND EXISTS (SELECT 1"
-    "   FROM params c WHERE c.run_id = p.run_id AND c.component = p.component || '.' || p.key)"
-    "  UNION ALL SELECT ex.run_id, s.role, s.name FROM ex, stage s WHERE NOT EXISTS"
-    "   (SELECT 1 FROM params p WHERE p.run_id = ex.run_id AND p.component = s.role)),"
-    " rec(run_id, role, key, value, pos) AS MATERIALIZED ("
-    "  SELECT p.run_id, p.component, p.key, p.value, p.rowid FROM params p"
-    "   JOIN ex ON ex.run_id = p.run_id"
-    "   WHERE NOT (p.component = 'run' AND p.key = 'seed') AND p.key <> 'content_hash'"
-    "  UNION ALL SELECT o.run_id, o.role, 'name', o.name, NULL FROM own o"
-    "   JOIN stage s ON s.role = o.role AND s.name = o.name"
-    "   WHERE NOT EXISTS (SELECT 1 FROM params p WHERE p.run_id = o.run_id"
-    "    AND p.component = o.role)),"
-    " rk(role, owner, key, src) AS MATERIALIZED (SELECT r.role, o.name, r.key, min(r.run_id)"
-    "  FROM rec r JOIN own o ON o.run_id = r.run_id AND o.role = r.role"
-    "  WHERE r.pos IS NOT NULL GROUP BY 1, 2, 3),"
-    " fill(run_id, role, key, value) AS ("
-    "  SELECT o.run_id, k.role, k.key, coalesce(h.default_num, h.default_text)"
-    "  FROM own o JOIN rk k ON k.role = o.role AND k.owner = o.name"
-    "  JOIN run_components rc ON rc.run_id = k.src AND rc.role = k.role"
-    "  JOIN component_hparams h ON h.component_id = rc.component_id AND h.name = k.key"
-    "  WHERE NOT EXISTS (SELECT 1 FROM params p WHERE p.run_id = o.run_id"
-    "   AND p.component = k.role AND p.key = k.key)),"
-    " so(run_id, role, key, value, pos, owner, root) AS MATERIALIZED ("
-    "  SELECT s.run_id, s.role, s.key, s.value, s.pos, o.name,"
-    "   CASE WHEN s.role = 'loss' OR s.role GLOB 'loss.*' THEN 'loss'"
-    "    WHEN s.role = 'optimizer' OR s.role GLOB 'optimizer.*' THEN 'optimizer' END"
-    "  FROM (SELECT * FROM rec UNION ALL SELECT run_id, role, key, value, NULL FROM fill) s"
-    "  LEFT JOIN own o ON o.run_id = s.run_id AND o.role = s.role),"
-    " byk AS (SELECT role, key, count(DISTINCT value) + max(value IS NULL) AS nv,"
-    "  count(*) AS n FROM so GROUP BY 1, 2),"
-    " byo AS (SELECT role, name AS owner, count(*) AS n FROM own GROUP BY 1, 2),"
-    " byok AS (SELECT role, owner, key, count(*) AS n FROM so GROUP BY 1, 2, 3),"
-    " twice AS (SELECT root, owner, key FROM so WHERE root IS NOT NULL GROUP BY 1, 2, 3"
-    "  HAVING count(DISTINCT role) > 1)"
-    " SELECT s.run_id, s.role, s.key, s.value, s.owner, s.root IS NULL AND s.owner IS NOT NULL"
-    " FROM so s JOIN byk k ON k.role = s.role AND k.key = s.key"
-    " LEFT JOIN byo o ON o.role = s.role AND o.owner = s.owner"
-    " LEFT JOIN byok ok ON ok.role = s.role AND ok.owner = s.owner AND ok.key = s.key"
-    " WHERE k.nv > 1"
-    "  OR (s.root IS NULL AND s.owner IS NOT NULL"
-    "   AND (SELECT count(*) FROM ex) - k.n > o.n - ok.n)"
-    "  OR (s.root IS NOT NULL AND (s.root, s.owner, s.key) IN (SELECT * FROM twice)"
-    "   AND EXISTS (SELECT 1 FROM so x WHERE x.root = s.root AND x.owner = s.owner"
-    "    AND x.key = s.key AND x.role <> s.role AND x.run_id <> s.run_id"
-    "    AND x.value IS NOT s.value))"
-    " ORDER BY s.run_id, CASE s.root WHEN 'loss' THEN 0 WHEN 'optimizer' THEN 1 ELSE 2 END,"
-    "  %s, s.root IS NOT NULL OR s.key <> 'name', s.pos IS NULL, s.pos";
-
-/* "VALUES" rows of each stage and its default component's name, and the
- * CASE that orders the parts as the run labels do; malloc'd by sqlite. */
-static char *stage_defaults(void) {
-  const tb_component *const *(*list[])(int *) = {tb_corruption_components,
-                                                  tb_transform_components,
-                                                  tb_reduction_components};
-  char *v = NULL;
-  for (int i = 0; i < 3; i++) {
-    int n;
-    const tb_component *const *c = list[i](&n);
-    char *next = sqlite3_mprintf("%z%s(%Q, %Q)", v, i ? ", " : "",
-                                 tb_part_name(TB_PART_CORRUPTION + i), c[0]->name);
-    if (!next) abort();
-    v = next;
-  }
-  return v;
-}
-static char *part_order(void) {
-  char *c = sqlite3_mprintf("CASE s.role");
-  for (int p = 0; c && p < TB_N_PARTS; p++)
-    if (p != TB_PART_LOSS && p != TB_PART_OPTIMIZER)
-      c = sqlite3_mprintf("%z WHEN %Q THEN %d", c, tb_part_name(p), p);
-  c = c ? sqlite3_mprintf("%z ELSE %d END", c, TB_N_PARTS) : NULL;
-  if (!c) abort();
-  return c;
-}
 
 /* The labels of one scenario, by example run (ascending). */
 typedef struct label {
@@ -916,22 +805,6 @@ static void settings_free(setting *s, int n) {
   }
 }
 
-static char *column_text(sqlite3_stmt *v, int c) {
-  char buf[64];
-  const char *t;
-  switch (sqlite3_column_type(v, c)) {
-  case SQLITE_FLOAT:
-    snprintf(buf, sizeof buf, "%.6g", sqlite3_column_double(v, c));
-    t = buf;
-    break;
-  case SQLITE_NULL: t = "none"; break; /* a value left out with no default */
-  default: t = (const char *)sqlite3_column_text(v, c);
-  }
-  char *d = strdup(t ? t : "");
-  if (!d) abort();
-  return d;
-}
-
 static void labels_add(labels *l, int64_t run, setting *s, int n) {
   if (n == 0) return;
   if (l->n == l->cap) {
@@ -943,32 +816,605 @@ static void labels_add(labels *l, int64_t run, setting *s, int n) {
   settings_free(s, n);
 }
 
-/* Fill `l` with the labels of the configurations of `scenario`. */
-static int load_labels(sqlite3_stmt *v, const char *scenario, labels *l) {
-  labels_clear(l);
-  sqlite3_reset(v);
-  sqlite3_bind_text(v, 1, scenario, -1, SQLITE_TRANSIENT);
-  setting *s = NULL;
-  int n = 0, cap = 0, rc;
-  int64_t run = 0;
-  while ((rc = sqlite3_step(v)) == SQLITE_ROW) {
-    int64_t r = sqlite3_column_int64(v, 0);
-    if (n && r != run) {
-      labels_add(l, run, s, n);
-      n = 0;
-    }
-    run = r;
-    if (n == cap) {
-      cap = cap ? 2 * cap : 32;
-      s = realloc(s, sizeof *s * (size_t)cap);
-      if (!s) abort();
-    }
-    s[n++] = (setting){column_text(v, 1), column_text(v, 2), column_text(v, 3),
-                       column_text(v, 4), sqlite3_column_int(v, 5)};
+/* The config column: per configuration of a scenario (its example run), the
+ * settings that tell it apart from the scenario's other configurations,
+ * the seed and the data's content hash aside, over every setting of every
+ * configuration of the scenario:
+ *   - a place (role path: "loss", "optimizer.base", "model", "transform")
+ *     holds a component: the loss and the optimizer by their columns of
+ *     `runs`, a nested one by its wrapper's value, the other parts by their
+ *     `name` row; a stage left out (no rows: it was at its default) holds
+ *     its default component (none, mean), and that is one more setting;
+ *   - a setting the same component records in another configuration but
+ *     this one does not (a value left out, or a hyperparameter an older
+ *     build did not have) takes its default from that component's table,
+ *     NULL when it has none ("none"); without a table row it stays out;
+ * and a setting shows when
+ *   (a) another configuration has another value for it at its place, or
+ *   (b) it belongs to a part other than the loss and the optimizer (whose
+ *       names have columns of their own, and whose settings are what is
+ *       tuned) and another configuration's component there lacks it: the
+ *       settings mixup has beside none, mlp beside linear; or
+ *   (c) it is a loss's or optimizer's setting and the same component has
+ *       another value for it at another place of another configuration: a
+ *       base's lr beside the same optimizer unwrapped.
+ * Loss and optimizer settings first (their bases' after each), then the
+ * parts in their order with each part's name first, then the run's.
+ *
+ * This was one SQL statement per scenario (commit d13d2e8); it is computed
+ * here, in C, from the params rows of the example runs read once, because
+ * the statement's eight passes over every setting of every configuration
+ * took seconds on 100 000 runs. Values compare as SQLite compares them
+ * (numbers by value, texts byte for byte, a number never equal to a text,
+ * NULL equal only to NULL where SQL says IS), and store-views checks the
+ * labels against those the statement printed. */
+
+/* Interned strings: equal texts are one pointer, so that roles, keys and
+ * component names compare and hash as pointers. */
+typedef struct interned {
+  char **v;
+  size_t cap, n;
+} interned;
+
+static uint64_t hash_text(const char *t) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (; *t; t++) h = (h ^ (unsigned char)*t) * 1099511628211ull;
+  return h;
+}
+
+static const char *intern(interned *in, const char *t) {
+  if (!t) return NULL;
+  if (2 * (in->n + 1) > in->cap) {
+    size_t cap = in->cap ? 2 * in->cap : 256;
+    char **v = calloc(cap, sizeof *v);
+    if (!v) abort();
+    for (size_t i = 0; i < in->cap; i++)
+      if (in->v[i]) {
+        size_t j = hash_text(in->v[i]) & (cap - 1);
+        while (v[j]) j = (j + 1) & (cap - 1);
+        v[j] = in->v[i];
+      }
+    free(in->v);
+    in->v = v;
+    in->cap = cap;
   }
-  labels_add(l, run, s, n);
-  free(s);
-  return rc == SQLITE_DONE ? 0 : -1;
+  size_t j = hash_text(t) & (in->cap - 1);
+  while (in->v[j] && strcmp(in->v[j], t) != 0) j = (j + 1) & (in->cap - 1);
+  if (!in->v[j]) {
+    in->v[j] = strdup(t);
+    if (!in->v[j]) abort();
+    in->n++;
+  }
+  return in->v[j];
+}
+
+static void intern_free(interned *in) {
+  for (size_t i = 0; i < in->cap; i++) free(in->v[i]);
+  free(in->v);
+  memset(in, 0, sizeof *in);
+}
+
+/* A tuple of up to four words (pointers, numbers) mapped to a count or an
+ * index: open addressing, grown at half full. */
+typedef struct tmap_entry {
+  uint64_t k[4];
+  int64_t v;
+  int used;
+} tmap_entry;
+typedef struct tmap {
+  tmap_entry *e;
+  size_t cap, n;
+} tmap;
+
+static uint64_t hash_key(const uint64_t *k) {
+  uint64_t h = 0x9e3779b97f4a7c15ull;
+  for (int i = 0; i < 4; i++) {
+    h = (h ^ k[i]) * 0xff51afd7ed558ccdull;
+    h ^= h >> 31;
+  }
+  return h;
+}
+
+/* The value slot of key k, added as 0 when new (*fresh = 1 then). */
+static int64_t *tmap_slot(tmap *m, uint64_t a, uint64_t b, uint64_t c, uint64_t d, int *fresh) {
+  const uint64_t k[4] = {a, b, c, d};
+  if (2 * (m->n + 1) > m->cap) {
+    size_t cap = m->cap ? 2 * m->cap : 64;
+    tmap_entry *e = calloc(cap, sizeof *e);
+    if (!e) abort();
+    for (size_t i = 0; i < m->cap; i++)
+      if (m->e[i].used) {
+        size_t j = hash_key(m->e[i].k) & (cap - 1);
+        while (e[j].used) j = (j + 1) & (cap - 1);
+        e[j] = m->e[i];
+      }
+    free(m->e);
+    m->e = e;
+    m->cap = cap;
+  }
+  size_t j = hash_key(k) & (m->cap - 1);
+  while (m->e[j].used && memcmp(m->e[j].k, k, sizeof k) != 0) j = (j + 1) & (m->cap - 1);
+  if (fresh) *fresh = !m->e[j].used;
+  if (!m->e[j].used) {
+    memcpy(m->e[j].k, k, sizeof k);
+    m->e[j].v = 0;
+    m->e[j].used = 1;
+    m->n++;
+  }
+  return &m->e[j].v;
+}
+
+/* The value of key k, or NULL when absent. */
+static const int64_t *tmap_get(const tmap *m, uint64_t a, uint64_t b, uint64_t c, uint64_t d) {
+  if (!m->cap) return NULL;
+  const uint64_t k[4] = {a, b, c, d};
+  size_t j = hash_key(k) & (m->cap - 1);
+  while (m->e[j].used) {
+    if (memcmp(m->e[j].k, k, sizeof k) == 0) return &m->e[j].v;
+    j = (j + 1) & (m->cap - 1);
+  }
+  return NULL;
+}
+
+static void tmap_free(tmap *m) {
+  free(m->e);
+  memset(m, 0, sizeof *m);
+}
+
+#define P(x) ((uint64_t)(uintptr_t)(x))
+
+/* A setting's value as SQLite holds it: NULL, a number (REAL) or a text. */
+enum { V_NULL, V_NUM, V_TEXT };
+typedef struct lvalue {
+  int type;
+  double num;
+  const char *text; /* interned */
+} lvalue;
+
+static lvalue column_value(interned *in, sqlite3_stmt *s, int c) {
+  switch (sqlite3_column_type(s, c)) {
+  case SQLITE_NULL: return (lvalue){V_NULL, 0, NULL};
+  case SQLITE_INTEGER:
+  case SQLITE_FLOAT: return (lvalue){V_NUM, sqlite3_column_double(s, c), NULL};
+  default: return (lvalue){V_TEXT, 0, intern(in, (const char *)sqlite3_column_text(s, c))};
+  }
+}
+
+/* Equal as SQL's IS: numbers by value (0.0 is -0.0), texts byte for byte. */
+static int lvalue_is(const lvalue *a, const lvalue *b) {
+  if (a->type != b->type) return 0;
+  if (a->type == V_NUM) return a->num == b->num;
+  return a->text == b->text;
+}
+
+/* Two words that identify the value for a map key (equal values, equal words). */
+static void lvalue_words(const lvalue *v, uint64_t *w0, uint64_t *w1) {
+  double x = v->num == 0 ? 0 : v->num;
+  uint64_t bits = 0;
+  if (v->type == V_NUM) memcpy(&bits, &x, sizeof bits);
+  *w0 = (uint64_t)v->type;
+  *w1 = v->type == V_NUM ? bits : P(v->text);
+}
+
+/* "%.6g" for a number, "none" for NULL, a text as it is (as the statement's
+ * rows printed them). */
+static char *lvalue_text(const lvalue *v) {
+  char buf[64];
+  const char *t = buf;
+  if (v->type == V_NUM)
+    snprintf(buf, sizeof buf, "%.6g", v->num);
+  else if (v->type == V_NULL)
+    t = "none";
+  else
+    t = v->text;
+  char *d = strdup(t);
+  if (!d) abort();
+  return d;
+}
+
+/* A setting of a configuration (the statement's `so` rows): its run (index
+ * into the scenario's example runs), place, key, value, the rowid of its
+ * params row (-1: filled in with a default, or a stage's default name), the
+ * component at its place (NULL if none) and its root (loss, optimizer, NULL). */
+typedef struct lset {
+  int run;
+  const char *role, *key;
+  lvalue value;
+  int64_t pos;
+  const char *owner, *root;
+  int order;  /* of the part: the run labels' order */
+  int hp_pos; /* a filled-in default: its position in the component's table */
+} lset;
+
+/* The component at each place of one example run (the statement's `own`). */
+typedef struct lown {
+  int run;
+  const char *role, *name;
+  int stage_default; /* a stage left out: its default component */
+} lown;
+
+typedef struct lrun {
+  int64_t id;
+  const char *loss, *optimizer;
+} lrun;
+
+/* A params row of an example run. */
+typedef struct lparam {
+  int run;
+  const char *role, *key;
+  lvalue value;
+  int64_t pos;  /* its rowid */
+  int is_text;  /* in the `text` column */
+} lparam;
+
+typedef struct lctx {
+  sqlite3 *db;
+  sqlite3_stmt *run, *params, *dflt;
+  interned in;
+  const char *s_loss, *s_optimizer, *s_run, *s_seed, *s_name, *s_content_hash;
+  const char *stage_role[3], *stage_name[3];
+  const char *part_role[TB_N_PARTS];
+} lctx;
+
+static int lctx_open(lctx *c, sqlite3 *db) {
+  memset(c, 0, sizeof *c);
+  c->db = db;
+  if (sqlite3_prepare_v2(db, "SELECT loss, optimizer FROM runs WHERE id = ?1", -1, &c->run,
+                         NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db,
+                         "SELECT component, key, value, rowid, text IS NOT NULL FROM params"
+                         " WHERE run_id = ?1",
+                         -1, &c->params, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db,
+                         "SELECT coalesce(h.default_num, h.default_text), h.position"
+                         " FROM run_components rc"
+                         " JOIN component_hparams h ON h.component_id = rc.component_id"
+                         " AND h.name = ?3 WHERE rc.run_id = ?1 AND rc.role = ?2",
+                         -1, &c->dflt, NULL) != SQLITE_OK)
+    return -1;
+  c->s_loss = intern(&c->in, "loss");
+  c->s_optimizer = intern(&c->in, "optimizer");
+  c->s_run = intern(&c->in, "run");
+  c->s_seed = intern(&c->in, "seed");
+  c->s_name = intern(&c->in, "name");
+  c->s_content_hash = intern(&c->in, "content_hash");
+  const tb_component *const *(*list[])(int *) = {tb_corruption_components,
+                                                  tb_transform_components,
+                                                  tb_reduction_components};
+  for (int i = 0; i < 3; i++) {
+    int n;
+    c->stage_role[i] = intern(&c->in, tb_part_name(TB_PART_CORRUPTION + i));
+    c->stage_name[i] = intern(&c->in, list[i](&n)[0]->name);
+  }
+  for (int p = 0; p < TB_N_PARTS; p++)
+    c->part_role[p] = p == TB_PART_LOSS || p == TB_PART_OPTIMIZER ? NULL
+                                                                   : intern(&c->in, tb_part_name(p));
+  return 0;
+}
+
+static void lctx_close(lctx *c) {
+  sqlite3_finalize(c->run);
+  sqlite3_finalize(c->params);
+  sqlite3_finalize(c->dflt);
+  intern_free(&c->in);
+}
+
+/* role == "loss" or starts with "loss." (GLOB 'loss.*') */
+static int role_under(const char *role, const char *root) {
+  size_t n = strlen(root);
+  return strncmp(role, root, n) == 0 && (role[n] == 0 || role[n] == '.');
+}
+
+static int cmp_lset(const void *pa, const void *pb) {
+  const lset *a = pa, *b = pb;
+  if (a->run != b->run) return a->run < b->run ? -1 : 1;
+  int ra = a->root ? (strcmp(a->root, "loss") == 0 ? 0 : 1) : 2;
+  int rb = b->root ? (strcmp(b->root, "loss") == 0 ? 0 : 1) : 2;
+  if (ra != rb) return ra - rb;
+  if (a->order != b->order) return a->order - b->order;
+  int na = a->root != NULL || strcmp(a->key, "name") != 0;
+  int nb = b->root != NULL || strcmp(b->key, "name") != 0;
+  if (na != nb) return na - nb;
+  if ((a->pos < 0) != (b->pos < 0)) return a->pos < 0 ? 1 : -1;
+  if (a->pos != b->pos) return a->pos < b->pos ? -1 : 1;
+  /* settings without a params row of one place: in the component's table's order */
+  if (a->hp_pos != b->hp_pos) return a->hp_pos < b->hp_pos ? -1 : 1;
+  return strcmp(a->key, b->key);
+}
+
+typedef struct lvec {
+  void *v;
+  size_t n, cap, size;
+} lvec;
+
+static void *lvec_push(lvec *x) {
+  if (x->n == x->cap) {
+    x->cap = x->cap ? 2 * x->cap : 256;
+    x->v = realloc(x->v, x->size * x->cap);
+    if (!x->v) abort();
+  }
+  return (char *)x->v + x->size * x->n++;
+}
+
+/* Fill `l` with the labels of the configurations whose example runs are
+ * ex[0..n) (ascending). */
+static int compute_labels(lctx *c, const int64_t *ex, int n, labels *l) {
+  labels_clear(l);
+  if (n == 0) return 0;
+  lrun *runs = calloc((size_t)n, sizeof *runs);
+  lvec own = {.size = sizeof(lown)}, rec = {.size = sizeof(lset)};
+  tmap own_at = {0};    /* (run, role) -> index into own */
+  tmap roles = {0};     /* (run, component) -> 1: the run has params rows there */
+  tmap has_key = {0};   /* (run, role, key) -> 1: a params row (pos not NULL) */
+  tmap rk = {0};        /* (role, owner, key) -> the first run recording it */
+  tmap byk_n = {0}, byk_vals = {0}, byk_nv = {0}, byo = {0}, byok = {0};
+  tmap twice_roles = {0}, twice_n = {0}, groups = {0};
+  lvec params = {.size = sizeof(lparam)}, shown = {.size = sizeof(lset)};
+  int *members = NULL, *gstart = NULL;
+  int rc = -1;
+  if (!runs) abort();
+  /* the example runs' own columns and their params rows */
+  for (int i = 0; i < n; i++) {
+    runs[i].id = ex[i];
+    sqlite3_reset(c->run);
+    sqlite3_bind_int64(c->run, 1, ex[i]);
+    if (sqlite3_step(c->run) == SQLITE_ROW) {
+      runs[i].loss = intern(&c->in, (const char *)sqlite3_column_text(c->run, 0));
+      runs[i].optimizer = intern(&c->in, (const char *)sqlite3_column_text(c->run, 1));
+    }
+    sqlite3_reset(c->params);
+    sqlite3_bind_int64(c->params, 1, ex[i]);
+    int r;
+    while ((r = sqlite3_step(c->params)) == SQLITE_ROW) {
+      lparam *p = lvec_push(&params);
+      p->run = i;
+      p->role = intern(&c->in, (const char *)sqlite3_column_text(c->params, 0));
+      p->key = intern(&c->in, (const char *)sqlite3_column_text(c->params, 1));
+      p->value = column_value(&c->in, c->params, 2);
+      p->pos = sqlite3_column_int64(c->params, 3);
+      p->is_text = sqlite3_column_int(c->params, 4);
+      *tmap_slot(&roles, (uint64_t)i, P(p->role), 0, 0, NULL) = 1;
+    }
+    if (r != SQLITE_DONE) goto out;
+  }
+  /* own: the component at each place */
+#define OWN(run_, role_, name_, stage_)                                                     \
+  do {                                                                                   \
+    lown *o_ = lvec_push(&own);                                                          \
+    *o_ = (lown){(run_), (role_), (name_), (stage_)};                                    \
+    *tmap_slot(&own_at, (uint64_t)(run_), P(role_), 0, 0, NULL) = (int64_t)own.n;        \
+  } while (0)
+  for (int i = 0; i < n; i++) {
+    OWN(i, c->s_loss, runs[i].loss, 0);
+    OWN(i, c->s_optimizer, runs[i].optimizer, 0);
+  }
+  const lparam *pv = params.v;
+  for (size_t j = 0; j < params.n; j++) {
+    const lparam *p = &pv[j];
+    if (p->key == c->s_name && p->role != c->s_loss && p->role != c->s_optimizer &&
+        p->role != c->s_run && !strchr(p->role, '.') && p->value.type != V_NULL) {
+      char *t = lvalue_text(&p->value);
+      if (p->value.type == V_NUM) { /* SQLite's own text of a number */
+        char buf[64];
+        sqlite3_snprintf(sizeof buf, buf, "%!.15g", p->value.num);
+        free(t);
+        t = strdup(buf);
+        if (!t) abort();
+      }
+      OWN(p->run, p->role, intern(&c->in, t), 0);
+      free(t);
+    }
+    if (p->is_text) { /* a nested component's name when rows sit under role.key */
+      char *sub;
+      if (asprintf(&sub, "%s.%s", p->role, p->key) < 0) abort();
+      const char *role = intern(&c->in, sub);
+      free(sub);
+      if (tmap_get(&roles, (uint64_t)p->run, P(role), 0, 0))
+        OWN(p->run, role, p->value.text, 0);
+    }
+  }
+  for (int i = 0; i < n; i++)
+    for (int k = 0; k < 3; k++)
+      if (!tmap_get(&roles, (uint64_t)i, P(c->stage_role[k]), 0, 0))
+        OWN(i, c->stage_role[k], c->stage_name[k], 1);
+#undef OWN
+  const lown *ov = own.v;
+  /* rec: the params rows but the seed and the data's content hash, and the
+   * name of each stage left out */
+  for (size_t j = 0; j < params.n; j++) {
+    const lparam *p = &pv[j];
+    if ((p->role == c->s_run && p->key == c->s_seed) || p->key == c->s_content_hash) continue;
+    *(lset *)lvec_push(&rec) =
+        (lset){.run = p->run, .role = p->role, .key = p->key, .value = p->value, .pos = p->pos};
+    *tmap_slot(&has_key, (uint64_t)p->run, P(p->role), P(p->key), 0, NULL) = 1;
+  }
+  for (size_t j = 0; j < own.n; j++)
+    if (ov[j].stage_default) {
+      lset *p = lvec_push(&rec);
+      *p = (lset){.run = ov[j].run, .role = ov[j].role, .key = c->s_name,
+                  .value = {V_TEXT, 0, ov[j].name}, .pos = -1};
+    }
+  /* rk: per (place, component, key) the first run that records it */
+  size_t n_rec = rec.n;
+  for (size_t j = 0; j < n_rec; j++) {
+    const lset *p = (lset *)rec.v + j;
+    const int64_t *o = tmap_get(&own_at, (uint64_t)p->run, P(p->role), 0, 0);
+    if (p->pos < 0 || !o || !ov[*o - 1].name) continue;
+    int fresh;
+    int64_t *src = tmap_slot(&rk, P(p->role), P(ov[*o - 1].name), P(p->key), 0, &fresh);
+    if (fresh || runs[p->run].id < runs[*src].id) *src = p->run;
+  }
+  /* fill: a key a component records elsewhere, missing here, at its default */
+  for (size_t e = 0; e < rk.cap; e++) {
+    if (!rk.e[e].used) continue;
+    const char *role = (const char *)(uintptr_t)rk.e[e].k[0];
+    const char *owner = (const char *)(uintptr_t)rk.e[e].k[1];
+    const char *key = (const char *)(uintptr_t)rk.e[e].k[2];
+    sqlite3_reset(c->dflt);
+    sqlite3_bind_int64(c->dflt, 1, runs[rk.e[e].v].id);
+    sqlite3_bind_text(c->dflt, 2, role, -1, SQLITE_STATIC);
+    sqlite3_bind_text(c->dflt, 3, key, -1, SQLITE_STATIC);
+    int r = sqlite3_step(c->dflt);
+    if (r != SQLITE_ROW) {
+      if (r != SQLITE_DONE) goto out;
+      continue; /* no table row: it stays out */
+    }
+    lvalue d = column_value(&c->in, c->dflt, 0);
+    int hp_pos = sqlite3_column_int(c->dflt, 1);
+    for (size_t j = 0; j < own.n; j++) {
+      if (ov[j].role != role || ov[j].name != owner ||
+          tmap_get(&has_key, (uint64_t)ov[j].run, P(role), P(key), 0))
+        continue;
+      lset *p = lvec_push(&rec);
+      *p = (lset){.run = ov[j].run, .role = role, .key = key, .value = d, .pos = -1,
+                  .hp_pos = hp_pos};
+    }
+  }
+  /* so: every setting with the component at its place and its root */
+  lset *sv = rec.v;
+  for (size_t j = 0; j < rec.n; j++) {
+    lset *p = &sv[j];
+    const int64_t *o = tmap_get(&own_at, (uint64_t)p->run, P(p->role), 0, 0);
+    p->owner = o ? ov[*o - 1].name : NULL;
+    p->root = role_under(p->role, "loss")        ? c->s_loss
+              : role_under(p->role, "optimizer") ? c->s_optimizer
+                                                 : NULL;
+    p->order = TB_N_PARTS;
+    for (int q = 0; q < TB_N_PARTS; q++)
+      if (c->part_role[q] == p->role) p->order = q;
+    /* byk: distinct values (NULL counts once) and rows per (place, key) */
+    uint64_t w0, w1;
+    lvalue_words(&p->value, &w0, &w1);
+    int fresh;
+    (*tmap_slot(&byk_n, P(p->role), P(p->key), 0, 0, NULL))++;
+    tmap_slot(&byk_vals, P(p->role), P(p->key), w0, w1, &fresh);
+    if (fresh) (*tmap_slot(&byk_nv, P(p->role), P(p->key), 0, 0, NULL))++;
+    (*tmap_slot(&byok, P(p->role), P(p->owner), P(p->key), 0, NULL))++;
+    if (p->root && p->owner) {
+      tmap_slot(&twice_roles, P(p->root), P(p->owner), P(p->key), P(p->role), &fresh);
+      if (fresh) (*tmap_slot(&twice_n, P(p->root), P(p->owner), P(p->key), 0, NULL))++;
+    }
+  }
+  for (size_t j = 0; j < own.n; j++)
+    (*tmap_slot(&byo, P(ov[j].role), P(ov[j].name), 0, 0, NULL))++;
+  /* the settings of each (root, component, key) held at two places or more,
+   * group g's in members[gstart[g] .. gstart[g + 1]) */
+  int n_groups = 0;
+  for (size_t j = 0; j < rec.n; j++) {
+    const lset *p = &sv[j];
+    const int64_t *t = p->root && p->owner
+                           ? tmap_get(&twice_n, P(p->root), P(p->owner), P(p->key), 0)
+                           : NULL;
+    int fresh;
+    if (t && *t > 1) {
+      int64_t *g = tmap_slot(&groups, P(p->root), P(p->owner), P(p->key), 0, &fresh);
+      if (fresh) *g = n_groups++;
+    }
+  }
+  gstart = calloc((size_t)n_groups + 1, sizeof *gstart);
+  int *gfill = calloc((size_t)n_groups + 1, sizeof *gfill);
+  if (!gstart || !gfill) abort();
+  for (size_t j = 0; j < rec.n; j++) {
+    const lset *p = &sv[j];
+    const int64_t *g = p->root && p->owner
+                           ? tmap_get(&groups, P(p->root), P(p->owner), P(p->key), 0)
+                           : NULL;
+    if (g) gstart[*g + 1]++;
+  }
+  for (int g = 0; g < n_groups; g++) gstart[g + 1] += gstart[g];
+  members = malloc(sizeof *members * (size_t)(gstart[n_groups] ? gstart[n_groups] : 1));
+  if (!members) abort();
+  for (size_t j = 0; j < rec.n; j++) {
+    const lset *p = &sv[j];
+    const int64_t *g = p->root && p->owner
+                           ? tmap_get(&groups, P(p->root), P(p->owner), P(p->key), 0)
+                           : NULL;
+    if (g) members[gstart[*g] + gfill[*g]++] = (int)j;
+  }
+  free(gfill);
+  /* which settings show */
+  for (size_t j = 0; j < rec.n; j++) {
+    const lset *p = &sv[j];
+    int show = *tmap_get(&byk_nv, P(p->role), P(p->key), 0, 0) > 1;
+    if (!show && !p->root && p->owner) {
+      int64_t kn = *tmap_get(&byk_n, P(p->role), P(p->key), 0, 0);
+      int64_t on = *tmap_get(&byo, P(p->role), P(p->owner), 0, 0);
+      int64_t okn = *tmap_get(&byok, P(p->role), P(p->owner), P(p->key), 0);
+      show = n - kn > on - okn;
+    }
+    const int64_t *g = !show && p->root && p->owner
+                           ? tmap_get(&groups, P(p->root), P(p->owner), P(p->key), 0)
+                           : NULL;
+    if (g) {
+      for (int x = gstart[*g]; x < gstart[*g + 1] && !show; x++) {
+        const lset *q = &sv[members[x]];
+        show = q->role != p->role && q->run != p->run && !lvalue_is(&q->value, &p->value);
+      }
+    }
+    if (show) *(lset *)lvec_push(&shown) = *p;
+  }
+  if (shown.n) qsort(shown.v, shown.n, sizeof(lset), cmp_lset);
+  /* one label per run, in the order of the runs */
+  setting *set = calloc(shown.n ? shown.n : 1, sizeof *set);
+  if (!set) abort();
+  const lset *hv = shown.v;
+  for (size_t j = 0; j < shown.n;) {
+    size_t k = j;
+    int m = 0;
+    for (; k < shown.n && hv[k].run == hv[j].run; k++) {
+      lvalue owner = {hv[k].owner ? V_TEXT : V_NULL, 0, hv[k].owner};
+      set[m] = (setting){strdup(hv[k].role), strdup(hv[k].key), lvalue_text(&hv[k].value),
+                         lvalue_text(&owner), !hv[k].root && hv[k].owner};
+      if (!set[m].role || !set[m].key) abort();
+      m++;
+    }
+    labels_add(l, runs[hv[j].run].id, set, m);
+    j = k;
+  }
+  free(set);
+  rc = 0;
+out:
+  free(runs);
+  free(own.v);
+  free(rec.v);
+  free(params.v);
+  free(shown.v);
+  free(members);
+  free(gstart);
+  tmap_free(&groups);
+  tmap_free(&own_at);
+  tmap_free(&roles);
+  tmap_free(&has_key);
+  tmap_free(&rk);
+  tmap_free(&byk_n);
+  tmap_free(&byk_vals);
+  tmap_free(&byk_nv);
+  tmap_free(&byo);
+  tmap_free(&byok);
+  tmap_free(&twice_roles);
+  tmap_free(&twice_n);
+  return rc;
+}
+
+/* One row of summary_sql, kept until its scenario's labels are known. */
+typedef struct srow {
+  char *scenario, *loss, *optimizer;
+  int64_t example_run;
+  int on_val, has_score, n_test, has_sd, complete, diverged, failed, nonfinite;
+  int is_best, n_top, in_scenario;
+  double score, test, sd;
+} srow;
+
+static char *dup_column(sqlite3_stmt *s, int c) {
+  const char *t = (const char *)sqlite3_column_text(s, c);
+  char *d = strdup(t ? t : "");
+  if (!d) abort();
+  return d;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
 }
 
 int tb_report_summary(tb_store *st, const tb_summary_opts *opts, FILE *out, char *err,
@@ -977,22 +1423,37 @@ int tb_report_summary(tb_store *st, const tb_summary_opts *opts, FILE *out, char
   char *configs = sqlite3_mprintf(tb_sql_configs, opts->all_versions ? "" : "WHERE current");
   if (!configs) abort();
   char *ssql = sqlite3_mprintf(summary_sql, tb_sql_run_scores, configs);
-  char *stages = stage_defaults(), *order = part_order();
-  char *vsql = sqlite3_mprintf(labels_sql, tb_sql_run_scores, configs, stages, order);
   sqlite3_free(configs);
-  sqlite3_free(stages);
-  sqlite3_free(order);
-  if (!ssql || !vsql) abort();
+  if (!ssql) abort();
   labels lab = {0};
-  char *lab_scenario = NULL; /* the scenario whose labels `lab` holds */
-  sqlite3_stmt *s = NULL, *v = NULL;
-  int rc = SQLITE_ERROR;
-  if (sqlite3_prepare_v2(db, ssql, -1, &s, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(db, vsql, -1, &v, NULL) != SQLITE_OK) {
+  lctx lc;
+  sqlite3_stmt *s = NULL;
+  srow *row = NULL;
+  int64_t *ex = NULL;
+  int rc = SQLITE_ERROR, n_rows = 0, cap = 0, lc_open = lctx_open(&lc, db) == 0;
+  if (!lc_open || sqlite3_prepare_v2(db, ssql, -1, &s, NULL) != SQLITE_OK) {
     tb_errf(err, errlen, "cannot summarize: %s", sqlite3_errmsg(db));
     goto done;
   }
   if (opts->scenario) sqlite3_bind_text(s, 1, opts->scenario, -1, SQLITE_TRANSIENT);
+  /* every configuration first: a scenario's labels need all of its configurations */
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    if (n_rows == cap) {
+      cap = cap ? 2 * cap : 256;
+      row = realloc(row, sizeof *row * (size_t)cap);
+      if (!row) abort();
+    }
+    srow *r = &row[n_rows++];
+    *r = (srow){dup_column(s, 0), dup_column(s, 1), dup_column(s, 2),
+                sqlite3_column_int64(s, 3), sqlite3_column_int(s, 4),
+                sqlite3_column_type(s, 5) != SQLITE_NULL, sqlite3_column_int(s, 7),
+                sqlite3_column_type(s, 8) != SQLITE_NULL, sqlite3_column_int(s, 9),
+                sqlite3_column_int(s, 10), sqlite3_column_int(s, 11),
+                sqlite3_column_int(s, 12), sqlite3_column_int(s, 13),
+                sqlite3_column_int(s, 14), sqlite3_column_int(s, 15),
+                sqlite3_column_double(s, 5), sqlite3_column_double(s, 6),
+                sqlite3_column_double(s, 8)};
+  }
 
   static const char *const head[] = {"scenario", "loss", "optimizer", "config", "val acc",
                                      "test acc (mean ± sd)", "n", "nan/inf", "diverged",
@@ -1001,60 +1462,54 @@ int tb_report_summary(tb_store *st, const tb_summary_opts *opts, FILE *out, char
   table t;
   table_init(&t, NCOL, 0);
   for (int c = 0; c < NCOL; c++) table_add(&t, head[c], 0);
-  int rows = 0, shown = 0, fallback = 0, ties = 0, nonfinite = 0, collapsed = 0;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    rows++;
-    int is_best = sqlite3_column_int(s, 13), n_top = sqlite3_column_int(s, 14);
-    int in_scenario = sqlite3_column_int(s, 15);
-    int best_only = opts->best_only || (opts->max_rows > 0 && in_scenario > opts->max_rows);
-    if (best_only && !is_best) {
-      collapsed = 1;
-      continue;
+  int rows = n_rows, shown = 0, fallback = 0, ties = 0, collapsed = 0;
+  ex = malloc(sizeof *ex * (size_t)(n_rows ? n_rows : 1));
+  if (!ex) abort();
+  for (int i = 0, j; rc == SQLITE_DONE && i < n_rows; i = j) {
+    /* the rows of one scenario: [i, j) */
+    for (j = i; j < n_rows && strcmp(row[j].scenario, row[i].scenario) == 0; j++)
+      ex[j - i] = row[j].example_run;
+    qsort(ex, (size_t)(j - i), sizeof *ex, cmp_i64);
+    if (compute_labels(&lc, ex, j - i, &lab)) {
+      rc = SQLITE_ERROR;
+      break;
     }
-    shown++;
-    const char *scen = (const char *)sqlite3_column_text(s, 0);
-    char val[64] = "", test[96] = "", n[32], nf[32], div[32], failed[32];
-    if (!lab_scenario || strcmp(lab_scenario, scen) != 0) {
-      free(lab_scenario);
-      lab_scenario = strdup(scen);
-      if (!lab_scenario) abort();
-      if (load_labels(v, scen, &lab)) {
-        rc = SQLITE_ERROR;
-        break;
+    for (int k = i; k < j; k++) {
+      const srow *r = &row[k];
+      int best_only = opts->best_only || (opts->max_rows > 0 && r->in_scenario > opts->max_rows);
+      if (best_only && !r->is_best) {
+        collapsed = 1;
+        continue;
       }
+      shown++;
+      char val[64] = "", test[96] = "", n[32], nf[32], div[32], failed[32];
+      if (r->has_score) {
+        snprintf(val, sizeof val, "%.4f%s", r->score, r->on_val ? "" : "†");
+        if (!r->on_val) fallback = 1;
+      }
+      if (r->n_test > 0) {
+        if (r->n_test > 1 && r->has_sd)
+          snprintf(test, sizeof test, "%.4f ± %.4f", r->test, r->sd);
+        else
+          snprintf(test, sizeof test, "%.4f", r->test);
+      }
+      snprintf(n, sizeof n, "%d", r->complete);
+      snprintf(nf, sizeof nf, "%d", r->nonfinite);
+      snprintf(div, sizeof div, "%d", r->diverged);
+      snprintf(failed, sizeof failed, "%d", r->failed);
+      if (r->is_best && r->n_top > 1) ties = 1;
+      table_add(&t, r->scenario, 0);
+      table_add(&t, r->loss, 0);
+      table_add(&t, r->optimizer, 0);
+      table_add(&t, label_of(&lab, r->example_run), 0);
+      table_add(&t, val, 1);
+      table_add(&t, test, 1);
+      table_add(&t, n, 1);
+      table_add(&t, nf, 1);
+      table_add(&t, div, 1);
+      table_add(&t, failed, 1);
+      table_add(&t, !r->is_best ? "" : r->n_top > 1 ? "=" : "*", 0);
     }
-    const char *config = label_of(&lab, sqlite3_column_int64(s, 3));
-    if (sqlite3_column_type(s, 5) != SQLITE_NULL) {
-      int on_val = sqlite3_column_int(s, 4);
-      snprintf(val, sizeof val, "%.4f%s", sqlite3_column_double(s, 5), on_val ? "" : "†");
-      if (!on_val) fallback = 1;
-    }
-    int n_test = sqlite3_column_int(s, 7);
-    if (n_test > 0) {
-      double mean = sqlite3_column_double(s, 6);
-      if (n_test > 1 && sqlite3_column_type(s, 8) != SQLITE_NULL)
-        snprintf(test, sizeof test, "%.4f ± %.4f", mean, sqlite3_column_double(s, 8));
-      else
-        snprintf(test, sizeof test, "%.4f", mean);
-    }
-    snprintf(n, sizeof n, "%d", sqlite3_column_int(s, 9));
-    int nfv = sqlite3_column_int(s, 12);
-    nonfinite += nfv;
-    snprintf(nf, sizeof nf, "%d", nfv);
-    snprintf(div, sizeof div, "%d", sqlite3_column_int(s, 10));
-    snprintf(failed, sizeof failed, "%d", sqlite3_column_int(s, 11));
-    if (is_best && n_top > 1) ties = 1;
-    table_add(&t, scen, 0);
-    table_add(&t, (const char *)sqlite3_column_text(s, 1), 0);
-    table_add(&t, (const char *)sqlite3_column_text(s, 2), 0);
-    table_add(&t, config, 0);
-    table_add(&t, val, 1);
-    table_add(&t, test, 1);
-    table_add(&t, n, 1);
-    table_add(&t, nf, 1);
-    table_add(&t, div, 1);
-    table_add(&t, failed, 1);
-    table_add(&t, !is_best ? "" : n_top > 1 ? "=" : "*", 0);
   }
   if (rc != SQLITE_DONE) {
     tb_errf(err, errlen, "cannot summarize: %s", sqlite3_errmsg(db));
@@ -1083,16 +1538,20 @@ int tb_report_summary(tb_store *st, const tb_summary_opts *opts, FILE *out, char
     if (!opts->all_versions)
       fputs("configurations of the latest version of each scenario (--all: every recorded "
             "run)\n", out);
-    (void)nonfinite;
   }
   table_free(&t);
 done:
   sqlite3_finalize(s);
-  sqlite3_finalize(v);
   sqlite3_free(ssql);
-  sqlite3_free(vsql);
+  lctx_close(&lc);
   labels_clear(&lab);
   free(lab.v);
-  free(lab_scenario);
+  for (int i = 0; i < n_rows; i++) {
+    free(row[i].scenario);
+    free(row[i].loss);
+    free(row[i].optimizer);
+  }
+  free(row);
+  free(ex);
   return rc == SQLITE_DONE ? 0 : -1;
 }

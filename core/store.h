@@ -7,7 +7,9 @@
  * tb_store_db, tb_store_path, tb_store_lock_fd, tb_store_begin_sweep,
  * tb_store_end_sweep, tb_store_component_records, tb_component_records_free,
  * tb_store_reused_components, tb_store_register_component,
- * tb_store_run_status, tb_store_adopt_legacy, tb_store_put_run, tb_store_delete_runs,
+ * tb_store_run_status, tb_store_adopt_legacy, tb_store_put_run, tb_store_batch_begin,
+ * tb_store_batch_commit, tb_store_in_batch, tb_store_pcache_outside_forks,
+ * tb_store_delete_runs,
  * tb_store_repair_orphans, tb_sql_run_scores, tb_sql_configs,
  * tb_store_refresh_views.
  */
@@ -27,6 +29,11 @@
 typedef struct tb_store tb_store;
 struct sqlite3;
 
+/* For a process that forks children which never use SQLite (`run`): keep
+ * SQLite's page cache in memory its children do not inherit, so that the
+ * pages it writes between forks take no copy-on-write faults. Only before
+ * SQLite's first use; it does nothing afterwards. */
+void tb_store_pcache_outside_forks(void);
 /* Open for writing: create or migrate the schema, WAL mode, and take an
  * exclusive flock on the database file itself so a second writer — under
  * any path to the same file — refuses with a clear message. */
@@ -88,10 +95,20 @@ int tb_store_run_status(tb_store *st, const char *config_hash, char *status, siz
  * under the new hash. The number found in *n_adopted (may be NULL). */
 int tb_store_adopt_legacy(tb_store *st, const tb_sweep *sw, int write, int64_t *n_adopted,
                           char *err, size_t errlen);
-/* Record one run and all its rows in one transaction, replacing a previous
- * row with the same config hash. */
+/* Record one run and all its rows, replacing a previous row with the same
+ * config hash: in a transaction of its own, or, inside a batch, in the
+ * batch's. A run that cannot be recorded leaves nothing of itself; inside a
+ * batch it rolls the whole batch back (and closes it): none of the batch's
+ * runs is recorded then. */
 int tb_store_put_run(tb_store *st, const tb_run_config *cfg, const tb_run_result *res,
                      char *err, size_t errlen);
+/* A batch: one transaction for the runs recorded until tb_store_batch_commit
+ * (nothing of them is in the file before it; a crash before it loses them
+ * whole). A sweep batches runs that end close together, since a commit costs
+ * as much as recording a small run; tb_store_in_batch says whether one is open. */
+int tb_store_batch_begin(tb_store *st, char *err, size_t errlen);
+int tb_store_batch_commit(tb_store *st, char *err, size_t errlen);
+int tb_store_in_batch(const tb_store *st);
 /* Delete the runs matching an SQL condition on the runs table, with all
  * their rows, in one transaction (dry_run: list them, delete nothing). Each
  * run is listed on `listing` (may be NULL). */

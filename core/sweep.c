@@ -240,6 +240,39 @@ static int chld_open(struct sigaction *old, char *err, size_t errlen) {
   return 0;
 }
 
+/* SIGINT, SIGTERM and SIGHUP during the sweep: finish the batch of runs that
+ * are recorded but not committed yet, then die of the signal as before (the
+ * workers die with the parent). Only a signal whose disposition is the
+ * default is caught: one that was ignored (nohup) stays ignored. */
+static volatile sig_atomic_t stop_signal;
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+#define N_STOP_SIGNALS (int)(sizeof stop_signals / sizeof *stop_signals)
+
+static void on_stop(int sig) {
+  int e = errno;
+  stop_signal = sig;
+  if (write(chld_pipe[1], "s", 1) < 0) { /* full: a wakeup is pending anyway */
+  }
+  errno = e;
+}
+
+static void stop_open(struct sigaction *old) {
+  stop_signal = 0;
+  for (int i = 0; i < N_STOP_SIGNALS; i++) {
+    sigaction(stop_signals[i], NULL, &old[i]);
+    if (old[i].sa_handler != SIG_DFL) continue;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(stop_signals[i], &sa, NULL);
+  }
+}
+
+static void stop_close(const struct sigaction *old) {
+  for (int i = 0; i < N_STOP_SIGNALS; i++) sigaction(stop_signals[i], &old[i], NULL);
+}
+
 static void chld_drain(void) {
   char buf[64];
   while (read(chld_pipe[0], buf, sizeof buf) > 0) {
@@ -315,7 +348,12 @@ static void on_epoch(void *ud, int epoch, const tb_run_result *res) {
 }
 
 static void worker_main(const tb_run_config *cfg, int fd_res) {
-  tb_blas_set_threads(1);
+  /* One BLAS thread: tb_sweep_run set it before forking and the worker
+   * inherits it. Setting it again here would cost a thread per run:
+   * OpenBLAS shuts its thread pool down before every fork (its atfork
+   * handler) and openblas_set_num_threads() starts it again in the child,
+   * whose idle thread then spins in sched_yield for up to ~0.1 s - the whole
+   * of a short run, on the core another worker needs. */
   FILE *out = fdopen(fd_res, "w");
   if (!out) _exit(3);
   worker_ctx w = {out, {0}};
@@ -328,16 +366,30 @@ static void worker_main(const tb_run_config *cfg, int fd_res) {
 
 /* ---- the parent ---------------------------------------------------------- */
 
-/* The words of a line as its message's fields: *n words at most max + 1
- * (one too many is how an extra word shows). */
-static int split_words(char *line, char **w, int max) {
+/* The words of a line as its message's fields: at most max + 1 words (one
+ * too many is how an extra word shows), runs of spaces separating them. The
+ * space ending each word becomes a NUL, recorded in cut[] so that
+ * join_words can give the line back as it came, for a message; this takes
+ * no copy of every line (a run sends thousands). */
+static int split_words(char *line, char **w, int max, char **cut, int *n_cut) {
   int n = 0;
-  char *save = NULL;
-  for (char *t = strtok_r(line, " ", &save); t && n <= max; t = strtok_r(NULL, " ", &save))
-    w[n++] = t;
+  *n_cut = 0;
+  char *p = line;
+  while (n <= max) {
+    while (*p == ' ') p++;
+    if (!*p) break;
+    w[n++] = p;
+    while (*p && *p != ' ') p++;
+    if (!*p) break;
+    *p = 0;
+    cut[(*n_cut)++] = p++;
+  }
   return n;
 }
 
+static void join_words(char **cut, int n_cut) {
+  for (int i = 0; i < n_cut; i++) *cut[i] = ' ';
+}
 static int word_int(const char *s, long long lo, long long hi, long long *out) {
   char *end;
   errno = 0;
@@ -362,10 +414,9 @@ int tb_worker_parse(tb_run_result *r, char *line, char *err, size_t errlen) {
     snprintf(r->error, sizeof r->error, "%s", line + 2);
     return 0;
   }
-  char copy[160];
-  snprintf(copy, sizeof copy, "%s", line); /* for the message: the words get cut apart */
-  char *w[9];
-  int n = split_words(line, w, 8);
+  char *w[9], *cut[9];
+  int n_cut;
+  int n = split_words(line, w, 8, cut, &n_cut);
   long long e = 0, a = 0, b = 0, c = 0, d = 0;
   double x = 0, y = 0;
   const char *kind = n ? w[0] : "";
@@ -413,8 +464,9 @@ int tb_worker_parse(tb_run_result *r, char *line, char *err, size_t errlen) {
     }
   }
   if (!bad) return 0;
-  tb_errf(err, errlen, "worker sent a line that cannot be read: '%s%s'", copy,
-          strlen(copy) + 1 == sizeof copy ? "..." : "");
+  join_words(cut, n_cut);
+  tb_errf(err, errlen, "worker sent a line that cannot be read: '%.159s%s'", line,
+          strlen(line) >= 159 ? "..." : "");
   return -1;
 }
 
@@ -468,6 +520,8 @@ static int start_worker(slot *slots, int nslots, slot *s, const tb_sweep *sw, in
   if (rc < 0) return -1;
   if (rc == 0) {
     signal(SIGINT, SIG_IGN); /* the parent decides; a ^C kills the group anyway */
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
     signal(SIGCHLD, SIG_DFL);
     worker_main(&sw->runs[run], msg_fd);
     _exit(0);
@@ -572,6 +626,68 @@ static void progress(const tb_sweep_opts *o, int done, int total, int running, i
   fflush(stderr);
 }
 
+/* Finished runs are recorded in batches: a commit costs about what recording
+ * a small run does (it writes a page of every table and index a run touches
+ * to the log), so runs that end within `commit_seconds` (0.1 s, or
+ * $TRAINBENCH_COMMIT_SECONDS) of a batch's first share one transaction. A
+ * run is reported done — its line, the progress count — only once its batch
+ * is committed, so a run shown as recorded is in the file, and a kill -9 of
+ * the sweep loses at most the runs of the open batch: finished within the
+ * last commit_seconds, never reported, whole (none of their rows is in the
+ * file), and trained again by the next run. SIGINT, SIGTERM and SIGHUP
+ * commit the batch before the sweep dies of them. */
+#define COMMIT_SECONDS 0.1
+#define BATCH_RUNS 256
+
+/* The batch window: $TRAINBENCH_COMMIT_SECONDS (seconds >= 0; 0: every run
+ * at once) or COMMIT_SECONDS. */
+static int commit_seconds(double *out, char *err, size_t errlen) {
+  const char *v = getenv("TRAINBENCH_COMMIT_SECONDS");
+  *out = COMMIT_SECONDS;
+  if (!v || !*v) return 0;
+  char *end;
+  double x = strtod(v, &end);
+  if (*end || !(x >= 0) || !isfinite(x)) {
+    tb_errf(err, errlen, "TRAINBENCH_COMMIT_SECONDS must be a number of seconds >= 0, got '%s'",
+            v);
+    return -1;
+  }
+  *out = x;
+  return 0;
+}
+
+typedef struct batch {
+  char **lines;    /* what to print for each run once the batch is committed */
+  int n, cap;      /* runs in the batch (lines may be NULL: nothing to print) */
+  double started;  /* monotonic time its first run was recorded */
+} batch;
+
+static void batch_add(batch *b, char *line) {
+  if (b->n == b->cap) {
+    b->cap = b->cap ? 2 * b->cap : 16;
+    b->lines = realloc(b->lines, sizeof *b->lines * (size_t)b->cap);
+    if (!b->lines) abort();
+  }
+  b->lines[b->n++] = line;
+}
+
+/* Commit the open batch and report its runs; -1 if the commit failed (then
+ * nothing of the batch is recorded, and nothing of it is reported). */
+static int batch_commit(batch *b, tb_store *st, const tb_sweep_opts *o, int *reported,
+                        char *err, size_t errlen) {
+  int rc = st ? tb_store_batch_commit(st, err, errlen) : 0;
+  for (int i = 0; i < b->n; i++) {
+    if (rc == 0 && b->lines[i]) {
+      if (o->tty) fprintf(stderr, "\r\033[K");
+      fputs(b->lines[i], stderr);
+    }
+    free(b->lines[i]);
+  }
+  if (rc == 0) *reported += b->n;
+  b->n = 0;
+  return rc;
+}
+
 int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sweep_stats *stats,
                  char *err, size_t errlen) {
   memset(stats, 0, sizeof *stats);
@@ -606,23 +722,31 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
     free(todo);
     return 0;
   }
+  double window;
+  if (commit_seconds(&window, err, errlen)) {
+    free(todo);
+    return -1;
+  }
   if (!o->tty)
     fprintf(stderr, "sweep: %d runs to do, %d already recorded, %d workers\n", ntodo,
             stats->skipped, o->jobs);
 
-  tb_blas_set_threads(1);
+  tb_blas_set_threads(1); /* here, once: the workers inherit it (see worker_main) */
   int nslots = o->jobs < 1 ? 1 : o->jobs;
   slot *slots = calloc((size_t)nslots, sizeof(slot));
   if (!slots) abort();
   int next = 0, running = 0, rc = 0;
   double t0 = tb_now_mono();
   int lock_fd = st ? tb_store_lock_fd(st) : -1;
-  struct sigaction old_chld;
+  struct sigaction old_chld, old_stop[N_STOP_SIGNALS];
   if (chld_open(&old_chld, err, errlen)) {
     free(slots);
     free(todo);
     return -1;
   }
+  stop_open(old_stop);
+  batch b = {0};
+  int reported = 0; /* runs done and committed */
   while (next < ntodo || running > 0) {
     /* fill free slots */
     for (int i = 0; i < nslots && next < ntodo && rc == 0; i++)
@@ -659,6 +783,8 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
         if (left < wait) wait = left;
       }
     }
+    if (b.n > 0 && b.started + window - tb_now_mono() < wait)
+      wait = b.started + window - tb_now_mono();
     int ms = wait <= 0 ? 0 : (int)(wait * 1000) + 1;
     int pr = poll(pfd, (nfds_t)np, ms);
     if (pr < 0 && errno != EINTR) {
@@ -697,38 +823,79 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
       }
       finish_status(s, wstatus, &ru, limit);
       char msg[TB_ERRLEN];
-      if (st && tb_store_put_run(st, cfg, &s->res, msg, sizeof msg)) {
-        tb_errf(err, errlen, "%s", msg); /* it names the run already */
-        rc = -1;
+      int recorded = 1;
+      if (st && !tb_store_in_batch(st)) {
+        if (tb_store_batch_begin(st, msg, sizeof msg) == 0) {
+          b.started = tb_now_mono();
+        } else {
+          tb_errf(err, errlen, "%s", msg);
+          rc = -1;
+        }
       }
+      if (st && rc == 0 && tb_store_put_run(st, cfg, &s->res, msg, sizeof msg)) {
+        tb_errf(err, errlen, "%s", msg); /* it names the run */
+        rc = -1;
+        /* the batch was rolled back: none of its runs is recorded or reported */
+        for (int k = 0; k < b.n; k++) free(b.lines[k]);
+        b.n = 0;
+      }
+      if (st && !tb_store_in_batch(st)) recorded = 0;
       stats->done++;
       switch (s->res.status) {
       case TB_RUN_COMPLETE: stats->complete++; break;
       case TB_RUN_DIVERGED: stats->diverged++; break;
       default: stats->failed++;
       }
-      if (!o->tty || s->res.status != TB_RUN_COMPLETE) {
+      char *line = NULL;
+      if (recorded && (!o->tty || s->res.status != TB_RUN_COMPLETE)) {
         char label[512];
         tb_run_label(cfg, label, sizeof label);
-        if (o->tty) fprintf(stderr, "\r\033[K");
+        int n;
         if (s->res.status == TB_RUN_COMPLETE)
-          fprintf(stderr, "[%d/%d] %-8s %s  val.accuracy=%.4g (%.1fs)\n", stats->done,
-                  stats->total, tb_status_name(s->res.status), label,
-                  final_metric(&s->res, "val", "accuracy"), s->res.wall_seconds);
+          n = asprintf(&line, "[%d/%d] %-8s %s  val.accuracy=%.4g (%.1fs)\n", stats->done,
+                       stats->total, tb_status_name(s->res.status), label,
+                       final_metric(&s->res, "val", "accuracy"), s->res.wall_seconds);
         else /* no metric: the last one measured is not a result */
-          fprintf(stderr, "[%d/%d] %-8s %s (%.1fs)  %s\n", stats->done, stats->total,
-                  tb_status_name(s->res.status), label, s->res.wall_seconds, s->res.error);
+          n = asprintf(&line, "[%d/%d] %-8s %s (%.1fs)  %s\n", stats->done, stats->total,
+                       tb_status_name(s->res.status), label, s->res.wall_seconds,
+                       s->res.error);
+        if (n < 0) abort();
       }
+      if (recorded) batch_add(&b, line);
       tb_result_free(&s->res);
       s->busy = 0;
       running--;
       tb_child_close(&s->ch);
     }
-    progress(o, stats->done, stats->total, running, stats->failed + stats->diverged,
+    /* commit when the batch is old enough, full, or nothing else is coming */
+    int last = running == 0 && (next >= ntodo || rc);
+    if (b.n > 0 && (last || rc || stop_signal || b.n >= BATCH_RUNS ||
+                    tb_now_mono() - b.started >= window)) {
+      char msg[TB_ERRLEN];
+      if (batch_commit(&b, st, o, &reported, msg, sizeof msg)) {
+        tb_errf(err, errlen, "%s", msg);
+        rc = -1;
+      }
+    }
+    if (stop_signal) { /* the batch is in the file: die of the signal as before */
+      stop_close(old_stop);
+      chld_close(&old_chld);
+      raise(stop_signal);
+    }
+    progress(o, reported, stats->total, running, stats->failed + stats->diverged,
              tb_now_mono() - t0, 0);
   }
+  if (b.n > 0) { /* an error ended the sweep with a batch open */
+    char msg[TB_ERRLEN];
+    if (batch_commit(&b, st, o, &reported, msg, sizeof msg) && rc == 0) {
+      tb_errf(err, errlen, "%s", msg);
+      rc = -1;
+    }
+  }
+  free(b.lines);
+  stop_close(old_stop);
   chld_close(&old_chld);
-  progress(o, stats->done, stats->total, 0, stats->failed + stats->diverged, tb_now_mono() - t0,
+  progress(o, reported, stats->total, 0, stats->failed + stats->diverged, tb_now_mono() - t0,
            1);
   free(slots);
   free(todo);

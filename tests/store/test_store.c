@@ -12,11 +12,13 @@
  * formats, the summary's choice of configuration with mean ± sd, the model
  * text of a cosine head; the migrations of the fixtures of schemas 1, 2 and
  * 3; split and metric names of any length through the worker protocol (and
- * the lines it refuses).
+ * the lines it refuses); runs recorded in batches, with a writer killed
+ * before and after a commit.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1277,6 +1279,108 @@ static void test_lock_aliases(void) {
   CHECK_STR(err, "no database path given (empty --db)");
 }
 
+/* Runs recorded in a batch share one transaction: readers see none of them
+ * until the commit, a run that cannot be recorded takes the batch back
+ * whole, and a writer killed before the commit leaves none of the batch's
+ * rows in the file (and every run committed before it). */
+static void put_simple(tb_store *st, int64_t seed, double lr, int want) {
+  char err[TB_ERRLEN] = "";
+  tb_run_config cfg;
+  tb_run_result res;
+  make_cfg(&cfg, "batch", seed, &toy_sgd, lr, 0.9);
+  make_result(&res, TB_RUN_COMPLETE);
+  for (int e = 0; e <= 2; e++) {
+    tb_result_add_metric(&res, e, "val", "accuracy", 0.5 + 0.1 * e);
+    tb_result_add_metric(&res, e, "test", "accuracy", 0.4 + 0.1 * e);
+  }
+  tb_result_add_epoch_time(&res, 0.5);
+  for (int i = 0; i < 40; i++) tb_result_add_series(&res, "train.loss", i, 1.0 / (i + 1));
+  tb_result_add_confusion(&res, 2, "test", 0, 1, 3);
+  int rc = tb_store_put_run(st, &cfg, &res, err, sizeof err);
+  CHECK((rc == 0) == want);
+  if ((rc == 0) != want) fprintf(stderr, "put_simple: %s\n", err);
+  tb_result_free(&res);
+  tb_config_free(&cfg);
+}
+
+static int64_t runs_seen(const char *path) {
+  char err[TB_ERRLEN] = "";
+  tb_store *r = NULL;
+  if (tb_store_open_read(&r, path, err, sizeof err)) return -1;
+  int64_t n = sql_int(r, "SELECT count(*) FROM runs");
+  tb_store_close(r);
+  return n;
+}
+
+static void test_batches(void) {
+  char err[TB_ERRLEN] = "", path[600];
+  tb_store *st = NULL;
+  snprintf(path, sizeof path, "%s/batch.db", tmpdir);
+  CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
+  if (!st) return;
+  CHECK(!tb_store_in_batch(st));
+  CHECK(tb_store_batch_begin(st, err, sizeof err) == 0);
+  CHECK(tb_store_in_batch(st));
+  put_simple(st, 1, 0.1, 1);
+  put_simple(st, 2, 0.1, 1);
+  CHECK(sql_int(st, "SELECT count(*) FROM runs") == 2); /* the writer sees its own */
+  CHECK(runs_seen(path) == 0);                           /* a reader, nothing yet */
+  CHECK(tb_store_batch_commit(st, err, sizeof err) == 0);
+  CHECK(!tb_store_in_batch(st));
+  CHECK(runs_seen(path) == 2);
+  CHECK(tb_store_batch_commit(st, err, sizeof err) == 0); /* nothing open: nothing to do */
+
+  /* a run that cannot be recorded takes its batch back, all of it */
+  CHECK(tb_store_batch_begin(st, err, sizeof err) == 0);
+  put_simple(st, 3, 0.1, 1);
+  CHECK(sqlite3_exec(tb_store_db(st),
+                     "CREATE TEMP TRIGGER boom BEFORE INSERT ON main.series"
+                     " BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
+                     NULL, NULL, NULL) == SQLITE_OK);
+  put_simple(st, 4, 0.1, 0);
+  CHECK(!tb_store_in_batch(st));
+  /* (the trigger, created inside the batch, went with it) */
+  CHECK(sqlite3_exec(tb_store_db(st), "DROP TRIGGER IF EXISTS temp.boom", NULL, NULL, NULL) ==
+        SQLITE_OK);
+  CHECK(sql_int(st, "SELECT count(*) FROM runs") == 2);
+  CHECK(sql_int(st, "SELECT count(*) FROM series WHERE run_id NOT IN (SELECT id FROM runs)") == 0);
+  /* outside a batch a run is recorded on its own, as before */
+  put_simple(st, 3, 0.1, 1);
+  CHECK(runs_seen(path) == 3);
+  tb_store_close(st);
+
+  /* a writer killed with a batch open: none of the batch, everything before it */
+  for (int commit = 0; commit < 2; commit++) {
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+      tb_store *w = NULL;
+      char e[TB_ERRLEN];
+      if (tb_store_open_write(&w, path, e, sizeof e) || tb_store_batch_begin(w, e, sizeof e))
+        _exit(3);
+      put_simple(w, 10 + commit, 0.2, 1);
+      put_simple(w, 20 + commit, 0.2, 1);
+      if (commit && tb_store_batch_commit(w, e, sizeof e)) _exit(3);
+      kill(getpid(), SIGKILL);
+      _exit(4);
+    }
+    int ws = 0;
+    CHECK(waitpid(pid, &ws, 0) == pid && WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
+    CHECK(runs_seen(path) == (commit ? 5 : 3));
+    tb_store *r = NULL;
+    CHECK(tb_store_open_read(&r, path, err, sizeof err) == 0);
+    if (r) {
+      CHECK_STR(sql_text(r, "PRAGMA integrity_check"), "ok");
+      /* whole runs only: every run has its rows, no row lacks its run */
+      CHECK(sql_int(r, "SELECT count(*) FROM runs WHERE (SELECT count(*) FROM series s"
+                       " WHERE s.run_id = runs.id) != 40") == 0);
+      CHECK(sql_int(r, "SELECT count(*) FROM metrics WHERE run_id NOT IN (SELECT id FROM runs)")
+            == 0);
+      tb_store_close(r);
+    }
+  }
+}
+
 int main(void) {
   if (!mkdtemp(tmpdir)) {
     perror("mkdtemp");
@@ -1296,6 +1400,7 @@ int main(void) {
   test_long_names();
   test_delete();
   test_lock_aliases();
+  test_batches();
   if (failures == 0) {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
