@@ -35,28 +35,7 @@
 #include "util.h"
 #include "store_check.h"
 
-static const char *const modes[] = {"mean", "sum", NULL};
-static tb_hparam loss_hp[] = {
-    TBU_HP_REAL("gamma", 2, 0, 10, 0, "focusing"),
-    TBU_HP_CHOICE("mode", 0, modes, "reduction"),
-};
-static tb_hparam opt_hp[] = {
-    TBU_HP_REAL("lr", 0.1, 0, 10, 1, "learning rate"),
-    TBU_HP_REAL("momentum", 0, 0, 1, 0, "momentum"),
-    TBU_HP_BOOL("nesterov", 0, "nesterov"),
-    TBU_HP_INT("accum", 1, 1, 64, 0, "accumulation"),
-};
-static tb_component toy_loss = {
-    .kind = TB_KIND_LOSS, .name = "toy_loss", .version = "1.2", .hparams = loss_hp,
-    .n_hparams = 2, .file = "/plugins/toy_loss.so",
-    .file_hash = "0123456789abcdef0123456789abcdef"};
-static tb_component toy_sgd = {
-    .kind = TB_KIND_OPTIMIZER, .name = "toy_sgd", .version = "3", .hparams = opt_hp,
-    .n_hparams = 4, .file = "/plugins/toy_sgd.so",
-    .file_hash = "fedcba9876543210fedcba9876543210"};
-static tb_component toy_adam = {
-    .kind = TB_KIND_OPTIMIZER, .name = "toy_adam", .version = "1", .hparams = opt_hp,
-    .n_hparams = 4, .file = "/plugins/toy_adam.so", .file_hash = ""};
+#include "toy_components.h"
 static tb_hparam sched_hp[] = {TBU_HP_REAL("warmup", 0, 0, 1e9, 0, "warmup epochs")};
 static tb_component toy_constant = {
     .kind = TB_KIND_SCHEDULE, .name = "toy_constant", .version = "1", .hparams = sched_hp,
