@@ -3,7 +3,7 @@
  * softmax / log-softmax / logsumexp, draws from host random streams, small
  * float32 vector ops, sgemm, a symmetric eigendecomposition.
  *
- * Provides: tb_host_api_get, tb_host_misuse, tb_host_misuse_clear.
+ * Provides: tb_host_api_get, tb_host_misuse, tb_host_misuse_clear, tb_softmax_lse.
  */
 #ifndef TB_HOST_H
 #define TB_HOST_H
@@ -17,5 +17,9 @@ const tb_host_api *tb_host_api_get(void);
  * run, the checker one component per child. */
 const char *tb_host_misuse(void);
 void tb_host_misuse_clear(void);
+/* p[k] = softmax(z) and the return value logsumexp(z), from one pass of k
+ * exps: bit for bit the host table's softmax and logsumexp (the evaluation
+ * passes' metrics need both of every row). */
+double tb_softmax_lse(double *p, const double *z, int k);
 
 #endif /* TB_HOST_H */

@@ -9,7 +9,7 @@
  * a draw from it returns 0 and records the misuse, which the caller of the
  * plugin turns into a failed run (tb_host_misuse).
  *
- * Provides: tb_host_api_get, tb_host_misuse, tb_host_misuse_clear.
+ * Provides: tb_host_api_get, tb_host_misuse, tb_host_misuse_clear, tb_softmax_lse.
  */
 #include <math.h>
 #include <stdio.h>
@@ -75,6 +75,21 @@ static void h_softmax(double *p, const double *z, int k) {
     s += p[j];
   }
   for (int j = 0; j < k; j++) p[j] /= s;
+}
+
+double tb_softmax_lse(double *p, const double *z, int k) {
+  /* h_softmax's and h_logsumexp's steps, shared: the same maximum, the same
+   * exps summed in the same order, so both results are theirs to the bit */
+  double m = -INFINITY;
+  for (int j = 0; j < k; j++)
+    if (z[j] > m) m = z[j];
+  double s = 0;
+  for (int j = 0; j < k; j++) {
+    p[j] = exp(z[j] - m);
+    s += p[j];
+  }
+  for (int j = 0; j < k; j++) p[j] /= s;
+  return isfinite(m) ? m + log(s) : m;
 }
 
 static double h_dot(const float *x, const float *y, int64_t n) {

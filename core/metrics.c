@@ -43,7 +43,6 @@ void tb_eval_acc_reset(tb_eval_acc *a) {
 
 void tb_eval_acc_add(tb_eval_acc *a, const double *logits, const int32_t *y, int B,
                      double *p) {
-  const tb_host_api *h = tb_host_api_get();
   const int K = a->k;
   const unsigned needs = tb_metric_needs();
   for (int i = 0; i < B; i++) {
@@ -55,14 +54,14 @@ void tb_eval_acc_add(tb_eval_acc *a, const double *logits, const int32_t *y, int
     a->n += 1;
     if (needs & TB_ACC_CONFUSION) a->confusion[(size_t)y[i] * K + arg] += 1;
     if (!(needs & (TB_ACC_SUMS | TB_ACC_BINS))) continue;
-    h->softmax(p, z, K);
+    const double lse = tb_softmax_lse(p, z, K);
     if (needs & TB_ACC_SUMS) {
       double br = 0;
       for (int k = 0; k < K; k++) {
         double t = p[k] - (k == y[i]);
         br += t * t;
       }
-      a->nll += h->logsumexp(z, K) - z[y[i]];
+      a->nll += lse - z[y[i]];
       a->brier += br;
     }
     if (needs & TB_ACC_BINS) {

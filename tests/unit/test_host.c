@@ -58,5 +58,29 @@ int main(void) {
         tb_host_misuse() ? tb_host_misuse() : "(nothing)");
   tb_host_misuse_clear();
   CHECK(h->rng_u64(&r) != 0 && tb_host_misuse() == NULL, "a declared stream draws normally");
+
+  /* tb_softmax_lse (the metrics' one pass) is the host's softmax and
+   * logsumexp to the bit, on random, extreme, tied, infinite and NaN rows */
+  {
+    enum { K = 37, ROWS = 400 };
+    double z[K], p1[K], p2[K];
+    long diff = 0;
+    for (int row = 0; row < ROWS; row++) {
+      const int k = 1 + row % K;
+      for (int j = 0; j < k; j++) {
+        double v = h->rng_normal(&r) * (row % 4 == 0 ? 300 : 3);
+        if (row % 7 == 1) v = 5.0; /* ties */
+        if (row % 11 == 2 && j == k / 2) v = row % 3 ? INFINITY : -INFINITY;
+        if (row % 13 == 3 && j == 0) v = NAN;
+        if (row % 17 == 4) v = -INFINITY;
+        z[j] = v;
+      }
+      h->softmax(p1, z, k);
+      const double l1 = h->logsumexp(z, k), l2 = tb_softmax_lse(p2, z, k);
+      diff += memcmp(&l1, &l2, sizeof l1) != 0 || memcmp(p1, p2, sizeof(double) * (size_t)k) != 0;
+    }
+    CHECK(diff == 0, "tb_softmax_lse: the host's softmax and logsumexp to the bit (%ld of %d rows "
+          "differ)", diff, ROWS);
+  }
   return check_done();
 }
