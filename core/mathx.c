@@ -65,7 +65,9 @@ static void h_log_softmax(double *lp, const double *z, int k) {
   for (int j = 0; j < k; j++) lp[j] = z[j] - lse;
 }
 
-static void h_softmax(double *p, const double *z, int k) {
+/* p = softmax(z); the row's maximum in *max and the sum of the exps, which
+ * logsumexp's are too (the same terms in the same order) */
+static double softmax_sum(double *p, const double *z, int k, double *max) {
   double m = -INFINITY;
   for (int j = 0; j < k; j++)
     if (z[j] > m) m = z[j];
@@ -75,20 +77,20 @@ static void h_softmax(double *p, const double *z, int k) {
     s += p[j];
   }
   for (int j = 0; j < k; j++) p[j] /= s;
+  *max = m;
+  return s;
+}
+
+static void h_softmax(double *p, const double *z, int k) {
+  double m;
+  softmax_sum(p, z, k, &m);
 }
 
 double tb_softmax_lse(double *p, const double *z, int k) {
-  /* h_softmax's and h_logsumexp's steps, shared: the same maximum, the same
-   * exps summed in the same order, so both results are theirs to the bit */
-  double m = -INFINITY;
-  for (int j = 0; j < k; j++)
-    if (z[j] > m) m = z[j];
-  double s = 0;
-  for (int j = 0; j < k; j++) {
-    p[j] = exp(z[j] - m);
-    s += p[j];
-  }
-  for (int j = 0; j < k; j++) p[j] /= s;
+  /* h_softmax's pass; its maximum and sum are h_logsumexp's, so both
+   * results are theirs to the bit */
+  double m;
+  const double s = softmax_sum(p, z, k, &m);
   return isfinite(m) ? m + log(s) : m;
 }
 
