@@ -26,38 +26,14 @@ static int db_fail(char *err, size_t errlen, sqlite3 *db) {
 int tb_backend_check_resume(const tb_sweep *sw, tb_store *st, int force, FILE *out, char *err,
                             size_t errlen) {
   if (!st || force || sw->n_runs == 0) return 0;
+  if (tb_store_sweep_hashes(st, sw, err, errlen)) return -1;
   sqlite3 *db = tb_store_db(st);
-  /* the sweep's identities (readers may write the temp schema), and for a
-   * reader the legacy identities its runs were found under (store.c) */
-  if (sqlite3_exec(db,
-                   "CREATE TEMP TABLE IF NOT EXISTS backend_hashes(h TEXT PRIMARY KEY) WITHOUT ROWID;"
-                   "DELETE FROM temp.backend_hashes",
-                   NULL, NULL, NULL) != SQLITE_OK)
-    return db_fail(err, errlen, db);
   sqlite3_stmt *s;
-  if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO temp.backend_hashes VALUES(?1)", -1, &s,
-                         NULL) != SQLITE_OK)
-    return db_fail(err, errlen, db);
-  for (int i = 0; i < sw->n_runs; i++) {
-    sqlite3_bind_text(s, 1, sw->runs[i].hash, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE) {
-      sqlite3_finalize(s);
-      return db_fail(err, errlen, db);
-    }
-    sqlite3_reset(s);
-  }
-  sqlite3_finalize(s);
-  if (sqlite3_exec(db,
-                   "INSERT OR IGNORE INTO temp.backend_hashes SELECT a.legacy"
-                   " FROM temp.legacy_alias a WHERE a.new IN (SELECT h FROM temp.backend_hashes)",
-                   NULL, NULL, NULL) != SQLITE_OK &&
-      !strstr(sqlite3_errmsg(db), "no such table"))
-    return db_fail(err, errlen, db);
   /* the skipped runs by the backend that computed them, the most first
    * (runs of trainbench 0.1 have no environment: nothing to compare) */
   const char *sql =
       "SELECT e.math_backend, e.math_version, e.math_kernel, count(*)"
-      " FROM temp.backend_hashes h JOIN runs r ON r.config_hash = h.h"
+      " FROM temp.sweep_hashes h JOIN runs r ON r.config_hash = h.h"
       " JOIN environment e ON e.id = r.environment_id"
       " WHERE r.status IN ('complete', 'diverged')"
       " GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1, 2, 3";
@@ -85,7 +61,6 @@ int tb_backend_check_resume(const tb_sweep *sw, tb_store *st, int force, FILE *o
   }
   sqlite3_finalize(s);
   if (rc != SQLITE_DONE) return db_fail(err, errlen, db);
-  sqlite3_exec(db, "DROP TABLE IF EXISTS temp.backend_hashes", NULL, NULL, NULL);
   if (other == 0) return 0;
   /* one backend: name it; several: each with its count */
   const char *one = strstr(names, " on ");

@@ -1376,10 +1376,7 @@ int tb_store_component_records(tb_store *st, const tb_component *c, tb_component
   return rc;
 }
 
-int tb_store_reused_components(tb_store *st, const tb_sweep *sw, tb_component_record **out,
-                               int *n, char *err, size_t errlen) {
-  *out = NULL;
-  *n = 0;
+int tb_store_sweep_hashes(tb_store *st, const tb_sweep *sw, char *err, size_t errlen) {
   /* the sweep's hashes in a temporary table (readers may write the temp schema) */
   if (exec(st->db,
            "CREATE TEMP TABLE IF NOT EXISTS sweep_hashes(h TEXT PRIMARY KEY) WITHOUT ROWID;"
@@ -1405,6 +1402,15 @@ int tb_store_reused_components(tb_store *st, const tb_sweep *sw, tb_component_re
            " WHERE a.new IN (SELECT h FROM temp.sweep_hashes)",
            err, errlen, "cannot compare the sweep with the database"))
     return -1;
+  return 0;
+}
+
+int tb_store_reused_components(tb_store *st, const tb_sweep *sw, tb_component_record **out,
+                               int *n, char *err, size_t errlen) {
+  *out = NULL;
+  *n = 0;
+  if (tb_store_sweep_hashes(st, sw, err, errlen)) return -1;
+  sqlite3_stmt *s;
   const char *sql =
       "SELECT c.id, c.kind, c.name, c.version, c.fingerprint, c.probe, c.file, c.file_hash,"
       " count(*) FROM temp.sweep_hashes h JOIN runs r ON r.config_hash = h.h"

@@ -6,7 +6,7 @@
  * Provides: tb_store_open_write, tb_store_open_read, tb_store_close,
  * tb_store_db, tb_store_path, tb_store_lock_fd, tb_store_begin_sweep,
  * tb_store_end_sweep, tb_store_component_records, tb_component_records_free,
- * tb_store_reused_components, tb_store_register_component,
+ * tb_store_sweep_hashes, tb_store_reused_components, tb_store_register_component,
  * tb_store_run_status, tb_store_adopt_legacy, tb_store_put_run, tb_store_batch_begin,
  * tb_store_batch_commit, tb_store_in_batch, tb_store_pcache_outside_forks,
  * tb_store_delete_runs,
@@ -72,6 +72,10 @@ typedef struct tb_component_record {
 int tb_store_component_records(tb_store *st, const tb_component *c, tb_component_record **out,
                                int *n, char *err, size_t errlen);
 void tb_component_records_free(tb_component_record *r, int n);
+/* The configuration hashes of `sw`'s runs, with the legacy identities a
+ * reader found some of them under, in temp.sweep_hashes(h): what a rerun
+ * would look up. 0, or -1 with err. */
+int tb_store_sweep_hashes(tb_store *st, const tb_sweep *sw, char *err, size_t errlen);
 /* The builds of loss and optimizer components that the runs of `sw` already
  * recorded as complete or diverged — those a rerun would skip — were
  * recorded with; n_runs counts those runs only. */
