@@ -88,8 +88,12 @@ static const struct xsmm_class {
     {0, 0, 65, 512, 257, 512, 1, 64},
 };
 
+static int xsmm_possible(int m, int n, int k, float alpha, float beta) {
+  return m > 0 && n > 0 && k > 0 && alpha == 1.0f && (beta == 0.0f || beta == 1.0f);
+}
+
 static int xsmm_chosen(int ta, int tb, int m, int n, int k, float alpha, float beta) {
-  if (alpha != 1.0f || (beta != 0.0f && beta != 1.0f)) return 0;
+  if (!xsmm_possible(m, n, k, alpha, beta)) return 0;
   for (size_t i = 0; i < sizeof xsmm_rule / sizeof *xsmm_rule; i++) {
     const struct xsmm_class *r = &xsmm_rule[i];
     if (r->ta == ta && r->tb == tb && m >= r->m_lo && m <= r->m_hi && n >= r->n_lo &&
@@ -155,10 +159,6 @@ static const xsmm_slot *xsmm_kernel(int ta, int tb, int m, int n, int k, int lda
   return s;
 }
 
-static int xsmm_possible(int m, int n, int k, float alpha, float beta) {
-  return m > 0 && n > 0 && k > 0 && alpha == 1.0f && (beta == 0.0f || beta == 1.0f);
-}
-
 /* 0, or -1 when LIBXSMM has no kernel for the call (nothing computed) */
 static int xsmm_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
                      int ldb, float beta, float *c, int ldc) {
@@ -214,7 +214,7 @@ void tb_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, 
               const float *b, int ldb, float beta, float *c, int ldc) {
   if (m == 0 || n == 0) return;
 #if TB_HAVE_LIBXSMM
-  if (k > 0 && xsmm_chosen(ta, tb, m, n, k, alpha, beta) && xsmm_usable()) {
+  if (xsmm_chosen(ta, tb, m, n, k, alpha, beta) && xsmm_usable()) {
     if (xsmm_gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc) == 0) return;
     fprintf(stderr, "trainbench: LIBXSMM made no kernel for the %dx%dx%d product (transposes "
             "%d%d) its rule chooses (out of memory?): stopping rather than computing it with "
@@ -228,7 +228,7 @@ void tb_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, 
 int tb_sgemm_backend(int ta, int tb, int m, int n, int k, float alpha, int lda, int ldb,
                      float beta, int ldc) {
 #if TB_HAVE_LIBXSMM
-  if (m > 0 && n > 0 && k > 0 && xsmm_chosen(ta, tb, m, n, k, alpha, beta) && xsmm_usable() &&
+  if (xsmm_chosen(ta, tb, m, n, k, alpha, beta) && xsmm_usable() &&
       xsmm_kernel(ta, tb, m, n, k, lda, ldb, beta, ldc)->f)
     return TB_GEMM_LIBXSMM;
 #endif
