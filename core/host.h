@@ -3,7 +3,8 @@
  * softmax / log-softmax / logsumexp, draws from host random streams, small
  * float32 vector ops, sgemm, a symmetric eigendecomposition.
  *
- * Provides: tb_host_api_get, tb_host_misuse, tb_host_misuse_clear, tb_softmax_lse.
+ * Provides: tb_host_api_get, tb_host_misuse, tb_host_misuse_clear, tb_softmax_lse,
+ *           tb_exp.
  */
 #ifndef TB_HOST_H
 #define TB_HOST_H
@@ -21,5 +22,8 @@ void tb_host_misuse_clear(void);
  * exps: bit for bit the host table's softmax and logsumexp (the evaluation
  * passes' metrics need both of every row). */
 double tb_softmax_lse(double *p, const double *z, int k);
+/* e^x as the host's softmax family computes it (mathx.c): within 1 ulp of
+ * the true value, the same bits on every machine; for tests. */
+double tb_exp(double x);
 
 #endif /* TB_HOST_H */
