@@ -239,6 +239,7 @@ static const tb_host_api host_api = {
     .scal = h_scal,
     .sgemm = tb_sgemm,
     .syev = h_syev,
+    .softmax_lse = tb_softmax_lse,
 };
 
 const tb_host_api *tb_host_api_get(void) { return &host_api; }

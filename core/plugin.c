@@ -9,7 +9,7 @@
  *
  * Loading one file is a chain of checks that stops at the first failure and
  * says which: cannot open / no entry point / ABI mismatch (a 1.x plugin:
- * "ABI 1.0: rebuild against 2.1") / struct too short / bad component.
+ * "ABI 1.0: rebuild against 2.2") / struct too short / bad component.
  * Rejected files are kept as "problems" with the file and the reason; they
  * do not stop the other plugins from loading.
  *
@@ -69,6 +69,8 @@ static const struct {
                TB_OPTIMIZER_DEF_SIZE_2_0, TB_SCHEDULE_DEF_SIZE_2_0},
     /* 2.1 */ {TB_PLUGIN_SIZE_2_0, TB_HPARAM_SIZE_2_0, TB_LOSS_DEF_SIZE_2_1,
                TB_OPTIMIZER_DEF_SIZE_2_0, TB_SCHEDULE_DEF_SIZE_2_0},
+    /* 2.2 */ {TB_PLUGIN_SIZE_2_0, TB_HPARAM_SIZE_2_0, TB_LOSS_DEF_SIZE_2_1,
+               TB_OPTIMIZER_DEF_SIZE_2_0, TB_SCHEDULE_DEF_SIZE_2_0}, /* the host table grew */
 };
 
 const char *tb_kind_name(int kind) {

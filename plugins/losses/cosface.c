@@ -84,10 +84,10 @@ static double cosface_row(void *state, const tb_loss_row *r) {
   const double s = st->s, m = st->m;
   double *z = tbu_scratch_row(&st->rows, 0), *p = tbu_scratch_row(&st->rows, 1);
   for (int j = 0; j < k; j++) z[j] = s * (r->z[j] - (j == y ? m : 0.0));
-  st->rows.host->softmax(p, z, k);
+  const double lse = st->rows.host->softmax_lse(p, z, k);
   double u;
   const int top = tbu_softmax_top(p, k, &u) == y; /* u = 1 - p_y, without cancellation */
-  const double loss = top ? -log1p(-u) : st->rows.host->logsumexp(z, k) - z[y];
+  const double loss = top ? -log1p(-u) : lse - z[y];
   if (r->dz) {
     const double g = r->grad_scale * s;
     for (int j = 0; j < k; j++) r->dz[j] = g * (j == y ? (top ? -u : p[j] - 1) : p[j]);

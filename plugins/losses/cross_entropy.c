@@ -32,11 +32,11 @@ static const tb_hparam hparams[N_HP] = {
 
 typedef struct ce_state {
   double eps, spread; /* eps and eps / K */
-  tbu_scratch rows;   /* [2][K]: softmax and log softmax of a row */
+  tbu_scratch rows;   /* [1][K]: the softmax of a row */
 } ce_state;
 
 static int ce_create(const tb_loss_init *init, void **state, char *err, size_t errlen) {
-  ce_state *st = TBU_LOSS_ALLOC(ce_state, rows, init, "cross_entropy", 2, err, errlen);
+  ce_state *st = TBU_LOSS_ALLOC(ce_state, rows, init, "cross_entropy", 1, err, errlen);
   if (!st) return -1;
   st->eps = init->hp[HP_LABEL_SMOOTHING];
   st->spread = st->eps / init->n_classes;
@@ -51,19 +51,21 @@ static double ce_row(void *state, const tb_loss_row *r) {
   if (!tbu_row_ok(&st->rows, r)) return NAN; /* another K, or a label out of range */
   const int k = r->k;
   const double eps = st->eps, spread = st->spread;
-  double *p = tbu_scratch_row(&st->rows, 0), *lp = tbu_scratch_row(&st->rows, 1);
-  st->rows.host->log_softmax(lp, r->z, k);
+  double *p = tbu_scratch_row(&st->rows, 0);
+  /* log p_j = z_j - logsumexp(z); with a gradient to take, p and the
+   * logsumexp come from one pass of exps (p from softmax, not exp(log p):
+   * z - logsumexp(z) carries the rounding of the larger of the two, which at
+   * |z| ~ 1e3 is 1e-13 relative in p) */
+  const double lse = r->dz ? st->rows.host->softmax_lse(p, r->z, k)
+                           : st->rows.host->logsumexp(r->z, k);
   double loss = 0, qsum = 0;
   for (int j = 0; j < k; j++) {
     double q = (1 - eps) * tbu_target(r, j) + spread;
     /* skip q = 0 so that a -inf logit of an untargeted class stays harmless */
-    if (q != 0) loss -= q * lp[j];
+    if (q != 0) loss -= q * (r->z[j] - lse);
     qsum += q;
   }
   if (r->dz) {
-    /* p from softmax, not exp(lp): z - logsumexp(z) carries the rounding of
-     * the larger of the two, which at |z| ~ 1e3 is 1e-13 relative in p */
-    st->rows.host->softmax(p, r->z, k);
     for (int j = 0; j < k; j++) {
       double q = (1 - eps) * tbu_target(r, j) + spread;
       r->dz[j] = r->grad_scale * (p[j] * qsum - q);

@@ -7,7 +7,7 @@ for c in run summary query runs rm plugins describe; do
   has "$c --help" "$out" "usage: trainbench $c"
 done
 has "--help lists the commands" "$("$TB" --help)" "describe NAME"
-has "--version" "$("$TB" --version)" "plugin ABI 2.1"
+has "--version" "$("$TB" --version)" "plugin ABI 2.2"
 out=$("$TB" plugins)
 for n in cross_entropy focal brier hinge sgd adam adamw rmsprop adagrad; do
   has "plugins lists $n" "$out" " $n "

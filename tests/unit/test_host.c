@@ -14,8 +14,9 @@
 
 int main(void) {
   const tb_host_api *h = tb_host_api_get();
-  CHECK(h->abi_major == TB_ABI_MAJOR && h->size == sizeof(tb_host_api) && h->sgemm && h->syev,
-        "the table is 2.0 and has sgemm and syev");
+  CHECK(h->abi_major == TB_ABI_MAJOR && h->abi_minor == TB_ABI_MINOR &&
+            h->size == sizeof(tb_host_api) && h->sgemm && h->syev && h->softmax_lse,
+        "the table is the header's (2.%d) and has sgemm, syev and softmax_lse", TB_ABI_MINOR);
 
   /* sgemm: C = A^T B with A [5][3], B [5][4] against the naive loop */
   float a[15], b[20], c[12], c0[12];

@@ -1,5 +1,5 @@
 /*
- * trainbench/plugin.h — the whole plugin ABI (version 2.1).
+ * trainbench/plugin.h — the whole plugin ABI (version 2.2).
  *
  * A plugin is a shared object that exports one symbol, `tb_plugin_entry`,
  * returning a static `tb_plugin` descriptor. One file may provide several
@@ -12,7 +12,7 @@
  *
  * Compatibility rules (checked by the loader before it touches anything else):
  *   - abi_major must equal the host's TB_ABI_MAJOR (a 1.x plugin is refused
- *     with "ABI 1.0: rebuild against 2.1");
+ *     with "ABI 1.0: rebuild against 2.2");
  *   - abi_minor must not be newer than the host's TB_ABI_MINOR;
  *   - every definition a plugin hands over (tb_plugin, tb_loss_def,
  *     tb_optimizer_def, tb_schedule_def) starts with its own size, and the
@@ -47,7 +47,7 @@ extern "C" {
 #endif
 
 #define TB_ABI_MAJOR 2
-#define TB_ABI_MINOR 1
+#define TB_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define TB_EXPORT __attribute__((visibility("default")))
@@ -156,6 +156,12 @@ typedef struct tb_host_api {
    * w[i]. `work` has room for work_n doubles (at least 3n). 0, or non-zero if
    * it did not converge. No allocation. */
   int (*syev)(int n, double *a, double *w, double *work, int64_t work_n);
+  /* 2.2. p[k] = softmax(z), and the return value logsumexp(z), from one pass
+   * of k exps: bit for bit what softmax and logsumexp give apart, at half
+   * their cost. For a loss that needs both (log p_j = z_j - the result);
+   * present whenever a plugin declares 2.2 (the loader refuses a plugin newer
+   * than its host). */
+  double (*softmax_lse)(double *p, const double *z, int k);
 } tb_host_api;
 
 /* ------------------------------------------------------------------------ */
@@ -461,7 +467,9 @@ typedef struct tb_plugin {
 
 /* The sizes of the 2.0 structs, frozen: a later minor appends fields, the
  * loader keeps accepting definitions of these sizes from 2.0 plugins. 2.1
- * appended head_scale to tb_loss_def; the other structs kept their 2.0 size. */
+ * appended head_scale to tb_loss_def; the other structs kept their 2.0 size.
+ * 2.2 appended softmax_lse to the host table (which the host lends) and
+ * changed no definition's size. */
 #define TB_PLUGIN_SIZE_2_0 40
 #define TB_HPARAM_SIZE_2_0 104
 #define TB_LOSS_DEF_SIZE_2_0 112

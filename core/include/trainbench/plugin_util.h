@@ -1,5 +1,5 @@
 /*
- * trainbench/plugin_util.h — header-only helpers for plugin authors (ABI 2.1).
+ * trainbench/plugin_util.h — header-only helpers for plugin authors (ABI 2.2).
  *
  * A plugin still needs nothing but trainbench/plugin.h; this header keeps one
  * down to its formula. Everything here is static inline over plugin.h and
@@ -375,8 +375,8 @@ TBU_INLINE double tbu_py_row(const tbu_scratch *s, const tb_loss_row *r, tbu_py_
   if (!tbu_row_ok(s, r)) return NAN;
   const int k = r->k;
   double *p = tbu_scratch_row(s, 0), *lp = tbu_scratch_row(s, 1), *c = tbu_scratch_row(s, 2);
-  s->host->softmax(p, r->z, k);
-  s->host->log_softmax(lp, r->z, k);
+  const double lse = s->host->softmax_lse(p, r->z, k); /* one pass of exps */
+  for (int j = 0; j < k; j++) lp[j] = r->z[j] - lse;   /* log_softmax's bits */
   double ud;
   const int d = tbu_softmax_top(p, k, &ud);
   if (d >= 0) lp[d] = log1p(-ud); /* z_d - logsumexp(z) rounds to 0 once u_d < 1e-16 */

@@ -2,7 +2,7 @@
  * client.c — a plugin built against the frozen copy of the 2.0 header
  * (tests/plugins/abi/frozen-2.0), never against core/include: one loss (row
  * form), one optimizer and one schedule with a hyperparameter each. The
- * ABI-growth test loads it into a loader compiled against a hypothetical 2.1
+ * ABI-growth test loads it into a loader compiled against a hypothetical next-minor
  * header whose structs have one more trailing field (grow_header.py).
  * Never installed.
  */

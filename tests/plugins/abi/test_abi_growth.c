@@ -1,6 +1,6 @@
 /*
  * test_abi_growth.c — ABI 2.0 growth, end to end: this test and the loader
- * it links (plugin.c) are compiled against a hypothetical next-minor header (2.2) whose
+ * it links (plugin.c) are compiled against a hypothetical next-minor header (2.3) whose
  * definitions and tensors have one more trailing field (grow_header.py); the
  * plugin it loads (client.c) is compiled against the frozen copy of the 2.0
  * header. The 2.0 plugin must load, its definitions must read as they were
@@ -21,13 +21,13 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: test_abi_growth CLIENT.so\n");
     return 2;
   }
-  CHECK(TB_ABI_MINOR == 2 && sizeof(tb_loss_def) == TB_LOSS_DEF_SIZE_2_1 + 8,
+  CHECK(TB_ABI_MINOR == 3 && sizeof(tb_loss_def) == TB_LOSS_DEF_SIZE_2_1 + 8,
         "this test speaks the grown header (minor %d, tb_loss_def %zu bytes)", TB_ABI_MINOR,
         sizeof(tb_loss_def));
   tb_registry *reg = tb_registry_new();
   char err[TB_ERRLEN] = "";
   int rc = tb_registry_add_file(reg, argv[1], err, sizeof err);
-  CHECK(rc == 0, "a 2.0 plugin loads into a 2.2 host%s%s", rc ? ": " : "", err);
+  CHECK(rc == 0, "a 2.0 plugin loads into a 2.3 host%s%s", rc ? ": " : "", err);
   if (rc) return check_done();
   const tb_component *l = tb_registry_find(reg, TB_KIND_LOSS, "client_loss");
   const tb_component *o = tb_registry_find(reg, TB_KIND_OPTIMIZER, "client_opt");
