@@ -28,7 +28,8 @@
  *
  * Provides: tb_model_size,
  * tb_model_create, tb_model_free, tb_model_init, tb_model_views,
- * tb_model_forward, tb_model_backward, tb_model_input_grad, tb_model_jvp.
+ * tb_model_forward, tb_model_backward, tb_model_backward_each, tb_model_input_grad,
+ * tb_model_jvp.
  */
 #include <math.h>
 #include <stdio.h>
@@ -441,11 +442,14 @@ const float *tb_model_forward(tb_model *m, const float *const *P, const float *x
 
 /* From dout [B][K] back through the layers, after a forward pass at the
  * same P and x: the parameters' gradients into G, the input's into dx
- * [B][D] (each skipped when NULL). The gradient of act[l-1] goes to the
+ * [B][D] (each skipped when NULL), done(ud, i) called (when not NULL) as
+ * each tensor's gradient is complete. The gradient of act[l-1] goes to the
  * scratch buffer that does not hold layer l's dy, and through the
- * activation, in place, becomes layer l-1's dy. */
+ * activation, in place, becomes layer l-1's dy. An affine layer's dX
+ * product comes after the done calls of its dW and db: the 1-2 MB of a
+ * wide layer's dW are then still in cache. */
 static void backward_pass(tb_model *m, const float *const *P, float *const *G, const float *x,
-                          const float *dout, int B, float *dx) {
+                          const float *dout, int B, float *dx, tb_grad_done_fn done, void *ud) {
   const float *dy = dout;
   for (int l = m->n_layers; l >= 1; l--) {
     int out = m->dims[l], nin = m->dims[l - 1];
@@ -455,9 +459,12 @@ static void backward_pass(tb_model *m, const float *const *P, float *const *G, c
     if (!has_bias(m, l)) {
       cosine_backward(din, dW, m->head_dy, m->hdot, m->wdot, dy, m->pre[l], in, W, m->hinv,
                       m->winv, B, nin, out);
+      if (done && dW) done(ud, 2 * (l - 1));
     } else {
       float *db = G ? G[2 * (l - 1) + 1] : NULL;
-      affine_backward(din, dW, db, m->dsum, dy, in, W, B, nin, out);
+      affine_backward(NULL, dW, db, m->dsum, dy, in, W, B, nin, out);
+      if (done && dW) done(ud, 2 * (l - 1)), done(ud, 2 * (l - 1) + 1);
+      if (din) affine_backward(din, NULL, NULL, NULL, dy, in, W, B, nin, out);
     }
     if (l == 1) break;
     act_backward(m->activation, dh, m->pre[l - 1], m->act[l - 1], (int64_t)B * nin);
@@ -467,12 +474,18 @@ static void backward_pass(tb_model *m, const float *const *P, float *const *G, c
 
 void tb_model_backward(tb_model *m, const float *const *P, float *const *G, const float *x,
                        const float *dlogits, int B) {
-  backward_pass(m, P, G, x, dlogits, B, NULL);
+  backward_pass(m, P, G, x, dlogits, B, NULL, NULL, NULL);
+}
+
+void tb_model_backward_each(tb_model *m, const float *const *P, float *const *G,
+                            const float *x, const float *dlogits, int B, tb_grad_done_fn done,
+                            void *ud) {
+  backward_pass(m, P, G, x, dlogits, B, NULL, done, ud);
 }
 
 void tb_model_input_grad(tb_model *m, const float *const *P, const float *x, const float *dout,
                          int B, float *dx) {
-  backward_pass(m, P, NULL, x, dout, B, dx);
+  backward_pass(m, P, NULL, x, dout, B, dx, NULL, NULL);
 }
 
 void tb_model_jvp(tb_model *m, const float *const *P, const float *const *V, const float *x,

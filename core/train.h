@@ -114,6 +114,14 @@ const float *tb_model_forward(tb_model *m, const float *const *P, const float *x
 /* After forward at the same P and x: gradients into G from dlogits[B][K]. */
 void tb_model_backward(tb_model *m, const float *const *P, float *const *G, const float *x,
                        const float *dlogits, int B);
+/* tb_model_backward, calling done(ud, i) as soon as tensor i's gradient is
+ * complete (last layer first), while it is still in cache: a caller that
+ * reads every gradient (the gradient norm) reads it there rather than from
+ * memory. */
+typedef void (*tb_grad_done_fn)(void *ud, int tensor);
+void tb_model_backward_each(tb_model *m, const float *const *P, float *const *G,
+                            const float *x, const float *dlogits, int B, tb_grad_done_fn done,
+                            void *ud);
 /* After forward at the same P and x: dx[B][D] = d/dx of sum(dout . out), the
  * gradient with respect to the input of the outputs weighted by dout[B][K]
  * (adversarial evaluation: FGSM). No parameter gradient is computed. */
