@@ -765,9 +765,11 @@ static double lanes_total(const double *s) {
 }
 
 /* The lanes are eight named sums, not an array, and the two loops are not
- * inlined: so gcc keeps the sums in four SSE registers (an array it keeps
- * in memory, each addition waiting on the last one's store; inlined in the
- * step, out of registers, it spills them). */
+ * inlined: so gcc keeps the sums in registers (an array it keeps in memory,
+ * each addition waiting on the last one's store; inlined in the step, out
+ * of registers, it spills them). Compiled for SSE2 and AVX2 (plugin_util.h:
+ * TBU_VECTOR_CLONES, no FMA): the same additions in the same order, two or
+ * four lanes to a register. */
 #define LANES_LOAD(s)                                                                        \
   double s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3], s4 = s[4], s5 = s[5], s6 = s[6],      \
          s7 = s[7]
@@ -783,8 +785,9 @@ static double lanes_total(const double *s) {
   } while (0)
 
 // g [n] -> s [NORM_LANES] += g^2 lane by lane
-__attribute__((noinline)) static void sumsq(double *restrict s, const float *restrict g,
-                                            int64_t n) {
+TBU_VECTOR_CLONES __attribute__((noinline)) static void sumsq(double *restrict s,
+                                                              const float *restrict g,
+                                                              int64_t n) {
   LANES_LOAD(s);
   int64_t j = 0;
   for (; j + NORM_LANES <= n; j += NORM_LANES) {
@@ -798,8 +801,10 @@ __attribute__((noinline)) static void sumsq(double *restrict s, const float *res
 
 // p [n], prev [n] -> s [NORM_LANES] += (p - prev)^2 lane by lane; then, if keep,
 // prev [n] = p [n] (the line just read: a write, without another read)
-__attribute__((noinline)) static void sumsq_diff(double *restrict s, const float *restrict p,
-                                                 float *restrict prev, int64_t n, int keep) {
+TBU_VECTOR_CLONES __attribute__((noinline)) static void sumsq_diff(double *restrict s,
+                                                                   const float *restrict p,
+                                                                   float *restrict prev,
+                                                                   int64_t n, int keep) {
   LANES_LOAD(s);
   int64_t j = 0;
   for (; j + NORM_LANES <= n; j += NORM_LANES) {
