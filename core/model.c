@@ -11,7 +11,8 @@
  * Shapes: B = rows of the pass, D = input features, K = classes; layer l
  * (1-based, L layers) maps [B][in] to [B][out], in = dims[l-1], out =
  * dims[l]. Layer l computes pre[l] from act[l-1] (act[0] = x); hidden
- * layers then act[l] = g(pre[l]); act[L] = pre[L] = the logits.
+ * layers then act[l] = g(pre[l]) (relu in place: act[l] is pre[l]);
+ * act[L] = pre[L] = the logits.
  *
  * Each kind of layer — affine, activation, cosine head — is a pair of
  * small functions, <kind>_forward and <kind>_backward (llm.c style: outputs
@@ -160,7 +161,9 @@ int tb_model_create(tb_model *m, const tb_model_spec *spec, int d, int k, int ca
   }
   for (int l = 0; l <= m->n_layers; l++) {
     if (l > 0) m->pre[l] = falloc((size_t)cap * m->dims[l]);
-    m->act[l] = l == m->n_layers ? m->pre[l] : l > 0 ? falloc((size_t)cap * m->dims[l]) : NULL;
+    /* relu in place: act[l] is pre[l] (see act_forward) */
+    const int own = l > 0 && l < m->n_layers && m->activation != TB_ACT_RELU;
+    m->act[l] = own ? falloc((size_t)cap * m->dims[l]) : l > 0 ? m->pre[l] : NULL;
   }
   for (int i = 0; i < 2; i++) {
     m->dact[i] = falloc((size_t)cap * maxdim);
@@ -184,7 +187,7 @@ void tb_model_free(tb_model *m) {
   free(m->grads);
   for (int l = 1; l <= m->n_layers; l++) {
     free(m->pre[l]);
-    if (l < m->n_layers) free(m->act[l]);
+    if (m->act[l] != m->pre[l]) free(m->act[l]);
   }
   for (int i = 0; i < 2; i++) {
     free(m->dact[i]);
@@ -286,19 +289,21 @@ static float act_df(int a, float z, float h) {
   }
 }
 
-// z [n] -> h [n] = g(z); the switch sits outside the loops so relu vectorizes
-static void act_forward(int a, float *restrict h, const float *restrict z, int64_t n) {
-  switch (a) {
-  case TB_ACT_RELU:
-    for (int64_t i = 0; i < n; i++) h[i] = z[i] > 0 ? z[i] : 0.0f;
-    break;
-  default:
-    for (int64_t i = 0; i < n; i++) h[i] = act_f(a, z[i]);
+// z [n] -> h [n] = g(z); relu in place (h == z): the model keeps no separate
+// act[l] for it, since its backward needs only z > 0, which is h > 0. A
+// second buffer was one more [rows][width] for the next product to read and
+// for the cache to hold (1-2 MB a layer at 512 wide).
+static void act_forward(int a, float *h, const float *z, int64_t n) {
+  if (a == TB_ACT_RELU) {
+    for (int64_t i = 0; i < n; i++) h[i] = h[i] > 0 ? h[i] : 0.0f;
+    return;
   }
+  for (int64_t i = 0; i < n; i++) h[i] = act_f(a, z[i]);
 }
 
 // d [n] (the gradient of h = g(z)), z [n], h [n] -> d [n] = g'(z) d, the gradient of z;
-// a tangent maps the same way. In place: relu's select then loads d unconditionally,
+// a tangent maps the same way. For relu z is h (in place, see act_forward): z > 0
+// and relu(z) > 0 agree everywhere, NaN included. In place: relu's select then loads d unconditionally,
 // so it vectorizes (out of place, the load would be conditional and stay scalar)
 static void act_backward(int a, float *restrict d, const float *restrict z,
                          const float *restrict h, int64_t n) {

@@ -77,7 +77,8 @@ typedef struct tb_model {
   char names[2 * TB_MAX_LAYERS][24];
   float *params;             /* one allocation: all weights and biases */
   float *grads;              /* same layout */
-  /* workspace, [cap][dims[l]] each: pre-activations and activations */
+  /* workspace, [cap][dims[l]] each: pre-activations and activations (one
+   * buffer for relu, which is applied in place) */
   float *pre[TB_MAX_LAYERS + 1];
   float *act[TB_MAX_LAYERS + 1];
   float *dact[2];            /* [cap][max dim] backward: d act[l-1], then in place d pre[l-1] */
