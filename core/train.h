@@ -82,7 +82,6 @@ typedef struct tb_model {
   float *pre[TB_MAX_LAYERS + 1];
   float *act[TB_MAX_LAYERS + 1];
   float *dact[2];            /* [cap][max dim] backward: d act[l-1], then in place d pre[l-1] */
-  double *dsum;              /* [max dim] bias-gradient accumulator */
   float *tan[2];             /* [cap][max dim] JVP: the tangents of pre[l], then act[l] */
   /* the cosine head's (NULL for a linear head): its scaled gradient
    * [cap][K]; 1/max(norm, eps) of the features [cap] and of the weight rows
