@@ -11,7 +11,8 @@
  * Shapes: B = rows of the pass, D = input features, K = classes; layer l
  * (1-based, L layers) maps [B][in] to [B][out], in = dims[l-1], out =
  * dims[l]. Layer l computes pre[l] from act[l-1] (act[0] = x); hidden
- * layers then act[l] = g(pre[l]); act[L] = pre[L] = the logits.
+ * layers then act[l] = g(pre[l]) (relu in place: act[l] is pre[l]);
+ * act[L] = pre[L] = the logits.
  *
  * Each kind of layer — affine, activation, cosine head — is a pair of
  * small functions, <kind>_forward and <kind>_backward (llm.c style: outputs
@@ -28,7 +29,8 @@
  *
  * Provides: tb_model_size,
  * tb_model_create, tb_model_free, tb_model_init, tb_model_views,
- * tb_model_forward, tb_model_backward, tb_model_input_grad, tb_model_jvp.
+ * tb_model_forward, tb_model_backward, tb_model_backward_each, tb_model_input_grad,
+ * tb_model_jvp.
  */
 #include <math.h>
 #include <stdio.h>
@@ -65,11 +67,11 @@ static int64_t sadd(int64_t a, int64_t b) {
 
 /* Mirrors what tb_model_create allocates, as a bound: weights and biases
  * (none for a cosine head); pre[l] for every layer and act[l] for hidden
- * ones, [cap][dims[l]] each; five scratch buffers of [cap][widest] — four
+ * ones, [cap][dims[l]] each (a relu layer's act[l] is its pre[l], but the
+ * bound stays the same); five scratch buffers of [cap][widest] — four
  * for backward and JVP, and the cosine head's [cap][K] gradient counted
  * for every head so that the limits stay those of the affine head — and
- * the cosine head's two doubles a row (its [K] doubles are not counted,
- * like the [widest] bias accumulator). */
+ * the cosine head's two doubles a row (its [K] doubles are not counted). */
 void tb_model_size(const tb_model_spec *spec, int64_t d, int64_t k, int64_t cap,
                    int64_t *params, int64_t *workspace, int64_t *widest) {
   int hidden = spec->kind == TB_MODEL_MLP ? spec->n_hidden : 0;
@@ -159,14 +161,14 @@ int tb_model_create(tb_model *m, const tb_model_spec *spec, int d, int k, int ca
   }
   for (int l = 0; l <= m->n_layers; l++) {
     if (l > 0) m->pre[l] = falloc((size_t)cap * m->dims[l]);
-    m->act[l] = l == m->n_layers ? m->pre[l] : l > 0 ? falloc((size_t)cap * m->dims[l]) : NULL;
+    /* relu in place: act[l] is pre[l] (see act_forward) */
+    const int own = l > 0 && l < m->n_layers && m->activation != TB_ACT_RELU;
+    m->act[l] = own ? falloc((size_t)cap * m->dims[l]) : l > 0 ? m->pre[l] : NULL;
   }
   for (int i = 0; i < 2; i++) {
     m->dact[i] = falloc((size_t)cap * maxdim);
     m->tan[i] = falloc((size_t)cap * maxdim);
   }
-  m->dsum = calloc((size_t)maxdim, sizeof(double));
-  if (!m->dsum) abort();
   if (m->head == TB_HEAD_COSINE) {
     m->head_dy = falloc((size_t)cap * k);
     m->hinv = calloc(2 * ((size_t)cap + (size_t)k), sizeof(double));
@@ -183,13 +185,12 @@ void tb_model_free(tb_model *m) {
   free(m->grads);
   for (int l = 1; l <= m->n_layers; l++) {
     free(m->pre[l]);
-    if (l < m->n_layers) free(m->act[l]);
+    if (m->act[l] != m->pre[l]) free(m->act[l]);
   }
   for (int i = 0; i < 2; i++) {
     free(m->dact[i]);
     free(m->tan[i]);
   }
-  free(m->dsum);
   free(m->head_dy);
   free(m->hinv);
   memset(m, 0, sizeof *m);
@@ -235,20 +236,36 @@ static void affine_forward(float *y, const float *x, const float *W, const float
   tb_sgemm(0, 1, B, out, in, 1.0f, x, in, W, in, b ? 1.0f : 0.0f, y, out);
 }
 
-// dy [B][out], x [B][in], W [out][in] -> dW [out][in] = dy^T x, db [out] = column sums of
-// dy (accumulated in acc [out], double), dx [B][in] = dy W; each skipped when NULL
-static void affine_backward(float *dx, float *dW, float *db, double *acc, const float *dy,
-                            const float *x, const float *W, int B, int in, int out) {
-  if (dW) tb_sgemm(1, 0, out, in, B, 1.0f, dy, out, x, in, 0.0f, dW, in);
-  if (db) {
-    /* row by row, so the reads stay contiguous */
-    for (int j = 0; j < out; j++) acc[j] = 0;
+// dy [B][out] -> db [out] = column sums of dy, each a double sum over the rows in order.
+// Eight columns at a time, their sums in registers while the rows go by (named
+// variables: gcc keeps them in four SSE registers); summing a row at a time into an
+// array [out] loaded and stored every sum twice an element, a third of digits'
+// backward pass beside its small products.
+static void bias_backward(float *restrict db, const float *restrict dy, int B, int out) {
+  int j = 0;
+  for (; j + 8 <= out; j += 8) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
     for (int i = 0; i < B; i++) {
-      const float *row = dy + (size_t)i * out;
-      for (int j = 0; j < out; j++) acc[j] += row[j];
+      const float *r = dy + (size_t)i * out + j;
+      s0 += r[0], s1 += r[1], s2 += r[2], s3 += r[3];
+      s4 += r[4], s5 += r[5], s6 += r[6], s7 += r[7];
     }
-    for (int j = 0; j < out; j++) db[j] = (float)acc[j];
+    db[j] = (float)s0, db[j + 1] = (float)s1, db[j + 2] = (float)s2, db[j + 3] = (float)s3;
+    db[j + 4] = (float)s4, db[j + 5] = (float)s5, db[j + 6] = (float)s6, db[j + 7] = (float)s7;
   }
+  for (; j < out; j++) {
+    double s = 0;
+    for (int i = 0; i < B; i++) s += dy[(size_t)i * out + j];
+    db[j] = (float)s;
+  }
+}
+
+// dy [B][out], x [B][in], W [out][in] -> dW [out][in] = dy^T x, db [out] = column sums of
+// dy (bias_backward), dx [B][in] = dy W; each skipped when NULL
+static void affine_backward(float *dx, float *dW, float *db, const float *dy, const float *x,
+                            const float *W, int B, int in, int out) {
+  if (dW) tb_sgemm(1, 0, out, in, B, 1.0f, dy, out, x, in, 0.0f, dW, in);
+  if (db) bias_backward(db, dy, B, out);
   if (dx) tb_sgemm(0, 0, B, in, out, 1.0f, dy, out, W, in, 0.0f, dx, in);
 }
 
@@ -285,19 +302,21 @@ static float act_df(int a, float z, float h) {
   }
 }
 
-// z [n] -> h [n] = g(z); the switch sits outside the loops so relu vectorizes
-static void act_forward(int a, float *restrict h, const float *restrict z, int64_t n) {
-  switch (a) {
-  case TB_ACT_RELU:
-    for (int64_t i = 0; i < n; i++) h[i] = z[i] > 0 ? z[i] : 0.0f;
-    break;
-  default:
-    for (int64_t i = 0; i < n; i++) h[i] = act_f(a, z[i]);
+// z [n] -> h [n] = g(z); relu in place (h == z): the model keeps no separate
+// act[l] for it, since its backward needs only z > 0, which is h > 0. A
+// second buffer was one more [rows][width] for the next product to read and
+// for the cache to hold (1-2 MB a layer at 512 wide).
+static void act_forward(int a, float *h, const float *z, int64_t n) {
+  if (a == TB_ACT_RELU) {
+    for (int64_t i = 0; i < n; i++) h[i] = h[i] > 0 ? h[i] : 0.0f;
+    return;
   }
+  for (int64_t i = 0; i < n; i++) h[i] = act_f(a, z[i]);
 }
 
 // d [n] (the gradient of h = g(z)), z [n], h [n] -> d [n] = g'(z) d, the gradient of z;
-// a tangent maps the same way. In place: relu's select then loads d unconditionally,
+// a tangent maps the same way. For relu z is h (in place, see act_forward): z > 0
+// and relu(z) > 0 agree everywhere, NaN included. In place: relu's select then loads d unconditionally,
 // so it vectorizes (out of place, the load would be conditional and stay scalar)
 static void act_backward(int a, float *restrict d, const float *restrict z,
                          const float *restrict h, int64_t n) {
@@ -379,7 +398,7 @@ static void cosine_backward(float *dh, float *dW, float *ds, double *hdot, doubl
     }
     hdot[i] = radial(hinv[i]) * c;
   }
-  affine_backward(dh, dW, NULL, NULL, ds, h, W, B, in, K);
+  affine_backward(dh, dW, NULL, ds, h, W, B, in, K);
   for (int k = 0; k < K && dW; k++) {
     const double f = radial(winv[k]) * wdot[k];
     for (int j = 0; j < in; j++) dW[(size_t)k * in + j] -= (float)(f * W[(size_t)k * in + j]);
@@ -441,11 +460,14 @@ const float *tb_model_forward(tb_model *m, const float *const *P, const float *x
 
 /* From dout [B][K] back through the layers, after a forward pass at the
  * same P and x: the parameters' gradients into G, the input's into dx
- * [B][D] (each skipped when NULL). The gradient of act[l-1] goes to the
+ * [B][D] (each skipped when NULL), done(ud, i) called (when not NULL) as
+ * each tensor's gradient is complete. The gradient of act[l-1] goes to the
  * scratch buffer that does not hold layer l's dy, and through the
- * activation, in place, becomes layer l-1's dy. */
+ * activation, in place, becomes layer l-1's dy. An affine layer's dX
+ * product comes after the done calls of its dW and db: the 1-2 MB of a
+ * wide layer's dW are then still in cache. */
 static void backward_pass(tb_model *m, const float *const *P, float *const *G, const float *x,
-                          const float *dout, int B, float *dx) {
+                          const float *dout, int B, float *dx, tb_grad_done_fn done, void *ud) {
   const float *dy = dout;
   for (int l = m->n_layers; l >= 1; l--) {
     int out = m->dims[l], nin = m->dims[l - 1];
@@ -455,9 +477,12 @@ static void backward_pass(tb_model *m, const float *const *P, float *const *G, c
     if (!has_bias(m, l)) {
       cosine_backward(din, dW, m->head_dy, m->hdot, m->wdot, dy, m->pre[l], in, W, m->hinv,
                       m->winv, B, nin, out);
+      if (done && dW) done(ud, 2 * (l - 1));
     } else {
       float *db = G ? G[2 * (l - 1) + 1] : NULL;
-      affine_backward(din, dW, db, m->dsum, dy, in, W, B, nin, out);
+      affine_backward(NULL, dW, db, dy, in, W, B, nin, out);
+      if (done && dW) done(ud, 2 * (l - 1)), done(ud, 2 * (l - 1) + 1);
+      if (din) affine_backward(din, NULL, NULL, dy, in, W, B, nin, out);
     }
     if (l == 1) break;
     act_backward(m->activation, dh, m->pre[l - 1], m->act[l - 1], (int64_t)B * nin);
@@ -467,12 +492,18 @@ static void backward_pass(tb_model *m, const float *const *P, float *const *G, c
 
 void tb_model_backward(tb_model *m, const float *const *P, float *const *G, const float *x,
                        const float *dlogits, int B) {
-  backward_pass(m, P, G, x, dlogits, B, NULL);
+  backward_pass(m, P, G, x, dlogits, B, NULL, NULL, NULL);
+}
+
+void tb_model_backward_each(tb_model *m, const float *const *P, float *const *G,
+                            const float *x, const float *dlogits, int B, tb_grad_done_fn done,
+                            void *ud) {
+  backward_pass(m, P, G, x, dlogits, B, NULL, done, ud);
 }
 
 void tb_model_input_grad(tb_model *m, const float *const *P, const float *x, const float *dout,
                          int B, float *dx) {
-  backward_pass(m, P, NULL, x, dout, B, dx);
+  backward_pass(m, P, NULL, x, dout, B, dx, NULL, NULL);
 }
 
 void tb_model_jvp(tb_model *m, const float *const *P, const float *const *V, const float *x,

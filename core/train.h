@@ -77,11 +77,11 @@ typedef struct tb_model {
   char names[2 * TB_MAX_LAYERS][24];
   float *params;             /* one allocation: all weights and biases */
   float *grads;              /* same layout */
-  /* workspace, [cap][dims[l]] each: pre-activations and activations */
+  /* workspace, [cap][dims[l]] each: pre-activations and activations (one
+   * buffer for relu, which is applied in place) */
   float *pre[TB_MAX_LAYERS + 1];
   float *act[TB_MAX_LAYERS + 1];
   float *dact[2];            /* [cap][max dim] backward: d act[l-1], then in place d pre[l-1] */
-  double *dsum;              /* [max dim] bias-gradient accumulator */
   float *tan[2];             /* [cap][max dim] JVP: the tangents of pre[l], then act[l] */
   /* the cosine head's (NULL for a linear head): its scaled gradient
    * [cap][K]; 1/max(norm, eps) of the features [cap] and of the weight rows
@@ -114,6 +114,14 @@ const float *tb_model_forward(tb_model *m, const float *const *P, const float *x
 /* After forward at the same P and x: gradients into G from dlogits[B][K]. */
 void tb_model_backward(tb_model *m, const float *const *P, float *const *G, const float *x,
                        const float *dlogits, int B);
+/* tb_model_backward, calling done(ud, i) as soon as tensor i's gradient is
+ * complete (last layer first), while it is still in cache: a caller that
+ * reads every gradient (the gradient norm) reads it there rather than from
+ * memory. */
+typedef void (*tb_grad_done_fn)(void *ud, int tensor);
+void tb_model_backward_each(tb_model *m, const float *const *P, float *const *G,
+                            const float *x, const float *dlogits, int B, tb_grad_done_fn done,
+                            void *ud);
 /* After forward at the same P and x: dx[B][D] = d/dx of sum(dout . out), the
  * gradient with respect to the input of the outputs weighted by dout[B][K]
  * (adversarial evaluation: FGSM). No parameter gradient is computed. */
