@@ -164,15 +164,14 @@ int tb_data_spec_resolve(tb_data_spec *spec, char *err, size_t errlen) {
 
 /* ---- reading: the file's bytes, then its text ------------------------------ */
 
-/* The whole file as it is on disk (NUL-terminated for convenience). */
+/* The whole file as it is on disk (NUL-terminated for convenience); a
+ * regular file only (a FIFO or /dev/zero would block or never end). */
 static char *read_bytes(const char *path, size_t *len, char *err, size_t errlen) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    tb_errf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
-    return NULL;
-  }
+  FILE *f = tb_fopen_regular(path, "data file", err, errlen);
+  if (!f) return NULL;
+  const int fd = fileno(f);
   struct stat st;
-  size_t cap = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 1 << 16;
+  size_t cap = fstat(fd, &st) == 0 ? (size_t)st.st_size + 1 : 1 << 16;
   size_t n = 0;
   char *buf = xmalloc(cap + 1);
   for (;;) {
@@ -181,14 +180,14 @@ static char *read_bytes(const char *path, size_t *len, char *err, size_t errlen)
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) {
       tb_errf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
-      close(fd);
+      fclose(f);
       free(buf);
       return NULL;
     }
     if (got == 0) break;
     n += (size_t)got;
   }
-  close(fd);
+  fclose(f);
   buf[n] = 0;
   *len = n;
   return buf;

@@ -31,6 +31,7 @@
 
 #include "builtin.h"
 #include "config.h"
+#include "hash.h"
 #include "hparam.h"
 #include "registry.h"
 #include "script.h"
@@ -426,12 +427,50 @@ int tb_script_fail(tb_script_ctx *ctx, const char *fmt, ...) {
   return -1;
 }
 
-static char *read_file(const char *path, size_t *len, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    tb_errf(err, errlen, "cannot open script '%s': %s", path, strerror(errno));
-    return NULL;
+/* ---- a bound on the script's own work ----------------------------------------
+ *
+ * A script runs before `run` takes any lock or trains anything, so one that
+ * loops forever would hang the command without a word. Its Lua code is given
+ * a budget of VM instructions (counted by a hook every HOOK_STRIDE), about
+ * 6 s of a plain loop here; a script over it fails with its file and line. An
+ * instruction count, not a time: whether a script loads does not depend on
+ * the machine or its load. TRAINBENCH_SCRIPT_INSTRUCTIONS sets another
+ * budget (a positive count). */
+#define HOOK_STRIDE 1000000
+#define DEFAULT_BUDGET 2000000000LL
+
+typedef struct budget {
+  long long used, limit;
+} budget;
+
+static void count_hook(lua_State *L, lua_Debug *ar) {
+  budget *b = *(budget **)lua_getextraspace(L);
+  b->used += HOOK_STRIDE;
+  if (b->used <= b->limit) return;
+  lua_getinfo(L, "Sl", ar);
+  luaL_error(L, "%s:%d: the script ran more than %I Lua instructions while loading (an "
+                "endless loop?); TRAINBENCH_SCRIPT_INSTRUCTIONS sets another limit",
+             ar->short_src, ar->currentline, (lua_Integer)b->limit);
+}
+
+/* The budget from the environment, or -1 with err set. */
+static long long script_budget(char *err, size_t errlen) {
+  const char *v = getenv("TRAINBENCH_SCRIPT_INSTRUCTIONS");
+  if (!v || !*v) return DEFAULT_BUDGET;
+  char *end;
+  errno = 0;
+  long long n = strtoll(v, &end, 10);
+  if (errno || *end || n <= 0) {
+    tb_errf(err, errlen, "TRAINBENCH_SCRIPT_INSTRUCTIONS='%s': expected a positive count of "
+            "Lua instructions", v);
+    return -1;
   }
+  return n;
+}
+
+static char *read_file(const char *path, size_t *len, char *err, size_t errlen) {
+  FILE *f = tb_fopen_regular(path, "script", err, errlen);
+  if (!f) return NULL;
   size_t cap = 1 << 14, n = 0;
   char *buf = malloc(cap + 1);
   for (size_t got; buf && (got = fread(buf + n, 1, cap - n, f)) > 0;) {
@@ -454,6 +493,8 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen) 
 int tb_script_load(const char *path, const tb_registry *reg, tb_sweep *out, char *err,
                    size_t errlen) {
   memset(out, 0, sizeof *out);
+  budget bud = {0, script_budget(err, errlen)};
+  if (bud.limit < 0) return -1;
   size_t len;
   char *text = read_file(path, &len, err, errlen);
   if (!text) return -1;
@@ -481,6 +522,8 @@ int tb_script_load(const char *path, const tb_registry *reg, tb_sweep *out, char
     tb_errf(err, errlen, "cannot create a Lua state (out of memory)");
     return -1;
   }
+  *(budget **)lua_getextraspace(L) = &bud;
+  lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_STRIDE);
   lua_pushcfunction(L, prepare);
   lua_pushlightuserdata(L, &ctx);
   if (lua_pcall(L, 1, 0, 0) != LUA_OK) {

@@ -2,7 +2,7 @@
 # Data errors and sizes past the limits stop the sweep before anything runs:
 # `run` and `run --dry-run` exit with status 1, stderr names the script line
 # of the tb.data / tb.model call and FILE:LINE:COLUMN with the field, and no
-# run is recorded. And the data is read once for a whole sweep, in the parent.
+# run is recorded; a data path that is not a regular file is refused at load.
 . "$(dirname "$0")/lib.sh"
 cd "$WORK" || exit 1
 DIR=$(pwd -P)
@@ -102,26 +102,35 @@ script 'tb.data.digits {}' 'tb.model.mlp { hidden = { 65536, 65536 } }'
 refused "parameters past the limit" \
   "s.lua:3: tb.model.mlp: 'hidden' = {65536, 65536} gives 4299948042 parameters on 64 features and 10 classes, more than the limit of 268435456"
 
-# A good file with blank lines at the end runs. It is a FIFO fed once: the
-# sweep must read it once, in the parent (a second open would wait forever
-# for a writer; `timeout` only keeps a broken build from hanging the suite).
-printf 'a,b,y\n1,2,0\n3,4,1\n1.1,2.2,0\n3.3,4.1,1\n0.9,1.8,0\n2.9,4.2,1\n1,2.1,0\n3.1,3.9,1\n1.2,2,0\n3,4.3,1\n\n\n' > good.csv
-rm -f "$DB"
+# A data path that is not a regular file is refused at load, at once: a FIFO
+# (whose writer is waiting: reading it would work once and never again, and
+# opening it without a writer would block), a device that never ends
+# (/dev/zero), a directory. `timeout` only keeps a broken build from hanging
+# the suite.
 mkfifo fifo.csv
-cat good.csv > fifo.csv &
+printf 'a,b,y\n1,2,0\n3,4,1\n' > fifo.csv &
 writer=$!
-script 'tb.data.csv { path = "fifo.csv" }'
-sed -i 's/seeds = { 1, 2 }/seeds = tb.range(1, 6)/' s.lua
-out=$(timeout 120 "$TB" run s.lua --db "$DB" -j 2 2>&1)
-eq "a sweep over a FIFO fed once succeeds" "$?" 0
-eq "its 6 runs are complete" "$(q "$DB" "SELECT count(*) FROM runs WHERE status = 'complete'")" 6
+for bad in "fifo.csv|$DIR/fifo.csv' is a FIFO (named pipe)" "/dev/zero|/dev/zero' is a character device" \
+           ".|$DIR' is a directory"; do
+  path=${bad%%|*}
+  script "tb.data.csv { path = \"$path\" }"
+  err=$(timeout 60 "$TB" run s.lua --db "$DB" 2>&1 >/dev/null)
+  eq "data '$path': refused at load (status 1)" "$?" 1
+  has "data '$path': the message says what it is" "$err" \
+    "s.lua:2: tb.data.csv: data file '${bad#*|}: trainbench reads only regular files"
+done
 kill "$writer" 2>/dev/null
 wait "$writer" 2>/dev/null
-# the same bytes from a plain file: the same content hash
-cp good.csv plain.csv
-script 'tb.data.csv { path = "plain.csv" }'
-"$TB" run s.lua --db "$WORK/plain.db" -j 2 >/dev/null 2>&1
-hash_of() { q "$1" "SELECT DISTINCT json_extract(config, '\$.data.content_hash') FROM runs"; }
-eq "runs on the FIFO record the hash of the bytes read" "$(hash_of "$DB")" "$(hash_of "$WORK/plain.db")"
+
+# A good file with blank lines at the end runs, and its runs record its hash.
+printf 'a,b,y\n1,2,0\n3,4,1\n1.1,2.2,0\n3.3,4.1,1\n0.9,1.8,0\n2.9,4.2,1\n1,2.1,0\n3.1,3.9,1\n1.2,2,0\n3,4.3,1\n\n\n' > good.csv
+rm -f "$DB"
+script 'tb.data.csv { path = "good.csv" }'
+sed -i 's/seeds = { 1, 2 }/seeds = tb.range(1, 6)/' s.lua
+out=$(timeout 120 "$TB" run s.lua --db "$DB" -j 2 2>&1)
+eq "a sweep over a file with blank lines at its end succeeds" "$?" 0
+eq "its 6 runs are complete" "$(q "$DB" "SELECT count(*) FROM runs WHERE status = 'complete'")" 6
+eq "all its runs record one content hash of 32 hex digits" \
+  "$(q "$DB" "SELECT count(DISTINCT json_extract(config, '\$.data.content_hash')) || ' ' || min(length(json_extract(config, '\$.data.content_hash'))) FROM runs")" "1 32"
 
 done_checks
