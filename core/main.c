@@ -41,6 +41,8 @@ static const command commands[] = {
      "write a ready-to-build plugin to start from"},
     {"merge", tb_cmd_merge, "OUT.db IN.db...",
      "merge results databases (the shards of `run --shard I/N`) into one"},
+    {"slurm", tb_cmd_slurm, "SCRIPT --array N [--submit]",
+     "write (and submit) a SLURM job array of the shards and its merge job"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 

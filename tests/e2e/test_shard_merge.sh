@@ -146,6 +146,48 @@ has "with a warning" "$out" "trainbench merge: warning: the shards of '$S' ran o
 has "naming the other kernel and its shard" "$out" "openblas 0.3.20 (Haswell) on 3/3 ('$WORK/h3.db')"
 has "and why it matters" "$out" "their numbers may differ in the last bits"
 
+# ---- the SLURM job scripts, run by hand as SLURM would run them ---------------
+# (tests/e2e/test_slurm.sh submits them to a real cluster, as root)
+out=$(cd "$WORK" && "$TB" slurm "$S" --array 3 --cpus-per-task 2 --partition debug --time 10:00 --db job/out.db 2>&1)
+eq "trainbench slurm writes the jobs" "$?" 0
+has "saying how the runs fall into shards" "$out" "12 runs in 3 shards ($n1, $n2, $n3 runs)"
+has "and how to submit them" "$out" "jid=\$(sbatch --parsable $WORK/job/out.slurm/shards.sbatch) && sbatch --dependency=afterany:\${jid%%;*} $WORK/job/out.slurm/merge.sbatch"
+J="$WORK/job/out.slurm"
+sb=$(cat "$J/shards.sbatch")
+has "an array of 3 tasks" "$sb" "#SBATCH --array=1-3"
+has "with the CPUs asked for" "$sb" "#SBATCH --cpus-per-task=2"
+has "in the partition asked for" "$sb" "#SBATCH --partition=debug"
+has "with the time limit asked for" "$sb" "#SBATCH --time=10:00"
+has "naming trainbench by its absolute path" "$sb" "TB='$(readlink -f "$TB")'"
+has "and the script by its" "$sb" "SCRIPT='$S'"
+has "on node-local storage" "$sb" '${TMPDIR:-/tmp}'
+has "the merge job merges into OUT, absolute" "$(cat "$J/merge.sbatch")" "OUT='$WORK/job/out.db'"
+mkdir -p "$WORK/node1" "$WORK/node2" "$WORK/node3"
+for i in 3 1 2; do # a task's environment, without trainbench on PATH
+  env -i PATH=/usr/bin:/bin SLURM_ARRAY_TASK_ID=$i SLURM_JOB_ID=7$i TMPDIR="$WORK/node$i" \
+    sh "$J/shards.sbatch" >"$WORK/task$i.out" 2>&1
+  eq "task $i runs its shard" "$?" 0
+done
+env -i PATH=/usr/bin:/bin SLURM_ARRAY_TASK_ID=1 TMPDIR="$WORK/node1" sh "$J/shards.sbatch" >"$WORK/task1.out" 2>&1
+eq "task 1 again" "$?" 0
+has "resumes its shard from the shared copy" "$(cat "$WORK/task1.out")" "0 runs to do, $n1 already recorded"
+eq "and leaves nothing on the node" "$(ls -A "$WORK/node1")" ""
+eq "nor a temporary copy beside the shards" "$(ls -A "$J/shards" | grep -c tmp)" 0
+env -i PATH=/usr/bin:/bin SLURM_JOB_ID=99 sh "$J/merge.sbatch" >"$WORK/merge.out" 2>&1
+eq "the merge job runs" "$?" 0
+python3 "$SAME" "$WORK/single.db" "$WORK/job/out.db" >/dev/null 2>&1
+eq "and its database equals the single run" "$?" 0
+rm "$WORK/job/out.db" "$J/shards/shard-2-of-3.db" # a fresh output: it held shard 2
+env -i PATH=/usr/bin:/bin sh "$J/merge.sbatch" >"$WORK/merge.out" 2>&1
+eq "a merge job without a shard fails" "$?" 1
+has "naming it" "$(cat "$WORK/merge.out")" "missing: 2/3"
+out=$("$TB" slurm "$S" --db "$WORK/x.db" 2>&1)
+eq "slurm without --array is a usage error" "$?" 2
+out=$("$TB" slurm "$S" --array 2 --time "1 day" --db "$WORK/x.db" 2>&1)
+eq "a --time with a space is refused" "$?" 2
+has "trainbench --help lists slurm" "$("$TB" --help)" "slurm SCRIPT --array N [--submit]"
+has "slurm --help shows every option" "$("$TB" slurm --help)" "[--cpus-per-task C] [--db OUT] [--submit]"
+
 # ---- help ----------------------------------------------------------------------
 has "trainbench --help lists merge" "$("$TB" --help)" "merge OUT.db IN.db..."
 has "merge --help shows the conflict rule" "$("$TB" merge --help)" "two different complete (or"
