@@ -7,6 +7,7 @@
  * Provides: tb_cmd_run (cmd_run.c); tb_cmd_summary, tb_cmd_query,
  * tb_cmd_runs, tb_cmd_rm (cmd_results.c); tb_cmd_plugins, tb_cmd_describe
  * (cmd_plugins.c); tb_cmd_check (check.c); tb_cmd_new (scaffold.c);
+ * tb_cmd_merge, tb_cmd_slurm (cmd_cluster.c);
  * tb_cmd_want_help, tb_cmd_default_db, tb_cmd_db_arg, tb_cmd_open_registry
  * (cmd.c).
  */
@@ -31,6 +32,8 @@ int tb_cmd_plugins(int argc, char **argv);  /* cmd_plugins.c: `trainbench plugin
 int tb_cmd_describe(int argc, char **argv); /* cmd_plugins.c: `trainbench describe` */
 int tb_cmd_check(int argc, char **argv);    /* check.c: `trainbench check` */
 int tb_cmd_new(int argc, char **argv);      /* scaffold.c: `trainbench new` */
+int tb_cmd_merge(int argc, char **argv);    /* cmd_cluster.c: `trainbench merge` */
+int tb_cmd_slurm(int argc, char **argv);    /* cmd_cluster.c: `trainbench slurm` */
 
 /* 1 if -h or --help comes before any "--" (for commands without getopt). */
 int tb_cmd_want_help(int argc, char **argv);

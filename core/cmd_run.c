@@ -16,12 +16,14 @@
 #include "registry.h"
 #include "report.h"
 #include "script.h"
+#include "shard.h"
 #include "store.h"
 #include "sweep.h"
 #include "util.h"
 
 static const char *usage_run =
     "usage: trainbench run SCRIPT [-j N] [--db PATH] [--force] [--dry-run] [--timeout SECONDS]\n"
+    "                      [--shard I/N]\n"
     "\n"
     "Expand the scenarios of SCRIPT into runs, skip those already recorded as complete\n"
     "or diverged, train the others in worker processes and record them.\n"
@@ -33,6 +35,9 @@ static const char *usage_run =
     "      --dry-run        list the runs and whether they would run; train nothing\n"
     "      --timeout SEC    stop a run after SEC seconds and record it as timeout\n"
     "                       (a scenario's own `timeout` wins)\n"
+    "      --shard I/N      only the runs of shard I of N (by configuration hash: every\n"
+    "                       run is in exactly one shard); `trainbench merge` joins the\n"
+    "                       shards' databases\n"
     "  -h, --help           show this help\n"
     "\n"
     "exit status: 0 every run complete or diverged, 1 error before or during the sweep\n"
@@ -55,12 +60,15 @@ int tb_cmd_run(int argc, char **argv) {
                                        {"force", no_argument, 0, 'f'},
                                        {"dry-run", no_argument, 0, 'n'},
                                        {"timeout", required_argument, 0, 't'},
+                                       {"shard", required_argument, 0, 's'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   tb_sweep_opts o = {0};
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   o.jobs = ncpu > 0 ? (int)ncpu : 1;
   const char *db = tb_cmd_default_db();
+  int shard_index = 1, shard_count = 1;
+  char err[TB_ERRLEN];
   int c;
   while ((c = getopt_long(argc, argv, "j:h", opts, NULL)) != -1) {
     char *end;
@@ -85,6 +93,12 @@ int tb_cmd_run(int argc, char **argv) {
         return TB_EXIT_USAGE;
       }
       break;
+    case 's':
+      if (tb_shard_parse(optarg, &shard_index, &shard_count, err, sizeof err)) {
+        fprintf(stderr, "trainbench run: %s\n", err);
+        return TB_EXIT_USAGE;
+      }
+      break;
     case 'h': fputs(usage_run, stdout); return TB_EXIT_OK;
     default: fputs(usage_run, stderr); return TB_EXIT_USAGE;
     }
@@ -100,7 +114,6 @@ int tb_cmd_run(int argc, char **argv) {
   if (tb_cmd_open_registry(&reg, 0)) return TB_EXIT_ERROR;
   tb_sweep sw;
   memset(&sw, 0, sizeof sw);
-  char err[TB_ERRLEN];
   if (tb_script_load(script, reg, &sw, err, sizeof err)) {
     fprintf(stderr, "trainbench: %s\n", err);
     tb_registry_close(reg);
@@ -131,11 +144,19 @@ int tb_cmd_run(int argc, char **argv) {
     rc = TB_EXIT_ERROR;
     goto out;
   }
-  tb_sweep_meta meta = {command, 1, 1};
+  tb_sweep_meta meta = {command, shard_index, shard_count};
   if (!o.dry_run && tb_store_begin_sweep(st, &sw, &meta, err, sizeof err)) {
     fprintf(stderr, "trainbench: %s\n", err);
     rc = TB_EXIT_ERROR;
     goto out;
+  }
+  /* a shard records its script's whole expansion (each scenario version's
+   * configurations, as a whole run does) and trains its own runs */
+  if (shard_count > 1) {
+    int all = sw.n_runs;
+    tb_shard_keep(&sw, shard_index, shard_count);
+    fprintf(stderr, "shard %d/%d: %d of the script's %d runs\n", shard_index, shard_count,
+            sw.n_runs, all);
   }
   tb_sweep_stats stats;
   int swrc = tb_sweep_run(&sw, st, &o, &stats, err, sizeof err);

@@ -3,7 +3,8 @@
  * both the dispatcher and the command list of --help read, so a new command
  * is one row. The commands themselves live in cmd_run.c (run),
  * cmd_results.c (summary, query, runs, rm), cmd_plugins.c (plugins,
- * describe), check.c (check) and scaffold.c (new). The only file that exits.
+ * describe), check.c (check), scaffold.c (new) and cmd_cluster.c (merge,
+ * slurm). The only file that exits.
  *
  * Exit status: 0 success; 1 an error (bad script or data, database, a
  * plugin whose numbers changed); 2 a usage error; 3 (`run`) the sweep went
@@ -38,6 +39,10 @@ static const command commands[] = {
      "run the conformance checks on plugins (all loaded ones by default)"},
     {"new", tb_cmd_new, "loss|optimizer NAME [--dir DIR]",
      "write a ready-to-build plugin to start from"},
+    {"merge", tb_cmd_merge, "OUT.db IN.db...",
+     "merge results databases (the shards of `run --shard I/N`) into one"},
+    {"slurm", tb_cmd_slurm, "SCRIPT --array N [--submit]",
+     "write (and submit) a SLURM job array of the shards and its merge job"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
