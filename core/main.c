@@ -11,6 +11,7 @@
  * to its end but some runs crashed, timed out or failed. Diverged runs are
  * results, not errors.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -75,11 +76,19 @@ static void usage(FILE *f) {
         "environment:\n"
         "  TRAINBENCH_DB           results database (default " TB_DEFAULT_DB ")\n"
         "  TRAINBENCH_PLUGIN_PATH  colon-separated plugin folders searched before the bundled "
-        "ones\n",
+        "ones\n"
+        "  TRAINBENCH_SCRIPT_INSTRUCTIONS  Lua instructions a script may run while it loads "
+        "(default 2000000000)\n"
+        "  TRAINBENCH_COMMIT_SECONDS       runs that end within this many seconds share a "
+        "commit (default 0.1)\n",
         f);
 }
 
 int main(int argc, char **argv) {
+  /* past a file size limit (RLIMIT_FSIZE) a write fails with EFBIG, which
+   * SQLite reports as a full disk with the database's name, instead of the
+   * signal killing the process without a word */
+  signal(SIGXFSZ, SIG_IGN);
   if (argc < 2) {
     usage(stderr);
     return TB_EXIT_USAGE;

@@ -68,6 +68,8 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
@@ -377,15 +379,45 @@ static const char schema4[] =
 /* Small helpers                                                            */
 /* ------------------------------------------------------------------------ */
 
+/* After a failed write or open, what the system said ("No space left on
+ * device"), or when SQLite kept no errno (a short write past a file size
+ * limit), the space left where the database is and the process's file size
+ * limit: "disk I/O error" alone does not tell a full disk from a limit or a
+ * failing disk. "" after any other error. */
+static const char *os_reason(sqlite3 *db, char *buf, size_t len) {
+  const int code = sqlite3_extended_errcode(db) & 0xff, e = sqlite3_system_errno(db);
+  buf[0] = 0;
+  if (code != SQLITE_IOERR && code != SQLITE_FULL && code != SQLITE_CANTOPEN) return buf;
+  if (e) {
+    snprintf(buf, len, " (%s)", strerror(e));
+    return buf;
+  }
+  const char *path = sqlite3_db_filename(db, "main");
+  struct statvfs fs;
+  struct rlimit rl;
+  size_t n = 0;
+  if (path && *path && statvfs(path, &fs) == 0)
+    n += (size_t)snprintf(buf, len, " (%.1f MB free on its file system",
+                          (double)fs.f_bavail * (double)fs.f_frsize / 1e6);
+  if (n && n < len && getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    n += (size_t)snprintf(buf + n, len - n, "; files are limited to %.1f MB (ulimit -f)",
+                          (double)rl.rlim_cur / 1e6);
+  if (n && n < len) snprintf(buf + n, len - n, ")");
+  return buf;
+}
+
 static int db_fail(char *err, size_t errlen, sqlite3 *db, const char *what) {
-  tb_errf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
+  char os[128];
+  tb_errf(err, errlen, "%s: %s%s", what, sqlite3_errmsg(db), os_reason(db, os, sizeof os));
   return -1;
 }
 
 static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen, const char *what) {
   char *msg = NULL;
   if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-    tb_errf(err, errlen, "%s: %s", what, msg ? msg : sqlite3_errmsg(db));
+    char os[128];
+    tb_errf(err, errlen, "%s: %s%s", what, msg ? msg : sqlite3_errmsg(db),
+            os_reason(db, os, sizeof os));
     sqlite3_free(msg);
     return -1;
   }
@@ -1264,9 +1296,11 @@ static int component_row(tb_store *st, const char *kind, const char *name, const
   if (rc == SQLITE_ROW) {
     *id = sqlite3_column_int64(s, 0);
     n_hp = sqlite3_column_int(s, 1);
+    /* RETURNING gives the row before the statement ends: only its end (and,
+     * outside a transaction, its commit) says whether the row is there */
+    rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_ROW : SQLITE_ERROR;
   }
-  sqlite3_finalize(s);
-  if (rc != SQLITE_ROW) return -1;
+  if (sqlite3_finalize(s) != SQLITE_OK || rc != SQLITE_ROW) return -1;
   /* a built-in (no file) may grow a hyperparameter whose default keeps its
    * numbers under the same version (the model's head): rows follow the table */
   if (c && n_hp != c->n_hparams && c->n_hparams > 0) return put_component_hparams(st, *id, c);
@@ -1289,9 +1323,9 @@ int tb_store_register_component(tb_store *st, const tb_component *c, const char 
   int64_t id;
   if (component_row(st, tb_kind_name(c->kind), c->name, c->version, fingerprint, probe, c,
                     &id)) {
-    tb_errf(err, errlen, "cannot record %s '%s': %s", tb_kind_name(c->kind), c->name,
-            sqlite3_errmsg(st->db));
-    return -1;
+    char what[300];
+    snprintf(what, sizeof what, "cannot record %s '%s'", tb_kind_name(c->kind), c->name);
+    return db_fail(err, errlen, st->db, what);
   }
   /* a migrated row of the same file had no fingerprint: the same bytes give
    * the same numbers, so it has this one */
@@ -1308,8 +1342,12 @@ int tb_store_register_component(tb_store *st, const tb_component *c, const char 
       sqlite3_bind_text(s, 3, c->name, -1, SQLITE_STATIC);
       sqlite3_bind_text(s, 4, c->version, -1, SQLITE_STATIC);
       sqlite3_bind_text(s, 5, c->file_hash, -1, SQLITE_STATIC);
-      sqlite3_step(s);
-      sqlite3_finalize(s);
+      const int done = sqlite3_step(s) == SQLITE_DONE;
+      if (sqlite3_finalize(s) != SQLITE_OK || !done) {
+        char what[300];
+        snprintf(what, sizeof what, "cannot record %s '%s'", tb_kind_name(c->kind), c->name);
+        return db_fail(err, errlen, st->db, what);
+      }
     }
   }
   for (int i = 0; i < st->n_comps; i++)

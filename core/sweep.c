@@ -823,8 +823,12 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
       }
       finish_status(s, wstatus, &ru, limit);
       char msg[TB_ERRLEN];
-      int recorded = 1;
-      if (st && !tb_store_in_batch(st)) {
+      /* shown (once its batch commits) only when its rows went into the
+       * batch: after an error nothing more is recorded, so nothing more may
+       * be shown as done (a run that ended after a failed commit was shown
+       * once by the commit of an empty batch, yet never recorded) */
+      int recorded = !st;
+      if (st && rc == 0 && !tb_store_in_batch(st)) {
         if (tb_store_batch_begin(st, msg, sizeof msg) == 0) {
           b.started = tb_now_mono();
         } else {
@@ -832,14 +836,17 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
           rc = -1;
         }
       }
-      if (st && rc == 0 && tb_store_put_run(st, cfg, &s->res, msg, sizeof msg)) {
-        tb_errf(err, errlen, "%s", msg); /* it names the run */
-        rc = -1;
-        /* the batch was rolled back: none of its runs is recorded or reported */
-        for (int k = 0; k < b.n; k++) free(b.lines[k]);
-        b.n = 0;
+      if (st && rc == 0) {
+        if (tb_store_put_run(st, cfg, &s->res, msg, sizeof msg)) {
+          tb_errf(err, errlen, "%s", msg); /* it names the run */
+          rc = -1;
+          /* the batch was rolled back: none of its runs is recorded or reported */
+          for (int k = 0; k < b.n; k++) free(b.lines[k]);
+          b.n = 0;
+        } else {
+          recorded = 1;
+        }
       }
-      if (st && !tb_store_in_batch(st)) recorded = 0;
       stats->done++;
       switch (s->res.status) {
       case TB_RUN_COMPLETE: stats->complete++; break;
