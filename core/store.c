@@ -373,6 +373,32 @@ static const char schema4[] =
     " DELETE FROM calibration WHERE run_id = old.id;"
     " END;";
 
+/* 4 -> 5 (issue 9: recording a run costs under 2 % of its compute). Two
+ * things every row of a run paid for and nobody read:
+ *   - the index metrics_by_curve held the primary key's four columns in
+ *     another order: a second B-tree insert per metric, for lookups of one
+ *     curve of one run that the primary key answers from the run's few
+ *     hundred rows;
+ *   - CHECK(flag IN ('nan', 'inf', '-inf')) built a temporary table of its
+ *     three strings for every row inserted (SQLite 3.40 makes one for an IN
+ *     list of more than two constants): 16 % of recording's instructions. The
+ *     same check as three comparisons (NULL passes either way) is written
+ *     into the schema text of metrics, series and calibration in place:
+ *     SQLite's documented way to change a CHECK constraint, which leaves the
+ *     stored rows as they are (a rebuild would copy every metric row of a
+ *     large database), every stored flag satisfying the new check as it did
+ *     the old one. migrate() then checks that all three changed and bumps the
+ *     schema cookie, so every connection reads the new text (flag_check_done).
+ * The relations, their columns and what they hold do not change. */
+static const char schema5[] =
+    "DROP INDEX metrics_by_curve;"
+    "PRAGMA writable_schema = ON;"
+    "UPDATE sqlite_schema SET sql = replace(sql,"
+    " 'flag TEXT CHECK(flag IN (''nan'', ''inf'', ''-inf''))',"
+    " 'flag TEXT CHECK(flag = ''nan'' OR flag = ''inf'' OR flag = ''-inf'')')"
+    " WHERE type = 'table' AND name IN ('metrics', 'series', 'calibration');"
+    "PRAGMA writable_schema = OFF;";
+
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                            */
 /* ------------------------------------------------------------------------ */
@@ -574,7 +600,32 @@ static void fn_group_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
 /* Opening                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static const char *const migrations[TB_SCHEMA_VERSION] = {schema1, schema2, schema3, schema4};
+static const char *const migrations[TB_SCHEMA_VERSION] = {schema1, schema2, schema3, schema4,
+                                                          schema5};
+
+/* After schema5's edit of the schema text: all three tables carry the new
+ * check (a text that did not match would leave the old one silently), and
+ * the schema cookie moves on, as SQLite prescribes after writable_schema, so
+ * that this connection and every other one parse the new text. */
+static int flag_check_done(tb_store *st, char *err, size_t errlen, const char *what) {
+  int64_t changed = 0, cookie = 0;
+  if (query_int(st->db,
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
+                " AND name IN ('metrics', 'series', 'calibration')"
+                " AND instr(sql, 'CHECK(flag = ''nan'' OR flag = ''inf'' OR flag = ''-inf'')')"
+                " AND NOT instr(sql, 'IN (''nan''')",
+                &changed) ||
+      query_int(st->db, "PRAGMA schema_version", &cookie))
+    return db_fail(err, errlen, st->db, what);
+  if (changed != 3) {
+    tb_errf(err, errlen, "%s: the flag columns of metrics, series and calibration are not "
+            "as schema 4 made them", what);
+    return -1;
+  }
+  char sql[64];
+  snprintf(sql, sizeof sql, "PRAGMA schema_version = %lld", (long long)cookie + 1);
+  return exec(st->db, sql, err, errlen, what);
+}
 
 static int migrate(tb_store *st, int64_t from, char *err, size_t errlen) {
   if (from >= TB_SCHEMA_VERSION) return 0;
@@ -593,6 +644,7 @@ static int migrate(tb_store *st, int64_t from, char *err, size_t errlen) {
              (long long)(v + 1), (long long)(v + 1));
     int64_t violations = 0;
     if (exec(st->db, migrations[v], err, errlen, what) ||
+        (v + 1 == 5 && flag_check_done(st, err, errlen, what)) ||
         exec(st->db, tail, err, errlen, what) ||
         query_int(st->db, "SELECT count(*) FROM pragma_foreign_key_check", &violations) ||
         (violations > 0 &&
@@ -695,7 +747,10 @@ static int record_environment(tb_store *st, char *err, size_t errlen) {
 }
 
 static int open_db(tb_store *st, int flags, char *err, size_t errlen) {
-  if (sqlite3_open_v2(st->path, &st->db, flags, NULL) != SQLITE_OK) {
+  /* NOMUTEX: a connection is used by the one thread that opened it, and
+   * the serialized mode's mutex around every bind and step was 3 % of
+   * recording a run */
+  if (sqlite3_open_v2(st->path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
     tb_errf(err, errlen, "cannot open database '%s': %s", st->path,
             st->db ? sqlite3_errmsg(st->db) : "out of memory");
     return -1;
@@ -1992,24 +2047,30 @@ static int put_run_components(tb_store *st, sqlite3_stmt *s, int64_t run_id, con
 }
 
 /* The index in res->metrics of each curve's (split, name) last epoch; -1
- * for the entries that are not. Returns a malloc'd array of n_metrics. */
+ * for the entries that are not. Returns a malloc'd array of n_metrics.
+ * A result keeps each name once (tb_run_result.names), so a curve is a pair
+ * of pointers: one pass with the curves seen so far (a few dozen), where
+ * comparing every entry with every earlier one cost 2 M instructions a run. */
 static int *curve_ends(const tb_run_result *res) {
-  int *last = malloc(sizeof(int) * (size_t)(res->n_metrics ? res->n_metrics : 1));
+  int n = res->n_metrics;
+  int *last = malloc(sizeof(int) * (size_t)(n ? 2 * n : 1));
   if (!last) abort();
-  for (int i = 0; i < res->n_metrics; i++) {
+  int *curve = last + n, n_curves = 0; /* curve[c]: the entry kept for curve c */
+  for (int i = 0; i < n; i++) {
     const tb_metric *m = &res->metrics[i];
+    int c = n_curves - 1;
+    for (; c >= 0; c--) {
+      const tb_metric *o = &res->metrics[curve[c]];
+      if (o->name == m->name && o->split == m->split) break;
+    }
     last[i] = i;
-    for (int j = 0; j < i; j++) {
-      if (last[j] < 0) continue;
-      const tb_metric *o = &res->metrics[j];
-      if (strcmp(o->split, m->split) != 0 || strcmp(o->name, m->name) != 0) continue;
-      /* one entry per curve stays: the later epoch (the later report on a tie) */
-      if (o->epoch > m->epoch) {
-        last[i] = -1;
-      } else {
-        last[j] = -1;
-      }
-      break;
+    if (c < 0) {
+      curve[n_curves++] = i;
+    } else if (res->metrics[curve[c]].epoch > m->epoch) {
+      last[i] = -1; /* one entry per curve stays: the later epoch */
+    } else {
+      last[curve[c]] = -1; /* (the later report on a tie) */
+      curve[c] = i;
     }
   }
   return last;

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #define TB_VERSION "0.1.0"
-#define TB_SCHEMA_VERSION 4
+#define TB_SCHEMA_VERSION 5
 #define TB_ENGINE_VERSION "1" /* bump when the core's training changes the numbers a run produces */
 #define TB_ERRLEN 1024
 #define TB_MAX_HP 64      /* hyperparameters per component */

@@ -10,9 +10,9 @@
  * writer's lock (same process, another process, a crashed holder), readers
  * beside a writer, refusal of newer or foreign databases, the three query
  * formats, the summary's choice of configuration with mean ± sd, the model
- * text of a cosine head; the migrations of the fixtures of schemas 1, 2 and
- * 3; split and metric names of any length through the worker protocol (and
- * the lines it refuses); runs recorded in batches, with a writer killed
+ * text of a cosine head; the migrations of the fixtures of schemas 1, 2, 3
+ * and 4; split and metric names of any length through the worker protocol
+ * (and the lines it refuses); runs recorded in batches, with a writer killed
  * before and after a commit.
  */
 #include <errno.h>
@@ -991,7 +991,7 @@ static void test_migration(void) {
 static void test_migration2(void) {
   char path[600];
   tb_store *st = upgrade_fixture(
-      "schema2.db", "has schema version 2; a `trainbench run` on it upgrades it to 4", path,
+      "schema2.db", "has schema version 2; a `trainbench run` on it upgrades it to 5", path,
       sizeof path);
   if (!st) return;
   CHECK(sql_int(st, "PRAGMA user_version") == TB_SCHEMA_VERSION);
@@ -1015,11 +1015,12 @@ static void test_migration2(void) {
 static void test_migration3(void) {
   char path[600];
   tb_store *st = upgrade_fixture(
-      "schema3.db", "has schema version 3; a `trainbench run` on it upgrades it to 4", path,
+      "schema3.db", "has schema version 3; a `trainbench run` on it upgrades it to 5", path,
       sizeof path);
   if (!st) return;
-  CHECK(sql_int(st, "PRAGMA user_version") == 4);
-  CHECK(sql_int(st, "SELECT value FROM meta WHERE key = 'schema_version'") == 4);
+  CHECK(sql_int(st, "PRAGMA user_version") == TB_SCHEMA_VERSION);
+  CHECK(sql_int(st, "SELECT value FROM meta WHERE key = 'schema_version'") ==
+        TB_SCHEMA_VERSION);
   CHECK_STR(sql_text(st, "SELECT group_concat(status || '=' || n, ' ') FROM (SELECT status,"
                          " count(*) AS n FROM runs GROUP BY 1 ORDER BY 1)"),
             "complete=4 diverged=1");
@@ -1049,6 +1050,82 @@ static void test_migration3(void) {
   }
   CHECK(left == 0);
   sqlite3_close(db);
+}
+
+/* 1 if `sql` fails on a connection of its own (another tool, no trainbench
+ * functions or foreign keys) with a CHECK constraint. */
+static int check_refuses(const char *path, const char *sql) {
+  sqlite3 *db;
+  if (sqlite3_open(path, &db) != SQLITE_OK) return 0;
+  char *msg = NULL;
+  int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+  int refused = (rc & 0xff) == SQLITE_CONSTRAINT && msg && strstr(msg, "CHECK constraint failed");
+  sqlite3_free(msg);
+  sqlite3_close(db);
+  return refused;
+}
+
+/* A database written by main before schema 5 (schema 4) is upgraded: every
+ * run and row kept, non-finite values with their flags, the index
+ * metrics_by_curve gone, and the flag columns of metrics, series and
+ * calibration still refusing any other flag (the check is now three
+ * comparisons) — for our connection and for another tool's. */
+static void test_migration4(void) {
+  char path[600];
+  tb_store *st = upgrade_fixture(
+      "schema4.db", "has schema version 4; a `trainbench run` on it upgrades it to 5", path,
+      sizeof path);
+  if (!st) return;
+  CHECK(sql_int(st, "PRAGMA user_version") == 5);
+  CHECK(sql_int(st, "SELECT value FROM meta WHERE key = 'schema_version'") == 5);
+  CHECK_STR(sql_text(st, "SELECT group_concat(status || '=' || n, ' ') FROM (SELECT status,"
+                         " count(*) AS n FROM runs GROUP BY 1 ORDER BY 1)"),
+            "complete=4 diverged=1");
+  CHECK(sql_int(st, "SELECT count(*) FROM metrics") == 351);
+  CHECK(sql_int(st, "SELECT count(*) FROM series") == 246);
+  CHECK(sql_int(st, "SELECT count(*) FROM final_metrics") == 135);
+  CHECK(sql_int(st, "SELECT count(*) FROM best_metrics") == 108);
+  CHECK(sql_int(st, "SELECT count(*) FROM confusion") == 61);
+  CHECK(sql_int(st, "SELECT count(*) FROM calibration") == 74);
+  /* the three non-finite values the fixture was given, and the diverged
+   * run's NaN training loss */
+  CHECK_STR(sql_text(st, "SELECT group_concat(coalesce(value, 'null') || ':' || flag, ' ') FROM"
+                         " (SELECT value, flag FROM metrics WHERE flag IS NOT NULL"
+                         " ORDER BY flag)"),
+            "-Inf:-inf Inf:inf null:nan");
+  CHECK_STR(sql_text(st, "SELECT coalesce(value, 'null') || ':' || flag FROM series"
+                         " WHERE flag IS NOT NULL"),
+            "null:nan");
+  CHECK(sql_int(st, "SELECT count(*) FROM sqlite_schema WHERE name = 'metrics_by_curve'") == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%IN (''nan''%'"
+                    " AND type = 'table'") == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM results WHERE \"test.accuracy\" > 0") == 4);
+  CHECK(sql_int(st, "SELECT count(*) FROM pragma_foreign_key_check") == 0);
+  CHECK_STR(sql_text(st, "PRAGMA integrity_check"), "ok");
+  /* this connection reads the new check: a bad flag is refused, a good one taken */
+  sqlite3 *db = tb_store_db(st);
+  CHECK(sqlite3_exec(db, "INSERT INTO series(run_id, name, step, value, flag)"
+                     " VALUES(1, 'x', 1, NULL, 'NaN')", NULL, NULL, NULL) == SQLITE_CONSTRAINT_CHECK);
+  CHECK(sqlite3_exec(db, "INSERT INTO series(run_id, name, step, value, flag)"
+                     " VALUES(1, 'x', 1, 9e999, 'inf')", NULL, NULL, NULL) == SQLITE_OK);
+  /* a new run lands in the migrated file, and the file is a schema-5 one */
+  put_sweep_run(st, "v4", 9, &toy_sgd, 0.1, TB_RUN_COMPLETE, 0.5, 0.5, 0.5, 0.5);
+  CHECK(sql_int(st, "SELECT count(*) FROM confusion") == 62);
+  tb_store_close(st);
+  /* another tool's connection reads it too */
+  CHECK(check_refuses(path, "INSERT INTO metrics(run_id, epoch, split, name, value, flag)"
+                            " VALUES(1, 9, 'val', 'x', NULL, 'bad')"));
+  CHECK(check_refuses(path, "UPDATE calibration SET flag = 'NaN'"));
+  CHECK(check_refuses(path, "INSERT INTO series(run_id, name, step, value, flag)"
+                            " VALUES(1, 'y', 1, 1, 'Infinity')"));
+  /* reopening does not migrate again */
+  char err[TB_ERRLEN] = "";
+  CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
+  if (st) {
+    CHECK(sql_int(st, "SELECT count(*) FROM series WHERE name = 'x'") == 1);
+    CHECK_STR(sql_text(st, "PRAGMA integrity_check"), "ok");
+    tb_store_close(st);
+  }
 }
 
 /* Split and metric names of any length, through the worker protocol and the
@@ -1376,6 +1453,7 @@ int main(void) {
   test_migration();
   test_migration2();
   test_migration3();
+  test_migration4();
   test_long_names();
   test_delete();
   test_lock_aliases();
