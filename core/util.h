@@ -116,6 +116,7 @@ typedef struct tb_run_result {
   int n_metrics, cap_metrics;
   char **names;         /* every distinct split and metric name, once */
   int n_names, cap_names;
+  int name_hint[2];     /* where the last split [0] and metric [1] name was found */
   tb_confusion_cell *confusion;
   int n_confusion, cap_confusion;
   tb_calibration_bin *calibration;

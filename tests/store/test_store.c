@@ -12,8 +12,8 @@
  * formats, the summary's choice of configuration with mean ± sd, the model
  * text of a cosine head; the migrations of the fixtures of schemas 1, 2, 3
  * and 4; split and metric names of any length through the worker protocol
- * (and the lines it refuses); runs recorded in batches, with a writer killed
- * before and after a commit.
+ * (and the lines it refuses), and reals through it bit for bit; runs
+ * recorded in batches, with a writer killed before and after a commit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1253,6 +1253,106 @@ static void test_long_names(void) {
   }
 }
 
+/* Every real crosses the worker protocol bit for bit: the shortest and the
+ * longest decimals, -0, the smallest subnormal, the largest double, the
+ * infinities, and NaN (flagged 'nan' by the store); a hand-written decimal
+ * still reads as strtod reads it, and a bit pattern that is not exactly 16
+ * lowercase hex digits is refused. */
+static void test_protocol_exact(void) {
+  static const double v[] = {0.1, 1.0 / 3, -0.0, 4.9406564584124654e-324, 1.7976931348623157e308,
+                             -2.2250738585072014e-308, 0.96296296296296291, INFINITY, -INFINITY,
+                             NAN};
+  const int n = (int)(sizeof v / sizeof *v);
+  tb_run_result sent;
+  memset(&sent, 0, sizeof sent);
+  sent.status = TB_RUN_COMPLETE;
+  sent.started_at = 1764567890.123456789;
+  sent.compute_seconds = 0.0371234567890123;
+  sent.steps = INT64_C(9007199254740993);
+  for (int i = 0; i < n; i++) {
+    tb_result_add_metric(&sent, i, "val", "accuracy", v[i]);
+    tb_result_add_series(&sent, "train.loss", i + 1, v[i]);
+    tb_result_add_epoch_time(&sent, v[i]);
+  }
+  tb_result_add_calibration(&sent, 3, "test", 14, 3, 2, v[1]);
+  tb_result_set_counter(&sent, "time.eval", v[0]);
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  tb_worker_sent w = {0};
+  tb_worker_send(f, &sent, &w, 1);
+  fclose(f);
+  CHECK_HAS(buf, "M 0 val accuracy x3fb999999999999a\n"); /* 0.1 */
+  CHECK_HAS(buf, "M 2 val accuracy x8000000000000000\n"); /* -0 */
+  CHECK_HAS(buf, "M 7 val accuracy x7ff0000000000000\n"); /* inf */
+  tb_run_result got;
+  memset(&got, 0, sizeof got);
+  int ends = 0, bad = 0;
+  char err[TB_ERRLEN];
+  for (char *line = buf, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+    *nl = 0;
+    int rc = tb_worker_parse(&got, line, err, sizeof err);
+    ends += rc == 1;
+    bad += rc < 0;
+  }
+  free(buf);
+  CHECK(ends == 1 && bad == 0);
+  CHECK(got.n_metrics == n && got.n_series == n && got.n_epoch_times == n);
+  int same = 0;
+  for (int i = 0; i < n && got.n_metrics == n && got.n_series == n && got.n_epoch_times == n; i++)
+    same += memcmp(&got.metrics[i].value, &v[i], sizeof(double)) == 0 &&
+            memcmp(&got.series[i].value, &v[i], sizeof(double)) == 0 &&
+            memcmp(&got.epoch_seconds[i], &v[i], sizeof(double)) == 0 &&
+            got.metrics[i].epoch == i && got.series[i].step == i + 1;
+  CHECK(same == n);
+  CHECK(got.n_calibration == 1 && got.calibration[0].confidence == v[1] &&
+        got.calibration[0].count == 3 && got.calibration[0].correct == 2);
+  CHECK(got.n_counters == 1 && got.counters[0].value == v[0]);
+  CHECK(got.started_at == sent.started_at && got.compute_seconds == sent.compute_seconds &&
+        got.steps == sent.steps && got.status == TB_RUN_COMPLETE);
+  tb_result_free(&got);
+  tb_result_free(&sent);
+
+  /* decimals written by hand read as strtod reads them */
+  static const struct {
+    const char *line;
+    double want;
+  } dec[] = {{"M 1 val accuracy 0.5", 0.5}, {"M 1 val accuracy 1e-3", 1e-3},
+             {"M 1 val accuracy -inf", -INFINITY}, {"M 1 val accuracy x3fe0000000000000", 0.5}};
+  for (size_t i = 0; i < sizeof dec / sizeof *dec; i++) {
+    tb_run_result r;
+    memset(&r, 0, sizeof r);
+    char line[80];
+    snprintf(line, sizeof line, "%s", dec[i].line);
+    CHECK(tb_worker_parse(&r, line, err, sizeof err) == 0 && r.n_metrics == 1 &&
+          r.metrics[0].value == dec[i].want);
+    tb_result_free(&r);
+  }
+  static const char *const refused[] = {
+      "M 1 val accuracy x3fe000000000000",   /* 15 digits */
+      "M 1 val accuracy x3fe00000000000000", /* 17 digits */
+      "M 1 val accuracy x3FE0000000000000",  /* upper case */
+      "M 1 val accuracy x3fe000000000000g",  /* not a hex digit */
+      "M 1 val accuracy x",
+      "M -1 val accuracy 0.5",               /* a sign */
+      "M 99999999999999999999 val accuracy 0.5", /* past 64 bits */
+      "S train.loss +3 0.5",
+  };
+  for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+    tb_run_result r;
+    memset(&r, 0, sizeof r);
+    char line[80];
+    snprintf(line, sizeof line, "%s", refused[i]);
+    err[0] = 0;
+    CHECK(tb_worker_parse(&r, line, err, sizeof err) == -1 && r.n_metrics == 0 &&
+          r.n_series == 0);
+    char want[160];
+    snprintf(want, sizeof want, "worker sent a line that cannot be read: '%s'", refused[i]);
+    CHECK_STR(err, want);
+    tb_result_free(&r);
+  }
+}
+
 /* rm: a run and every row that hangs off it, in our connections (foreign
  * keys) and in another tool's without foreign keys (the trigger); orphans
  * left by a tool that dropped the trigger are repaired. */
@@ -1455,6 +1555,7 @@ int main(void) {
   test_migration3();
   test_migration4();
   test_long_names();
+  test_protocol_exact();
   test_delete();
   test_lock_aliases();
   test_batches();
