@@ -2096,6 +2096,38 @@ static int best_epoch(const tb_run_result *res) {
 
 
 
+/* The order of a run's metrics (series 0) or series points (series 1) by
+ * their table's primary key after run_id: (epoch, split, name) and (name,
+ * step), and by report on a tie so that the last report still wins. Rows
+ * that arrive in key order go at the end of the B-tree where the previous
+ * one went, and SQLite then skips the descent from the root (the run's id
+ * is the largest yet). SQLite compares text as memcmp, strcmp here. */
+static int cmp_metric_key(const void *a, const void *b, void *ud) {
+  const tb_metric *m = ud, *x = &m[*(const int *)a], *y = &m[*(const int *)b];
+  if (x->epoch != y->epoch) return x->epoch < y->epoch ? -1 : 1;
+  int c = x->split == y->split ? 0 : strcmp(x->split, y->split);
+  if (c == 0 && x->name != y->name) c = strcmp(x->name, y->name);
+  return c ? c : *(const int *)a - *(const int *)b;
+}
+
+static int cmp_point_key(const void *a, const void *b, void *ud) {
+  const tb_series_point *p = ud, *x = &p[*(const int *)a], *y = &p[*(const int *)b];
+  int c = strcmp(x->name, y->name);
+  if (c == 0 && x->step != y->step) c = x->step < y->step ? -1 : 1;
+  return c ? c : *(const int *)a - *(const int *)b;
+}
+
+static int *key_order(const tb_run_result *res, int series) {
+  int n = series ? res->n_series : res->n_metrics;
+  int *order = malloc(sizeof(int) * (size_t)(n ? n : 1));
+  if (!order) abort();
+  for (int i = 0; i < n; i++) order[i] = i;
+  if (n > 1)
+    qsort_r(order, (size_t)n, sizeof *order, series ? cmp_point_key : cmp_metric_key,
+            series ? (void *)res->series : (void *)res->metrics);
+  return order;
+}
+
 /* Statement `which`, reset and without bindings; NULL if it cannot be prepared. */
 static sqlite3_stmt *run_stmt(tb_store *st, int which) {
   sqlite3_stmt **s = &st->run_stmts[which];
@@ -2112,6 +2144,7 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
   sqlite3_stmt *s = NULL;
   int new_cols = 0, rc = -1;
   bulk rows = {st, 0, NULL, 0, 0, NULL, 0, 0};
+  int *order = NULL; /* key_order of the metrics, then of the series */
   char model[TB_MAX_HIDDEN * 12 + 32], dataset[1100];
   model_text(model, sizeof model, &cfg->model);
   dataset_text(dataset, sizeof dataset, &cfg->data);
@@ -2159,8 +2192,9 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
   if (bulk_flush(&rows)) goto out;
 
   rows.table = BULK_METRIC;
-  for (int i = 0; i < res->n_metrics; i++) {
-    const tb_metric *m = &res->metrics[i];
+  order = key_order(res, 0);
+  for (int k = 0; k < res->n_metrics; k++) {
+    const tb_metric *m = &res->metrics[order[k]];
     bulk_int(&rows, run_id);
     bulk_int(&rows, m->epoch);
     bulk_text(&rows, m->split);
@@ -2174,7 +2208,8 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
   int complete = res->status == TB_RUN_COMPLETE;
   rows.table = BULK_FINAL;
   int *ends = curve_ends(res);
-  for (int i = 0; i < res->n_metrics; i++) {
+  for (int k = 0; k < res->n_metrics; k++) {
+    int i = order[k];
     if (ends[i] < 0) continue;
     const tb_metric *m = &res->metrics[i];
     bulk_int(&rows, run_id);
@@ -2195,8 +2230,8 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
   /* every metric at the epoch of the best validation accuracy */
   int be = complete ? best_epoch(res) : -1;
   rows.table = BULK_BEST;
-  for (int i = 0; i < res->n_metrics && be >= 1; i++) {
-    const tb_metric *m = &res->metrics[i];
+  for (int k = 0; k < res->n_metrics && be >= 1; k++) {
+    const tb_metric *m = &res->metrics[order[k]];
     if (m->epoch != be) continue;
     bulk_int(&rows, run_id);
     bulk_int(&rows, be);
@@ -2204,6 +2239,8 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
     bulk_text(&rows, m->name);
     bulk_measure(&rows, m->value);
   }
+  free(order);
+  order = NULL;
   if (bulk_flush(&rows)) goto out;
 
   rows.table = BULK_TIMING;
@@ -2215,13 +2252,16 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
   if (bulk_flush(&rows)) goto out;
 
   rows.table = BULK_SERIES;
-  for (int i = 0; i < res->n_series; i++) {
-    const tb_series_point *p = &res->series[i];
+  order = key_order(res, 1);
+  for (int k = 0; k < res->n_series; k++) {
+    const tb_series_point *p = &res->series[order[k]];
     bulk_int(&rows, run_id);
     bulk_text(&rows, p->name);
     bulk_int(&rows, p->step);
     bulk_measure(&rows, p->value);
   }
+  free(order);
+  order = NULL;
   if (bulk_flush(&rows)) goto out;
 
   rows.table = BULK_SERIES_INFO;
@@ -2279,6 +2319,7 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
   }
   rc = 0;
 out:
+  free(order);
   bulk_free(&rows);
   return rc;
 }
