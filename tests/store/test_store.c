@@ -1353,6 +1353,71 @@ static void test_protocol_exact(void) {
   }
 }
 
+/* The store puts a run's rows in key order (and a sweep records without
+ * foreign-key enforcement): whatever order a run reports in, each value
+ * lands on its own key, a metric reported twice keeps its last value,
+ * final values are the last epoch's, and a rerun of the same configuration
+ * inside a sweep leaves only the new attempt's rows (the triggers delete the
+ * old ones). */
+static void test_row_order(void) {
+  char err[TB_ERRLEN] = "", path[600];
+  snprintf(path, sizeof path, "%s/order.db", tmpdir);
+  tb_store *st = NULL;
+  CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
+  if (!st) return;
+  tb_scenario_info sc = {"order", "order.lua", "-- order"};
+  tb_sweep sw = {.scenarios = &sc, .n_scenarios = 1};
+  tb_sweep_meta meta = {"trainbench run order.lua", 1, 1};
+  CHECK(tb_store_begin_sweep(st, &sw, &meta, err, sizeof err) == 0);
+  CHECK(sql_int(st, "PRAGMA foreign_keys") == 0);
+  tb_run_config cfg;
+  make_cfg(&cfg, "order", 1, &toy_sgd, 0.1, 0.9);
+  for (int attempt = 0; attempt < 2; attempt++) {
+    tb_run_result res;
+    make_result(&res, TB_RUN_COMPLETE);
+    static const char *const splits[] = {"val", "train", "test@x", "test"};
+    static const char *const names[] = {"zeta", "accuracy", "b", "a_long_metric_name"};
+    for (int e = 3; e >= 0; e--) /* epochs backwards, names in no order */
+      for (int k = 0; k < 16; k++)
+        tb_result_add_metric(&res, e, splits[(k + e) % 4], names[k / 4],
+                             100 * e + k + attempt);
+    tb_result_add_metric(&res, 2, "val", "zeta", -1); /* again: the last report wins */
+    for (int i = 0; i < 40; i++) /* three series interleaved, steps not in order */
+      tb_result_add_series(&res, i % 3 == 0 ? "train.loss" : i % 3 == 1 ? "a.b" : "train.lr",
+                           (i * 7) % 40 + 1, i + 0.5);
+    CHECK(tb_store_put_run(st, &cfg, &res, err, sizeof err) == 0);
+    tb_result_free(&res);
+  }
+  CHECK(tb_store_end_sweep(st, err, sizeof err) == 0);
+  CHECK(sql_int(st, "PRAGMA foreign_keys") == 1);
+  CHECK(sql_int(st, "SELECT count(*) FROM runs") == 1);
+  CHECK(sql_int(st, "SELECT count(*) FROM metrics") == 64);
+  CHECK(sql_int(st, "SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id") == 64);
+  /* every value on its key (the second attempt's: +1), the repeated one last */
+  CHECK(sql_int(st, "SELECT count(*) FROM metrics WHERE NOT (split = 'val' AND name = 'zeta'"
+                    " AND epoch = 2) AND value <> 100 * epoch + 1 + CASE name WHEN 'zeta'"
+                    " THEN 0 WHEN 'accuracy' THEN 4 WHEN 'b' THEN 8 ELSE 12 END"
+                    " + (CASE split WHEN 'val' THEN 0 WHEN 'train' THEN 1 WHEN 'test@x' THEN 2"
+                    " ELSE 3 END - epoch + 4) % 4") == 0);
+  CHECK(sql_int(st, "SELECT value FROM metrics WHERE split = 'val' AND name = 'zeta'"
+                    " AND epoch = 2") == -1);
+  CHECK(sql_int(st, "SELECT count(*) FROM final_metrics WHERE epoch = 3") == 16);
+  CHECK(sql_int(st, "SELECT count(*) FROM series") == 40);
+  CHECK(sql_int(st, "SELECT count(*) FROM series WHERE value <> (step - 1) * 23 % 40 + 0.5"
+                    " OR name <> CASE CAST((step - 1) * 23 % 40 AS INTEGER) % 3 WHEN 0 THEN"
+                    " 'train.loss' WHEN 1 THEN 'a.b' ELSE 'train.lr' END") == 0);
+  /* the first attempt's rows went with it, whatever the table */
+  CHECK(sql_int(st, "SELECT (SELECT count(*) FROM params) + (SELECT count(*) FROM"
+                    " run_components) + (SELECT count(*) FROM final_metrics)"
+                    " + (SELECT count(*) FROM best_metrics)") ==
+        sql_int(st, "SELECT (SELECT count(*) FROM params p JOIN runs r ON r.id = p.run_id)"
+                    " + (SELECT count(*) FROM run_components c JOIN runs r ON r.id = c.run_id)"
+                    " + 16 + 16"));
+  CHECK(sql_int(st, "SELECT count(*) FROM pragma_foreign_key_check") == 0);
+  tb_config_free(&cfg);
+  tb_store_close(st);
+}
+
 /* rm: a run and every row that hangs off it, in our connections (foreign
  * keys) and in another tool's without foreign keys (the trigger); orphans
  * left by a tool that dropped the trigger are repaired. */
@@ -1556,6 +1621,7 @@ int main(void) {
   test_migration4();
   test_long_names();
   test_protocol_exact();
+  test_row_order();
   test_delete();
   test_lock_aliases();
   test_batches();
