@@ -10,7 +10,7 @@
  * since closing any descriptor of a file drops the process's POSIX locks on
  * it.) Readers never take the lock: WAL lets them read while a sweep writes.
  *
- * Schema 4 (the version lives in PRAGMA user_version, the authority, and in
+ * Schema 5 (the version lives in PRAGMA user_version, the authority, and in
  * meta('schema_version')). `migrations[v]` takes version v to v + 1; a new
  * database goes through all of them, so the path from schema 1 is exercised
  * by every test. What a run leaves:
@@ -53,7 +53,8 @@
  *
  * Deleting a run deletes everything that hangs off it: foreign keys with ON
  * DELETE CASCADE in our connections, and a trigger for tools that open the
- * file without foreign keys.
+ * file without foreign keys — and for a sweep, which records its runs with
+ * foreign keys off (tb_store_begin_sweep says why).
  *
  * Provides: tb_store_open_write, tb_store_open_read, tb_store_close,
  * tb_store_db, tb_store_path, tb_store_lock_fd, tb_store_begin_sweep,
@@ -375,6 +376,32 @@ static const char schema4[] =
     " DELETE FROM calibration WHERE run_id = old.id;"
     " END;";
 
+/* 4 -> 5 (issue 9: recording a run costs under 2 % of its compute). Two
+ * things every row of a run paid for and nobody read:
+ *   - the index metrics_by_curve held the primary key's four columns in
+ *     another order: a second B-tree insert per metric, for lookups of one
+ *     curve of one run that the primary key answers from the run's few
+ *     hundred rows;
+ *   - CHECK(flag IN ('nan', 'inf', '-inf')) built a temporary table of its
+ *     three strings for every row inserted (SQLite 3.40 makes one for an IN
+ *     list of more than two constants): 16 % of recording's instructions. The
+ *     same check as three comparisons (NULL passes either way) is written
+ *     into the schema text of metrics, series and calibration in place:
+ *     SQLite's documented way to change a CHECK constraint, which leaves the
+ *     stored rows as they are (a rebuild would copy every metric row of a
+ *     large database), every stored flag satisfying the new check as it did
+ *     the old one. migrate() then checks that all three changed and bumps the
+ *     schema cookie, so every connection reads the new text (flag_check_done).
+ * The relations, their columns and what they hold do not change. */
+static const char schema5[] =
+    "DROP INDEX metrics_by_curve;"
+    "PRAGMA writable_schema = ON;"
+    "UPDATE sqlite_schema SET sql = replace(sql,"
+    " 'flag TEXT CHECK(flag IN (''nan'', ''inf'', ''-inf''))',"
+    " 'flag TEXT CHECK(flag = ''nan'' OR flag = ''inf'' OR flag = ''-inf'')')"
+    " WHERE type = 'table' AND name IN ('metrics', 'series', 'calibration');"
+    "PRAGMA writable_schema = OFF;";
+
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                            */
 /* ------------------------------------------------------------------------ */
@@ -606,7 +633,32 @@ static void fn_group_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
 /* Opening                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static const char *const migrations[TB_SCHEMA_VERSION] = {schema1, schema2, schema3, schema4};
+static const char *const migrations[TB_SCHEMA_VERSION] = {schema1, schema2, schema3, schema4,
+                                                          schema5};
+
+/* After schema5's edit of the schema text: all three tables carry the new
+ * check (a text that did not match would leave the old one silently), and
+ * the schema cookie moves on, as SQLite prescribes after writable_schema, so
+ * that this connection and every other one parse the new text. */
+static int flag_check_done(tb_store *st, char *err, size_t errlen, const char *what) {
+  int64_t changed = 0, cookie = 0;
+  if (query_int(st->db,
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
+                " AND name IN ('metrics', 'series', 'calibration')"
+                " AND instr(sql, 'CHECK(flag = ''nan'' OR flag = ''inf'' OR flag = ''-inf'')')"
+                " AND NOT instr(sql, 'IN (''nan''')",
+                &changed) ||
+      query_int(st->db, "PRAGMA schema_version", &cookie))
+    return db_fail(err, errlen, st->db, what);
+  if (changed != 3) {
+    tb_errf(err, errlen, "%s: the flag columns of metrics, series and calibration are not "
+            "as schema 4 made them", what);
+    return -1;
+  }
+  char sql[64];
+  snprintf(sql, sizeof sql, "PRAGMA schema_version = %lld", (long long)cookie + 1);
+  return exec(st->db, sql, err, errlen, what);
+}
 
 static int migrate(tb_store *st, int64_t from, char *err, size_t errlen) {
   if (from >= TB_SCHEMA_VERSION) return 0;
@@ -625,6 +677,7 @@ static int migrate(tb_store *st, int64_t from, char *err, size_t errlen) {
              (long long)(v + 1), (long long)(v + 1));
     int64_t violations = 0;
     if (exec(st->db, migrations[v], err, errlen, what) ||
+        (v + 1 == 5 && flag_check_done(st, err, errlen, what)) ||
         exec(st->db, tail, err, errlen, what) ||
         query_int(st->db, "SELECT count(*) FROM pragma_foreign_key_check", &violations) ||
         (violations > 0 &&
@@ -727,7 +780,10 @@ static int record_environment(tb_store *st, char *err, size_t errlen) {
 }
 
 static int open_db(tb_store *st, int flags, char *err, size_t errlen) {
-  if (sqlite3_open_v2(st->path, &st->db, flags, NULL) != SQLITE_OK) {
+  /* NOMUTEX: a connection is used by the one thread that opened it, and
+   * the serialized mode's mutex around every bind and step was 3 % of
+   * recording a run */
+  if (sqlite3_open_v2(st->path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
     tb_errf(err, errlen, "cannot open database '%s': %s", st->path,
             st->db ? sqlite3_errmsg(st->db) : "out of memory");
     return -1;
@@ -1488,7 +1544,18 @@ int tb_store_begin_sweep(tb_store *st, const tb_sweep *sw, const tb_sweep_meta *
                          size_t errlen) {
   char what[256];
   snprintf(what, sizeof what, "cannot record the sweep in '%s'", st->path);
-  if (exec(st->db, "BEGIN IMMEDIATE", err, errlen, what)) return -1;
+  /* A sweep's runs are recorded without foreign-key enforcement (until
+   * tb_store_end_sweep): with it, SQLite opened a cursor on `runs` and
+   * looked the run up for every row inserted (14 % of tb_store_put_run's
+   * instructions), to confirm the run_id that put_run_rows has just taken
+   * from the row it inserted. What the foreign keys did besides, deleting a
+   * rerun run's old rows, the triggers runs_cascade and runs_cascade_final
+   * do as well (they exist for tools without foreign keys). The pragma is
+   * set outside any transaction, before the sweep's statements are
+   * prepared: setting it expires every prepared statement. */
+  if (exec(st->db, "PRAGMA foreign_keys = OFF", err, errlen, what) ||
+      exec(st->db, "BEGIN IMMEDIATE", err, errlen, what))
+    return -1;
   sqlite3_stmt *s = NULL, *sc = NULL, *cfg = NULL;
   double now = tb_now_wall();
   char script_hash[TB_HASHLEN] = "";
@@ -1575,6 +1642,9 @@ int tb_store_end_sweep(tb_store *st, char *err, size_t errlen) {
   int rc = sqlite3_step(s);
   sqlite3_finalize(s);
   if (rc != SQLITE_DONE) return db_fail(err, errlen, st->db, "cannot record the end of the sweep");
+  if (!st->in_batch)
+    return exec(st->db, "PRAGMA foreign_keys = ON", err, errlen,
+                "cannot record the end of the sweep");
   return 0;
 }
 
@@ -2030,24 +2100,30 @@ static int put_run_components(tb_store *st, sqlite3_stmt *s, int64_t run_id, con
 }
 
 /* The index in res->metrics of each curve's (split, name) last epoch; -1
- * for the entries that are not. Returns a malloc'd array of n_metrics. */
+ * for the entries that are not. Returns a malloc'd array of n_metrics.
+ * A result keeps each name once (tb_run_result.names), so a curve is a pair
+ * of pointers: one pass with the curves seen so far (a few dozen), where
+ * comparing every entry with every earlier one cost 2 M instructions a run. */
 static int *curve_ends(const tb_run_result *res) {
-  int *last = malloc(sizeof(int) * (size_t)(res->n_metrics ? res->n_metrics : 1));
+  int n = res->n_metrics;
+  int *last = malloc(sizeof(int) * (size_t)(n ? 2 * n : 1));
   if (!last) abort();
-  for (int i = 0; i < res->n_metrics; i++) {
+  int *curve = last + n, n_curves = 0; /* curve[c]: the entry kept for curve c */
+  for (int i = 0; i < n; i++) {
     const tb_metric *m = &res->metrics[i];
+    int c = n_curves - 1;
+    for (; c >= 0; c--) {
+      const tb_metric *o = &res->metrics[curve[c]];
+      if (o->name == m->name && o->split == m->split) break;
+    }
     last[i] = i;
-    for (int j = 0; j < i; j++) {
-      if (last[j] < 0) continue;
-      const tb_metric *o = &res->metrics[j];
-      if (strcmp(o->split, m->split) != 0 || strcmp(o->name, m->name) != 0) continue;
-      /* one entry per curve stays: the later epoch (the later report on a tie) */
-      if (o->epoch > m->epoch) {
-        last[i] = -1;
-      } else {
-        last[j] = -1;
-      }
-      break;
+    if (c < 0) {
+      curve[n_curves++] = i;
+    } else if (res->metrics[curve[c]].epoch > m->epoch) {
+      last[i] = -1; /* one entry per curve stays: the later epoch */
+    } else {
+      last[curve[c]] = -1; /* (the later report on a tie) */
+      curve[c] = i;
     }
   }
   return last;
@@ -2073,6 +2149,116 @@ static int best_epoch(const tb_run_result *res) {
 
 
 
+/* The order of a run's metrics (series 0) or series points (series 1) by
+ * their table's primary key after run_id: (epoch, split, name) and (name,
+ * step), and by report on a tie so that the last report still wins. Rows
+ * that arrive in key order go at the end of the B-tree where the previous
+ * one went, and SQLite then skips the descent from the root (the run's id
+ * is the largest yet). Names are ranked once (strcmp, as SQLite's BINARY
+ * collation compares text) and rows sorted on numbers: sorting on strcmp
+ * took half of what the order saved. */
+typedef struct row_key {
+  uint64_t a;  /* metrics: epoch, split rank, name rank; series: name rank */
+  int64_t b;   /* series: step */
+  int i;       /* the report */
+} row_key;
+
+static inline int cmp_row_key(const row_key *p, const row_key *q) {
+  if (p->a != q->a) return p->a < q->a ? -1 : 1;
+  if (p->b != q->b) return p->b < q->b ? -1 : 1;
+  return (p->i > q->i) - (p->i < q->i);
+}
+
+static const char *const *rank_names;
+static int cmp_rank_name(const void *x, const void *y) {
+  return strcmp(rank_names[*(const int *)x], rank_names[*(const int *)y]);
+}
+
+/* rank[k]: the place of names[k] in byte order (names distinct) */
+static void name_ranks(const char *const *names, int n, int *rank) {
+  int *by = malloc(sizeof(int) * (size_t)(n ? n : 1));
+  if (!by) abort();
+  for (int k = 0; k < n; k++) by[k] = k;
+  rank_names = names;
+  qsort(by, (size_t)n, sizeof *by, cmp_rank_name);
+  for (int k = 0; k < n; k++) rank[by[k]] = k;
+  free(by);
+}
+
+/* The index in names[0..n) of the interned pointer p. */
+static int name_index(const char *const *names, int n, const char *p) {
+  int k = 0;
+  while (k < n && names[k] != p) k++;
+  return k;
+}
+
+static int *key_order(const tb_run_result *res, int series) {
+  int n = series ? res->n_series : res->n_metrics;
+  row_key *key = malloc(sizeof *key * (size_t)(n ? n : 1));
+  int *order = malloc(sizeof(int) * (size_t)(n ? n : 1));
+  if (!key || !order) abort();
+  if (!series) {
+    int nn = res->n_names, *rank = malloc(sizeof(int) * (size_t)(nn + 1));
+    if (!rank) abort();
+    name_ranks((const char *const *)res->names, nn, rank);
+    rank[nn] = nn; /* (a name not interned, which tb_result_add_metric never makes) */
+    for (int i = 0; i < n; i++) {
+      const tb_metric *m = &res->metrics[i];
+      uint64_t sr = (uint64_t)rank[name_index((const char *const *)res->names, nn, m->split)];
+      uint64_t nr = (uint64_t)rank[name_index((const char *const *)res->names, nn, m->name)];
+      key[i] = (row_key){(uint64_t)(uint32_t)m->epoch << 40 | sr << 20 | nr, 0, i};
+    }
+    free(rank);
+  } else {
+    /* the distinct series names (a handful), each found from the last one */
+    const char **names = calloc((size_t)(n ? n : 1), sizeof *names);
+    int *of = malloc(sizeof(int) * (size_t)(n ? n : 1)), nn = 0, last = 0;
+    if (!names || !of) abort();
+    for (int i = 0; i < n; i++) {
+      const char *nm = res->series[i].name;
+      int k = 0, j = last;
+      for (; k < nn && strcmp(names[j], nm) != 0; k++) j = j + 1 < nn ? j + 1 : 0;
+      if (k == nn) names[j = nn++] = nm;
+      of[i] = last = j;
+    }
+    int *rank = malloc(sizeof(int) * (size_t)(nn ? nn : 1));
+    if (!rank) abort();
+    name_ranks(names, nn, rank);
+    for (int i = 0; i < n; i++) key[i] = (row_key){(uint64_t)rank[of[i]], res->series[i].step, i};
+    free(rank);
+    free(of);
+    free(names);
+  }
+  /* A run reports its metrics epoch by epoch and each series step by step,
+   * so the rows are near their place: series are first grouped by name (a
+   * stable counting sort on the rank), then an insertion sort puts each row
+   * at its place, a few rows back at most (glibc's qsort, with a call per
+   * comparison, cost 0.7 M instructions a run). Any order comes out sorted,
+   * only more slowly. */
+  if (series && n > 1) {
+    uint64_t groups = 0;
+    for (int i = 0; i < n; i++) groups = key[i].a + 1 > groups ? key[i].a + 1 : groups;
+    int *start = calloc((size_t)groups + 1, sizeof(int));
+    row_key *tmp = malloc(sizeof *tmp * (size_t)n);
+    if (!start || !tmp) abort();
+    for (int i = 0; i < n; i++) start[key[i].a + 1]++;
+    for (uint64_t g = 0; g < groups; g++) start[g + 1] += start[g];
+    for (int i = 0; i < n; i++) tmp[start[key[i].a]++] = key[i];
+    memcpy(key, tmp, sizeof *key * (size_t)n);
+    free(tmp);
+    free(start);
+  }
+  for (int i = 1; i < n; i++) {
+    row_key k = key[i];
+    int j = i;
+    for (; j > 0 && cmp_row_key(&k, &key[j - 1]) < 0; j--) key[j] = key[j - 1];
+    key[j] = k;
+  }
+  for (int i = 0; i < n; i++) order[i] = key[i].i;
+  free(key);
+  return order;
+}
+
 /* Statement `which`, reset and without bindings; NULL if it cannot be prepared. */
 static sqlite3_stmt *run_stmt(tb_store *st, int which) {
   sqlite3_stmt **s = &st->run_stmts[which];
@@ -2089,6 +2275,7 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
   sqlite3_stmt *s = NULL;
   int new_cols = 0, rc = -1;
   bulk rows = {st, 0, NULL, 0, 0, NULL, 0, 0};
+  int *order = NULL; /* key_order of the metrics, then of the series */
   char model[TB_MAX_HIDDEN * 12 + 32], dataset[1100];
   model_text(model, sizeof model, &cfg->model);
   dataset_text(dataset, sizeof dataset, &cfg->data);
@@ -2136,8 +2323,9 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
   if (bulk_flush(&rows)) goto out;
 
   rows.table = BULK_METRIC;
-  for (int i = 0; i < res->n_metrics; i++) {
-    const tb_metric *m = &res->metrics[i];
+  order = key_order(res, 0);
+  for (int k = 0; k < res->n_metrics; k++) {
+    const tb_metric *m = &res->metrics[order[k]];
     bulk_int(&rows, run_id);
     bulk_int(&rows, m->epoch);
     bulk_text(&rows, m->split);
@@ -2151,7 +2339,8 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
   int complete = res->status == TB_RUN_COMPLETE;
   rows.table = BULK_FINAL;
   int *ends = curve_ends(res);
-  for (int i = 0; i < res->n_metrics; i++) {
+  for (int k = 0; k < res->n_metrics; k++) {
+    int i = order[k];
     if (ends[i] < 0) continue;
     const tb_metric *m = &res->metrics[i];
     bulk_int(&rows, run_id);
@@ -2172,8 +2361,8 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
   /* every metric at the epoch of the best validation accuracy */
   int be = complete ? best_epoch(res) : -1;
   rows.table = BULK_BEST;
-  for (int i = 0; i < res->n_metrics && be >= 1; i++) {
-    const tb_metric *m = &res->metrics[i];
+  for (int k = 0; k < res->n_metrics && be >= 1; k++) {
+    const tb_metric *m = &res->metrics[order[k]];
     if (m->epoch != be) continue;
     bulk_int(&rows, run_id);
     bulk_int(&rows, be);
@@ -2181,6 +2370,8 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
     bulk_text(&rows, m->name);
     bulk_measure(&rows, m->value);
   }
+  free(order);
+  order = NULL;
   if (bulk_flush(&rows)) goto out;
 
   rows.table = BULK_TIMING;
@@ -2192,13 +2383,16 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
   if (bulk_flush(&rows)) goto out;
 
   rows.table = BULK_SERIES;
-  for (int i = 0; i < res->n_series; i++) {
-    const tb_series_point *p = &res->series[i];
+  order = key_order(res, 1);
+  for (int k = 0; k < res->n_series; k++) {
+    const tb_series_point *p = &res->series[order[k]];
     bulk_int(&rows, run_id);
     bulk_text(&rows, p->name);
     bulk_int(&rows, p->step);
     bulk_measure(&rows, p->value);
   }
+  free(order);
+  order = NULL;
   if (bulk_flush(&rows)) goto out;
 
   rows.table = BULK_SERIES_INFO;
@@ -2256,6 +2450,7 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
   }
   rc = 0;
 out:
+  free(order);
   bulk_free(&rows);
   return rc;
 }

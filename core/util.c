@@ -65,13 +65,20 @@ int tb_name_valid(const char *s) {
 }
 
 /* The result's copy of a name, made the first time it is seen: the rows of
- * an evaluation after the first allocate nothing for their names. */
-static const char *intern(tb_run_result *r, const char *s) {
-  for (int i = 0; i < r->n_names; i++)
-    if (strcmp(r->names[i], s) == 0) return r->names[i];
+ * an evaluation after the first allocate nothing for their names. The
+ * search starts where the last name of its kind was found (*hint): splits
+ * repeat and metric names come round in the same order each epoch, so most
+ * lookups of a run's thousands compare one or two names. */
+static const char *intern(tb_run_result *r, const char *s, int *hint) {
+  for (int k = 0, i = *hint; k < r->n_names; k++, i = i + 1 < r->n_names ? i + 1 : 0)
+    if (strcmp(r->names[i], s) == 0) {
+      *hint = i;
+      return r->names[i];
+    }
   r->names = grow(r->names, r->n_names, &r->cap_names, sizeof *r->names);
   char *c = strdup(s);
   if (!c) abort();
+  *hint = r->n_names;
   return r->names[r->n_names++] = c;
 }
 
@@ -82,15 +89,16 @@ void tb_result_add_metric(tb_run_result *r, int epoch, const char *split, const 
     r->metrics = realloc(r->metrics, sizeof(tb_metric) * (size_t)r->cap_metrics);
     if (!r->metrics) abort();
   }
-  r->metrics[r->n_metrics++] =
-      (tb_metric){epoch, intern(r, split), intern(r, name), value};
+  const char *sp = intern(r, split, &r->name_hint[0]);
+  r->metrics[r->n_metrics++] = (tb_metric){epoch, sp, intern(r, name, &r->name_hint[1]), value};
 }
 
 void tb_result_add_confusion(tb_run_result *r, int epoch, const char *split, int true_class,
                              int pred_class, int64_t count) {
   r->confusion = grow(r->confusion, r->n_confusion, &r->cap_confusion, sizeof *r->confusion);
   r->confusion[r->n_confusion++] =
-      (tb_confusion_cell){epoch, intern(r, split), true_class, pred_class, count};
+      (tb_confusion_cell){epoch, intern(r, split, &r->name_hint[0]), true_class, pred_class,
+                          count};
 }
 
 void tb_result_add_calibration(tb_run_result *r, int epoch, const char *split, int bin,
@@ -98,13 +106,18 @@ void tb_result_add_calibration(tb_run_result *r, int epoch, const char *split, i
   r->calibration =
       grow(r->calibration, r->n_calibration, &r->cap_calibration, sizeof *r->calibration);
   r->calibration[r->n_calibration++] =
-      (tb_calibration_bin){epoch, intern(r, split), bin, count, correct, confidence};
+      (tb_calibration_bin){epoch, intern(r, split, &r->name_hint[0]), bin, count, correct,
+                           confidence};
 }
 
 void tb_result_add_series(tb_run_result *r, const char *name, int64_t step, double value) {
   r->series = grow(r->series, r->n_series, &r->cap_series, sizeof *r->series);
   tb_series_point *p = &r->series[r->n_series++];
-  snprintf(p->name, sizeof p->name, "%s", name);
+  /* as snprintf "%s" would, cut to the 31 bytes the name holds, without
+   * printf's cost for each of a run's hundreds of points */
+  size_t len = strnlen(name, sizeof p->name - 1);
+  memcpy(p->name, name, len);
+  p->name[len] = 0;
   p->step = step;
   p->value = value;
 }

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #define TB_VERSION "0.1.0"
-#define TB_SCHEMA_VERSION 4
+#define TB_SCHEMA_VERSION 5
 #define TB_ENGINE_VERSION "1" /* bump when the core's training changes the numbers a run produces */
 #define TB_ERRLEN 1024
 #define TB_MAX_HP 64      /* hyperparameters per component */
@@ -116,6 +116,7 @@ typedef struct tb_run_result {
   int n_metrics, cap_metrics;
   char **names;         /* every distinct split and metric name, once */
   int n_names, cap_names;
+  int name_hint[2];     /* where the last split [0] and metric [1] name was found */
   tb_confusion_cell *confusion;
   int n_confusion, cap_confusion;
   tb_calibration_bin *calibration;

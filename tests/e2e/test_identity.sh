@@ -16,7 +16,7 @@ DB="$WORK/v2/schema2.db"
 legacy() { q "$DB" "SELECT count(*) FROM runs WHERE config LIKE '%\"kind\":%'"; }
 # upgrade the schema without a sweep (rm), so a reader meets legacy keys
 "$TB" rm --db "$DB" --where "0" >/dev/null 2>&1
-eq "rm upgraded the schema to 4" "$(q "$DB" "PRAGMA user_version")" 4
+eq "rm upgraded the schema to 5" "$(q "$DB" "PRAGMA user_version")" 5
 eq "the runs are still keyed the old way" "$(legacy)" 7
 out=$("$TB" run "$WORK/v2/v2.lua" --db "$DB" --dry-run 2>&1)
 eq "run --dry-run succeeds" "$?" 0

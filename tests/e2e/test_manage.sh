@@ -16,10 +16,10 @@ out=$(TRAINBENCH_PLUGIN_PATH="$WORK/plugins" "$TB" run "$SRC/tests/store/fixture
 eq "so does run --dry-run (status 1), rather than list recorded runs as to do" "$?" 1
 out=$(TRAINBENCH_PLUGIN_PATH="$WORK/plugins" "$TB" run "$SRC/tests/store/fixtures/v1.lua" --db "$DB" 2>&1)
 eq "the old sweep reruns with status 0" "$?" 0
-has "it says the database was upgraded" "$out" "upgraded '$DB' from schema 1 to 4; every run is kept"
+has "it says the database was upgraded" "$out" "upgraded '$DB' from schema 1 to 5; every run is kept"
 has "and that its runs were found by their earlier identity" "$out" "10 runs recorded by an earlier trainbench found by their earlier identity and re-keyed on the new one"
 has "every run recorded by schema 1 is kept and skipped" "$out" "0 runs to do, 10 already recorded"
-eq "schema 4" "$(q "$DB" "PRAGMA user_version")" 4
+eq "schema 5" "$(q "$DB" "PRAGMA user_version")" 5
 has "the summary shows label-smoothing variants as rows of their own" "$out" "label_smoothing=0.1 lr=0.1"
 has "and marks the tie between two of them" "$out" "= several configurations tie"
 out=$("$TB" summary --db "$DB" --scenario v1 --best | tr -s ' ')

@@ -65,7 +65,7 @@ ok "and nothing was copied" [ ! -e "$WORK/copy2.db" ]
 eq "the runs are all still there" "$(q "$DB" "SELECT count(*) FROM runs")" 8
 
 # pragmas and statements that only read are fine
-eq "PRAGMA user_version" "$(q "$DB" "PRAGMA user_version")" 4
+eq "PRAGMA user_version" "$(q "$DB" "PRAGMA user_version")" 5
 eq "PRAGMA integrity_check" "$(q "$DB" "PRAGMA integrity_check")" ok
 has "PRAGMA table_info(runs)" "$(q "$DB" "PRAGMA table_info(runs)")" "started_at"
 eq "pragma_table_info() in a SELECT" "$(q "$DB" "SELECT count(*) > 10 FROM pragma_table_info('runs')")" 1

@@ -10,10 +10,10 @@
  * writer's lock (same process, another process, a crashed holder), readers
  * beside a writer, refusal of newer or foreign databases, the three query
  * formats, the summary's choice of configuration with mean ± sd, the model
- * text of a cosine head; the migrations of the fixtures of schemas 1, 2 and
- * 3; split and metric names of any length through the worker protocol (and
- * the lines it refuses); runs recorded in batches, with a writer killed
- * before and after a commit.
+ * text of a cosine head; the migrations of the fixtures of schemas 1, 2, 3
+ * and 4; split and metric names of any length through the worker protocol
+ * (and the lines it refuses), and reals through it bit for bit; runs
+ * recorded in batches, with a writer killed before and after a commit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -991,7 +991,7 @@ static void test_migration(void) {
 static void test_migration2(void) {
   char path[600];
   tb_store *st = upgrade_fixture(
-      "schema2.db", "has schema version 2; a `trainbench run` on it upgrades it to 4", path,
+      "schema2.db", "has schema version 2; a `trainbench run` on it upgrades it to 5", path,
       sizeof path);
   if (!st) return;
   CHECK(sql_int(st, "PRAGMA user_version") == TB_SCHEMA_VERSION);
@@ -1015,11 +1015,12 @@ static void test_migration2(void) {
 static void test_migration3(void) {
   char path[600];
   tb_store *st = upgrade_fixture(
-      "schema3.db", "has schema version 3; a `trainbench run` on it upgrades it to 4", path,
+      "schema3.db", "has schema version 3; a `trainbench run` on it upgrades it to 5", path,
       sizeof path);
   if (!st) return;
-  CHECK(sql_int(st, "PRAGMA user_version") == 4);
-  CHECK(sql_int(st, "SELECT value FROM meta WHERE key = 'schema_version'") == 4);
+  CHECK(sql_int(st, "PRAGMA user_version") == TB_SCHEMA_VERSION);
+  CHECK(sql_int(st, "SELECT value FROM meta WHERE key = 'schema_version'") ==
+        TB_SCHEMA_VERSION);
   CHECK_STR(sql_text(st, "SELECT group_concat(status || '=' || n, ' ') FROM (SELECT status,"
                          " count(*) AS n FROM runs GROUP BY 1 ORDER BY 1)"),
             "complete=4 diverged=1");
@@ -1049,6 +1050,82 @@ static void test_migration3(void) {
   }
   CHECK(left == 0);
   sqlite3_close(db);
+}
+
+/* 1 if `sql` fails on a connection of its own (another tool, no trainbench
+ * functions or foreign keys) with a CHECK constraint. */
+static int check_refuses(const char *path, const char *sql) {
+  sqlite3 *db;
+  if (sqlite3_open(path, &db) != SQLITE_OK) return 0;
+  char *msg = NULL;
+  int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+  int refused = (rc & 0xff) == SQLITE_CONSTRAINT && msg && strstr(msg, "CHECK constraint failed");
+  sqlite3_free(msg);
+  sqlite3_close(db);
+  return refused;
+}
+
+/* A database written by main before schema 5 (schema 4) is upgraded: every
+ * run and row kept, non-finite values with their flags, the index
+ * metrics_by_curve gone, and the flag columns of metrics, series and
+ * calibration still refusing any other flag (the check is now three
+ * comparisons) — for our connection and for another tool's. */
+static void test_migration4(void) {
+  char path[600];
+  tb_store *st = upgrade_fixture(
+      "schema4.db", "has schema version 4; a `trainbench run` on it upgrades it to 5", path,
+      sizeof path);
+  if (!st) return;
+  CHECK(sql_int(st, "PRAGMA user_version") == 5);
+  CHECK(sql_int(st, "SELECT value FROM meta WHERE key = 'schema_version'") == 5);
+  CHECK_STR(sql_text(st, "SELECT group_concat(status || '=' || n, ' ') FROM (SELECT status,"
+                         " count(*) AS n FROM runs GROUP BY 1 ORDER BY 1)"),
+            "complete=4 diverged=1");
+  CHECK(sql_int(st, "SELECT count(*) FROM metrics") == 351);
+  CHECK(sql_int(st, "SELECT count(*) FROM series") == 246);
+  CHECK(sql_int(st, "SELECT count(*) FROM final_metrics") == 135);
+  CHECK(sql_int(st, "SELECT count(*) FROM best_metrics") == 108);
+  CHECK(sql_int(st, "SELECT count(*) FROM confusion") == 61);
+  CHECK(sql_int(st, "SELECT count(*) FROM calibration") == 74);
+  /* the three non-finite values the fixture was given, and the diverged
+   * run's NaN training loss */
+  CHECK_STR(sql_text(st, "SELECT group_concat(coalesce(value, 'null') || ':' || flag, ' ') FROM"
+                         " (SELECT value, flag FROM metrics WHERE flag IS NOT NULL"
+                         " ORDER BY flag)"),
+            "-Inf:-inf Inf:inf null:nan");
+  CHECK_STR(sql_text(st, "SELECT coalesce(value, 'null') || ':' || flag FROM series"
+                         " WHERE flag IS NOT NULL"),
+            "null:nan");
+  CHECK(sql_int(st, "SELECT count(*) FROM sqlite_schema WHERE name = 'metrics_by_curve'") == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%IN (''nan''%'"
+                    " AND type = 'table'") == 0);
+  CHECK(sql_int(st, "SELECT count(*) FROM results WHERE \"test.accuracy\" > 0") == 4);
+  CHECK(sql_int(st, "SELECT count(*) FROM pragma_foreign_key_check") == 0);
+  CHECK_STR(sql_text(st, "PRAGMA integrity_check"), "ok");
+  /* this connection reads the new check: a bad flag is refused, a good one taken */
+  sqlite3 *db = tb_store_db(st);
+  CHECK(sqlite3_exec(db, "INSERT INTO series(run_id, name, step, value, flag)"
+                     " VALUES(1, 'x', 1, NULL, 'NaN')", NULL, NULL, NULL) == SQLITE_CONSTRAINT_CHECK);
+  CHECK(sqlite3_exec(db, "INSERT INTO series(run_id, name, step, value, flag)"
+                     " VALUES(1, 'x', 1, 9e999, 'inf')", NULL, NULL, NULL) == SQLITE_OK);
+  /* a new run lands in the migrated file, and the file is a schema-5 one */
+  put_sweep_run(st, "v4", 9, &toy_sgd, 0.1, TB_RUN_COMPLETE, 0.5, 0.5, 0.5, 0.5);
+  CHECK(sql_int(st, "SELECT count(*) FROM confusion") == 62);
+  tb_store_close(st);
+  /* another tool's connection reads it too */
+  CHECK(check_refuses(path, "INSERT INTO metrics(run_id, epoch, split, name, value, flag)"
+                            " VALUES(1, 9, 'val', 'x', NULL, 'bad')"));
+  CHECK(check_refuses(path, "UPDATE calibration SET flag = 'NaN'"));
+  CHECK(check_refuses(path, "INSERT INTO series(run_id, name, step, value, flag)"
+                            " VALUES(1, 'y', 1, 1, 'Infinity')"));
+  /* reopening does not migrate again */
+  char err[TB_ERRLEN] = "";
+  CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
+  if (st) {
+    CHECK(sql_int(st, "SELECT count(*) FROM series WHERE name = 'x'") == 1);
+    CHECK_STR(sql_text(st, "PRAGMA integrity_check"), "ok");
+    tb_store_close(st);
+  }
 }
 
 /* Split and metric names of any length, through the worker protocol and the
@@ -1174,6 +1251,171 @@ static void test_long_names(void) {
     CHECK_STR(err, want);
     tb_result_free(&r);
   }
+}
+
+/* Every real crosses the worker protocol bit for bit: the shortest and the
+ * longest decimals, -0, the smallest subnormal, the largest double, the
+ * infinities, and NaN (flagged 'nan' by the store); a hand-written decimal
+ * still reads as strtod reads it, and a bit pattern that is not exactly 16
+ * lowercase hex digits is refused. */
+static void test_protocol_exact(void) {
+  static const double v[] = {0.1, 1.0 / 3, -0.0, 4.9406564584124654e-324, 1.7976931348623157e308,
+                             -2.2250738585072014e-308, 0.96296296296296291, INFINITY, -INFINITY,
+                             NAN};
+  const int n = (int)(sizeof v / sizeof *v);
+  tb_run_result sent;
+  memset(&sent, 0, sizeof sent);
+  sent.status = TB_RUN_COMPLETE;
+  sent.started_at = 1764567890.123456789;
+  sent.compute_seconds = 0.0371234567890123;
+  sent.steps = INT64_C(9007199254740993);
+  for (int i = 0; i < n; i++) {
+    tb_result_add_metric(&sent, i, "val", "accuracy", v[i]);
+    tb_result_add_series(&sent, "train.loss", i + 1, v[i]);
+    tb_result_add_epoch_time(&sent, v[i]);
+  }
+  tb_result_add_calibration(&sent, 3, "test", 14, 3, 2, v[1]);
+  tb_result_set_counter(&sent, "time.eval", v[0]);
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  tb_worker_sent w = {0};
+  tb_worker_send(f, &sent, &w, 1);
+  fclose(f);
+  CHECK_HAS(buf, "M 0 val accuracy x3fb999999999999a\n"); /* 0.1 */
+  CHECK_HAS(buf, "M 2 val accuracy x8000000000000000\n"); /* -0 */
+  CHECK_HAS(buf, "M 7 val accuracy x7ff0000000000000\n"); /* inf */
+  tb_run_result got;
+  memset(&got, 0, sizeof got);
+  int ends = 0, bad = 0;
+  char err[TB_ERRLEN];
+  for (char *line = buf, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+    *nl = 0;
+    int rc = tb_worker_parse(&got, line, err, sizeof err);
+    ends += rc == 1;
+    bad += rc < 0;
+  }
+  free(buf);
+  CHECK(ends == 1 && bad == 0);
+  CHECK(got.n_metrics == n && got.n_series == n && got.n_epoch_times == n);
+  int same = 0;
+  for (int i = 0; i < n && got.n_metrics == n && got.n_series == n && got.n_epoch_times == n; i++)
+    same += memcmp(&got.metrics[i].value, &v[i], sizeof(double)) == 0 &&
+            memcmp(&got.series[i].value, &v[i], sizeof(double)) == 0 &&
+            memcmp(&got.epoch_seconds[i], &v[i], sizeof(double)) == 0 &&
+            got.metrics[i].epoch == i && got.series[i].step == i + 1;
+  CHECK(same == n);
+  CHECK(got.n_calibration == 1 && got.calibration[0].confidence == v[1] &&
+        got.calibration[0].count == 3 && got.calibration[0].correct == 2);
+  CHECK(got.n_counters == 1 && got.counters[0].value == v[0]);
+  CHECK(got.started_at == sent.started_at && got.compute_seconds == sent.compute_seconds &&
+        got.steps == sent.steps && got.status == TB_RUN_COMPLETE);
+  tb_result_free(&got);
+  tb_result_free(&sent);
+
+  /* decimals written by hand read as strtod reads them */
+  static const struct {
+    const char *line;
+    double want;
+  } dec[] = {{"M 1 val accuracy 0.5", 0.5}, {"M 1 val accuracy 1e-3", 1e-3},
+             {"M 1 val accuracy -inf", -INFINITY}, {"M 1 val accuracy x3fe0000000000000", 0.5}};
+  for (size_t i = 0; i < sizeof dec / sizeof *dec; i++) {
+    tb_run_result r;
+    memset(&r, 0, sizeof r);
+    char line[80];
+    snprintf(line, sizeof line, "%s", dec[i].line);
+    CHECK(tb_worker_parse(&r, line, err, sizeof err) == 0 && r.n_metrics == 1 &&
+          r.metrics[0].value == dec[i].want);
+    tb_result_free(&r);
+  }
+  static const char *const refused[] = {
+      "M 1 val accuracy x3fe000000000000",   /* 15 digits */
+      "M 1 val accuracy x3fe00000000000000", /* 17 digits */
+      "M 1 val accuracy x3FE0000000000000",  /* upper case */
+      "M 1 val accuracy x3fe000000000000g",  /* not a hex digit */
+      "M 1 val accuracy x",
+      "M -1 val accuracy 0.5",               /* a sign */
+      "M 99999999999999999999 val accuracy 0.5", /* past 64 bits */
+      "S train.loss +3 0.5",
+  };
+  for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+    tb_run_result r;
+    memset(&r, 0, sizeof r);
+    char line[80];
+    snprintf(line, sizeof line, "%s", refused[i]);
+    err[0] = 0;
+    CHECK(tb_worker_parse(&r, line, err, sizeof err) == -1 && r.n_metrics == 0 &&
+          r.n_series == 0);
+    char want[160];
+    snprintf(want, sizeof want, "worker sent a line that cannot be read: '%s'", refused[i]);
+    CHECK_STR(err, want);
+    tb_result_free(&r);
+  }
+}
+
+/* The store puts a run's rows in key order (and a sweep records without
+ * foreign-key enforcement): whatever order a run reports in, each value
+ * lands on its own key, a metric reported twice keeps its last value,
+ * final values are the last epoch's, and a rerun of the same configuration
+ * inside a sweep leaves only the new attempt's rows (the triggers delete the
+ * old ones). */
+static void test_row_order(void) {
+  char err[TB_ERRLEN] = "", path[600];
+  snprintf(path, sizeof path, "%s/order.db", tmpdir);
+  tb_store *st = NULL;
+  CHECK(tb_store_open_write(&st, path, err, sizeof err) == 0);
+  if (!st) return;
+  tb_scenario_info sc = {"order", "order.lua", "-- order"};
+  tb_sweep sw = {.scenarios = &sc, .n_scenarios = 1};
+  tb_sweep_meta meta = {"trainbench run order.lua", 1, 1};
+  CHECK(tb_store_begin_sweep(st, &sw, &meta, err, sizeof err) == 0);
+  CHECK(sql_int(st, "PRAGMA foreign_keys") == 0);
+  tb_run_config cfg;
+  make_cfg(&cfg, "order", 1, &toy_sgd, 0.1, 0.9);
+  for (int attempt = 0; attempt < 2; attempt++) {
+    tb_run_result res;
+    make_result(&res, TB_RUN_COMPLETE);
+    static const char *const splits[] = {"val", "train", "test@x", "test"};
+    static const char *const names[] = {"zeta", "accuracy", "b", "a_long_metric_name"};
+    for (int e = 3; e >= 0; e--) /* epochs backwards, names in no order */
+      for (int k = 0; k < 16; k++)
+        tb_result_add_metric(&res, e, splits[(k + e) % 4], names[k / 4],
+                             100 * e + k + attempt);
+    tb_result_add_metric(&res, 2, "val", "zeta", -1); /* again: the last report wins */
+    for (int i = 0; i < 40; i++) /* three series interleaved, steps not in order */
+      tb_result_add_series(&res, i % 3 == 0 ? "train.loss" : i % 3 == 1 ? "a.b" : "train.lr",
+                           (i * 7) % 40 + 1, i + 0.5);
+    CHECK(tb_store_put_run(st, &cfg, &res, err, sizeof err) == 0);
+    tb_result_free(&res);
+  }
+  CHECK(tb_store_end_sweep(st, err, sizeof err) == 0);
+  CHECK(sql_int(st, "PRAGMA foreign_keys") == 1);
+  CHECK(sql_int(st, "SELECT count(*) FROM runs") == 1);
+  CHECK(sql_int(st, "SELECT count(*) FROM metrics") == 64);
+  CHECK(sql_int(st, "SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id") == 64);
+  /* every value on its key (the second attempt's: +1), the repeated one last */
+  CHECK(sql_int(st, "SELECT count(*) FROM metrics WHERE NOT (split = 'val' AND name = 'zeta'"
+                    " AND epoch = 2) AND value <> 100 * epoch + 1 + CASE name WHEN 'zeta'"
+                    " THEN 0 WHEN 'accuracy' THEN 4 WHEN 'b' THEN 8 ELSE 12 END"
+                    " + (CASE split WHEN 'val' THEN 0 WHEN 'train' THEN 1 WHEN 'test@x' THEN 2"
+                    " ELSE 3 END - epoch + 4) % 4") == 0);
+  CHECK(sql_int(st, "SELECT value FROM metrics WHERE split = 'val' AND name = 'zeta'"
+                    " AND epoch = 2") == -1);
+  CHECK(sql_int(st, "SELECT count(*) FROM final_metrics WHERE epoch = 3") == 16);
+  CHECK(sql_int(st, "SELECT count(*) FROM series") == 40);
+  CHECK(sql_int(st, "SELECT count(*) FROM series WHERE value <> (step - 1) * 23 % 40 + 0.5"
+                    " OR name <> CASE CAST((step - 1) * 23 % 40 AS INTEGER) % 3 WHEN 0 THEN"
+                    " 'train.loss' WHEN 1 THEN 'a.b' ELSE 'train.lr' END") == 0);
+  /* the first attempt's rows went with it, whatever the table */
+  CHECK(sql_int(st, "SELECT (SELECT count(*) FROM params) + (SELECT count(*) FROM"
+                    " run_components) + (SELECT count(*) FROM final_metrics)"
+                    " + (SELECT count(*) FROM best_metrics)") ==
+        sql_int(st, "SELECT (SELECT count(*) FROM params p JOIN runs r ON r.id = p.run_id)"
+                    " + (SELECT count(*) FROM run_components c JOIN runs r ON r.id = c.run_id)"
+                    " + 16 + 16"));
+  CHECK(sql_int(st, "SELECT count(*) FROM pragma_foreign_key_check") == 0);
+  tb_config_free(&cfg);
+  tb_store_close(st);
 }
 
 /* rm: a run and every row that hangs off it, in our connections (foreign
@@ -1376,7 +1618,10 @@ int main(void) {
   test_migration();
   test_migration2();
   test_migration3();
+  test_migration4();
   test_long_names();
+  test_protocol_exact();
+  test_row_order();
   test_delete();
   test_lock_aliases();
   test_batches();
