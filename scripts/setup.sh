@@ -8,9 +8,10 @@ PKGS="gcc libc6-dev liblua5.4-dev libopenblas-dev libopenblas0-pthread libopenbl
 # LIBXSMM's small-matrix kernels (meson option libxsmm, `auto`: used when
 # found) are x86 code: Debian ships libxsmm-dev for amd64 only
 [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ] && PKGS="$PKGS libxsmm-dev"
-# the test suite also runs `trainbench check` under valgrind and looks for
-# leftover workers with pgrep (procps); scripts/test.sh sets this
-[ "${TB_TEST_TOOLS:-0}" = 1 ] && PKGS="$PKGS valgrind procps"
+# the test suite also runs `trainbench check` under valgrind, looks for
+# leftover workers with pgrep (procps) and builds the libFuzzer targets with
+# clang (libclang-rt-14-dev has libFuzzer); scripts/test.sh sets this
+[ "${TB_TEST_TOOLS:-0}" = 1 ] && PKGS="$PKGS valgrind procps clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
