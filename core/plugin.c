@@ -23,7 +23,8 @@
  * every type; the built-in components (data.c, model.c) are found through
  * tb_registry_find like plugins.
  *
- * Provides: tb_registry_* (tb_registry_new: an empty one), tb_default_plugin_dir,
+ * Provides: tb_registry_* (tb_registry_new: an empty one; tb_registry_add_descriptor:
+ * the checks of a descriptor without a file), tb_default_plugin_dir,
  * tb_builtin_count, tb_builtin_at, tb_kind_name, tb_kind_of.
  */
 #include <ctype.h>
@@ -138,8 +139,12 @@ static int valid_identifier(const char *s) {
  * carried to plugins, the core-only flags are not theirs to set. */
 static int copy_hparams(tb_component *c, const void *table, int n, uint32_t stride, char *err,
                         size_t errlen) {
-  if (n < 0 || n > TB_MAX_HP || (n > 0 && !table)) {
+  if (n < 0 || n > TB_MAX_HP) {
     tb_errf(err, errlen, "bad hyperparameter count %d (at most %d)", n, TB_MAX_HP);
+    return -1;
+  }
+  if (n > 0 && !table) {
+    tb_errf(err, errlen, "%d hyperparameters declared but no table (hparams is NULL)", n);
     return -1;
   }
   c->hparams = calloc(n ? (size_t)n : 1, sizeof(tb_hparam));
@@ -200,68 +205,36 @@ static tb_component *make_component(int kind, const char *name, const char *vers
   return c;
 }
 
-/* Load `path`, appending its components to out[] (caller owns them). */
-static int load_file(tb_registry *reg, const char *path, tb_component ***out, int *n_out,
-                     char *err, size_t errlen) {
+/* The checks of a descriptor once the entry point has returned it, in order,
+ * stopping at the first failure: ABI version, struct sizes, then each
+ * definition (name, required functions, hyperparameter table, services,
+ * requirements, a name given twice). The components found go to out[]
+ * (caller owns them); they borrow p's strings and tables. Kept apart from
+ * dlopen so the checks can be driven by descriptors built in memory
+ * (tests/fuzz/fuzz_plugin.c). */
+static int check_descriptor(const tb_plugin *p, const char *path, const char *hash,
+                            tb_component ***out, int *n_out, char *err, size_t errlen) {
   *out = NULL;
   *n_out = 0;
-  /* a file that is not an ELF shared object gets its own message */
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    tb_errf(err, errlen, "cannot open: %s", strerror(errno));
-    return -1;
-  }
-  unsigned char magic[4] = {0};
-  size_t got = fread(magic, 1, 4, f);
-  fclose(f);
-  if (got < 4 || memcmp(magic, "\177ELF", 4) != 0) {
-    tb_errf(err, errlen, "not a shared object (no ELF header)");
-    return -1;
-  }
-  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!h) {
-    tb_errf(err, errlen, "cannot open: %s", dlerror());
-    return -1;
-  }
-  tb_plugin_entry_fn entry = (tb_plugin_entry_fn)dlsym(h, "tb_plugin_entry");
-  if (!entry) {
-    tb_errf(err, errlen, "no entry point: symbol 'tb_plugin_entry' not found");
-    dlclose(h);
-    return -1;
-  }
-  const tb_plugin *p = entry();
-  if (!p) {
-    tb_errf(err, errlen, "entry point returned no descriptor");
-    dlclose(h);
-    return -1;
-  }
   if (p->abi_major == 1) {
     /* a 1.x descriptor is laid out differently: read nothing past the version */
     tb_errf(err, errlen, "ABI %u.%u: rebuild against %d.%d (trainbench/plugin.h)", p->abi_major,
             p->abi_minor, TB_ABI_MAJOR, TB_ABI_MINOR);
-    dlclose(h);
     return -1;
   }
   if (p->abi_major != TB_ABI_MAJOR || p->abi_minor > TB_ABI_MINOR) {
     tb_errf(err, errlen, "ABI mismatch: plugin built for ABI %u.%u, host speaks %d.%d",
             p->abi_major, p->abi_minor, TB_ABI_MAJOR, TB_ABI_MINOR);
-    dlclose(h);
     return -1;
   }
   if (p->size < min_sizes[p->abi_minor].plugin) {
     tb_errf(err, errlen, "struct tb_plugin too short: %u bytes, ABI %u.%u needs at least %u",
             p->size, p->abi_major, p->abi_minor, min_sizes[p->abi_minor].plugin);
-    dlclose(h);
     return -1;
   }
   tb_plugin desc;
   memset(&desc, 0, sizeof desc);
   memcpy(&desc, p, p->size < sizeof desc ? p->size : sizeof desc);
-  char hash[TB_HASHLEN];
-  if (tb_hash_file(hash, path, err, errlen)) {
-    dlclose(h);
-    return -1;
-  }
   tb_component **items = NULL;
   int n = 0, cap = 0;
   const void *const *lists[TB_N_PLUGIN_KINDS] = {(const void *const *)desc.losses,
@@ -374,16 +347,59 @@ static int load_file(tb_registry *reg, const char *path, tb_component ***out, in
       items[n++] = c;
     }
   }
-  reg->handles = xgrow(reg->handles, &reg->cap_handles, reg->n_handles + 1, sizeof(void *));
-  reg->handles[reg->n_handles++] = h;
   *out = items;
   *n_out = n;
   return 0;
 reject:
   for (int j = 0; j < n; j++) free_component(items[j]);
   free(items);
-  dlclose(h);
   return -1;
+}
+
+/* Load `path`, appending its components to out[] (caller owns them). */
+static int load_file(tb_registry *reg, const char *path, tb_component ***out, int *n_out,
+                     char *err, size_t errlen) {
+  *out = NULL;
+  *n_out = 0;
+  /* a file that is not an ELF shared object gets its own message */
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    tb_errf(err, errlen, "cannot open: %s", strerror(errno));
+    return -1;
+  }
+  unsigned char magic[4] = {0};
+  size_t got = fread(magic, 1, 4, f);
+  fclose(f);
+  if (got < 4 || memcmp(magic, "\177ELF", 4) != 0) {
+    tb_errf(err, errlen, "not a shared object (no ELF header)");
+    return -1;
+  }
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    tb_errf(err, errlen, "cannot open: %s", dlerror());
+    return -1;
+  }
+  tb_plugin_entry_fn entry = (tb_plugin_entry_fn)dlsym(h, "tb_plugin_entry");
+  if (!entry) {
+    tb_errf(err, errlen, "no entry point: symbol 'tb_plugin_entry' not found");
+    dlclose(h);
+    return -1;
+  }
+  const tb_plugin *p = entry();
+  if (!p) {
+    tb_errf(err, errlen, "entry point returned no descriptor");
+    dlclose(h);
+    return -1;
+  }
+  char hash[TB_HASHLEN];
+  if (tb_hash_file(hash, path, err, errlen) ||
+      check_descriptor(p, path, hash, out, n_out, err, errlen)) {
+    dlclose(h);
+    return -1;
+  }
+  reg->handles = xgrow(reg->handles, &reg->cap_handles, reg->n_handles + 1, sizeof(void *));
+  reg->handles[reg->n_handles++] = h;
+  return 0;
 }
 
 /* ---- the registry ---------------------------------------------------------- */
@@ -452,6 +468,20 @@ int tb_registry_add_file(tb_registry *reg, const char *path, char *err, size_t e
   char msg[TB_ERRLEN];
   if (load_file(reg, abspath, &items, &n, msg, sizeof msg)) {
     tb_errf(err, errlen, "plugin '%s': %s", path, msg);
+    return -1;
+  }
+  int rc = add_components(reg, items, n, reg->n, err, errlen);
+  free(items);
+  return rc;
+}
+
+int tb_registry_add_descriptor(tb_registry *reg, const tb_plugin *p, const char *file,
+                               const char *file_hash, char *err, size_t errlen) {
+  tb_component **items;
+  int n;
+  char msg[TB_ERRLEN];
+  if (check_descriptor(p, file, file_hash, &items, &n, msg, sizeof msg)) {
+    tb_errf(err, errlen, "plugin '%s': %s", file, msg);
     return -1;
   }
   int rc = add_components(reg, items, n, reg->n, err, errlen);

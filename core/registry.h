@@ -7,8 +7,8 @@
  * every check of a value lives: see hparam.h).
  *
  * Provides: tb_registry_open, tb_registry_close, tb_registry_new,
- * tb_registry_add_file, tb_registry_count, tb_registry_at, tb_registry_find,
- * tb_registry_problem_count, tb_registry_problem, tb_default_plugin_dir,
+ * tb_registry_add_file, tb_registry_add_descriptor, tb_registry_count, tb_registry_at,
+ * tb_registry_find, tb_registry_problem_count, tb_registry_problem, tb_default_plugin_dir,
  * tb_builtin_count, tb_builtin_at, tb_kind_name, tb_kind_of, tb_services_text (plugin.c);
  * tb_hparams_defaults, tb_hparams_check, tb_hparams_values, tb_hparam_index
  * (hparam.c).
@@ -71,6 +71,13 @@ void tb_registry_close(tb_registry *reg);
 tb_registry *tb_registry_new(void);
 /* Load one .so file by path (used by tests and `trainbench check`). */
 int tb_registry_add_file(tb_registry *reg, const char *path, char *err, size_t errlen);
+/* The loader's checks of a descriptor as an entry point returned it (what
+ * tb_registry_add_file applies after dlsym), on one built in memory: its
+ * components are added as coming from `file` with content hash `file_hash`.
+ * They borrow p's strings and tables, which must outlive reg. For the fuzz
+ * target of the checks (tests/fuzz/fuzz_plugin.c). */
+int tb_registry_add_descriptor(tb_registry *reg, const tb_plugin *p, const char *file,
+                               const char *file_hash, char *err, size_t errlen);
 int tb_registry_count(const tb_registry *reg);
 const tb_component *tb_registry_at(const tb_registry *reg, int i);
 /* The component of this kind and name: a loaded plugin's, or a built-in's

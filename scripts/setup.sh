@@ -9,10 +9,11 @@ PKGS="gcc libc6-dev liblua5.4-dev libopenblas-dev libopenblas0-pthread libopenbl
 # found) are x86 code: Debian ships libxsmm-dev for amd64 only
 [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ] && PKGS="$PKGS libxsmm-dev"
 # the test suite also runs `trainbench check` under valgrind, looks for
-# leftover workers with pgrep (procps) and submits a sweep to a one-node
-# SLURM cluster it starts on loopback (tests/e2e/test_slurm.sh, as root);
+# leftover workers with pgrep (procps), submits a sweep to a one-node SLURM
+# cluster it starts on loopback (tests/e2e/test_slurm.sh, as root) and builds
+# the libFuzzer targets with clang (libclang-rt-14-dev has libFuzzer);
 # scripts/test.sh sets this
-[ "${TB_TEST_TOOLS:-0}" = 1 ] && PKGS="$PKGS valgrind procps slurmctld slurmd slurm-client munge"
+[ "${TB_TEST_TOOLS:-0}" = 1 ] && PKGS="$PKGS valgrind procps slurmctld slurmd slurm-client munge clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -4,7 +4,7 @@
  * one name in one folder, each kind of rejected file with its reason, and
  * the services this host provides (next_batch and report load; a component
  * declaring TB_SERVICE_BASE without a hyperparameter naming a base of its
- * kind is refused).
+ * kind is refused), and the checks on a descriptor built in memory.
  * Works on copies of the test plugins laid out in temporary folders.
  */
 #include <stdlib.h>
@@ -32,6 +32,17 @@ static const char *problem_for(tb_registry *reg, const char *file) {
   for (int i = 0; i < tb_registry_problem_count(reg); i++)
     if (strstr(tb_registry_problem(reg, i), file)) return tb_registry_problem(reg, i);
   return "";
+}
+
+/* never called: the loader's checks only look at which functions are set */
+static int mem_create(const tb_loss_init *init, void **state, char *err, size_t errlen) {
+  (void)init, (void)err, (void)errlen;
+  *state = NULL;
+  return 0;
+}
+static double mem_eval(void *state, const tb_loss_batch *b) {
+  (void)state, (void)b;
+  return 0;
 }
 
 int main(void) {
@@ -157,6 +168,28 @@ int main(void) {
     CHECK(rc != 0 && strstr(err, "optimizer 'sgd':") && strstr(err, "nesterov"),
           "validate hook: nesterov without momentum: %s", err);
   }
+  tb_registry_close(reg);
+
+  /* 7. the same checks on a descriptor in memory (what tests/fuzz drives):
+   * a table declared but missing is refused as such, not as a bad count */
+  static const tb_hparam gamma_row[] = {
+      {.name = "gamma", .type = TB_HP_REAL, .def = 1, .min = 0, .max = 5}};
+  tb_loss_def mem_loss = {TB_DEF_SIZES(tb_loss_def), .name = "mem_loss", .version = "1",
+                          .hparams = gamma_row, .n_hparams = 1,
+                          .create = mem_create, .eval = mem_eval};
+  const tb_loss_def *mem_losses[] = {&mem_loss, NULL};
+  tb_plugin mem = {TB_PLUGIN_HEADER, mem_losses, NULL, NULL};
+  reg = tb_registry_new();
+  rc = tb_registry_add_descriptor(reg, &mem, "/mem/loss.so", "0", err, sizeof err);
+  CHECK(rc == 0 && tb_registry_find(reg, TB_KIND_LOSS, "mem_loss"),
+        "a descriptor in memory loads through the loader's checks");
+  tb_registry_close(reg);
+  mem_loss.hparams = NULL;
+  reg = tb_registry_new();
+  rc = tb_registry_add_descriptor(reg, &mem, "/mem/loss.so", "0", err, sizeof err);
+  CHECK(rc != 0 && strstr(err, "plugin '/mem/loss.so': bad component: loss 'mem_loss': 1 "
+                              "hyperparameters declared but no table"),
+        "n_hparams without a table: %s", err);
   tb_registry_close(reg);
 
   snprintf(path, sizeof path, "rm -rf '%s'", tmp);

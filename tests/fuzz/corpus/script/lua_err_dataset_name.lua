@@ -1,0 +1,4 @@
+-- An unknown dataset.
+local tb = require "trainbench"
+
+local d = tb.data.mnist { } -- line 4

@@ -1,0 +1,3 @@
+-- A script that declares nothing to run.
+local tb = require "trainbench"
+local d = tb.data.iris {}
