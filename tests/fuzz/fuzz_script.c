@@ -19,7 +19,10 @@
  *   - the Lua state (the linker's --wrap of luaL_newstate) counts
  *     instructions and raises an error after MAX_INSTRUCTIONS, and its
  *     allocator refuses more than MAX_LUA_BYTES: a loop or a huge string
- *     ends as a script error;
+ *     ends as a script error. tb_script_load then puts trainbench's own
+ *     instruction budget in place of that hook (script.c: a state has one
+ *     hook); the harness sets that budget, TRAINBENCH_SCRIPT_INSTRUCTIONS,
+ *     to MAX_INSTRUCTIONS, so the product's limit is the one fuzzed;
  *   - the standard libraries (--wrap of luaL_openlibs) lose what reaches
  *     outside the process or around those bounds: io, os, dofile and
  *     loadfile, binary chunks (malformed bytecode crashes any Lua VM),
@@ -205,6 +208,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   /* the built plugins, then the lua suite's test plugins (every type) */
   char err[TB_ERRLEN];
   setenv("TRAINBENCH_PLUGIN_PATH", "", 1);
+  char budget[32];
+  snprintf(budget, sizeof budget, "%ld", MAX_INSTRUCTIONS);
+  setenv("TRAINBENCH_SCRIPT_INSTRUCTIONS", budget, 1);
   if (tb_registry_open(&reg, TB_FUZZ_PLUGINS, err, sizeof err) ||
       tb_registry_add_file(reg, TB_FUZZ_HPTYPES, err, sizeof err) ||
       tb_registry_add_file(reg, TB_FUZZ_HPNEST, err, sizeof err))
