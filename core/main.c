@@ -80,7 +80,9 @@ static void usage(FILE *f) {
         "  TRAINBENCH_SCRIPT_INSTRUCTIONS  Lua instructions a script may run while it loads "
         "(default 2000000000)\n"
         "  TRAINBENCH_COMMIT_SECONDS       runs that end within this many seconds share a "
-        "commit (default 0.1)\n",
+        "commit (default 0.1)\n"
+        "  TRAINBENCH_CACHE_DIR    where plugin files that loaded are remembered (default "
+        "~/.cache/trainbench)\n",
         f);
 }
 

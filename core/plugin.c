@@ -28,6 +28,8 @@
  * tb_builtin_count, tb_builtin_at, tb_kind_name, tb_kind_of.
  */
 #include <ctype.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <dirent.h>
 #include <dlfcn.h>
@@ -43,6 +45,7 @@
 #include "builtin.h"
 #include "config.h"
 #include "hash.h"
+#include "plugin_probe.h"
 #include "hparam.h"
 #include "registry.h"
 #include "stages.h"
@@ -357,23 +360,12 @@ reject:
 }
 
 /* Load `path`, appending its components to out[] (caller owns them). */
-static int load_file(tb_registry *reg, const char *path, tb_component ***out, int *n_out,
-                     char *err, size_t errlen) {
+/* The whole load of a file: dlopen (the file's constructors run), the entry
+ * point, the descriptor's checks. Its handle in *handle. */
+static int open_and_check(const char *path, const char *hash, void **handle,
+                          tb_component ***out, int *n_out, char *err, size_t errlen) {
   *out = NULL;
   *n_out = 0;
-  /* a file that is not an ELF shared object gets its own message */
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    tb_errf(err, errlen, "cannot open: %s", strerror(errno));
-    return -1;
-  }
-  unsigned char magic[4] = {0};
-  size_t got = fread(magic, 1, 4, f);
-  fclose(f);
-  if (got < 4 || memcmp(magic, "\177ELF", 4) != 0) {
-    tb_errf(err, errlen, "not a shared object (no ELF header)");
-    return -1;
-  }
   void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!h) {
     tb_errf(err, errlen, "cannot open: %s", dlerror());
@@ -391,12 +383,52 @@ static int load_file(tb_registry *reg, const char *path, tb_component ***out, in
     dlclose(h);
     return -1;
   }
-  char hash[TB_HASHLEN];
-  if (tb_hash_file(hash, path, err, errlen) ||
-      check_descriptor(p, path, hash, out, n_out, err, errlen)) {
+  if (check_descriptor(p, path, hash, out, n_out, err, errlen)) {
     dlclose(h);
     return -1;
   }
+  *handle = h;
+  return 0;
+}
+
+/* The probe's child: the same load, whose outcome is all that matters (the
+ * child exits after it). */
+typedef struct probe_args {
+  const char *path, *hash;
+} probe_args;
+static int probe_load(void *ud, char *err, size_t errlen) {
+  const probe_args *a = ud;
+  void *h;
+  tb_component **items;
+  int n;
+  return open_and_check(a->path, a->hash, &h, &items, &n, err, errlen);
+}
+
+/* Load `path`, appending its components to out[] (caller owns them): after a
+ * child process could (plugin_probe.c), so that a file whose constructor or
+ * entry point crashes, exits or hangs is a problem, not the end of the
+ * command. */
+static int load_file(tb_registry *reg, const char *path, tb_component ***out, int *n_out,
+                     char *err, size_t errlen) {
+  *out = NULL;
+  *n_out = 0;
+  /* a file that is not an ELF shared object gets its own message */
+  FILE *f = tb_fopen_regular(path, "plugin file", err, errlen);
+  if (!f) return -1;
+  unsigned char magic[4] = {0};
+  size_t got = fread(magic, 1, 4, f);
+  fclose(f);
+  if (got < 4 || memcmp(magic, "\177ELF", 4) != 0) {
+    tb_errf(err, errlen, "not a shared object (no ELF header)");
+    return -1;
+  }
+  char hash[TB_HASHLEN];
+  if (tb_hash_file(hash, path, err, errlen)) return -1;
+  probe_args a = {path, hash};
+  void *h;
+  if (tb_plugin_probe(hash, probe_load, &a, err, errlen) ||
+      open_and_check(path, hash, &h, out, n_out, err, errlen))
+    return -1;
   reg->handles = xgrow(reg->handles, &reg->cap_handles, reg->n_handles + 1, sizeof(void *));
   reg->handles[reg->n_handles++] = h;
   return 0;
@@ -517,7 +549,31 @@ static void collect(const char *dir, int depth, char ***files, int *n, int *cap)
   closedir(d);
 }
 
+/* A plugin folder that someone else can write holds code this process will
+ * run: say so (once per folder and command, on stderr). */
+static void warn_writable(const char *dir) {
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return;
+  const char *who = NULL;
+  char buf[160];
+  if (st.st_mode & S_IWOTH) {
+    who = "every user";
+  } else if ((st.st_mode & S_IWGRP) && st.st_gid != getegid()) {
+    struct group *g = getgrgid(st.st_gid);
+    snprintf(buf, sizeof buf, "the group '%s'", g ? g->gr_name : "?");
+    who = buf;
+  } else if (st.st_uid != geteuid() && st.st_uid != 0) {
+    struct passwd *pw = getpwuid(st.st_uid);
+    snprintf(buf, sizeof buf, "its owner '%s'", pw ? pw->pw_name : "?");
+    who = buf;
+  }
+  if (who)
+    fprintf(stderr, "trainbench: warning: plugin folder '%s' can be written by %s: code put "
+            "there is loaded and run by trainbench\n", dir, who);
+}
+
 static int scan_folder(tb_registry *reg, const char *dir, char *err, size_t errlen) {
+  warn_writable(dir);
   char **files = NULL;
   int n = 0, cap = 0;
   collect(dir, 1, &files, &n, &cap);
