@@ -31,6 +31,17 @@ has() { # has "description" haystack needle
   esac
 }
 
+within() { # within SECONDS command...: poll every 0.05 s until the command succeeds
+  limit=$1; shift
+  i=0
+  while [ "$i" -lt $((limit * 20)) ]; do
+    "$@" && return 0
+    sleep 0.05
+    i=$((i + 1))
+  done
+  return 1
+}
+
 q() { # q DB SQL — one value, CSV without header
   "$TB" query --db "$1" --csv "$2" | tail -n +2
 }

@@ -7,16 +7,6 @@
 # the sweep dies of them (checked with a window no batch reaches by itself).
 . "$(dirname "$0")/lib.sh"
 
-within() { # poll for up to $1 seconds until the rest of the command line succeeds
-  limit=$1; shift
-  i=0
-  while [ "$i" -lt $((limit * 20)) ]; do
-    "$@" && return 0
-    sleep 0.05
-    i=$((i + 1))
-  done
-  return 1
-}
 lines_at_least() { [ "$(grep -c '^\[' "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
 no_workers() { [ "$(pgrep -f "$1" | wc -l)" -eq 0 ]; }
 # the sweep's parent and the long run's worker only, once the sweep has started

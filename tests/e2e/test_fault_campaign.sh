@@ -24,16 +24,6 @@ partial() {
 }
 shown() { grep -c '^\[[0-9]*/[0-9]*\] complete' "$1"; }
 workers_of() { pgrep -f "$S" | wc -l; }
-within() { # within SECONDS command...: poll every 0.1 s
-  limit=$1; shift
-  i=0
-  while [ "$i" -lt $((limit * 10)) ]; do
-    "$@" && return 0
-    sleep 0.1
-    i=$((i + 1))
-  done
-  return 1
-}
 no_workers() { [ "$(workers_of)" -eq 0 ]; }
 # whole DB ATTEMPT-LOG BEFORE: the checks after a fault
 whole() {

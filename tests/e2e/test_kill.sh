@@ -5,17 +5,6 @@
 . "$(dirname "$0")/lib.sh"
 DB="$WORK/k.db"
 
-# poll for up to $1 seconds until the rest of the command line succeeds
-within() {
-  limit=$1; shift
-  i=0
-  while [ "$i" -lt $((limit * 10)) ]; do
-    "$@" && return 0
-    sleep 0.1
-    i=$((i + 1))
-  done
-  return 1
-}
 no_workers() { [ "$(pgrep -f "$E2E/kill.lua" | wc -l)" -eq 0 ]; }
 
 # a second writer while the first holds the database
