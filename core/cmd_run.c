@@ -30,8 +30,14 @@ static const char *usage_run =
     "\n"
     "  -j, --jobs N         worker processes (default: number of cores)\n"
     "      --db PATH        results database (default $TRAINBENCH_DB or " TB_DEFAULT_DB ")\n"
-    "      --force          rerun every run, replacing the recorded ones; also run when a\n"
-    "                       plugin's numbers differ from those recorded for its version\n"
+    "      --force          rerun every run, also when a plugin's numbers differ from\n"
+    "                       those recorded for its version. A new attempt replaces the\n"
+    "                       recorded run only if it is complete or diverged: one that\n"
+    "                       crashes, times out or fails keeps the recorded result (and\n"
+    "                       counts for exit status 3). An interrupted --force (kill, ^C,\n"
+    "                       an error) is resumed by the next --force of the same script,\n"
+    "                       which does not redo the runs it redid; a --force after one\n"
+    "                       that finished redoes every run\n"
     "      --dry-run        list the runs and whether they would run; train nothing\n"
     "      --timeout SEC    stop a run after SEC seconds and record it as timeout\n"
     "                       (a scenario's own `timeout` wins)\n"
@@ -42,7 +48,8 @@ static const char *usage_run =
     "\n"
     "exit status: 0 every run complete or diverged, 1 error before or during the sweep\n"
     "(nothing is trained after a script, data or plugin error), 2 usage error, 3 some\n"
-    "runs crashed, timed out or failed (they are recorded, and retried by a rerun)\n";
+    "runs crashed, timed out or failed (they are recorded, and retried by a rerun; a\n"
+    "forced attempt's failure leaves the complete or diverged run recorded before)\n";
 
 static char *command_text(int argc, char **argv) {
   size_t n = 16;
@@ -120,6 +127,7 @@ int tb_cmd_run(int argc, char **argv) {
     return TB_EXIT_ERROR;
   }
   tb_store *st = NULL;
+  tb_force_resume resume = {0};
   int rc = TB_EXIT_OK;
   char *command = command_text(argc, argv);
   if (o.dry_run) {
@@ -138,13 +146,23 @@ int tb_cmd_run(int argc, char **argv) {
       goto out;
     }
   }
-  if (tb_sweep_check_components(&sw, st, o.force, !o.dry_run, err, sizeof err) ||
+  /* what an interrupted `run --force` of this script left to resume: looked
+   * up before this sweep is recorded, and before the fingerprints are
+   * compared, since the runs it keeps are reused */
+  if (o.force && st &&
+      tb_store_force_resume(st, &sw, shard_index, shard_count, &resume, err, sizeof err)) {
+    fprintf(stderr, "trainbench: %s\n", err);
+    rc = TB_EXIT_ERROR;
+    goto out;
+  }
+  o.resume = &resume;
+  if (tb_sweep_check_components(&sw, st, o.force, &resume, !o.dry_run, err, sizeof err) ||
       tb_backend_check_resume(&sw, st, o.force, stderr, err, sizeof err)) {
     fprintf(stderr, "trainbench: %s\n", err);
     rc = TB_EXIT_ERROR;
     goto out;
   }
-  tb_sweep_meta meta = {command, shard_index, shard_count};
+  tb_sweep_meta meta = {command, shard_index, shard_count, o.force};
   if (!o.dry_run && tb_store_begin_sweep(st, &sw, &meta, err, sizeof err)) {
     fprintf(stderr, "trainbench: %s\n", err);
     rc = TB_EXIT_ERROR;
@@ -164,15 +182,20 @@ int tb_cmd_run(int argc, char **argv) {
     fprintf(stderr, "trainbench: %s\n", err);
     rc = TB_EXIT_ERROR;
   }
-  if (!o.dry_run && tb_store_end_sweep(st, err, sizeof err)) {
+  /* only a sweep that went through its runs is finished: one stopped by an
+   * error is resumed by the next `run --force` as a killed one is */
+  if (!o.dry_run && !swrc && tb_store_end_sweep(st, err, sizeof err)) {
     fprintf(stderr, "trainbench: %s\n", err);
     rc = TB_EXIT_ERROR;
   }
   if (!o.dry_run && !swrc) {
+    char kept[64] = "";
+    if (stats.kept)
+      snprintf(kept, sizeof kept, ", %d of them kept as recorded", stats.kept);
     fprintf(stderr,
-            "sweep: %d runs done (%d complete, %d diverged, %d crashed, timed out or failed), "
+            "sweep: %d runs done (%d complete, %d diverged, %d crashed, timed out or failed%s), "
             "%d already recorded; database %s\n",
-            stats.done, stats.complete, stats.diverged, stats.failed, stats.skipped, db);
+            stats.done, stats.complete, stats.diverged, stats.failed, kept, stats.skipped, db);
     for (int i = 0; i < sw.n_scenarios; i++) {
       tb_summary_opts so = {.scenario = sw.scenarios[i].name, .max_rows = 30};
       if (tb_report_summary(st, &so, stdout, err, sizeof err)) {
@@ -180,15 +203,23 @@ int tb_cmd_run(int argc, char **argv) {
         rc = TB_EXIT_ERROR;
       }
     }
-    if (stats.failed > 0) {
+    int retried = stats.failed - stats.kept;
+    if (retried > 0)
       fprintf(stderr,
               "trainbench: %d run%s crashed, timed out or failed (see `trainbench runs "
               "--status ...`); a rerun retries them\n",
-              stats.failed, stats.failed == 1 ? "" : "s");
-      if (rc == TB_EXIT_OK) rc = TB_EXIT_RUNS_FAILED;
-    }
+              retried, retried == 1 ? "" : "s");
+    if (stats.kept == 1)
+      fprintf(stderr, "trainbench: %s\n", stats.kept_first);
+    else if (stats.kept > 1)
+      fprintf(stderr,
+              "trainbench: %d forced attempts crashed, timed out or failed: kept the complete or "
+              "diverged runs recorded before them (their lines above say how)\n",
+              stats.kept);
+    if (stats.failed > 0 && rc == TB_EXIT_OK) rc = TB_EXIT_RUNS_FAILED;
   }
 out:
+  tb_force_resume_free(&resume);
   free(command);
   if (st) tb_store_close(st);
   tb_sweep_free(&sw);

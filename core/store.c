@@ -58,7 +58,8 @@
  *
  * Provides: tb_store_open_write, tb_store_open_read, tb_store_close,
  * tb_store_db, tb_store_path, tb_store_lock_fd, tb_store_begin_sweep,
- * tb_store_end_sweep, tb_store_component_records, tb_store_register_component,
+ * tb_store_end_sweep, tb_store_force_resume, tb_force_resume_has, tb_force_resume_free,
+ * tb_store_component_records, tb_store_register_component,
  * tb_store_run_status, tb_store_put_run, tb_store_batch_begin,
  * tb_store_batch_commit, tb_store_in_batch, tb_store_delete_runs,
  * tb_store_repair_orphans, tb_store_refresh_views, tb_store_pcache_outside_forks.
@@ -100,7 +101,7 @@ typedef struct comp_id {
  * thousands of runs, and preparing a dozen statements for each (with the
  * foreign-key and trigger programs of the DELETE) cost as much as the
  * inserts themselves. */
-enum { RUN_DELETE, RUN_INSERT, RUN_COMPONENT, N_RUN_STMTS };
+enum { RUN_STATUS, RUN_DELETE, RUN_INSERT, RUN_COMPONENT, N_RUN_STMTS };
 /* The tables a run writes many rows into, each through INSERTs of up to
  * BULK_MAX rows (statements of 32, 16, 8, 4, 2 and 1 rows): one statement
  * per row paid SQLite's per-statement work (opening the statement, the
@@ -392,8 +393,14 @@ static const char schema4[] =
  *     large database), every stored flag satisfying the new check as it did
  *     the old one. migrate() then checks that all three changed and bumps the
  *     schema cookie, so every connection reads the new text (flag_check_done).
- * The relations, their columns and what they hold do not change. */
+ * The relations and what they hold do not change. One column is added
+ * (issue 10, before schema 5 was released): sweeps.forced, 1 for a
+ * `run --force`, which a later `run --force` of the same script resumes
+ * while it is unfinished (tb_store_force_resume). The command line cannot
+ * say it reliably: getopt takes `--forc` for `--force`, and a script may be
+ * named anything. Sweeps recorded before have 0: they resume nothing. */
 static const char schema5[] =
+    "ALTER TABLE sweeps ADD COLUMN forced INTEGER NOT NULL DEFAULT 0 CHECK(forced IN (0, 1));"
     "DROP INDEX metrics_by_curve;"
     "PRAGMA writable_schema = ON;"
     "UPDATE sqlite_schema SET sql = replace(sql,"
@@ -1499,21 +1506,33 @@ int tb_store_sweep_hashes(tb_store *st, const tb_sweep *sw, char *err, size_t er
   return 0;
 }
 
-int tb_store_reused_components(tb_store *st, const tb_sweep *sw, tb_component_record **out,
-                               int *n, char *err, size_t errlen) {
+int tb_store_reused_components(tb_store *st, const tb_sweep *sw, const tb_force_resume *only,
+                               tb_component_record **out, int *n, char *err, size_t errlen) {
   *out = NULL;
   *n = 0;
   if (tb_store_sweep_hashes(st, sw, err, errlen)) return -1;
+  sqlite3_str *q = sqlite3_str_new(st->db);
+  sqlite3_str_appendall(
+      q, "SELECT c.id, c.kind, c.name, c.version, c.fingerprint, c.probe, c.file, c.file_hash,"
+         " count(*) FROM temp.sweep_hashes h JOIN runs r ON r.config_hash = h.h"
+         " JOIN run_components rc ON rc.run_id = r.id JOIN components c"
+         " ON c.id = rc.component_id WHERE r.status IN ('complete', 'diverged')"
+         " AND c.kind IN ('loss', 'optimizer', 'schedule')");
+  if (only) { /* the sweeps are a few integers: written into the statement */
+    sqlite3_str_appendall(q, " AND r.sweep_id IN (");
+    for (int i = 0; i < only->n; i++)
+      sqlite3_str_appendf(q, "%s%lld", i ? ", " : "", (long long)only->sweep_ids[i]);
+    sqlite3_str_appendall(q, ")");
+  }
+  sqlite3_str_appendall(q, " GROUP BY c.id ORDER BY c.id");
+  char *sql = sqlite3_str_finish(q);
+  if (!sql) abort();
   sqlite3_stmt *s;
-  const char *sql =
-      "SELECT c.id, c.kind, c.name, c.version, c.fingerprint, c.probe, c.file, c.file_hash,"
-      " count(*) FROM temp.sweep_hashes h JOIN runs r ON r.config_hash = h.h"
-      " JOIN run_components rc ON rc.run_id = r.id JOIN components c ON c.id = rc.component_id"
-      " WHERE r.status IN ('complete', 'diverged') AND c.kind IN ('loss', 'optimizer', 'schedule')"
-      " GROUP BY c.id ORDER BY c.id";
-  if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+  int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+  sqlite3_free(sql);
+  if (rc != SQLITE_OK)
     return db_fail(err, errlen, st->db, "cannot compare the sweep with the database");
-  int rc = read_records(st, s, out, n, err, errlen);
+  rc = read_records(st, s, out, n, err, errlen);
   sqlite3_finalize(s);
   return rc;
 }
@@ -1540,6 +1559,13 @@ static int comp_lookup(tb_store *st, const tb_component *c, int64_t *id) {
 /* Sweeps and scenario versions                                             */
 /* ------------------------------------------------------------------------ */
 
+/* What a sweep row records as its script: the hash of its main script's text. */
+static void sweep_script_hash(const tb_sweep *sw, char *h) {
+  h[0] = 0;
+  if (sw->n_scenarios > 0 && sw->scenarios[0].script_text)
+    tb_hash_bytes(h, sw->scenarios[0].script_text, strlen(sw->scenarios[0].script_text));
+}
+
 int tb_store_begin_sweep(tb_store *st, const tb_sweep *sw, const tb_sweep_meta *m, char *err,
                          size_t errlen) {
   char what[256];
@@ -1558,17 +1584,15 @@ int tb_store_begin_sweep(tb_store *st, const tb_sweep *sw, const tb_sweep_meta *
     return -1;
   sqlite3_stmt *s = NULL, *sc = NULL, *cfg = NULL;
   double now = tb_now_wall();
-  char script_hash[TB_HASHLEN] = "";
-  if (sw->n_scenarios > 0 && sw->scenarios[0].script_text)
-    tb_hash_bytes(script_hash, sw->scenarios[0].script_text,
-                  strlen(sw->scenarios[0].script_text));
+  char script_hash[TB_HASHLEN];
+  sweep_script_hash(sw, script_hash);
   struct utsname u;
   if (uname(&u) != 0) memset(&u, 0, sizeof u);
   int ok = 0;
   if (sqlite3_prepare_v2(st->db,
                          "INSERT INTO sweeps(command, script_path, script_hash, host, pid,"
-                         " started_at, shard_index, shard_count, environment_id)"
-                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                         " started_at, shard_index, shard_count, environment_id, forced)"
+                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                          -1, &s, NULL) != SQLITE_OK)
     goto out;
   bind_text_or_null(s, 1, m ? m->command : NULL);
@@ -1580,6 +1604,7 @@ int tb_store_begin_sweep(tb_store *st, const tb_sweep *sw, const tb_sweep_meta *
   sqlite3_bind_int(s, 7, m && m->shard_count > 0 ? m->shard_index : 1);
   sqlite3_bind_int(s, 8, m && m->shard_count > 0 ? m->shard_count : 1);
   if (st->env_id > 0) sqlite3_bind_int64(s, 9, st->env_id);
+  sqlite3_bind_int(s, 10, m && m->forced ? 1 : 0);
   if (sqlite3_step(s) != SQLITE_DONE) goto out;
   st->sweep_id = sqlite3_last_insert_rowid(st->db);
 
@@ -1648,26 +1673,76 @@ int tb_store_end_sweep(tb_store *st, char *err, size_t errlen) {
   return 0;
 }
 
+int tb_store_force_resume(tb_store *st, const tb_sweep *sw, int shard_index, int shard_count,
+                          tb_force_resume *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  char h[TB_HASHLEN];
+  sweep_script_hash(sw, h);
+  /* newest first: the unfinished ones down to the last that finished */
+  sqlite3_stmt *s;
+  if (sqlite3_prepare_v2(st->db,
+                         "SELECT id, started_at, finished_at IS NOT NULL FROM sweeps"
+                         " WHERE forced = 1 AND script_hash = ?1 AND shard_index = ?2"
+                         " AND shard_count = ?3 ORDER BY id DESC",
+                         -1, &s, NULL) != SQLITE_OK)
+    return db_fail(err, errlen, st->db, "cannot look for an interrupted --force sweep");
+  sqlite3_bind_text(s, 1, h, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int(s, 2, shard_index);
+  sqlite3_bind_int(s, 3, shard_count);
+  int rc, cap = 0;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW && sqlite3_column_int(s, 2) == 0) {
+    if (out->n == cap) {
+      cap = cap ? 2 * cap : 4;
+      out->sweep_ids = realloc(out->sweep_ids, sizeof *out->sweep_ids * (size_t)cap);
+      if (!out->sweep_ids) abort();
+    }
+    if (out->n == 0) out->started_at = sqlite3_column_double(s, 1);
+    out->sweep_ids[out->n++] = sqlite3_column_int64(s, 0);
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    db_fail(err, errlen, st->db, "cannot look for an interrupted --force sweep");
+    sqlite3_finalize(s);
+    tb_force_resume_free(out);
+    return -1;
+  }
+  sqlite3_finalize(s);
+  return 0;
+}
+
+int tb_force_resume_has(const tb_force_resume *r, int64_t sweep_id) {
+  for (int i = 0; r && i < r->n; i++)
+    if (r->sweep_ids[i] == sweep_id) return 1;
+  return 0;
+}
+
+void tb_force_resume_free(tb_force_resume *r) {
+  free(r->sweep_ids);
+  memset(r, 0, sizeof *r);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Runs                                                                     */
 /* ------------------------------------------------------------------------ */
 
-int tb_store_run_status(tb_store *st, const char *config_hash, char *status, size_t len) {
+int tb_store_run_status(tb_store *st, const char *config_hash, char *status, size_t len,
+                        int64_t *sweep_id) {
   sqlite3_stmt *s = NULL;
   if (len) status[0] = '\0';
+  if (sweep_id) *sweep_id = 0;
   /* a reader that found runs by their legacy identity (run --dry-run) sees
    * them under the new one, as the next writer will record them */
   const char *sql = st->has_aliases
-                        ? "SELECT status FROM runs WHERE config_hash = ?1 UNION ALL"
-                          " SELECT r.status FROM temp.legacy_alias a JOIN runs r"
+                        ? "SELECT status, sweep_id FROM runs WHERE config_hash = ?1 UNION ALL"
+                          " SELECT r.status, r.sweep_id FROM temp.legacy_alias a JOIN runs r"
                           " ON r.config_hash = a.legacy WHERE a.new = ?1 LIMIT 1"
-                        : "SELECT status FROM runs WHERE config_hash = ?1";
+                        : "SELECT status, sweep_id FROM runs WHERE config_hash = ?1";
   if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) return -1;
   sqlite3_bind_text(s, 1, config_hash, -1, SQLITE_TRANSIENT);
   int rc = sqlite3_step(s), found = 0;
   if (rc == SQLITE_ROW) {
     const char *t = (const char *)sqlite3_column_text(s, 0);
     if (len) snprintf(status, len, "%s", t ? t : "");
+    if (sweep_id) *sweep_id = sqlite3_column_int64(s, 1);
     found = 1;
   } else if (rc != SQLITE_DONE) {
     found = -1;
@@ -1815,6 +1890,7 @@ static void dataset_text(char *out, size_t len, const tb_data_spec *d) {
 }
 
 static const char *const run_sql[N_RUN_STMTS] = {
+    [RUN_STATUS] = "SELECT status FROM runs WHERE config_hash = ?1",
     [RUN_DELETE] = "DELETE FROM runs WHERE config_hash = ?1",
     [RUN_INSERT] =
         "INSERT INTO runs(scenario, status, seed, loss, optimizer, model, dataset, config,"
@@ -2282,6 +2358,24 @@ static int put_run_rows(tb_store *st, const tb_run_config *cfg, const tb_run_res
   for (int p = 0; p < TB_N_PARTS; p++)
     if (!cfg->parts[p]) return -1;
 
+  /* An attempt that did not end (crashed, timeout, failed) never replaces a
+   * result (complete, diverged): `run --force` redoes recorded runs, and
+   * its attempt that dies must leave the one that did not (issue 10). The
+   * row is looked up here, in the transaction that would replace it, so the
+   * decision is made on what the file holds; only such attempts pay for it. */
+  if (res->status != TB_RUN_COMPLETE && res->status != TB_RUN_DIVERGED) {
+    if (!(s = run_stmt(st, RUN_STATUS))) return -1;
+    sqlite3_bind_text(s, 1, cfg->hash, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s), kept = 0;
+    if (step == SQLITE_ROW) {
+      const char *old = (const char *)sqlite3_column_text(s, 0);
+      kept = old && (strcmp(old, "complete") == 0 || strcmp(old, "diverged") == 0);
+    }
+    sqlite3_reset(s);
+    if (step != SQLITE_ROW && step != SQLITE_DONE) return -1;
+    if (kept) return 1;
+  }
+
   /* the old attempt and all its rows go (foreign keys cascade) */
   if (!(s = run_stmt(st, RUN_DELETE))) return -1;
   sqlite3_bind_text(s, 1, cfg->hash, -1, SQLITE_STATIC);
@@ -2469,7 +2563,8 @@ int tb_store_put_run(tb_store *st, const tb_run_config *cfg, const tb_run_result
    * already touched to a journal of its own before changing it again, which
    * made recording 20 % slower than one transaction per run. */
   if (!st->in_batch && exec(st->db, "BEGIN IMMEDIATE", err, errlen, what)) return -1;
-  if (put_run_rows(st, cfg, res)) {
+  int put = put_run_rows(st, cfg, res);
+  if (put < 0) {
     /* read the message before ROLLBACK replaces it with "not an error" */
     db_fail(err, errlen, st->db, what);
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -2480,7 +2575,7 @@ int tb_store_put_run(tb_store *st, const tb_run_config *cfg, const tb_run_result
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
   }
-  return 0;
+  return put; /* 1: the recorded result was kept, nothing written */
 }
 
 int tb_store_batch_begin(tb_store *st, char *err, size_t errlen) {

@@ -1,11 +1,12 @@
 /*
  * store.h — the SQLite results database (store.c): one writer per file,
- * schema 4 and its migrations, recording sweeps, components and runs,
+ * schema 5 and its migrations, recording sweeps, components and runs,
  * deleting runs, the views the reports read.
  *
  * Provides: tb_store_open_write, tb_store_open_read, tb_store_close,
  * tb_store_db, tb_store_path, tb_store_lock_fd, tb_store_begin_sweep,
- * tb_store_end_sweep, tb_store_component_records, tb_component_records_free,
+ * tb_store_end_sweep, tb_store_force_resume, tb_force_resume_has,
+ * tb_force_resume_free, tb_store_component_records, tb_component_records_free,
  * tb_store_sweep_hashes, tb_store_reused_components, tb_store_register_component,
  * tb_store_run_status, tb_store_adopt_legacy, tb_store_put_run, tb_store_batch_begin,
  * tb_store_batch_commit, tb_store_in_batch, tb_store_pcache_outside_forks,
@@ -52,12 +53,31 @@ int tb_store_lock_fd(tb_store *st);
 typedef struct tb_sweep_meta {
   const char *command;      /* the command line, for people reading the sweeps table */
   int shard_index, shard_count; /* 1/1 for a whole sweep */
+  int forced;               /* `run --force`: sweeps.forced, what a later one resumes */
 } tb_sweep_meta;
 /* Record a sweep: its row, each scenario's version (by script hash) and the
  * configurations it expands to. Runs recorded afterwards reference it. */
 int tb_store_begin_sweep(tb_store *st, const tb_sweep *sw, const tb_sweep_meta *m, char *err,
                          size_t errlen);
+/* The end of a sweep that went through all its runs (sweeps.finished_at):
+ * a sweep killed, stopped by a signal or by an error has none. */
 int tb_store_end_sweep(tb_store *st, char *err, size_t errlen);
+
+/* What a `run --force` resumes: the forced sweeps of the same script (its
+ * hash) and shard that never finished, newest first, back to the newest one
+ * that finished (none: n = 0). The runs they recorded complete or diverged
+ * were redone by them, and are kept by the new forced sweep. Look it up
+ * before tb_store_begin_sweep records the new one. */
+typedef struct tb_force_resume {
+  int64_t *sweep_ids; /* newest first */
+  int n;
+  double started_at;  /* of the newest, unix seconds */
+} tb_force_resume;
+int tb_store_force_resume(tb_store *st, const tb_sweep *sw, int shard_index, int shard_count,
+                          tb_force_resume *out, char *err, size_t errlen);
+/* 1 if sweep_id is one of r's sweeps (r may be NULL). */
+int tb_force_resume_has(const tb_force_resume *r, int64_t sweep_id);
+void tb_force_resume_free(tb_force_resume *r);
 
 /* A recorded build of a component (same kind, name and version). */
 typedef struct tb_component_record {
@@ -78,17 +98,20 @@ void tb_component_records_free(tb_component_record *r, int n);
 int tb_store_sweep_hashes(tb_store *st, const tb_sweep *sw, char *err, size_t errlen);
 /* The builds of loss and optimizer components that the runs of `sw` already
  * recorded as complete or diverged — those a rerun would skip — were
- * recorded with; n_runs counts those runs only. */
-int tb_store_reused_components(tb_store *st, const tb_sweep *sw, tb_component_record **out,
-                               int *n, char *err, size_t errlen);
+ * recorded with; n_runs counts those runs only. With `only`, the runs a
+ * resumed `run --force` keeps: those recorded by only's sweeps. */
+int tb_store_reused_components(tb_store *st, const tb_sweep *sw, const tb_force_resume *only,
+                               tb_component_record **out, int *n, char *err, size_t errlen);
 /* Record the loaded build of c with its numeric fingerprint (NULL or "" when
  * unknown); runs recorded afterwards point at it. */
 int tb_store_register_component(tb_store *st, const tb_component *c, const char *fingerprint,
                                 const char *probe, char *err, size_t errlen);
 
-/* 1 and the status name in `status` if a run with this config hash exists,
- * 0 (and "") if none, -1 on a database error. */
-int tb_store_run_status(tb_store *st, const char *config_hash, char *status, size_t len);
+/* 1 and the status name in `status` (and the sweep that recorded it in
+ * *sweep_id, 0 if none; sweep_id may be NULL) if a run with this config hash
+ * exists, 0 (and "") if none, -1 on a database error. */
+int tb_store_run_status(tb_store *st, const char *config_hash, char *status, size_t len,
+                        int64_t *sweep_id);
 /* Runs that earlier versions recorded under their legacy identity (the
  * canonical JSON of before issue 7, config.h): for each run of `sw` whose
  * new hash is not in the database but whose legacy hash is, `write` = 1
@@ -101,9 +124,12 @@ int tb_store_adopt_legacy(tb_store *st, const tb_sweep *sw, int write, int64_t *
                           char *err, size_t errlen);
 /* Record one run and all its rows, replacing a previous row with the same
  * config hash: in a transaction of its own, or, inside a batch, in the
- * batch's. A run that cannot be recorded leaves nothing of itself; inside a
- * batch it rolls the whole batch back (and closes it): none of the batch's
- * runs is recorded then. */
+ * batch's; 0. Except that an attempt that crashed, timed out or failed
+ * never replaces a run recorded complete or diverged: that one stays as it
+ * is, nothing of res is written, and the result is 1 (a forced rerun's
+ * attempt that died). A run that cannot be recorded (-1) leaves nothing of
+ * itself; inside a batch it rolls the whole batch back (and closes it):
+ * none of the batch's runs is recorded then. */
 int tb_store_put_run(tb_store *st, const tb_run_config *cfg, const tb_run_result *res,
                      char *err, size_t errlen);
 /* A batch: one transaction for the runs recorded until tb_store_batch_commit

@@ -44,6 +44,16 @@
  * version: a plugin rebuilt with other numbers would otherwise have its old
  * runs silently reused, since runs are keyed on name and version.
  *
+ * With --force every run is redone, but (issue 10) an attempt that crashes,
+ * times out or fails never replaces a complete or diverged run: the store
+ * decides that in the transaction that would replace it (tb_store_put_run
+ * returns 1 and writes nothing), so the batch's all-or-nothing commit and
+ * "shown as done means in the file" hold as for any run; here the run's
+ * line says the recorded run was kept and why, and it counts as failed.
+ * And a --force sweep that never finished is resumed by the next one of the
+ * same script: the runs it recorded complete or diverged are skipped
+ * (tb_store_force_resume finds it; cmd_run.c looks it up).
+ *
  * Run labels (tb_run_label) show what differs from the defaults in every
  * part of the tree, by the identity's own rule.
  *
@@ -59,6 +69,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -123,8 +134,8 @@ static int add_plugins(const tb_instance *in, const tb_component ***cs, int n, i
   return n;
 }
 
-int tb_sweep_check_components(const tb_sweep *sw, tb_store *st, int force, int record,
-                              char *err, size_t errlen) {
+int tb_sweep_check_components(const tb_sweep *sw, tb_store *st, int force,
+                              tb_force_resume *resume, int record, char *err, size_t errlen) {
   if (!st) return 0; /* nothing recorded to compare with */
   /* runs recorded by an earlier trainbench under their legacy identity are
    * the same runs: re-key them (a reader only remembers them) */
@@ -163,11 +174,14 @@ int tb_sweep_check_components(const tb_sweep *sw, tb_store *st, int force, int r
   }
   /* Compare with the builds that recorded the runs this sweep would skip:
    * those are the numbers a rerun would reuse. (With --force nothing is
-   * skipped.) Runs of other scripts, or of other settings, are not reused,
+   * skipped but the runs an interrupted --force sweep redid, which it
+   * resumes.) Runs of other scripts, or of other settings, are not reused,
    * so an older build they were made with does not stand in the way. */
   tb_component_record *used = NULL;
   int n_used = 0;
-  if (rc == 0 && !force) rc = tb_store_reused_components(st, sw, &used, &n_used, err, errlen);
+  int resuming = force && resume && resume->n > 0;
+  if (rc == 0 && (!force || resuming))
+    rc = tb_store_reused_components(st, sw, force ? resume : NULL, &used, &n_used, err, errlen);
   char *msg = NULL;
   size_t msglen = 0;
   FILE *m = open_memstream(&msg, &msglen);
@@ -195,7 +209,14 @@ int tb_sweep_check_components(const tb_sweep *sw, tb_store *st, int force, int r
   }
   tb_component_records_free(used, n_used);
   fclose(m);
-  if (rc == 0 && conflicts) {
+  if (rc == 0 && conflicts && resuming) {
+    /* --force asked for this build's numbers: redo those runs too */
+    fprintf(stderr,
+            "trainbench: warning: not resuming the interrupted --force sweep #%lld: %s\n"
+            "every run is redone with this build\n",
+            (long long)resume->sweep_ids[0], msg);
+    tb_force_resume_free(resume);
+  } else if (rc == 0 && conflicts) {
     tb_errf(err, errlen,
             "%s\nthose runs would be reused as if nothing had changed: bump the plugin's "
             "version when its numbers change (runs are keyed on name and version), or rerun "
@@ -794,43 +815,93 @@ static int batch_commit(batch *b, tb_store *st, const tb_sweep_opts *o, int *rep
   return rc;
 }
 
+/* "resuming the interrupted --force sweep #N (started ...): M runs it redid
+ * are kept" */
+static void resume_note(FILE *f, const tb_force_resume *r, int kept, int dry_run) {
+  char when[64] = "?";
+  time_t t = (time_t)r->started_at;
+  struct tm tm;
+  if (localtime_r(&t, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+  fprintf(f, "%s the interrupted --force sweep #%lld (started %s", dry_run ? "would resume" :
+          "resuming", (long long)r->sweep_ids[0], when);
+  for (int i = 1; i < r->n; i++) /* it resumed these, interrupted too */
+    fprintf(f, "%s#%lld", i == 1 ? "; it resumed " : ", ", (long long)r->sweep_ids[i]);
+  fprintf(f, "): %d run%s %s redid %s kept\n", kept, kept == 1 ? "" : "s", r->n > 1 ? "they" : "it",
+          dry_run ? "would be" : kept == 1 ? "is" : "are");
+}
+
+/* Why a forced attempt left the recorded run as it was:
+ * "kept the recorded complete run: the new attempt timed out after 3 s". */
+static void kept_text(char *out, size_t n, int was, const tb_run_result *r, double limit) {
+  const char *what = was == TB_RUN_DIVERGED ? "diverged " : was == TB_RUN_COMPLETE ? "complete " : "";
+  if (r->status == TB_RUN_TIMEOUT)
+    snprintf(out, n, "kept the recorded %srun: the new attempt timed out after %g s", what, limit);
+  else if (r->status == TB_RUN_CRASHED)
+    snprintf(out, n, "kept the recorded %srun: the new attempt crashed: %s", what,
+             strncmp(r->error, "crashed: ", 9) == 0 ? r->error + 9 : r->error);
+  else
+    snprintf(out, n, "kept the recorded %srun: the new attempt failed: %s", what, r->error);
+}
+
 int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sweep_stats *stats,
                  char *err, size_t errlen) {
   memset(stats, 0, sizeof *stats);
   int *todo = malloc(sizeof(int) * (size_t)(sw->n_runs ? sw->n_runs : 1));
+  /* per run: the result recorded before (TB_RUN_COMPLETE, TB_RUN_DIVERGED),
+   * which stays if a forced attempt dies; 0 if none */
+  int *was = calloc((size_t)(sw->n_runs ? sw->n_runs : 1), sizeof *was);
+  if (!todo || !was) abort();
+  const tb_force_resume *resume = o->force && o->resume && o->resume->n > 0 ? o->resume : NULL;
   int ntodo = 0;
   for (int i = 0; i < sw->n_runs; i++) {
     char status[32] = "";
-    int found = st ? tb_store_run_status(st, sw->runs[i].hash, status, sizeof status) : 0;
+    int64_t by = 0;
+    int found = st ? tb_store_run_status(st, sw->runs[i].hash, status, sizeof status, &by) : 0;
     if (found < 0) {
       tb_errf(err, errlen, "cannot read the results database");
       free(todo);
+      free(was);
       return -1;
     }
-    int keep = found == 1 && !o->force &&
-               (strcmp(status, "complete") == 0 || strcmp(status, "diverged") == 0);
+    if (found == 1 && strcmp(status, "complete") == 0) was[i] = TB_RUN_COMPLETE;
+    if (found == 1 && strcmp(status, "diverged") == 0) was[i] = TB_RUN_DIVERGED;
+    /* a result is skipped; with --force redone, unless an interrupted
+     * --force sweep that this one resumes redid it already */
+    int resumed = was[i] && resume && tb_force_resume_has(resume, by);
+    int keep = was[i] && (!o->force || resumed);
     if (keep)
       stats->skipped++;
     else
       todo[ntodo++] = i;
+    stats->resumed += resumed;
     if (o->dry_run) {
       char label[512];
       tb_run_label(&sw->runs[i], label, sizeof label);
-      if (found == 1)
+      if (resumed)
+        printf("skip %.12s  %s  [%s by --force sweep #%lld]\n", sw->runs[i].hash, label, status,
+               (long long)by);
+      else if (found == 1)
         printf("%s %.12s  %s  [%s]\n", keep ? "skip" : "run ", sw->runs[i].hash, label, status);
       else
         printf("run  %.12s  %s\n", sw->runs[i].hash, label);
     }
   }
   stats->total = ntodo;
+  if (resume) resume_note(o->dry_run ? stdout : stderr, resume, stats->resumed, o->dry_run);
   if (o->dry_run) {
-    printf("%d runs to do, %d already recorded (of %d)\n", ntodo, stats->skipped, sw->n_runs);
+    if (o->force)
+      printf("%d runs to do (--force), %d kept by the resumed --force sweep (of %d)\n", ntodo,
+             stats->skipped, sw->n_runs);
+    else
+      printf("%d runs to do, %d already recorded (of %d)\n", ntodo, stats->skipped, sw->n_runs);
     free(todo);
+    free(was);
     return 0;
   }
   double window;
   if (commit_seconds(&window, err, errlen)) {
     free(todo);
+    free(was);
     return -1;
   }
   if (!o->tty)
@@ -848,6 +919,7 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
   if (chld_open(&old_chld, err, errlen)) {
     free(slots);
     free(todo);
+    free(was);
     return -1;
   }
   stop_open(old_stop);
@@ -942,8 +1014,9 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
           rc = -1;
         }
       }
+      int put = 0; /* 1: a forced attempt that died, the recorded result kept */
       if (st && rc == 0) {
-        if (tb_store_put_run(st, cfg, &s->res, msg, sizeof msg)) {
+        if ((put = tb_store_put_run(st, cfg, &s->res, msg, sizeof msg)) < 0) {
           tb_errf(err, errlen, "%s", msg); /* it names the run */
           rc = -1;
           /* the batch was rolled back: none of its runs is recorded or reported */
@@ -957,17 +1030,26 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
       switch (s->res.status) {
       case TB_RUN_COMPLETE: stats->complete++; break;
       case TB_RUN_DIVERGED: stats->diverged++; break;
-      default: stats->failed++;
+      default: stats->failed++; stats->kept += put == 1;
       }
       char *line = NULL;
       if (recorded && (!o->tty || s->res.status != TB_RUN_COMPLETE)) {
         char label[512];
         tb_run_label(cfg, label, sizeof label);
         int n;
+        char why[TB_ERRLEN + 80];
+        if (put == 1) {
+          kept_text(why, sizeof why, was[s->run], &s->res, limit);
+          if (!stats->kept_first[0])
+            snprintf(stats->kept_first, sizeof stats->kept_first, "%.400s: %.600s", label, why);
+        }
         if (s->res.status == TB_RUN_COMPLETE)
           n = asprintf(&line, "[%d/%d] %-8s %s  val.accuracy=%.4g (%.1fs)\n", stats->done,
                        stats->total, tb_status_name(s->res.status), label,
                        final_metric(&s->res, "val", "accuracy"), s->res.wall_seconds);
+        else if (put == 1)
+          n = asprintf(&line, "[%d/%d] %-8s %s (%.1fs)  %s\n", stats->done, stats->total,
+                       tb_status_name(s->res.status), label, s->res.wall_seconds, why);
         else /* no metric: the last one measured is not a result */
           n = asprintf(&line, "[%d/%d] %-8s %s (%.1fs)  %s\n", stats->done, stats->total,
                        tb_status_name(s->res.status), label, s->res.wall_seconds,
@@ -1012,5 +1094,6 @@ int tb_sweep_run(const tb_sweep *sw, tb_store *st, const tb_sweep_opts *o, tb_sw
            1);
   free(slots);
   free(todo);
+  free(was);
   return rc;
 }

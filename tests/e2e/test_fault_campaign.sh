@@ -183,6 +183,9 @@ eq "... and the sweep finished undisturbed" "$(complete "$DB")" "$RUNS"
 DB="$WORK/worker.db"
 "$TB" run "$S" --db "$DB" -j 2 >/dev/null 2>worker.err &
 pid=$!
+# once the sweep has started, the children are workers (before it, they can
+# be probes of the plugins' files or numbers, whose death is not a run's)
+ok "the sweep starts" within 30 grep -q '^sweep: ' worker.err
 ok "a worker is running" within 30 sh -c "pgrep -P $pid >/dev/null"
 victim=$(pgrep -P "$pid" | head -n 1)
 kill -9 "$victim"

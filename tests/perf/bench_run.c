@@ -208,9 +208,9 @@ int main(int argc, char **argv) {
   }
   tb_store *st = NULL;
   if (db) {
-    tb_sweep_meta meta = {"bench_run", 1, 1};
+    tb_sweep_meta meta = {"bench_run", 1, 1, 0};
     if (tb_store_open_write(&st, db, err, sizeof err) ||
-        tb_sweep_check_components(&sw, st, 0, 1, err, sizeof err) ||
+        tb_sweep_check_components(&sw, st, 0, NULL, 1, err, sizeof err) ||
         tb_store_begin_sweep(st, &sw, &meta, err, sizeof err)) {
       fprintf(stderr, "bench_run: %s\n", err);
       return 1;

@@ -217,7 +217,7 @@ static void test_schema_and_runs(void) {
   /* scenarios: a version per script text; the configurations of each */
   tb_scenario_info sc = {"sweep", "scripts/a.lua", "-- v1"};
   tb_sweep sw = {.scenarios = &sc, .n_scenarios = 1};
-  tb_sweep_meta meta = {"trainbench run scripts/a.lua", 1, 1};
+  tb_sweep_meta meta = {"trainbench run scripts/a.lua", 1, 1, 0};
   CHECK(tb_store_begin_sweep(st, &sw, &meta, err, sizeof err) == 0);
   CHECK(tb_store_begin_sweep(st, &sw, &meta, err, sizeof err) == 0);
   CHECK(sql_int(st, "SELECT count(*) FROM scenarios") == 1);
@@ -237,7 +237,7 @@ static void test_schema_and_runs(void) {
   tb_run_result res;
   char status[32] = "x";
   make_cfg(&cfg, "sweep", 1, &toy_sgd, 0.01, 0.9);
-  CHECK(tb_store_run_status(st, cfg.hash, status, sizeof status) == 0);
+  CHECK(tb_store_run_status(st, cfg.hash, status, sizeof status, NULL) == 0);
   CHECK_STR(status, "");
   make_result(&res, TB_RUN_COMPLETE);
   tb_result_add_metric(&res, 0, "val", "accuracy", 0.10);
@@ -258,7 +258,7 @@ static void test_schema_and_runs(void) {
   res.compute_seconds = 3;
   res.cpu_seconds = 2.5;
   CHECK(tb_store_put_run(st, &cfg, &res, err, sizeof err) == 0);
-  CHECK(tb_store_run_status(st, cfg.hash, status, sizeof status) == 1);
+  CHECK(tb_store_run_status(st, cfg.hash, status, sizeof status, NULL) == 1);
   CHECK_STR(status, "complete");
 
   CHECK_STR(sql_text(st, "SELECT model || ' ' || dataset || ' ' || loss || ' ' || optimizer"
@@ -370,7 +370,7 @@ static void test_schema_and_runs(void) {
   tb_result_add_epoch_time(&res, 0.75);
   CHECK(tb_store_put_run(st, &cfg, &res, err, sizeof err) == 0);
   CHECK(sql_int(st, "SELECT count(*) FROM runs") == 1);
-  CHECK(tb_store_run_status(st, cfg.hash, status, sizeof status) == 1);
+  CHECK(tb_store_run_status(st, cfg.hash, status, sizeof status, NULL) == 1);
   CHECK_STR(status, "diverged");
   CHECK_STR(sql_text(st, "SELECT error FROM runs"), "loss is not finite at epoch 1");
   CHECK(sql_int(st, "SELECT count(*) FROM metrics") == 2);
@@ -402,7 +402,7 @@ static void test_schema_and_runs(void) {
   CHECK(tb_store_put_run(st, &cfg, &res, err, sizeof err) != 0);
   CHECK_HAS(err, "disk on fire");
   CHECK_HAS(err, cfg.hash);
-  CHECK(tb_store_run_status(st, cfg.hash, status, sizeof status) == 1);
+  CHECK(tb_store_run_status(st, cfg.hash, status, sizeof status, NULL) == 1);
   CHECK_STR(status, "diverged");
   CHECK_STR(sql_text(st, "SELECT flag FROM final_metrics WHERE split = 'val'"), "diverged");
   CHECK(sql_int(st, "SELECT count(*) FROM params") ==
@@ -411,12 +411,54 @@ static void test_schema_and_runs(void) {
   tb_run_config other;
   make_cfg(&other, "sweep", 2, &toy_sgd, 0.01, 0.9);
   CHECK(tb_store_put_run(st, &other, &res, err, sizeof err) != 0);
-  CHECK(tb_store_run_status(st, other.hash, status, sizeof status) == 0);
+  CHECK(tb_store_run_status(st, other.hash, status, sizeof status, NULL) == 0);
   CHECK(sql_int(st, "SELECT count(*) FROM runs") == 1);
   CHECK(sqlite3_exec(tb_store_db(st), "DROP TRIGGER temp.boom", NULL, NULL, NULL) == SQLITE_OK);
   /* the store is usable again afterwards */
   CHECK(tb_store_put_run(st, &other, &res, err, sizeof err) == 0);
   CHECK(sql_int(st, "SELECT count(*) FROM runs") == 2);
+
+  /* an attempt that died never replaces a result (a forced rerun's, issue
+   * 10): 1, and the complete run stays as it was, every row of it */
+  int64_t kept_id = sql_int(st, "SELECT id FROM runs WHERE seed = 2");
+  int64_t kept_rows = sql_int(st, "SELECT count(*) FROM metrics WHERE run_id = "
+                                  "(SELECT id FROM runs WHERE seed = 2)");
+  static const int dead[] = {TB_RUN_CRASHED, TB_RUN_TIMEOUT, TB_RUN_FAILED};
+  for (int i = 0; i < 3; i++) {
+    tb_run_result died;
+    make_result(&died, dead[i]);
+    snprintf(died.error, sizeof died.error, "crashed: worker killed by signal 9");
+    tb_result_add_metric(&died, 0, "val", "accuracy", 0.01);
+    CHECK(tb_store_put_run(st, &other, &died, err, sizeof err) == 1);
+    CHECK(tb_store_batch_begin(st, err, sizeof err) == 0); /* in a batch too */
+    CHECK(tb_store_put_run(st, &other, &died, err, sizeof err) == 1);
+    CHECK(tb_store_batch_commit(st, err, sizeof err) == 0);
+    tb_result_free(&died);
+  }
+  CHECK(sql_int(st, "SELECT id FROM runs WHERE seed = 2") == kept_id);
+  CHECK_STR(sql_text(st, "SELECT status || ' ' || coalesce(error, '-') FROM runs WHERE seed = 2"),
+            "complete -");
+  CHECK(sql_int(st, "SELECT count(*) FROM metrics WHERE run_id = "
+                    "(SELECT id FROM runs WHERE seed = 2)") == kept_rows);
+  CHECK(sql_int(st, "SELECT count(*) FROM metrics WHERE value = 0.01") == 0);
+  /* while one that died replaces one that died (the later reason stays) */
+  {
+    tb_run_config third;
+    tb_run_result died;
+    make_cfg(&third, "sweep", 4, &toy_sgd, 0.01, 0.9);
+    make_result(&died, TB_RUN_CRASHED);
+    snprintf(died.error, sizeof died.error, "first");
+    CHECK(tb_store_put_run(st, &third, &died, err, sizeof err) == 0);
+    snprintf(died.error, sizeof died.error, "second");
+    died.status = TB_RUN_TIMEOUT;
+    CHECK(tb_store_put_run(st, &third, &died, err, sizeof err) == 0);
+    CHECK_STR(sql_text(st, "SELECT status || ' ' || error FROM runs WHERE seed = 4"),
+              "timeout second");
+    CHECK(sqlite3_exec(tb_store_db(st), "DELETE FROM runs WHERE seed = 4", NULL, NULL, NULL) ==
+          SQLITE_OK);
+    tb_result_free(&died);
+    tb_config_free(&third);
+  }
   tb_config_free(&other);
 
   /* a run without its canonical configuration is refused */
@@ -479,7 +521,7 @@ static void test_lock_and_readers(void) {
     CHECK(tb_store_put_run(w, &cfg, &res, err, sizeof err) == 0);
     CHECK(sql_int(r, "SELECT count(*) FROM runs") == 3);
     char status[16];
-    CHECK(tb_store_run_status(r, cfg.hash, status, sizeof status) == 1);
+    CHECK(tb_store_run_status(r, cfg.hash, status, sizeof status, NULL) == 1);
     CHECK_STR(status, "timeout");
     CHECK(tb_store_lock_fd(r) == -1);
     /* the reader cannot write */
@@ -1367,7 +1409,7 @@ static void test_row_order(void) {
   if (!st) return;
   tb_scenario_info sc = {"order", "order.lua", "-- order"};
   tb_sweep sw = {.scenarios = &sc, .n_scenarios = 1};
-  tb_sweep_meta meta = {"trainbench run order.lua", 1, 1};
+  tb_sweep_meta meta = {"trainbench run order.lua", 1, 1, 0};
   CHECK(tb_store_begin_sweep(st, &sw, &meta, err, sizeof err) == 0);
   CHECK(sql_int(st, "PRAGMA foreign_keys") == 0);
   tb_run_config cfg;

@@ -19,9 +19,15 @@
  *     -DALT_NOBC: without bias correction (not the default) the first
  *     moment skips its (1 - b1) factor;
  *     -DSIGN_RULE: another update rule, lr_t sign(m).
+ *   -DCRASH_AT=T / -DHANG_AT=T: the same numbers, but the optimizer raises
+ *     SIGSEGV / hangs at its step T, past the fingerprint probe's 6 steps: a
+ *     rebuild that a sweep's probe accepts and whose runs then die (the
+ *     forced-rerun test, test_force.sh).
  */
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +152,13 @@ static int opt_step(void *state, tb_tensor *params, const tb_tensor *grads,
                     const tb_step_ctx *ctx) {
   ostate *s = state;
   s->t++;
+#ifdef CRASH_AT
+  if (s->t == CRASH_AT) raise(SIGSEGV);
+#endif
+#ifdef HANG_AT
+  if (s->t == HANG_AT)
+    for (;;) pause();
+#endif
   const double lr = s->lr * ctx->lr_factor;
   const double c1 = s->bc ? 1 - pow(s->b1, (double)s->t) : 1;
   const double c2 = s->bc ? 1 - pow(s->b2, (double)s->t) : 1;
