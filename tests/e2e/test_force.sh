@@ -10,17 +10,6 @@ DB="$WORK/f.db"
 mkdir -p "$WORK/p"
 export TRAINBENCH_PLUGIN_PATH="$WORK/p"
 
-# poll for up to $1 seconds until the rest of the command line succeeds
-within() {
-  limit=$1; shift
-  i=0
-  while [ "$i" -lt $((limit * 10)) ]; do
-    "$@" && return 0
-    sleep 0.1
-    i=$((i + 1))
-  done
-  return 1
-}
 # every value a run keeps, to the last bit, in a fixed order
 dump() {
   q "$1" "SELECT group_concat(x, ';') FROM (
