@@ -38,7 +38,10 @@ cp "$FP/fp_crash.so" "$WORK/p/fp.so"
 out=$("$TB" run "$E2E/force.lua" --db "$DB" -j 2 --force 2>&1)
 eq "a forced sweep whose attempts crash exits 3" "$?" 3
 has "each run's line says the recorded run stays, and why" "$out" "] crashed  force fp_loss/fp_opt data=iris seed=1 ("
-has "... in its own words" "$out" "kept the recorded complete run: the new attempt crashed: worker killed by signal 11"
+has "... in its own words" "$out" "kept the recorded complete run: the new attempt crashed: worker"
+# a plain build: "killed by signal 11 (SIGSEGV ...)"; under ASan the
+# sanitizer's report: "... SUMMARY: AddressSanitizer: SEGV ..."
+has "... with the crash" "$out" "SEGV"
 has "the end of the sweep says so" "$out" "4 forced attempts crashed, timed out or failed: kept the complete or diverged runs recorded before them"
 has "and counts them" "$out" "4 crashed, timed out or failed, 4 of them kept as recorded"
 case "$out" in *"a rerun retries them"*) r=1 ;; *) r=0 ;; esac
