@@ -6,11 +6,13 @@
  *
  * Provides: tb_cmd_merge, tb_cmd_slurm.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -64,6 +66,9 @@ int tb_cmd_merge(int argc, char **argv) {
   const char *out = argv[optind];
   char err[TB_ERRLEN];
   tb_store *st = NULL;
+  /* a refused merge into a database it made leaves no empty database behind */
+  struct stat before;
+  const int made = stat(out, &before) != 0 && errno == ENOENT;
   if (tb_store_open_write(&st, out, err, sizeof err)) {
     fprintf(stderr, "trainbench: %s\n", err);
     return TB_EXIT_ERROR;
@@ -74,6 +79,13 @@ int tb_cmd_merge(int argc, char **argv) {
   tb_store_close(st);
   if (rc) {
     fprintf(stderr, "trainbench merge: %s\n", err);
+    if (made) {
+      char side[PATH_MAX + 8];
+      unlink(out);
+      snprintf(side, sizeof side, "%s-wal", out), unlink(side);
+      snprintf(side, sizeof side, "%s-shm", out), unlink(side);
+      snprintf(side, sizeof side, "%s-journal", out), unlink(side);
+    }
     return TB_EXIT_ERROR;
   }
   /* opening the store again rebuilds the `results` view over the columns
