@@ -10,12 +10,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -138,6 +141,63 @@ ssize_t tb_child_read_out(tb_child *ch, int echo_fd) {
   memcpy(ch->tail + keep, chunk, (size_t)n);
   ch->tlen = keep + (size_t)n;
   return n;
+}
+
+int tb_child_wait(tb_child *ch, double deadline, tb_line_fn on_line, void *ud, int echo_fd,
+                  int *wstatus) {
+  int reaped = 0, timed_out = 0;
+  *wstatus = 0;
+  while (ch->fd_msg >= 0 || ch->fd_out >= 0) {
+    pid_t w = waitpid(ch->pid, wstatus, WNOHANG);
+    if (w == ch->pid || (w < 0 && errno == ECHILD)) {
+      reaped = w == ch->pid ? 1 : -1; /* -1: someone else reaped it */
+      while (ch->fd_msg >= 0 && tb_child_read_msg(ch, on_line, ud) > 0) {
+      }
+      while (ch->fd_out >= 0 && tb_child_read_out(ch, echo_fd) > 0) {
+      }
+      break;
+    }
+    const double left = deadline > 0 ? deadline - tb_now_mono() : 1;
+    if (left <= 0) {
+      timed_out = 1;
+      break;
+    }
+    struct pollfd pf[2];
+    int np = 0;
+    if (ch->fd_msg >= 0) pf[np++] = (struct pollfd){.fd = ch->fd_msg, .events = POLLIN};
+    if (ch->fd_out >= 0) pf[np++] = (struct pollfd){.fd = ch->fd_out, .events = POLLIN};
+    int prc = poll(pf, (nfds_t)np, (int)fmin(left * 1000 + 1, 200));
+    if (prc < 0 && errno != EINTR) break;
+    for (int i = 0; prc > 0 && i < np; i++) {
+      if (!pf[i].revents) continue;
+      if (pf[i].fd == ch->fd_msg)
+        tb_child_read_msg(ch, on_line, ud);
+      else
+        tb_child_read_out(ch, echo_fd);
+    }
+  }
+  if (!reaped) {
+    /* the pipes closed first: give the child until the deadline to end on
+     * its own, so its status is its own and not our SIGKILL */
+    while (!timed_out) {
+      pid_t w = waitpid(ch->pid, wstatus, WNOHANG);
+      if (w == ch->pid || (w < 0 && errno == ECHILD)) {
+        reaped = w == ch->pid ? 1 : -1;
+        break;
+      }
+      if (deadline > 0 && tb_now_mono() > deadline)
+        timed_out = 1;
+      else
+        nanosleep(&(struct timespec){0, 5000000}, NULL);
+    }
+  }
+  if (!reaped) {
+    kill(ch->pid, SIGKILL); /* timed out: no child outlives the call */
+    while (waitpid(ch->pid, wstatus, 0) < 0 && errno == EINTR) {
+    }
+    return -1;
+  }
+  return reaped;
 }
 
 void tb_child_tail_text(const tb_child *ch, char *out, size_t outlen, size_t max) {

@@ -4,7 +4,8 @@
  * a pipe, dies with its parent, and whose output's tail says how it ended.
  *
  * Provides: tb_child_fork, tb_child_send, tb_child_read_msg,
- * tb_child_read_out, tb_child_tail_text, tb_child_close, tb_wait_status_text.
+ * tb_child_read_out, tb_child_wait, tb_child_tail_text, tb_child_close,
+ * tb_wait_status_text.
  */
 #ifndef TB_CHILD_H
 #define TB_CHILD_H
@@ -40,6 +41,15 @@ typedef void (*tb_line_fn)(void *ud, char *line);
 ssize_t tb_child_read_msg(tb_child *ch, tb_line_fn on_line, void *ud);
 /* The same for fd_out, keeping its tail; a copy goes to echo_fd if >= 0. */
 ssize_t tb_child_read_out(tb_child *ch, int echo_fd);
+/* Read the child's pipes (lines of fd_msg to on_line, fd_out's tail kept, a
+ * copy to echo_fd if >= 0) until both close, or until the child ends — a
+ * process it started may hold them open — then take what they hold; and
+ * reap it, given until `deadline` (tb_now_mono(); <= 0: none) to end on its
+ * own, then killed, so that no child outlives the call. Returns 1 when it
+ * ended (its status in *wstatus), 0 when its status was collected elsewhere,
+ * -1 when it was killed at the deadline. */
+int tb_child_wait(tb_child *ch, double deadline, tb_line_fn on_line, void *ud, int echo_fd,
+                  int *wstatus);
 /* How the child's output ended, on one line of at most `max` bytes: a
  * sanitizer's SUMMARY line if there is one, else the last bytes. */
 void tb_child_tail_text(const tb_child *ch, char *out, size_t outlen, size_t max);

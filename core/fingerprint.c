@@ -774,56 +774,10 @@ int tb_fingerprint_components(const tb_component *const *cs, int n, double timeo
       child_main(cs, next, n, msg_fd);
       _exit(0); /* not exit(): atexit handlers and stdio buffers belong to the parent */
     }
-    int timed_out = 0, reaped = 0, wstatus = 0;
-    while (r.ch.fd_msg >= 0 || r.ch.fd_out >= 0) {
-      /* a process the plugin started may hold the pipes open after the
-       * child is gone: at the child's end, take what the pipes hold and stop */
-      pid_t w = waitpid(r.ch.pid, &wstatus, WNOHANG);
-      if (w == r.ch.pid || (w < 0 && errno == ECHILD)) {
-        reaped = w == r.ch.pid ? 1 : -1; /* -1: someone else reaped it */
-        while (r.ch.fd_msg >= 0 && tb_child_read_msg(&r.ch, on_line, &r) > 0) {
-        }
-        while (r.ch.fd_out >= 0 && tb_child_read_out(&r.ch, -1) > 0) {
-        }
-        break;
-      }
-      double left = timeout > 0 ? r.started + timeout - tb_now_mono() : 1;
-      if (left <= 0) {
-        timed_out = 1;
-        break;
-      }
-      struct pollfd pf[2];
-      int np = 0;
-      if (r.ch.fd_msg >= 0) pf[np++] = (struct pollfd){.fd = r.ch.fd_msg, .events = POLLIN};
-      if (r.ch.fd_out >= 0) pf[np++] = (struct pollfd){.fd = r.ch.fd_out, .events = POLLIN};
-      int prc = poll(pf, (nfds_t)np, (int)fmin(left * 1000 + 1, 200));
-      if (prc < 0 && errno != EINTR) break;
-      for (int i = 0; prc > 0 && i < np; i++) {
-        if (!pf[i].revents) continue;
-        if (pf[i].fd == r.ch.fd_msg)
-          tb_child_read_msg(&r.ch, on_line, &r);
-        else
-          tb_child_read_out(&r.ch, -1);
-      }
-    }
-    if (!reaped) {
-      /* the pipes closed first: give the child until its deadline to end on
-       * its own, so its status is its own and not our SIGKILL */
-      while (!timed_out) {
-        pid_t w = waitpid(r.ch.pid, &wstatus, WNOHANG);
-        if (w == r.ch.pid || (w < 0 && errno == ECHILD)) {
-          reaped = w == r.ch.pid ? 1 : -1;
-          break;
-        }
-        if (timeout > 0 && tb_now_mono() > r.started + timeout) timed_out = 1;
-        else nanosleep(&(struct timespec){0, 5000000}, NULL);
-      }
-    }
-    if (!reaped) {
-      kill(r.ch.pid, SIGKILL); /* timed out: no child outlives the call */
-      while (waitpid(r.ch.pid, &wstatus, 0) < 0 && errno == EINTR) {
-      }
-    }
+    int wstatus;
+    const int reaped = tb_child_wait(&r.ch, timeout > 0 ? r.started + timeout : 0, on_line, &r,
+                                     -1, &wstatus),
+              timed_out = reaped < 0;
     tb_child_close(&r.ch);
     if (r.got_end && !timed_out && !r.bad[0]) break;
     /* the component in progress failed; the ones before it are done */
@@ -842,7 +796,7 @@ int tb_fingerprint_components(const tb_component *const *cs, int n, double timeo
                   "the fingerprint probe timed out%s: still running after %g s, killed%s%s", in,
                   timeout, tail[0] ? "; output: " : "", tail);
     } else {
-      if (reaped < 0)
+      if (reaped == 0)
         snprintf(how, sizeof how, "ended (its status was collected elsewhere)");
       else
         tb_wait_status_text(wstatus, how, sizeof how);

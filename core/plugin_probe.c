@@ -20,8 +20,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,26 +116,9 @@ int tb_plugin_probe(const char *hash, tb_probe_load_fn load, void *ud, char *err
     _exit(0);
   }
   report r = {0, ""};
-  const double deadline = tb_now_mono() + PROBE_SECONDS;
-  int timed_out = 0;
-  while (ch.fd_msg >= 0 || ch.fd_out >= 0) {
-    struct pollfd p[2];
-    int np = 0;
-    if (ch.fd_msg >= 0) p[np++] = (struct pollfd){.fd = ch.fd_msg, .events = POLLIN};
-    if (ch.fd_out >= 0) p[np++] = (struct pollfd){.fd = ch.fd_out, .events = POLLIN};
-    const double left = deadline - tb_now_mono();
-    if (left <= 0) {
-      timed_out = 1;
-      break;
-    }
-    if (poll(p, (nfds_t)np, (int)(left * 1000) + 1) < 0 && errno != EINTR) break;
-    if (ch.fd_msg >= 0) tb_child_read_msg(&ch, on_line, &r);
-    if (ch.fd_out >= 0) tb_child_read_out(&ch, -1);
-  }
-  if (timed_out) kill(ch.pid, SIGKILL);
-  int ws = 0;
-  while (waitpid(ch.pid, &ws, 0) < 0 && errno == EINTR) {
-  }
+  int ws;
+  const int timed_out =
+      tb_child_wait(&ch, tb_now_mono() + PROBE_SECONDS, on_line, &r, -1, &ws) < 0;
   char tail[512];
   tb_child_tail_text(&ch, tail, sizeof tail, 300);
   tb_child_close(&ch);
