@@ -31,7 +31,6 @@
  * tb_dataset_free, tb_split_make, tb_split_free.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
